@@ -1,0 +1,159 @@
+//! Command line and environment: one typed [`Settings`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use url::Url;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "entra-mock",
+    version,
+    about = "An offline stand-in for Microsoft Entra ID (Azure AD) for local development and CI",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default when no subcommand is given).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Plain HTTP listener, or "off".
+    #[arg(long, env = "ENTRA_MOCK_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: String,
+    /// HTTPS listener (certificate from the local CA), or "off".
+    #[arg(long, env = "ENTRA_MOCK_HTTPS_ADDR", default_value = "127.0.0.1:8443")]
+    pub https_addr: String,
+    /// Where the SQLite file, signing keys and TLS material live.
+    #[arg(long, env = "ENTRA_MOCK_DATA_DIR", default_value = "./.entra-mock")]
+    pub data_dir: PathBuf,
+    /// Use a fresh temporary data dir, deleted at exit (for CI).
+    #[arg(long, env = "ENTRA_MOCK_EPHEMERAL")]
+    pub ephemeral: bool,
+    /// Fixture file (TOML). Default: the built-in well-known development tenant.
+    #[arg(long, env = "ENTRA_MOCK_FIXTURES")]
+    pub fixtures: Option<PathBuf>,
+    /// Scheme and host written into metadata and issuers, e.g. http://entra:8080 behind Docker.
+    /// Default: taken from each request's scheme and Host header.
+    #[arg(long, env = "ENTRA_MOCK_PUBLIC_BASE_URL")]
+    pub public_base_url: Option<Url>,
+    /// Extra DNS names or IP addresses for the HTTPS certificate (comma separated).
+    #[arg(long = "tls-san", env = "ENTRA_MOCK_TLS_SAN", value_delimiter = ',')]
+    pub tls_san: Vec<String>,
+}
+
+/// A listener address, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listen {
+    Off,
+    On(SocketAddr),
+}
+
+impl Listen {
+    pub fn parse(value: &str) -> anyhow::Result<Self> {
+        match value.trim() {
+            "off" | "" | "none" | "false" => Ok(Listen::Off),
+            v => Ok(Listen::On(v.parse().map_err(|e| {
+                anyhow::anyhow!("'{v}' is not a socket address (host:port): {e}")
+            })?)),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum DataDir {
+    Persistent(PathBuf),
+    Ephemeral,
+}
+
+#[derive(Debug, Clone)]
+pub enum FixtureSource {
+    BuiltIn,
+    File(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub http: Listen,
+    pub https: Listen,
+    pub data_dir: DataDir,
+    pub fixtures: FixtureSource,
+    /// Without a trailing slash.
+    pub public_base_url: Option<String>,
+    pub tls_san: Vec<String>,
+    /// Worker threads per listener set (actix workers).
+    pub workers: usize,
+}
+
+impl Settings {
+    pub fn from_args(args: ServeArgs) -> anyhow::Result<Self> {
+        let public_base_url = match args.public_base_url {
+            Some(url) => {
+                if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+                    anyhow::bail!("--public-base-url must be an http(s) URL with a host");
+                }
+                Some(url.as_str().trim_end_matches('/').to_string())
+            }
+            None => None,
+        };
+        Ok(Settings {
+            http: Listen::parse(&args.http_addr)?,
+            https: Listen::parse(&args.https_addr)?,
+            data_dir: if args.ephemeral {
+                DataDir::Ephemeral
+            } else {
+                DataDir::Persistent(args.data_dir)
+            },
+            fixtures: args
+                .fixtures
+                .map_or(FixtureSource::BuiltIn, FixtureSource::File),
+            public_base_url,
+            tls_san: args.tls_san,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+        })
+    }
+
+    /// Settings for tests and benches: both listeners on port 0 of loopback.
+    pub fn for_tests(data_dir: PathBuf) -> Self {
+        Settings {
+            http: Listen::On(SocketAddr::from(([127, 0, 0, 1], 0))),
+            https: Listen::On(SocketAddr::from(([127, 0, 0, 1], 0))),
+            data_dir: DataDir::Persistent(data_dir),
+            fixtures: FixtureSource::BuiltIn,
+            public_base_url: None,
+            tls_san: Vec::new(),
+            workers: 2,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_accepts_off_and_port_zero() {
+        assert_eq!(Listen::parse("off").unwrap(), Listen::Off);
+        assert!(matches!(Listen::parse("127.0.0.1:0").unwrap(), Listen::On(a) if a.port() == 0));
+        assert!(Listen::parse("localhost").is_err());
+    }
+
+    #[test]
+    fn no_subcommand_means_serve_with_defaults() {
+        let cli = Cli::try_parse_from(["entra-mock"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.https_addr, "127.0.0.1:8443");
+        let cli = Cli::try_parse_from(["entra-mock", "serve", "--http-addr", "off"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Serve(a)) if a.http_addr == "off"));
+    }
+}

@@ -1,0 +1,130 @@
+//! Per-request context: the base URL written into metadata and error URIs, and the trace and
+//! correlation ids that Entra puts in every error. A middleware sets it for the duration of a
+//! request so that errors rendered anywhere carry the same ids.
+
+use std::future::Future;
+
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::clock::{entra_timestamp, Clock};
+
+#[derive(Clone, Debug)]
+pub struct RequestContext {
+    /// Scheme and authority, no trailing slash, e.g. `https://localhost:8443`.
+    pub base_url: String,
+    pub trace_id: Uuid,
+    /// The client's `client-request-id` when it sent a GUID (MSAL does), else a new one.
+    pub correlation_id: String,
+    pub now: OffsetDateTime,
+    pub secure: bool,
+}
+
+tokio::task_local! {
+    static CURRENT: RequestContext;
+}
+
+impl RequestContext {
+    pub fn current() -> RequestContext {
+        CURRENT
+            .try_with(|c| c.clone())
+            .unwrap_or_else(|_| RequestContext {
+                base_url: "https://localhost".into(),
+                trace_id: Uuid::new_v4(),
+                correlation_id: Uuid::new_v4().to_string(),
+                now: OffsetDateTime::now_utc(),
+                secure: false,
+            })
+    }
+
+    pub fn timestamp(&self) -> String {
+        entra_timestamp(self.now)
+    }
+
+    pub fn from_request(
+        req: &ServiceRequest,
+        public_base_url: Option<&str>,
+        clock: &Clock,
+    ) -> Self {
+        let secure = req.app_config().secure();
+        let base_url = match public_base_url {
+            Some(b) => b.to_string(),
+            None => {
+                let scheme = if secure { "https" } else { "http" };
+                let host = req
+                    .headers()
+                    .get(actix_web::http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .filter(|h| is_valid_host(h))
+                    .map(str::to_string)
+                    .unwrap_or_else(|| req.app_config().local_addr().to_string());
+                format!("{scheme}://{host}")
+            }
+        };
+        let correlation_id = req
+            .headers()
+            .get("client-request-id")
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| query_value(req.query_string(), "client-request-id"))
+            .and_then(|v| Uuid::parse_str(v).ok())
+            .unwrap_or_else(Uuid::new_v4)
+            .to_string();
+        RequestContext {
+            base_url,
+            trace_id: Uuid::new_v4(),
+            correlation_id,
+            now: clock.now(),
+            secure,
+        }
+    }
+}
+
+fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+/// A Host header we are willing to write into issuers and URLs: a DNS name, IPv4 or bracketed
+/// IPv6 address, with an optional port. Anything else falls back to the listener's address.
+pub fn is_valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+        })
+}
+
+/// Runs the request's future with `ctx` set; adds the ids as response headers like Entra.
+pub async fn scoped<Fut>(ctx: RequestContext, fut: Fut) -> Result<ServiceResponse, actix_web::Error>
+where
+    Fut: Future<Output = Result<ServiceResponse, actix_web::Error>>,
+{
+    let trace = ctx.trace_id.to_string();
+    let correlation = ctx.correlation_id.clone();
+    let mut res = CURRENT.scope(ctx, fut).await?;
+    let headers = res.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&trace) {
+        headers.insert(HeaderName::from_static("x-ms-request-id"), v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&correlation) {
+        headers.insert(HeaderName::from_static("client-request-id"), v);
+    }
+    Ok(res)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_with_markup_are_refused() {
+        assert!(is_valid_host("localhost:8443"));
+        assert!(is_valid_host("[::1]:8443"));
+        assert!(!is_valid_host("evil.com/<script>"));
+        assert!(!is_valid_host("a b"));
+    }
+}

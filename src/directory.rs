@@ -1,0 +1,331 @@
+//! The directory: tenants, app registrations, users and groups as the protocol code sees them.
+//! Registrations only change when fixtures are loaded at start-up, so they are read once into a
+//! [`Directory`] snapshot; users carry mutable state (MFA, lockout) and are read from the store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: String,
+    pub domain: String,
+    pub display_name: String,
+    /// Wrong MFA codes in a row before the user is locked (AADSTS50053).
+    pub mfa_lockout_threshold: i64,
+    pub mfa_lockout_secs: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientType {
+    Confidential,
+    Public,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Platform {
+    Web,
+    Spa,
+    PublicClient,
+}
+
+impl Platform {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Web => "web",
+            Platform::Spa => "spa",
+            Platform::PublicClient => "publicClient",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "web" => Some(Platform::Web),
+            "spa" => Some(Platform::Spa),
+            "publicClient" => Some(Platform::PublicClient),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenVersion {
+    V1,
+    V2,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshReuse {
+    /// Entra's behaviour: an already-rotated refresh token keeps working.
+    Allow,
+    /// RFC 9700 section 4.14.2: reuse of a rotated token revokes the whole family.
+    Detect,
+}
+
+#[derive(Clone)]
+pub struct ClientCertificate {
+    pub thumbprint_sha1: String,
+    pub thumbprint_sha256: String,
+    pub public_key_der: Vec<u8>,
+}
+
+impl std::fmt::Debug for ClientCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCertificate")
+            .field("thumbprint_sha1", &self.thumbprint_sha1)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppRole {
+    pub value: String,
+    pub id: String,
+    pub for_users: bool,
+    pub for_apps: bool,
+}
+
+#[derive(Clone)]
+pub struct Application {
+    pub client_id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub display_name: String,
+    pub service_principal_id: String,
+    pub client_type: ClientType,
+    pub identifier_uri: Option<String>,
+    pub access_token_version: TokenVersion,
+    pub front_channel_logout_url: Option<String>,
+    pub require_mfa: bool,
+    pub stay_signed_in_prompt: bool,
+    pub strict_entra_claims: bool,
+    pub allow_id_token_implicit: bool,
+    pub allow_access_token_implicit: bool,
+    pub refresh_reuse: RefreshReuse,
+    /// `None`: Entra's default, a random lifetime between 60 and 90 minutes.
+    pub access_token_lifetime_secs: Option<i64>,
+    pub id_token_lifetime_secs: i64,
+    pub redirect_uris: Vec<(Platform, String)>,
+    pub post_logout_redirect_uris: Vec<String>,
+    /// SHA-256 digests of the client secrets.
+    pub secret_digests: Vec<Vec<u8>>,
+    pub certificates: Vec<ClientCertificate>,
+    /// Delegated scopes this application exposes as an API.
+    pub scopes: Vec<String>,
+    pub app_roles: Vec<AppRole>,
+    /// Pre-consented delegated scopes: resource client id -> scope values.
+    pub consents: HashMap<String, Vec<String>>,
+    /// Application permissions granted: resource client id -> role values.
+    pub granted_roles: HashMap<String, Vec<String>>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .field("secrets", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// The platform of a registered redirect URI, compared exactly as Entra does.
+    pub fn redirect_platform(&self, uri: &str) -> Option<Platform> {
+        self.redirect_uris
+            .iter()
+            .find(|(_, u)| u == uri)
+            .map(|(p, _)| *p)
+    }
+
+    pub fn is_resource_identified_by(&self, id: &str) -> bool {
+        id == self.client_id
+            || self.identifier_uri.as_deref() == Some(id)
+            || id == format!("api://{}", self.client_id)
+    }
+
+    /// The audience of access tokens for this resource, by its accepted token version.
+    pub fn audience(&self) -> String {
+        match self.access_token_version {
+            TokenVersion::V2 => self.client_id.clone(),
+            TokenVersion::V1 => self
+                .identifier_uri
+                .clone()
+                .unwrap_or_else(|| self.client_id.clone()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantScope {
+    /// A tenant addressed by id or verified domain.
+    Tenant,
+    /// `common`: any organisation.
+    Common,
+    /// `organizations`: any work or school account.
+    Organizations,
+}
+
+/// The tenant segment of a request, resolved.
+#[derive(Debug, Clone)]
+pub struct ResolvedTenant {
+    /// What the request used: endpoints of `common`/`organizations` keep that segment.
+    pub segment: String,
+    pub scope: TenantScope,
+    /// The tenant itself (for common/organizations: the default tenant, used for sign-in).
+    pub tenant: Arc<Tenant>,
+}
+
+impl ResolvedTenant {
+    /// The path segment endpoints are written with: the tenant id, or the literal
+    /// `common`/`organizations`.
+    pub fn endpoint_segment(&self) -> &str {
+        match self.scope {
+            TenantScope::Tenant => &self.tenant.id,
+            _ => &self.segment,
+        }
+    }
+
+    /// The tid written into the issuer: the id, or the literal `{tenantid}` template.
+    pub fn issuer_tid(&self) -> &str {
+        match self.scope {
+            TenantScope::Tenant => &self.tenant.id,
+            _ => "{tenantid}",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub id: String,
+    pub display_name: String,
+    pub members: Vec<String>,
+}
+
+/// Immutable snapshot of what fixtures registered.
+#[derive(Debug, Default)]
+pub struct Directory {
+    pub tenants: Vec<Arc<Tenant>>,
+    pub applications: HashMap<String, Arc<Application>>,
+    pub groups: Vec<Group>,
+    /// user oid -> (resource client id, role value)
+    pub user_roles: HashMap<String, Vec<(String, String)>>,
+}
+
+impl Directory {
+    pub fn resolve_tenant(&self, segment: &str) -> Result<ResolvedTenant> {
+        let default = self
+            .tenants
+            .first()
+            .ok_or_else(|| Error::TenantNotFound(segment.to_string()))?;
+        let (scope, tenant) = match segment.to_ascii_lowercase().as_str() {
+            "common" => (TenantScope::Common, default.clone()),
+            "organizations" => (TenantScope::Organizations, default.clone()),
+            lower => (
+                TenantScope::Tenant,
+                self.tenants
+                    .iter()
+                    .find(|t| t.id == lower || t.domain.eq_ignore_ascii_case(lower))
+                    .cloned()
+                    .ok_or_else(|| Error::TenantNotFound(segment.to_string()))?,
+            ),
+        };
+        Ok(ResolvedTenant {
+            segment: segment.to_string(),
+            scope,
+            tenant,
+        })
+    }
+
+    pub fn tenant(&self, id: &str) -> Option<&Arc<Tenant>> {
+        self.tenants.iter().find(|t| t.id == id)
+    }
+
+    /// An application registered in the tenant (or any tenant, for common/organizations).
+    pub fn application(
+        &self,
+        tenant: &ResolvedTenant,
+        client_id: &str,
+    ) -> Result<Arc<Application>> {
+        self.applications
+            .get(client_id)
+            .filter(|a| tenant.scope != TenantScope::Tenant || a.tenant_id == tenant.tenant.id)
+            .cloned()
+            .ok_or_else(|| Error::UnknownClient {
+                client_id: client_id.to_string(),
+                tenant: tenant.tenant.id.clone(),
+            })
+    }
+
+    /// The resource (API) application named by an App ID URI or client id.
+    pub fn resource(&self, id: &str) -> Option<&Arc<Application>> {
+        self.applications
+            .values()
+            .find(|a| a.is_resource_identified_by(id))
+    }
+
+    pub fn groups_of(&self, user_oid: &str) -> Vec<String> {
+        self.groups
+            .iter()
+            .filter(|g| g.members.iter().any(|m| m == user_oid))
+            .map(|g| g.id.clone())
+            .collect()
+    }
+
+    pub fn user_roles_for(&self, user_oid: &str, resource_client_id: &str) -> Vec<String> {
+        self.user_roles
+            .get(user_oid)
+            .map(|v| {
+                v.iter()
+                    .filter(|(r, _)| r == resource_client_id)
+                    .map(|(_, role)| role.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaPolicy {
+    None,
+    Required,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MfaMethod {
+    Totp,
+    WebAuthn,
+}
+
+#[derive(Clone)]
+pub struct User {
+    pub oid: String,
+    pub tenant_id: String,
+    pub upn: String,
+    pub display_name: String,
+    pub given_name: Option<String>,
+    pub surname: Option<String>,
+    pub mail: Option<String>,
+    pub password_salt: Vec<u8>,
+    pub password_digest: Vec<u8>,
+    pub mfa_policy: MfaPolicy,
+    /// The method the user is to enrol when they have none (fixture `mfaMethod`).
+    pub preferred_mfa: Option<MfaMethod>,
+    pub totp_secret: Option<String>,
+    pub totp_last_step: Option<i64>,
+    pub mfa_failures: i64,
+    pub locked_until: Option<i64>,
+    pub sessions_revoked_at: Option<i64>,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("oid", &self.oid)
+            .field("upn", &self.upn)
+            .field("password", &"<redacted>")
+            .field("totp_secret", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,258 @@
+//! The one error type. Every variant is an error Entra ID puts on the wire: it knows its OAuth
+//! `error` string, its AADSTS number, its message and its HTTP status, and [`Error::body`] renders
+//! the JSON shape of Microsoft's identity platform.
+//! See <https://learn.microsoft.com/entra/identity-platform/reference-error-codes> and
+//! <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#error-response-1>.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::context::RequestContext;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Tenant '{0}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.")]
+    TenantNotFound(String),
+    #[error("The requested resource '{0}' was not found.")]
+    NotFound(String),
+    #[error("The endpoint only accepts {allowed} requests. Received a {received} request.")]
+    MethodNotAllowed {
+        allowed: &'static str,
+        received: String,
+    },
+    #[error("The request body must contain the following parameter: '{0}'.")]
+    MissingParameter(&'static str),
+    #[error("The parameter '{name}' is empty or not valid: {reason}")]
+    InvalidParameter { name: &'static str, reason: String },
+    #[error("The app requested an unsupported grant type '{0}'.")]
+    UnsupportedGrantType(String),
+    #[error("The provided response_type '{0}' is not supported for this application.")]
+    UnsupportedResponseType(String),
+    #[error("Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.")]
+    UnknownClient { client_id: String, tenant: String },
+    #[error("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal.")]
+    RedirectUriMismatch {
+        redirect_uri: String,
+        client_id: String,
+    },
+    #[error("The reply address '{0}' does not match the reply address provided when requesting Authorization code.")]
+    RedirectUriDiffers(String),
+    #[error("The provided value for the input parameter 'scope' is not valid. The scope '{0}' is not valid.")]
+    InvalidScope(String),
+    #[error("The provided value for scope {0} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")]
+    ClientCredentialsScope(String),
+    #[error("Provided value for the input parameter scope '{0}' is not valid because it contains more than one resource. Scope {0} is not valid.")]
+    MultipleResources(String),
+    #[error("The user or administrator has not consented to use the application with ID '{client_id}' named '{name}'. Send an interactive authorization request for this user and resource.")]
+    ConsentRequired { client_id: String, name: String },
+    #[error("OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.")]
+    CodeAlreadyRedeemed,
+    #[error("The provided authorization code or refresh token has expired due to inactivity. Send a new interactive authorization request for this user and resource.")]
+    GrantExpired,
+    #[error("Invalid request. Request is malformed or invalid.")]
+    MalformedGrant,
+    #[error("The refresh token has expired due to inactivity. The token was issued on {issued} and was inactive for {inactive}.")]
+    RefreshTokenInactive { issued: String, inactive: String },
+    #[error("The refresh token was issued to a single page app (SPA), and therefore has a fixed, limited lifetime of 1.00:00:00, which cannot be extended. It is now expired and a new sign in request must be sent by the SPA to the sign in page. The token was issued on {0}.")]
+    SpaRefreshTokenExpired(String),
+    #[error("The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '{issued}' and the TokensValidFrom date (before which tokens are not valid) for this user is '{valid_from}'.")]
+    GrantRevoked { issued: String, valid_from: String },
+    #[error("The code_verifier does not match the code_challenge supplied in the authorization request.")]
+    PkceMismatch,
+    #[error("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{0}'.")]
+    InvalidClientSecret(String),
+    #[error("The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")]
+    MissingClientCredential,
+    #[error(
+        "Client is public so neither 'client_assertion' nor 'client_secret' should be presented."
+    )]
+    PublicClientWithSecret,
+    #[error("Client assertion failed signature validation. {0}")]
+    InvalidClientAssertion(String),
+    #[error(
+        "Proof Key for Code Exchange is required for cross-origin authorization code redemption."
+    )]
+    SpaPkceRequired,
+    #[error("Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. Request origin: '{0}'.")]
+    OriginOnNonSpa(String),
+    #[error("Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.")]
+    SpaOriginRequired,
+    #[error("A silent sign-in request was sent but no user is signed in.")]
+    LoginRequired,
+    #[error("Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '{0}'.")]
+    MfaRequired(String),
+    #[error("The user is required to use multi-factor authentication and has not registered a method yet.")]
+    MfaEnrolmentRequired,
+    #[error("The user account {user} does not exist in the {tenant} directory. To sign into this application, the account must be added to the directory.")]
+    UserNotFound { user: String, tenant: String },
+    #[error("Error validating credentials due to invalid username or password.")]
+    InvalidCredentials,
+    #[error("Your account is temporarily locked to prevent unauthorized use. Try again later.")]
+    AccountLocked,
+    #[error("The verification code is not valid.")]
+    InvalidOtp,
+    #[error("The user canceled the authentication.")]
+    UserCancelled,
+    #[error("The sign-in session has expired or is not valid. Start the sign-in again.")]
+    SignInSessionInvalid,
+    #[error("The post logout redirect URI '{0}' is not registered for the application.")]
+    PostLogoutRedirectUriNotRegistered(String),
+    #[error("Access token is missing or invalid.")]
+    InvalidAccessToken,
+    #[error("An unexpected error occurred.")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// What each error is on the wire.
+pub struct Spec {
+    pub error: &'static str,
+    pub code: u32,
+    pub status: StatusCode,
+    pub suberror: Option<&'static str>,
+}
+
+fn spec(error: &'static str, code: u32, status: u16) -> Spec {
+    Spec {
+        error,
+        code,
+        status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+        suberror: None,
+    }
+}
+
+impl Error {
+    pub fn spec(&self) -> Spec {
+        use Error::*;
+        match self {
+            TenantNotFound(_) => spec("invalid_tenant", 90002, 400),
+            // Entra answers unknown paths with an HTML page and no AADSTS code; entra-mock keeps its
+            // JSON shape with a code of its own.
+            NotFound(_) => spec("not_found", 900000, 404),
+            MethodNotAllowed { .. } => spec("invalid_request", 900561, 405),
+            MissingParameter(_) => spec("invalid_request", 900144, 400),
+            InvalidParameter { .. } => spec("invalid_request", 90100, 400),
+            UnsupportedGrantType(_) => spec("unsupported_grant_type", 70003, 400),
+            UnsupportedResponseType(_) => spec("unsupported_response_type", 700054, 400),
+            UnknownClient { .. } => spec("unauthorized_client", 700016, 400),
+            RedirectUriMismatch { .. } => spec("invalid_request", 50011, 400),
+            RedirectUriDiffers(_) => spec("invalid_grant", 500112, 400),
+            InvalidScope(_) => spec("invalid_scope", 70011, 400),
+            ClientCredentialsScope(_) => spec("invalid_scope", 1002012, 400),
+            MultipleResources(_) => spec("invalid_scope", 28000, 400),
+            ConsentRequired { .. } => Spec {
+                suberror: Some("consent_required"),
+                ..spec("invalid_grant", 65001, 400)
+            },
+            CodeAlreadyRedeemed => spec("invalid_grant", 54005, 400),
+            GrantExpired => spec("invalid_grant", 70008, 400),
+            MalformedGrant => spec("invalid_grant", 9002313, 400),
+            RefreshTokenInactive { .. } => Spec {
+                suberror: Some("bad_token"),
+                ..spec("invalid_grant", 700082, 400)
+            },
+            SpaRefreshTokenExpired(_) => spec("invalid_grant", 700084, 400),
+            GrantRevoked { .. } => spec("invalid_grant", 50173, 400),
+            PkceMismatch => spec("invalid_grant", 501481, 400),
+            InvalidClientSecret(_) => spec("invalid_client", 7000215, 401),
+            MissingClientCredential => spec("invalid_client", 7000218, 401),
+            PublicClientWithSecret => spec("invalid_client", 700025, 401),
+            InvalidClientAssertion(_) => spec("invalid_client", 700027, 401),
+            SpaPkceRequired => spec("invalid_request", 9002325, 400),
+            OriginOnNonSpa(_) => spec("invalid_request", 9002326, 400),
+            SpaOriginRequired => spec("invalid_request", 9002327, 400),
+            LoginRequired => spec("login_required", 50058, 400),
+            MfaRequired(_) => Spec {
+                suberror: Some("basic_action"),
+                ..spec("interaction_required", 50076, 400)
+            },
+            MfaEnrolmentRequired => spec("interaction_required", 50079, 400),
+            UserNotFound { .. } => spec("invalid_grant", 50034, 400),
+            InvalidCredentials => spec("invalid_grant", 50126, 400),
+            AccountLocked => spec("invalid_grant", 50053, 400),
+            InvalidOtp => spec("invalid_grant", 50196, 400),
+            UserCancelled => spec("access_denied", 50074, 400),
+            SignInSessionInvalid => spec("invalid_request", 50196, 400),
+            PostLogoutRedirectUriNotRegistered(_) => spec("invalid_request", 50011, 400),
+            InvalidAccessToken => spec("invalid_token", 80049, 401),
+            Internal(_) => spec("server_error", 90033, 500),
+        }
+    }
+
+    pub fn code(&self) -> u32 {
+        self.spec().code
+    }
+
+    /// `AADSTSnnnn: message`, without the trace suffix: what sign-in pages show.
+    pub fn short_description(&self) -> String {
+        format!("AADSTS{}: {}", self.code(), self)
+    }
+
+    /// The Entra JSON error body, with trace id, correlation id and timestamp.
+    pub fn body(&self, ctx: &RequestContext) -> ErrorBody {
+        let spec = self.spec();
+        let timestamp = ctx.timestamp();
+        ErrorBody {
+            error: spec.error,
+            error_description: format!(
+                "AADSTS{}: {} Trace ID: {} Correlation ID: {} Timestamp: {}",
+                spec.code, self, ctx.trace_id, ctx.correlation_id, timestamp
+            ),
+            error_codes: [spec.code],
+            timestamp,
+            trace_id: ctx.trace_id.to_string(),
+            correlation_id: ctx.correlation_id.clone(),
+            error_uri: format!("{}/error?code={}", ctx.base_url, spec.code),
+            suberror: spec.suberror,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorBody {
+    pub error: &'static str,
+    pub error_description: String,
+    pub error_codes: [u32; 1],
+    pub timestamp: String,
+    pub trace_id: String,
+    pub correlation_id: String,
+    pub error_uri: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suberror: Option<&'static str>,
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Internal(e.into())
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Self {
+        Error::Internal(e)
+    }
+}
+
+impl ResponseError for Error {
+    fn status_code(&self) -> StatusCode {
+        self.spec().status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Error::Internal(cause) = self {
+            tracing::error!(error = ?cause, "internal error");
+        }
+        let ctx = RequestContext::current();
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header(("Cache-Control", "no-store, no-cache"))
+            .insert_header(("Pragma", "no-cache"))
+            .insert_header(("x-ms-request-id", ctx.trace_id.to_string()))
+            .insert_header(("client-request-id", ctx.correlation_id.clone()));
+        if self.spec().error == "invalid_client" {
+            res.insert_header(("WWW-Authenticate", "Basic realm=\"entra-mock\""));
+        }
+        res.json(self.body(&ctx))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,28 @@
+//! The JWKS document as Entra publishes it: `kty, use, kid, x5t, n, e, x5c, issuer` per key
+//! (<https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-the-signature>).
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::KeySet;
+
+pub fn render(keys: &KeySet, issuer: &str) -> Value {
+    let keys: Vec<Value> = keys
+        .published
+        .iter()
+        .map(|k| {
+            json!({
+                "kty": "RSA",
+                "use": "sig",
+                "kid": k.kid,
+                "x5t": k.kid,
+                "n": URL_SAFE_NO_PAD.encode(&k.n),
+                "e": URL_SAFE_NO_PAD.encode(&k.e),
+                "x5c": [STANDARD.encode(&k.cert_der)],
+                "issuer": issuer,
+            })
+        })
+        .collect();
+    json!({ "keys": keys })
+}

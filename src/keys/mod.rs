@@ -1,0 +1,216 @@
+//! Token-signing keys: RSA-2048 made with `rsa`, each with a self-signed certificate, `kid` = `x5t`
+//! = base64url SHA-1 thumbprint of the certificate as Entra publishes them
+//! (<https://learn.microsoft.com/entra/identity-platform/signing-key-rollover>).
+//! Lifecycle: `next` (published, not signing yet) -> `active` (signs) -> `retired` (unpublished).
+//! A key is parsed once when the key set changes, never per token.
+
+pub mod jwks;
+pub mod provider;
+
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use aws_lc_rs::signature::RsaKeyPair;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rsa::pkcs1::EncodeRsaPrivateKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use rsa::traits::PublicKeyParts;
+use rsa::RsaPrivateKey;
+use serde::Serialize;
+use sha1::{Digest, Sha1};
+
+use crate::store::keys::KeyRow;
+use crate::store::Store;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    Next,
+    Active,
+    Retired,
+}
+
+impl KeyState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Next => "next",
+            KeyState::Active => "active",
+            KeyState::Retired => "retired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "next" => Some(KeyState::Next),
+            "active" => Some(KeyState::Active),
+            "retired" => Some(KeyState::Retired),
+            _ => None,
+        }
+    }
+}
+
+pub struct SigningKey {
+    pub kid: String,
+    pub state: KeyState,
+    pub cert_der: Vec<u8>,
+    /// Modulus and exponent, big-endian.
+    pub n: Vec<u8>,
+    pub e: Vec<u8>,
+    encoding_key: EncodingKey,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("state", &self.state)
+            .field("private_key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl SigningKey {
+    fn from_row(row: &KeyRow) -> anyhow::Result<Self> {
+        let state = KeyState::parse(&row.state).context("unknown key state")?;
+        let private = RsaPrivateKey::from_pkcs8_der(&row.private_key_pkcs8)
+            .context("stored signing key is not PKCS#8 RSA")?;
+        let pkcs1 = private.to_pkcs1_der().context("encoding PKCS#1")?;
+        let parsed = RsaKeyPair::from_pkcs8(&row.private_key_pkcs8)
+            .map_err(|e| anyhow::anyhow!("aws-lc-rs rejected the signing key: {e}"))?;
+        provider::register(pkcs1.as_bytes(), parsed);
+        Ok(SigningKey {
+            kid: row.kid.clone(),
+            state,
+            cert_der: row.cert_der.clone(),
+            n: private.n().to_bytes_be(),
+            e: private.e().to_bytes_be(),
+            encoding_key: EncodingKey::from_rsa_der(pkcs1.as_bytes()),
+        })
+    }
+
+    /// Signs `claims` as a JWT with header `{typ, alg: RS256, kid}` (plus `x5t` for v1 tokens).
+    pub fn sign<T: Serialize>(&self, claims: &T, with_x5t: bool) -> anyhow::Result<String> {
+        let mut header = Header::new(Algorithm::RS256);
+        header.typ = Some("JWT".into());
+        header.kid = Some(self.kid.clone());
+        if with_x5t {
+            header.x5t = Some(self.kid.clone());
+        }
+        jsonwebtoken::encode(&header, claims, &self.encoding_key).context("signing a token")
+    }
+}
+
+/// The keys in force at one moment. Replaced as a whole when keys change.
+#[derive(Debug)]
+pub struct KeySet {
+    /// Increases on every change; caches of rendered documents key on it.
+    pub generation: u64,
+    /// All keys not retired, in the order they are published.
+    pub published: Vec<Arc<SigningKey>>,
+    pub active: Arc<SigningKey>,
+}
+
+#[derive(Debug)]
+pub struct KeyRing {
+    current: RwLock<Arc<KeySet>>,
+}
+
+impl KeyRing {
+    /// Loads the keys from the store, making an active and a next key on first start.
+    pub async fn load_or_create(store: &Store, now: i64) -> anyhow::Result<Self> {
+        let mut rows = store.signing_keys().await?;
+        if !rows.iter().any(|r| r.state == "active") {
+            let (a, b) = tokio::join!(generate(now), generate(now));
+            let (mut active, next) = (a?, b?);
+            active.state = KeyState::Active.as_str().into();
+            active.activated_at = Some(now);
+            store.insert_signing_key(&active).await?;
+            store.insert_signing_key(&next).await?;
+            rows = store.signing_keys().await?;
+        }
+        let set = build_set(&rows, 1)?;
+        Ok(KeyRing {
+            current: RwLock::new(Arc::new(set)),
+        })
+    }
+
+    pub fn snapshot(&self) -> Arc<KeySet> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Re-reads the store after a lifecycle change.
+    pub async fn reload(&self, store: &Store) -> anyhow::Result<()> {
+        let rows = store.signing_keys().await?;
+        let generation = self.snapshot().generation + 1;
+        let set = Arc::new(build_set(&rows, generation)?);
+        match self.current.write() {
+            Ok(mut g) => *g = set,
+            Err(poisoned) => *poisoned.into_inner() = set,
+        }
+        Ok(())
+    }
+}
+
+fn build_set(rows: &[KeyRow], generation: u64) -> anyhow::Result<KeySet> {
+    let mut published = Vec::new();
+    let mut active = None;
+    for row in rows.iter().filter(|r| r.state != "retired") {
+        let key = Arc::new(SigningKey::from_row(row)?);
+        if key.state == KeyState::Active {
+            active = Some(key.clone());
+        }
+        published.push(key);
+    }
+    Ok(KeySet {
+        generation,
+        published,
+        active: active.context("no active signing key")?,
+    })
+}
+
+/// Makes a new RSA-2048 key and its self-signed certificate, off the async runtime.
+pub async fn generate(now: i64) -> anyhow::Result<KeyRow> {
+    tokio::task::spawn_blocking(move || generate_blocking(now))
+        .await
+        .context("key generation task")?
+}
+
+fn generate_blocking(now: i64) -> anyhow::Result<KeyRow> {
+    let private = RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).context("generating RSA key")?;
+    let pkcs8 = private.to_pkcs8_der().context("encoding PKCS#8")?;
+    let key_der = rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_bytes().to_vec());
+    let key_pair = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&key_der, &rcgen::PKCS_RSA_SHA256)
+        .context("loading the key into rcgen")?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())?;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "entra-mock token signing");
+    params.not_before = time::OffsetDateTime::from_unix_timestamp(now)? - time::Duration::days(1);
+    params.not_after = params.not_before + time::Duration::days(3650);
+    let cert = params.self_signed(&key_pair).context("self-signing")?;
+    let cert_der = cert.der().to_vec();
+    Ok(KeyRow {
+        kid: thumbprint_sha1(&cert_der),
+        state: KeyState::Next.as_str().into(),
+        private_key_pkcs8: pkcs8.as_bytes().to_vec(),
+        cert_der,
+        created_at: now,
+        activated_at: None,
+        retired_at: None,
+    })
+}
+
+/// base64url SHA-1 of a certificate: Entra's `x5t` and `kid`.
+pub fn thumbprint_sha1(cert_der: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(Sha1::digest(cert_der))
+}
+
+/// base64url SHA-256 of a certificate: `x5t#S256`.
+pub fn thumbprint_sha256(cert_der: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(cert_der))
+}

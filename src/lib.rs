@@ -1,0 +1,18 @@
+//! entra-mock: an offline stand-in for Microsoft Entra ID for local development and CI.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod context;
+pub mod directory;
+pub mod error;
+pub mod fixtures;
+pub mod keys;
+pub mod oauth;
+pub mod render_cache;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod tls;

@@ -1,0 +1,4 @@
+#[actix_web::main]
+async fn main() -> std::process::ExitCode {
+    entra_mock::cli::main().await
+}

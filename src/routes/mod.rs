@@ -1,0 +1,62 @@
+//! HTTP only: each handler extracts the request, calls one domain function and maps the result.
+
+mod discovery;
+mod health;
+
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::error::Error;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(get_only("/healthz", health::healthz))
+        .service(get_only("/_mock/ca.pem", health::ca_pem))
+        .service(get_only(
+            "/{tenant}/v2.0/.well-known/openid-configuration",
+            discovery::openid_configuration_v2,
+        ))
+        .service(get_only(
+            "/{tenant}/.well-known/openid-configuration",
+            discovery::openid_configuration_v1,
+        ))
+        .service(get_only(
+            "/{tenant}/discovery/v2.0/keys",
+            discovery::keys_v2,
+        ))
+        .service(get_only("/{tenant}/discovery/keys", discovery::keys_v1))
+        .service(get_only(
+            "/{tenant}/discovery/instance",
+            discovery::instance,
+        ));
+}
+
+/// A GET endpoint that answers CORS preflights and refuses other methods in Entra's shape.
+fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args>,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler))
+        .route(web::method(Method::OPTIONS).to(preflight))
+        .default_service(web::to(|req: HttpRequest| async move {
+            Err::<HttpResponse, _>(Error::MethodNotAllowed {
+                allowed: "GET",
+                received: req.method().to_string(),
+            })
+        }))
+}
+
+async fn preflight() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header(("Access-Control-Allow-Origin", "*"))
+        .insert_header(("Access-Control-Allow-Methods", "GET, OPTIONS"))
+        .insert_header(("Access-Control-Allow-Headers", "*"))
+        .insert_header(("Access-Control-Max-Age", "86400"))
+        .finish()
+}
+
+pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, Error> {
+    Err(Error::NotFound(req.path().to_string()))
+}

@@ -1,0 +1,188 @@
+//! Builds the application (store, fixtures, keys, TLS) and binds the listeners. Port 0 works: the
+//! bound addresses are read back from the sockets.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, Service};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+
+use crate::clock::Clock;
+use crate::config::{DataDir, FixtureSource, Listen, Settings};
+use crate::context::{self, RequestContext};
+use crate::error::Error;
+use crate::fixtures::Fixtures;
+use crate::keys::{self, KeyRing};
+use crate::render_cache::RenderCache;
+use crate::routes;
+use crate::state::AppState;
+use crate::store::Store;
+use crate::tls::TlsMaterial;
+
+pub struct Application {
+    pub http_addr: Option<SocketAddr>,
+    pub https_addr: Option<SocketAddr>,
+    pub data_dir: PathBuf,
+    pub state: AppState,
+    server: Server,
+    _ephemeral: Option<tempfile::TempDir>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        keys::provider::install();
+        let (data_dir, ephemeral) = match &settings.data_dir {
+            DataDir::Persistent(p) => {
+                std::fs::create_dir_all(p)
+                    .with_context(|| format!("creating the data dir {}", p.display()))?;
+                (p.clone(), None)
+            }
+            DataDir::Ephemeral => {
+                let t = tempfile::Builder::new().prefix("entra-mock-").tempdir()?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        let fixtures = match &settings.fixtures {
+            FixtureSource::BuiltIn => Fixtures::built_in(),
+            FixtureSource::File(p) => Fixtures::from_path(p),
+        }?;
+        let store = Store::open(&data_dir.join("entra-mock.sqlite")).await?;
+        fixtures.apply(&store).await.context("loading fixtures")?;
+        let directory = Arc::new(store.load_directory().await?);
+        let clock = Clock::default();
+        let keys = Arc::new(KeyRing::load_or_create(&store, clock.unix()).await?);
+        let tls = Arc::new(TlsMaterial::load_or_create(&data_dir, &settings.tls_san)?);
+        let state = AppState {
+            store,
+            keys,
+            clock,
+            directory,
+            settings: Arc::new(settings.clone()),
+            tls: tls.clone(),
+            documents: Arc::new(RenderCache::default()),
+        };
+
+        let app_state = state.clone();
+        let mut server = HttpServer::new(move || {
+            let state = app_state.clone();
+            let base = state.settings.public_base_url.clone();
+            let clock = state.clock.clone();
+            App::new()
+                .app_data(web::Data::new(state))
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    Error::InvalidParameter {
+                        name: "query",
+                        reason: e.to_string(),
+                    }
+                    .into()
+                }))
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(256 * 1024)
+                        .error_handler(|e, _| {
+                            Error::InvalidParameter {
+                                name: "body",
+                                reason: e.to_string(),
+                            }
+                            .into()
+                        }),
+                )
+                .app_data(web::PathConfig::default().error_handler(|e, _| {
+                    Error::InvalidParameter {
+                        name: "path",
+                        reason: e.to_string(),
+                    }
+                    .into()
+                }))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+                .wrap_fn(move |req, srv| {
+                    let ctx = RequestContext::from_request(&req, base.as_deref(), &clock);
+                    context::scoped(ctx, srv.call(req))
+                })
+        })
+        .workers(settings.workers)
+        .shutdown_timeout(2);
+
+        let mut http_addr = None;
+        if let Listen::On(addr) = settings.http {
+            let l = TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+            http_addr = Some(l.local_addr()?);
+            server = server.listen(l)?;
+        }
+        let mut https_addr = None;
+        if let Listen::On(addr) = settings.https {
+            let l = TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
+            https_addr = Some(l.local_addr()?);
+            server = server.listen_rustls_0_23(l, tls.server_config()?)?;
+        }
+        if http_addr.is_none() && https_addr.is_none() {
+            anyhow::bail!("both listeners are off: turn on --http-addr or --https-addr");
+        }
+        Ok(Application {
+            http_addr,
+            https_addr,
+            data_dir,
+            state,
+            server: server.run(),
+            _ephemeral: ephemeral,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, when the HTTP listener is on.
+    pub fn http_url(&self) -> Option<String> {
+        self.http_addr
+            .map(|a| format!("http://{}", display_addr(a)))
+    }
+
+    /// `https://localhost:PORT`, when the HTTPS listener is on.
+    pub fn https_url(&self) -> Option<String> {
+        self.https_addr
+            .map(|a| format!("https://{}", display_addr(a)))
+    }
+
+    pub fn banner(&self) -> String {
+        let mut out = String::from("entra-mock is running\n");
+        if let Some(u) = self.http_url() {
+            out += &format!("  http:   {u}\n");
+        }
+        if let Some(u) = self.https_url() {
+            out += &format!("  https:  {u}\n");
+        }
+        for t in &self.state.directory.tenants {
+            out += &format!("  tenant: {} ({}, {})\n", t.id, t.domain, t.display_name);
+        }
+        if let (Some(u), Some(t)) = (
+            self.https_url().or_else(|| self.http_url()),
+            self.state.directory.tenants.first(),
+        ) {
+            out += &format!("  authority (MSAL): {u}/{}\n", t.id);
+        }
+        out += &format!("  CA certificate: {}\n", self.state.tls.ca_path.display());
+        out
+    }
+
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let Application {
+            server, _ephemeral, ..
+        } = self;
+        let result = server.await;
+        drop(_ephemeral);
+        result
+    }
+}
+
+/// Loopback addresses are shown as `localhost` (WebAuthn and MSAL want a host name).
+fn display_addr(a: SocketAddr) -> String {
+    if a.ip().is_loopback() || a.ip().is_unspecified() {
+        format!("localhost:{}", a.port())
+    } else {
+        a.to_string()
+    }
+}

@@ -1,0 +1,22 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::directory::Directory;
+use crate::keys::KeyRing;
+use crate::render_cache::RenderCache;
+use crate::store::Store;
+use crate::tls::TlsMaterial;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub keys: Arc<KeyRing>,
+    pub clock: Clock,
+    pub directory: Arc<Directory>,
+    pub settings: Arc<Settings>,
+    pub tls: Arc<TlsMaterial>,
+    pub documents: Arc<RenderCache>,
+}

@@ -1,0 +1,319 @@
+//! Reads the directory (tenants, registrations, groups) and users.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use sqlx::Row;
+
+use super::Store;
+use crate::directory::{
+    AppRole, Application, ClientCertificate, ClientType, Directory, Group, MfaMethod, MfaPolicy,
+    Platform, RefreshReuse, Tenant, TokenVersion, User,
+};
+
+#[derive(sqlx::FromRow)]
+struct AppRow {
+    client_id: String,
+    tenant_id: String,
+    name: String,
+    display_name: String,
+    service_principal_id: String,
+    client_type: String,
+    identifier_uri: Option<String>,
+    access_token_accepted_version: i64,
+    front_channel_logout_url: Option<String>,
+    require_mfa: bool,
+    stay_signed_in_prompt: bool,
+    strict_entra_claims: bool,
+    allow_id_token_implicit: bool,
+    allow_access_token_implicit: bool,
+    refresh_token_reuse: String,
+    access_token_lifetime_secs: Option<i64>,
+    id_token_lifetime_secs: i64,
+}
+
+impl From<AppRow> for Application {
+    fn from(r: AppRow) -> Self {
+        Application {
+            client_id: r.client_id,
+            tenant_id: r.tenant_id,
+            name: r.name,
+            display_name: r.display_name,
+            service_principal_id: r.service_principal_id,
+            client_type: if r.client_type == "public" {
+                ClientType::Public
+            } else {
+                ClientType::Confidential
+            },
+            identifier_uri: r.identifier_uri,
+            access_token_version: if r.access_token_accepted_version == 2 {
+                TokenVersion::V2
+            } else {
+                TokenVersion::V1
+            },
+            front_channel_logout_url: r.front_channel_logout_url,
+            require_mfa: r.require_mfa,
+            stay_signed_in_prompt: r.stay_signed_in_prompt,
+            strict_entra_claims: r.strict_entra_claims,
+            allow_id_token_implicit: r.allow_id_token_implicit,
+            allow_access_token_implicit: r.allow_access_token_implicit,
+            refresh_reuse: if r.refresh_token_reuse == "detect" {
+                RefreshReuse::Detect
+            } else {
+                RefreshReuse::Allow
+            },
+            access_token_lifetime_secs: r.access_token_lifetime_secs,
+            id_token_lifetime_secs: r.id_token_lifetime_secs,
+            redirect_uris: Vec::new(),
+            post_logout_redirect_uris: Vec::new(),
+            secret_digests: Vec::new(),
+            certificates: Vec::new(),
+            scopes: Vec::new(),
+            app_roles: Vec::new(),
+            consents: HashMap::new(),
+            granted_roles: HashMap::new(),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct UserRow {
+    oid: String,
+    tenant_id: String,
+    upn: String,
+    display_name: String,
+    given_name: Option<String>,
+    surname: Option<String>,
+    mail: Option<String>,
+    password_salt: Vec<u8>,
+    password_sha256: Vec<u8>,
+    mfa_policy: String,
+    mfa_method: Option<String>,
+    totp_secret: Option<String>,
+    totp_last_step: Option<i64>,
+    mfa_failures: i64,
+    locked_until: Option<i64>,
+    sessions_revoked_at: Option<i64>,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            oid: r.oid,
+            tenant_id: r.tenant_id,
+            upn: r.upn,
+            display_name: r.display_name,
+            given_name: r.given_name,
+            surname: r.surname,
+            mail: r.mail,
+            password_salt: r.password_salt,
+            password_digest: r.password_sha256,
+            mfa_policy: if r.mfa_policy == "required" {
+                MfaPolicy::Required
+            } else {
+                MfaPolicy::None
+            },
+            preferred_mfa: match r.mfa_method.as_deref() {
+                Some("totp") => Some(MfaMethod::Totp),
+                Some("webauthn") => Some(MfaMethod::WebAuthn),
+                _ => None,
+            },
+            totp_secret: r.totp_secret,
+            totp_last_step: r.totp_last_step,
+            mfa_failures: r.mfa_failures,
+            locked_until: r.locked_until,
+            sessions_revoked_at: r.sessions_revoked_at,
+        }
+    }
+}
+
+const USER_COLUMNS: &str = "oid, tenant_id, upn, display_name, given_name, surname, mail, \
+    password_salt, password_sha256, mfa_policy, mfa_method, totp_secret, totp_last_step, \
+    mfa_failures, locked_until, sessions_revoked_at";
+
+impl Store {
+    /// Reads everything fixtures registered into one snapshot.
+    pub async fn load_directory(&self) -> sqlx::Result<Directory> {
+        let tenants: Vec<Arc<Tenant>> = sqlx::query("SELECT * FROM tenants ORDER BY rowid")
+            .fetch_all(&self.pool)
+            .await?
+            .into_iter()
+            .map(|r| {
+                Arc::new(Tenant {
+                    id: r.get("id"),
+                    domain: r.get("domain"),
+                    display_name: r.get("display_name"),
+                    mfa_lockout_threshold: r.get("mfa_lockout_threshold"),
+                    mfa_lockout_secs: r.get("mfa_lockout_secs"),
+                })
+            })
+            .collect();
+
+        let mut apps: HashMap<String, Application> =
+            sqlx::query_as::<_, AppRow>("SELECT * FROM applications")
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|r| (r.client_id.clone(), Application::from(r)))
+                .collect();
+
+        for r in sqlx::query("SELECT client_id, platform, uri FROM redirect_uris ORDER BY rowid")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let platform = Platform::parse(r.get::<&str, _>("platform"));
+            if let (Some(app), Some(p)) = (apps.get_mut(r.get::<&str, _>("client_id")), platform) {
+                app.redirect_uris.push((p, r.get("uri")));
+            }
+        }
+        for r in sqlx::query("SELECT client_id, uri FROM post_logout_redirect_uris")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            if let Some(app) = apps.get_mut(r.get::<&str, _>("client_id")) {
+                app.post_logout_redirect_uris.push(r.get("uri"));
+            }
+        }
+        for r in sqlx::query("SELECT client_id, sha256 FROM client_secrets")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            if let Some(app) = apps.get_mut(r.get::<&str, _>("client_id")) {
+                app.secret_digests.push(r.get("sha256"));
+            }
+        }
+        for r in sqlx::query(
+            "SELECT client_id, thumbprint_sha1, thumbprint_sha256, public_key_der FROM client_certificates",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            if let Some(app) = apps.get_mut(r.get::<&str, _>("client_id")) {
+                app.certificates.push(ClientCertificate {
+                    thumbprint_sha1: r.get("thumbprint_sha1"),
+                    thumbprint_sha256: r.get("thumbprint_sha256"),
+                    public_key_der: r.get("public_key_der"),
+                });
+            }
+        }
+        for r in sqlx::query("SELECT resource_client_id, value FROM scopes ORDER BY rowid")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            if let Some(app) = apps.get_mut(r.get::<&str, _>("resource_client_id")) {
+                app.scopes.push(r.get("value"));
+            }
+        }
+        for r in sqlx::query(
+            "SELECT resource_client_id, value, id, allowed_member_types FROM app_roles ORDER BY rowid",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            if let Some(app) = apps.get_mut(r.get::<&str, _>("resource_client_id")) {
+                let types: String = r.get("allowed_member_types");
+                app.app_roles.push(AppRole {
+                    value: r.get("value"),
+                    id: r.get("id"),
+                    for_users: types != "Application",
+                    for_apps: types != "User",
+                });
+            }
+        }
+        for r in
+            sqlx::query("SELECT client_id, resource_client_id, scope FROM consents ORDER BY rowid")
+                .fetch_all(&self.pool)
+                .await?
+        {
+            if let Some(app) = apps.get_mut(r.get::<&str, _>("client_id")) {
+                app.consents
+                    .entry(r.get("resource_client_id"))
+                    .or_default()
+                    .push(r.get("scope"));
+            }
+        }
+        for r in sqlx::query(
+            "SELECT client_id, resource_client_id, role FROM app_role_grants ORDER BY rowid",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            if let Some(app) = apps.get_mut(r.get::<&str, _>("client_id")) {
+                app.granted_roles
+                    .entry(r.get("resource_client_id"))
+                    .or_default()
+                    .push(r.get("role"));
+            }
+        }
+
+        let mut groups: Vec<Group> =
+            sqlx::query("SELECT id, display_name FROM groups ORDER BY rowid")
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(|r| Group {
+                    id: r.get("id"),
+                    display_name: r.get("display_name"),
+                    members: Vec::new(),
+                })
+                .collect();
+        for r in sqlx::query("SELECT group_id, user_oid FROM group_members")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let gid: String = r.get("group_id");
+            if let Some(g) = groups.iter_mut().find(|g| g.id == gid) {
+                g.members.push(r.get("user_oid"));
+            }
+        }
+        let mut user_roles: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for r in sqlx::query(
+            "SELECT user_oid, resource_client_id, role FROM user_role_assignments ORDER BY rowid",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        {
+            user_roles
+                .entry(r.get("user_oid"))
+                .or_default()
+                .push((r.get("resource_client_id"), r.get("role")));
+        }
+
+        Ok(Directory {
+            tenants,
+            applications: apps.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            groups,
+            user_roles,
+        })
+    }
+
+    pub async fn user_by_upn(&self, tenant_id: &str, upn: &str) -> sqlx::Result<Option<User>> {
+        sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE upn = ? AND tenant_id = ?"
+        ))
+        .bind(upn.trim())
+        .bind(tenant_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map(|r| r.map(User::from))
+    }
+
+    pub async fn user_by_oid(&self, oid: &str) -> sqlx::Result<Option<User>> {
+        sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE oid = ?"))
+            .bind(oid)
+            .fetch_optional(&self.pool)
+            .await
+            .map(|r| r.map(User::from))
+    }
+
+    /// A user by object id or UPN (Graph's `/users/{id | userPrincipalName}`).
+    pub async fn user_by_id_or_upn(&self, id: &str) -> sqlx::Result<Option<User>> {
+        sqlx::query_as::<_, UserRow>(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE oid = ?1 OR upn = ?1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map(|r| r.map(User::from))
+    }
+}

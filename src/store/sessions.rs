@@ -1,0 +1,86 @@
+//! Single-sign-on sessions at the identity provider, and the apps signed in through each (for
+//! front-channel logout).
+
+use super::Store;
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct SsoSession {
+    /// Also the `sid` claim and the `?sid=` of front-channel logout.
+    pub id: String,
+    pub user_oid: String,
+    /// JSON array of authentication methods, e.g. `["pwd","otp","mfa"]`.
+    pub amr_json: String,
+    pub auth_time: i64,
+    pub persistent: bool,
+    pub created_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+impl Store {
+    pub async fn insert_session(&self, s: &SsoSession) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO sso_sessions (id, user_oid, amr_json, auth_time, persistent, created_at, ended_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(&s.user_oid)
+        .bind(&s.amr_json)
+        .bind(s.auth_time)
+        .bind(s.persistent)
+        .bind(s.created_at)
+        .bind(s.ended_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A session that has not ended and was not cut off by `revokeSignInSessions`.
+    pub async fn active_session(&self, id: &str) -> sqlx::Result<Option<SsoSession>> {
+        sqlx::query_as::<_, SsoSession>(
+            "SELECT s.id, s.user_oid, s.amr_json, s.auth_time, s.persistent, s.created_at, s.ended_at
+             FROM sso_sessions s JOIN users u ON u.oid = s.user_oid
+             WHERE s.id = ? AND s.ended_at IS NULL
+               AND (u.sessions_revoked_at IS NULL OR s.created_at > u.sessions_revoked_at)",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    pub async fn set_session_persistent(&self, id: &str, persistent: bool) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sso_sessions SET persistent = ? WHERE id = ?")
+            .bind(persistent)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records that `client_id` received a code through this session.
+    pub async fn add_session_app(&self, session_id: &str, client_id: &str) -> sqlx::Result<()> {
+        sqlx::query("INSERT OR IGNORE INTO session_apps (session_id, client_id) VALUES (?, ?)")
+            .bind(session_id)
+            .bind(client_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn session_apps(&self, session_id: &str) -> sqlx::Result<Vec<String>> {
+        sqlx::query_scalar("SELECT client_id FROM session_apps WHERE session_id = ? ORDER BY rowid")
+            .bind(session_id)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// Ends a session; returns whether it was active.
+    pub async fn end_session(&self, id: &str, now: i64) -> sqlx::Result<bool> {
+        let r =
+            sqlx::query("UPDATE sso_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
+        Ok(r.rows_affected() > 0)
+    }
+}

@@ -1,0 +1,120 @@
+//! TestApp: a real server per test.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use actix_web::dev::ServerHandle;
+use entra_mock::config::{FixtureSource, Settings};
+use entra_mock::startup::Application;
+use entra_mock::state::AppState;
+
+pub const TENANT: &str = "aaaabbbb-0000-cccc-1111-dddd2222eeee";
+pub const DOMAIN: &str = "contoso.onmicrosoft.com";
+pub const BFF: &str = "00001111-aaaa-2222-bbbb-3333cccc4444";
+pub const BFF_SECRET: &str = "bff-secret-local-dev-only";
+pub const BFF_REDIRECT: &str = "http://localhost:5001/auth/callback";
+pub const SPA: &str = "11112222-bbbb-3333-cccc-4444dddd5555";
+pub const SPA_REDIRECT: &str = "http://localhost:5002/";
+pub const API: &str = "22223333-cccc-4444-dddd-5555eeee6666";
+pub const API_SCOPE: &str = "api://22223333-cccc-4444-dddd-5555eeee6666/access_as_user";
+pub const DAEMON: &str = "33334444-dddd-5555-eeee-6666ffff7777";
+pub const DAEMON_SECRET: &str = "daemon-secret-local-dev-only";
+pub const PASSWORD: &str = "Passw0rd!";
+pub const ALICE: &str = "alice@contoso.onmicrosoft.com";
+pub const ALICE_OID: &str = "a11ce000-0000-4000-8000-000000000001";
+pub const BOB: &str = "bob@contoso.onmicrosoft.com";
+pub const BOB_OID: &str = "b0b00000-0000-4000-8000-000000000002";
+pub const BOB_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+pub const CAROL: &str = "carol@contoso.onmicrosoft.com";
+pub const DAVE: &str = "dave@contoso.onmicrosoft.com";
+
+pub struct TestApp {
+    /// `http://localhost:PORT`
+    pub http: String,
+    /// `https://localhost:PORT`
+    pub https: String,
+    pub data_dir: PathBuf,
+    pub ca_pem: String,
+    pub state: AppState,
+    handle: ServerHandle,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl TestApp {
+    /// A server with the built-in fixtures and a fresh data dir.
+    pub async fn spawn() -> TestApp {
+        let temp = tempfile::tempdir().unwrap();
+        let mut app = Self::spawn_with(Settings::for_tests(temp.path().to_path_buf())).await;
+        app._temp = Some(temp);
+        app
+    }
+
+    /// A server on an existing data dir (for restart tests).
+    pub async fn spawn_in(dir: &Path) -> TestApp {
+        Self::spawn_with(Settings::for_tests(dir.to_path_buf())).await
+    }
+
+    /// A server with a fixture file of its own.
+    pub async fn spawn_with_fixtures(dir: &Path, fixtures: PathBuf) -> anyhow::Result<TestApp> {
+        let mut s = Settings::for_tests(dir.to_path_buf());
+        s.fixtures = FixtureSource::File(fixtures);
+        Self::try_spawn(s).await
+    }
+
+    pub async fn spawn_with(settings: Settings) -> TestApp {
+        Self::try_spawn(settings).await.unwrap()
+    }
+
+    pub async fn try_spawn(settings: Settings) -> anyhow::Result<TestApp> {
+        let data_dir = match &settings.data_dir {
+            entra_mock::config::DataDir::Persistent(p) => p.clone(),
+            entra_mock::config::DataDir::Ephemeral => PathBuf::new(),
+        };
+        let app = Application::build(settings).await?;
+        let http = format!("http://localhost:{}", app.http_addr.unwrap().port());
+        let https = format!("https://localhost:{}", app.https_addr.unwrap().port());
+        let ca_pem = app.state.tls.ca_pem.clone();
+        let state = app.state.clone();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Ok(TestApp {
+            http,
+            https,
+            data_dir,
+            ca_pem,
+            state,
+            handle,
+            _temp: None,
+        })
+    }
+
+    /// A client that keeps cookies, does not follow redirects and trusts only our CA.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(self.ca_pem.as_bytes()).unwrap())
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub fn authority(&self) -> String {
+        format!("{}/{TENANT}", self.https)
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let handle = self.handle.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { handle.stop(false).await });
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! entra-mock's integration tests: one binary, each test spawning its own server on port 0 with
+//! its own data dir and SQLite file, talked to over real HTTP and TLS.
+
+mod helpers;
+
+mod foundation;
