@@ -3,6 +3,9 @@
 
 use super::Store;
 
+/// The SSO session cookie (Entra's own name); its value is the session id.
+pub const SSO_COOKIE: &str = "ESTSAUTH";
+
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SsoSession {
     /// Also the `sid` claim and the `?sid=` of front-channel logout.
