@@ -1,9 +1,328 @@
 //! Part 1: discovery, JWKS, TLS, restarts, fixtures, errors.
 
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde_json::Value;
+use sha1::{Digest, Sha1};
+
 use crate::helpers::*;
 
+async fn get_json(
+    client: &reqwest::Client,
+    url: &str,
+) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Value) {
+    let res = client.get(url).send().await.unwrap();
+    let status = res.status();
+    let headers = res.headers().clone();
+    (status, headers, res.json().await.unwrap())
+}
+
+const V2_FIELDS: &[&str] = &[
+    "token_endpoint",
+    "token_endpoint_auth_methods_supported",
+    "jwks_uri",
+    "response_modes_supported",
+    "subject_types_supported",
+    "id_token_signing_alg_values_supported",
+    "response_types_supported",
+    "scopes_supported",
+    "issuer",
+    "request_uri_parameter_supported",
+    "userinfo_endpoint",
+    "authorization_endpoint",
+    "device_authorization_endpoint",
+    "http_logout_supported",
+    "frontchannel_logout_supported",
+    "end_session_endpoint",
+    "claims_supported",
+    "kerberos_endpoint",
+    "tenant_region_scope",
+    "cloud_instance_name",
+    "cloud_graph_host_name",
+    "msgraph_host",
+    "rbac_url",
+];
+
 #[tokio::test]
-async fn unknown_tenant_gets_aadsts90002() {
+async fn discovery_has_every_entra_field_and_the_issuer_of_the_requests_host() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    for base in [&app.https, &app.http] {
+        let (status, headers, doc) = get_json(
+            &client,
+            &format!("{base}/{TENANT}/v2.0/.well-known/openid-configuration"),
+        )
+        .await;
+        assert_eq!(status, 200);
+        for field in V2_FIELDS {
+            assert!(doc.get(field).is_some(), "missing {field} in {doc}");
+        }
+        assert_eq!(doc["issuer"], format!("{base}/{TENANT}/v2.0"));
+        assert_eq!(
+            doc["jwks_uri"],
+            format!("{base}/{TENANT}/discovery/v2.0/keys")
+        );
+        assert_eq!(
+            doc["authorization_endpoint"],
+            format!("{base}/{TENANT}/oauth2/v2.0/authorize")
+        );
+        assert_eq!(
+            doc["token_endpoint"],
+            format!("{base}/{TENANT}/oauth2/v2.0/token")
+        );
+        assert_eq!(
+            doc["end_session_endpoint"],
+            format!("{base}/{TENANT}/oauth2/v2.0/logout")
+        );
+        assert_eq!(
+            doc["subject_types_supported"],
+            serde_json::json!(["pairwise"])
+        );
+        assert_eq!(
+            doc["id_token_signing_alg_values_supported"],
+            serde_json::json!(["RS256"])
+        );
+        assert_eq!(
+            doc["response_modes_supported"],
+            serde_json::json!(["query", "fragment", "form_post"])
+        );
+        assert_eq!(doc["tenant_region_scope"], "WW");
+        assert!(doc.get("code_challenge_methods_supported").is_none());
+        assert_eq!(headers["cache-control"], "max-age=86400, private");
+        assert_eq!(headers["access-control-allow-origin"], "*");
+    }
+}
+
+#[tokio::test]
+async fn domain_and_id_forms_of_the_tenant_give_the_same_document() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let by_id = get_json(
+        &client,
+        &format!(
+            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
+            app.https
+        ),
+    )
+    .await
+    .2;
+    let by_domain = get_json(
+        &client,
+        &format!(
+            "{}/{DOMAIN}/v2.0/.well-known/openid-configuration",
+            app.https
+        ),
+    )
+    .await
+    .2;
+    assert_eq!(by_id, by_domain);
+}
+
+#[tokio::test]
+async fn common_and_organizations_use_the_tenantid_template_and_keep_their_segment() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    for seg in ["common", "organizations"] {
+        let doc = get_json(
+            &client,
+            &format!("{}/{seg}/v2.0/.well-known/openid-configuration", app.https),
+        )
+        .await
+        .2;
+        assert_eq!(doc["issuer"], format!("{}/{{tenantid}}/v2.0", app.https));
+        assert_eq!(
+            doc["token_endpoint"],
+            format!("{}/{seg}/oauth2/v2.0/token", app.https)
+        );
+        assert_eq!(doc["tenant_region_scope"], Value::Null);
+    }
+}
+
+#[tokio::test]
+async fn v1_metadata_has_the_v1_issuer_and_v1_keys() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let doc = get_json(
+        &client,
+        &format!("{}/{TENANT}/.well-known/openid-configuration", app.https),
+    )
+    .await
+    .2;
+    assert_eq!(doc["issuer"], format!("{}/{TENANT}/", app.https));
+    assert_eq!(
+        doc["jwks_uri"],
+        format!("{}/{TENANT}/discovery/keys", app.https)
+    );
+    let v1 = get_json(&client, doc["jwks_uri"].as_str().unwrap()).await.2;
+    let v2 = get_json(
+        &client,
+        &format!("{}/{TENANT}/discovery/v2.0/keys", app.https),
+    )
+    .await
+    .2;
+    let kids = |v: &Value| {
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(kids(&v1), kids(&v2));
+}
+
+#[tokio::test]
+async fn each_jwk_kid_and_x5t_are_the_sha1_thumbprint_of_its_certificate_and_n_e_match_it() {
+    let app = TestApp::spawn().await;
+    let (status, headers, jwks) = get_json(
+        &app.client(),
+        &format!("{}/{TENANT}/discovery/v2.0/keys", app.https),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["cache-control"], "max-age=86400, private");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    let keys = jwks["keys"].as_array().unwrap();
+    assert!(keys.len() >= 2, "Entra always publishes several keys");
+    for k in keys {
+        assert_eq!(k["kty"], "RSA");
+        assert_eq!(k["use"], "sig");
+        assert_eq!(k["issuer"], format!("{}/{TENANT}/v2.0", app.https));
+        let der = STANDARD.decode(k["x5c"][0].as_str().unwrap()).unwrap();
+        let thumb = URL_SAFE_NO_PAD.encode(Sha1::digest(&der));
+        assert_eq!(k["x5t"], thumb);
+        assert_eq!(k["kid"], thumb);
+        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        let x509_parser::public_key::PublicKey::RSA(rsa) = cert.public_key().parsed().unwrap()
+        else {
+            panic!("not an RSA certificate");
+        };
+        let strip = |b: &[u8]| {
+            b.iter()
+                .skip_while(|x| **x == 0)
+                .copied()
+                .collect::<Vec<u8>>()
+        };
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(k["n"].as_str().unwrap()).unwrap(),
+            strip(rsa.modulus)
+        );
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(k["e"].as_str().unwrap()).unwrap(),
+            strip(rsa.exponent)
+        );
+        assert_eq!(rsa.key_size(), 2048);
+    }
+}
+
+#[tokio::test]
+async fn a_tls_client_trusting_only_ca_pem_completes_a_handshake_with_localhost() {
+    let app = TestApp::spawn().await;
+    let ca_file = std::fs::read_to_string(app.data_dir.join("ca.pem")).unwrap();
+    assert_eq!(ca_file, app.ca_pem);
+    // The same CA is served over HTTP for clients to fetch.
+    let served = app
+        .client()
+        .get(format!("{}/_mock/ca.pem", app.http))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(served.text().await.unwrap(), ca_file);
+
+    let trusting = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(ca_file.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let res = trusting
+        .get(format!("{}/healthz", app.https))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // And a client that does not trust it refuses the certificate.
+    let untrusting = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .build()
+        .unwrap();
+    assert!(untrusting
+        .get(format!("{}/healthz", app.https))
+        .send()
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn a_restart_with_the_same_data_dir_serves_the_same_kids_and_the_same_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let (kids, ca) = {
+        let app = TestApp::spawn_in(dir.path()).await;
+        let jwks = get_json(
+            &app.client(),
+            &format!("{}/{TENANT}/discovery/v2.0/keys", app.https),
+        )
+        .await
+        .2;
+        app.stop().await;
+        (key_ids(&jwks), app.ca_pem.clone())
+    };
+    let app = TestApp::spawn_in(dir.path()).await;
+    let jwks = get_json(
+        &app.client(),
+        &format!("{}/{TENANT}/discovery/v2.0/keys", app.https),
+    )
+    .await
+    .2;
+    assert_eq!(key_ids(&jwks), kids);
+    assert_eq!(kids.len(), 2);
+    assert_eq!(app.ca_pem, ca);
+}
+
+/// (kid, certificate) of each published key: what must survive a restart.
+fn key_ids(jwks: &Value) -> Vec<(Value, Value)> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kid"].clone(), k["x5c"].clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restart_keeps_stored_sessions_while_reloading_fixtures() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let app = TestApp::spawn_in(dir.path()).await;
+        app.state
+            .store
+            .insert_session(&entra_mock::store::sessions::SsoSession {
+                id: "session-kept".into(),
+                user_oid: ALICE_OID.into(),
+                amr_json: "[\"pwd\"]".into(),
+                auth_time: 1,
+                persistent: false,
+                created_at: app.state.clock.unix(),
+                ended_at: None,
+            })
+            .await
+            .unwrap();
+        app.stop().await;
+    }
+    let app = TestApp::spawn_in(dir.path()).await;
+    let s = app
+        .state
+        .store
+        .active_session("session-kept")
+        .await
+        .unwrap();
+    assert_eq!(s.unwrap().user_oid, ALICE_OID);
+}
+
+#[tokio::test]
+async fn unknown_tenant_gets_aadsts90002_in_entras_error_shape() {
     let app = TestApp::spawn().await;
     let res = app
         .client()
@@ -11,11 +330,211 @@ async fn unknown_tenant_gets_aadsts90002() {
             "{}/nosuchtenant/v2.0/.well-known/openid-configuration",
             app.https
         ))
+        .header("client-request-id", "0b5f6f7e-2d7a-4bd5-9a53-8d1f00c0ffee")
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 400);
-    let body: serde_json::Value = res.json().await.unwrap();
+    let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "invalid_tenant");
     assert_eq!(body["error_codes"], serde_json::json!([90002]));
+    assert_eq!(
+        body["correlation_id"],
+        "0b5f6f7e-2d7a-4bd5-9a53-8d1f00c0ffee"
+    );
+    let desc = body["error_description"].as_str().unwrap();
+    assert!(
+        desc.starts_with("AADSTS90002: Tenant 'nosuchtenant' not found."),
+        "{desc}"
+    );
+    assert!(desc.contains(&format!("Trace ID: {}", body["trace_id"].as_str().unwrap())));
+    assert!(desc.contains("Correlation ID: 0b5f6f7e-2d7a-4bd5-9a53-8d1f00c0ffee"));
+    assert!(desc.contains(&format!(
+        "Timestamp: {}",
+        body["timestamp"].as_str().unwrap()
+    )));
+    assert_eq!(body["error_uri"], format!("{}/error?code=90002", app.https));
+}
+
+#[tokio::test]
+async fn unknown_paths_and_wrong_methods_answer_in_entras_shape() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let res = client
+        .get(format!("{}/no/such/path", app.https))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "not_found");
+    assert!(body["trace_id"].is_string() && body["correlation_id"].is_string());
+
+    let res = client
+        .post(format!("{}/{TENANT}/discovery/v2.0/keys", app.https))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error_codes"], serde_json::json!([900561]));
+}
+
+#[tokio::test]
+async fn instance_discovery_points_msal_at_this_host() {
+    let app = TestApp::spawn().await;
+    let url = format!(
+        "{}/common/discovery/instance?api-version=1.1&authorization_endpoint={}/{TENANT}/oauth2/v2.0/authorize",
+        app.https, app.https
+    );
+    let (status, _, body) = get_json(&app.client(), &url).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["tenant_discovery_endpoint"],
+        format!(
+            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
+            app.https
+        )
+    );
+    let host = app.https.trim_start_matches("https://");
+    assert_eq!(body["metadata"][0]["aliases"], serde_json::json!([host]));
+    assert_eq!(body["metadata"][0]["preferred_network"], host);
+}
+
+#[tokio::test]
+async fn public_base_url_overrides_the_host_in_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = entra_mock::config::Settings::for_tests(dir.path().to_path_buf());
+    settings.public_base_url = Some("http://entra:8080".into());
+    let app = TestApp::spawn_with(settings).await;
+    let doc = get_json(
+        &app.client(),
+        &format!(
+            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
+            app.https
+        ),
+    )
+    .await
+    .2;
+    assert_eq!(doc["issuer"], format!("http://entra:8080/{TENANT}/v2.0"));
+    assert_eq!(
+        doc["jwks_uri"],
+        format!("http://entra:8080/{TENANT}/discovery/v2.0/keys")
+    );
+}
+
+#[tokio::test]
+async fn a_host_header_with_markup_is_not_written_into_metadata() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .client()
+        .get(format!(
+            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
+            app.http
+        ))
+        .header("Host", "evil\"<script>")
+        .send()
+        .await
+        .unwrap();
+    let body = res.text().await.unwrap();
+    assert!(!body.contains("<script>"), "{body}");
+}
+
+fn write_fixture(dir: &std::path::Path, text: &str) -> std::path::PathBuf {
+    let path = dir.join("fixture.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const TENANT_HEAD: &str = "[[tenants]]\nid = \"aaaabbbb-0000-cccc-1111-dddd2222eeee\"\ndomain = \"contoso.onmicrosoft.com\"\ndisplayName = \"Contoso\"\n";
+
+async fn fixture_error(body: &str) -> entra_mock::fixtures::FixtureError {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_fixture(dir.path(), &format!("{TENANT_HEAD}{body}"));
+    let err = match TestApp::spawn_with_fixtures(dir.path(), path.clone()).await {
+        Ok(_) => panic!("the fixture was accepted"),
+        Err(e) => e,
+    };
+    let fe = err
+        .downcast_ref::<entra_mock::fixtures::FixtureError>()
+        .unwrap_or_else(|| panic!("not a fixture error: {err:#}"))
+        .clone();
+    assert_eq!(fe.file, path.display().to_string());
+    fe
+}
+
+#[tokio::test]
+async fn a_redirect_uri_that_is_not_a_url_names_file_entry_and_field() {
+    let e = fixture_error(
+        "[[tenants.applications]]\nname = \"web\"\nappId = \"44445555-0000-4000-8000-000000000001\"\nweb = { redirectUris = [\"not a url\"] }\n",
+    )
+    .await;
+    assert_eq!(e.entry, "tenants[0].applications[0] \"web\"");
+    assert_eq!(e.field, "web.redirectUris");
+    assert!(e.message.contains("not a url"));
+}
+
+#[tokio::test]
+async fn a_duplicate_client_id_names_file_entry_and_field() {
+    let e = fixture_error(
+        "[[tenants.applications]]\nname = \"one\"\nappId = \"44445555-0000-4000-8000-000000000001\"\n\
+         [[tenants.applications]]\nname = \"two\"\nappId = \"44445555-0000-4000-8000-000000000001\"\n",
+    )
+    .await;
+    assert_eq!(e.entry, "tenants[0].applications[1] \"two\"");
+    assert_eq!(e.field, "appId");
+    assert!(e.message.contains("duplicate client id"));
+}
+
+#[tokio::test]
+async fn a_role_assignment_to_an_unknown_app_names_file_entry_and_field() {
+    let e = fixture_error(
+        "[[tenants.appRoleAssignments]]\nprincipal = \"someone\"\nresource = \"ghost\"\nrole = \"Admin\"\n",
+    )
+    .await;
+    assert_eq!(e.entry, "tenants[0].appRoleAssignments[0]");
+    assert_eq!(e.field, "resource");
+    assert!(e.message.contains("ghost"));
+}
+
+#[tokio::test]
+async fn an_unknown_field_names_its_line_and_field() {
+    let e = fixture_error("[[tenants.users]]\nid = \"44445555-0000-4000-8000-000000000009\"\nuserPrincipalName = \"x@y\"\ndisplayName = \"X\"\npassword = \"p\"\nfavouriteColour = \"red\"\n").await;
+    assert_eq!(e.field, "favouriteColour");
+    assert!(e.entry.starts_with("line "), "{}", e.entry);
+}
+
+#[tokio::test]
+async fn a_custom_fixture_file_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_fixture(
+        dir.path(),
+        "[[tenants]]\nid = \"12345678-0000-4000-8000-000000000000\"\ndomain = \"fabrikam.example\"\ndisplayName = \"Fabrikam\"\n",
+    );
+    let app = TestApp::spawn_with_fixtures(dir.path(), path)
+        .await
+        .unwrap();
+    let doc = get_json(
+        &app.client(),
+        &format!(
+            "{}/fabrikam.example/v2.0/.well-known/openid-configuration",
+            app.https
+        ),
+    )
+    .await
+    .2;
+    assert_eq!(
+        doc["issuer"],
+        format!("{}/12345678-0000-4000-8000-000000000000/v2.0", app.https)
+    );
+    let res = app
+        .client()
+        .get(format!(
+            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
+            app.https
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
 }
