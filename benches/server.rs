@@ -1,1 +1,146 @@
-fn main() {}
+//! `cargo bench`: measurements, not tests. Prints
+//! - start-up: process start to the first 200 on discovery, with an existing data dir;
+//! - idle RSS of the server process after start-up;
+//! - JWKS requests per second over plain HTTP from 32 concurrent clients.
+//!
+//! Each loop is bounded in count and time, and talks to loopback only.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const TENANT: &str = "aaaabbbb-0000-cccc-1111-dddd2222eeee";
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data_dir: &std::path::Path) -> (Server, Instant) {
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_entra-mock"))
+        .args([
+            "serve",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--https-addr",
+            "off",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env("ENTRA_MOCK_LOG", "error")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start entra-mock");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut base = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.expect("banner");
+        if let Some(url) = line.trim().strip_prefix("http:") {
+            base = Some(url.trim().to_string());
+            break;
+        }
+    }
+    let base = base.expect("the banner names the HTTP listener");
+    (Server { child, base }, started)
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let client = reqwest::Client::new();
+    {
+        // First start creates keys, CA and the database: not what is measured.
+        let (server, _) = start(dir.path());
+        wait_ready(&client, &server.base).await;
+    }
+
+    let mut startup = Vec::new();
+    for _ in 0..5 {
+        let (server, started) = start(dir.path());
+        wait_ready(&client, &server.base).await;
+        startup.push(started.elapsed());
+    }
+    startup.sort();
+    println!(
+        "start-up to first discovery 200 (existing data dir): median {:?}, min {:?}, max {:?}",
+        startup[startup.len() / 2],
+        startup[0],
+        startup[startup.len() - 1]
+    );
+
+    let (server, _) = start(dir.path());
+    wait_ready(&client, &server.base).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    match rss_kib(server.child.id()) {
+        Some(kib) => println!("idle RSS: {:.1} MiB", kib as f64 / 1024.0),
+        None => println!("idle RSS: unavailable (no /proc)"),
+    }
+
+    let url = format!("{}/{TENANT}/discovery/v2.0/keys", server.base);
+    let rps = requests_per_second(&client, &url, 32, 20_000, Duration::from_secs(10)).await;
+    println!("JWKS: {rps:.0} requests/s (32 concurrent clients, HTTP/1.1 keep-alive)");
+}
+
+async fn wait_ready(client: &reqwest::Client, base: &str) {
+    let url = format!("{base}/{TENANT}/v2.0/.well-known/openid-configuration");
+    for _ in 0..2000 {
+        if let Ok(r) = client.get(&url).send().await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    panic!("entra-mock did not become ready");
+}
+
+/// Sends at most `total` GETs from `concurrency` tasks, stopping after `limit`.
+async fn requests_per_second(
+    client: &reqwest::Client,
+    url: &str,
+    concurrency: usize,
+    total: usize,
+    limit: Duration,
+) -> f64 {
+    let started = Instant::now();
+    let per_task = total / concurrency;
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let url = url.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0usize;
+            while done < per_task && started.elapsed() < limit {
+                let r = client.get(&url).send().await.expect("request");
+                assert_eq!(r.status(), 200);
+                r.bytes().await.expect("body");
+                done += 1;
+            }
+            done
+        }));
+    }
+    let mut done = 0;
+    for t in tasks {
+        done += t.await.expect("task");
+    }
+    done as f64 / started.elapsed().as_secs_f64()
+}

@@ -18,6 +18,15 @@ pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Serve(a)) => a,
+        Some(Command::Healthcheck { url }) => {
+            return match healthcheck(&url) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("entra-mock healthcheck: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         None => cli.serve,
     };
     match serve(args).await {
@@ -36,5 +45,31 @@ async fn serve(args: crate::config::ServeArgs) -> anyhow::Result<()> {
     use std::io::Write;
     std::io::stdout().flush()?;
     app.run_until_stopped().await?;
+    Ok(())
+}
+
+/// A bare HTTP/1.1 GET, so that the container image needs no curl.
+fn healthcheck(url: &str) -> anyhow::Result<()> {
+    use std::io::{Read, Write};
+    let parsed = url::Url::parse(url)?;
+    anyhow::ensure!(
+        parsed.scheme() == "http",
+        "only http:// health URLs are supported"
+    );
+    let host = parsed
+        .host_str()
+        .ok_or_else(|| anyhow::anyhow!("no host in {url}"))?;
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let mut stream = std::net::TcpStream::connect((host, port))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n",
+        parsed.path()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response.lines().next().unwrap_or_default();
+    anyhow::ensure!(status.contains(" 200 "), "unhealthy: {status}");
     Ok(())
 }

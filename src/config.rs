@@ -24,6 +24,16 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default when no subcommand is given).
     Serve(ServeArgs),
+    /// Exit 0 when the server answers 200 on /healthz (for container health checks).
+    Healthcheck {
+        /// Plain-HTTP health URL.
+        #[arg(
+            long,
+            env = "ENTRA_MOCK_HEALTH_URL",
+            default_value = "http://127.0.0.1:8080/healthz"
+        )]
+        url: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
