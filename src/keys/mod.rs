@@ -71,7 +71,7 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    fn from_row(row: &KeyRow) -> anyhow::Result<Self> {
+    pub fn from_row(row: &KeyRow) -> anyhow::Result<Self> {
         let state = KeyState::parse(&row.state).context("unknown key state")?;
         let private = RsaPrivateKey::from_pkcs8_der(&row.private_key_pkcs8)
             .context("stored signing key is not PKCS#8 RSA")?;
