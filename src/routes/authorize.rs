@@ -1,0 +1,52 @@
+//! `GET|POST /{tenant}/oauth2/v2.0/authorize`: parse, hand to the sign-in domain, render.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::signin_pages::{self, BrowserId};
+use crate::context::RequestContext;
+use crate::signin::{self, Deps};
+use crate::state::AppState;
+use crate::store::sessions::SSO_COOKIE;
+
+pub async fn authorize_get(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+    query: web::Query<Vec<(String, String)>>,
+) -> HttpResponse {
+    authorize(&state, &req, &tenant, &query).await
+}
+
+/// `response_mode=form_post` apps and some libraries POST the request as a form.
+pub async fn authorize_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+    form: web::Form<Vec<(String, String)>>,
+) -> HttpResponse {
+    authorize(&state, &req, &tenant, &form).await
+}
+
+async fn authorize(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &str,
+    params: &[(String, String)],
+) -> HttpResponse {
+    let ctx = RequestContext::current();
+    let browser = BrowserId::of(req);
+    let outcome = match state.directory.resolve_tenant(tenant) {
+        Ok(t) => {
+            let deps = Deps {
+                store: &state.store,
+                directory: &state.directory,
+                now: ctx.now.unix_timestamp(),
+                base_url: &ctx.base_url,
+            };
+            let sso = req.cookie(SSO_COOKIE).map(|c| c.value().to_string());
+            signin::start(&deps, &t, params, sso.as_deref(), browser.value()).await
+        }
+        Err(e) => Err(e),
+    };
+    signin_pages::respond(outcome, &ctx, &browser)
+}

@@ -1,0 +1,86 @@
+//! `POST /{tenant}/login`: every sign-in page posts here (Entra's `/common/login`); and the
+//! pages' static script and style.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+
+use super::signin_pages::{self, BrowserId};
+use crate::context::RequestContext;
+use crate::error::Error;
+use crate::signin::password::Password;
+use crate::signin::{self, Deps, Submission};
+use crate::state::AppState;
+
+/// The fields of Entra's sign-in forms.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    ctx: Option<String>,
+    #[serde(rename = "flowToken")]
+    flow_token: Option<String>,
+    action: Option<String>,
+    loginfmt: Option<String>,
+    passwd: Option<String>,
+    otc: Option<String>,
+    credential: Option<String>,
+    method: Option<String>,
+    account: Option<String>,
+}
+
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
+    let ctx = RequestContext::current();
+    let browser = BrowserId::of(&req);
+    let form = form.into_inner();
+    let outcome = match (
+        state.directory.resolve_tenant(&tenant),
+        form.ctx,
+        form.flow_token,
+    ) {
+        (Err(e), _, _) => Err(e),
+        (Ok(_), Some(flow_id), Some(csrf)) => {
+            let deps = Deps {
+                store: &state.store,
+                directory: &state.directory,
+                now: ctx.now.unix_timestamp(),
+                base_url: &ctx.base_url,
+            };
+            let sub = Submission {
+                flow_id,
+                csrf,
+                action: form.action,
+                loginfmt: form.loginfmt,
+                passwd: form.passwd.map(Password),
+                otc: form.otc,
+                credential: form.credential,
+                method: form.method,
+                account: form.account,
+            };
+            signin::advance(&deps, sub, browser.value()).await
+        }
+        _ => Err(Error::SignInSessionInvalid),
+    };
+    signin_pages::respond(outcome, &ctx, &browser)
+}
+
+const WEBAUTHN_JS: &str = include_str!("../../templates/static/webauthn.js");
+const AUTOSUBMIT_JS: &str = include_str!("../../templates/static/autosubmit.js");
+const SIGNIN_CSS: &str = include_str!("../../templates/static/signin.css");
+
+/// `GET /_signin/{file}`: the only script the pages run (CSP `script-src 'self'`).
+pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, Error> {
+    let (body, content_type) = match file.as_str() {
+        "webauthn.js" => (WEBAUTHN_JS, "text/javascript; charset=utf-8"),
+        "autosubmit.js" => (AUTOSUBMIT_JS, "text/javascript; charset=utf-8"),
+        "signin.css" => (SIGNIN_CSS, "text/css; charset=utf-8"),
+        other => return Err(Error::NotFound(format!("/_signin/{other}"))),
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("Cache-Control", "max-age=3600"))
+        .insert_header(("X-Content-Type-Options", "nosniff"))
+        .body(body))
+}
