@@ -232,7 +232,7 @@ pub enum Rejection {
     /// On entra-mock's error page: the client or its redirect URI cannot be trusted.
     Page(Error),
     /// Back to the application.
-    Reply(Reply),
+    Reply(Box<Reply>),
 }
 
 /// Parameters as sent; the first occurrence of a name wins. Unknown parameters (MSAL's
@@ -296,7 +296,10 @@ pub fn parse(
         state: p.get("state").map(str::to_string),
     };
     let refuse = |target: &ReplyTarget, error: Error| {
-        Err(Rejection::Reply(Reply::error(target.clone(), error)))
+        Err(Rejection::Reply(Box::new(Reply::error(
+            target.clone(),
+            error,
+        ))))
     };
     if let Some(None) = requested_mode {
         return refuse(
@@ -357,7 +360,9 @@ pub fn parse(
                     &target,
                     Error::InvalidParameter {
                         name: "prompt",
-                        reason: format!("'{s}' is not one of login, none, select_account, consent."),
+                        reason: format!(
+                            "'{s}' is not one of login, none, select_account, consent."
+                        ),
                     },
                 )
             }
@@ -461,12 +466,14 @@ fn parse_pkce(p: &Params) -> Result<Option<Pkce>, Error> {
 /// context) or for an `amr` value, in any of its members
 /// (<https://learn.microsoft.com/entra/identity-platform/claims-challenge>).
 fn mfa_demand(claims: &serde_json::Value) -> MfaDemand {
-    let asks = ["id_token", "access_token", "userinfo"].iter().any(|member| {
-        claims
-            .get(member)
-            .and_then(|m| m.as_object())
-            .is_some_and(|m| m.contains_key("acrs") || m.contains_key("amr"))
-    });
+    let asks = ["id_token", "access_token", "userinfo"]
+        .iter()
+        .any(|member| {
+            claims
+                .get(member)
+                .and_then(|m| m.as_object())
+                .is_some_and(|m| m.contains_key("acrs") || m.contains_key("amr"))
+        });
     if asks {
         MfaDemand::Asked
     } else {

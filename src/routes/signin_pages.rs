@@ -14,7 +14,9 @@ use base64::Engine;
 use crate::context::RequestContext;
 use crate::error::Error;
 use crate::oauth::authorize::{Reply, ReplyBody, ResponseMode};
-use crate::signin::{Account, NewSession, Outcome, Page, Persistence, View, PERSISTENT_SESSION_SECS};
+use crate::signin::{
+    Account, NewSession, Outcome, Page, Persistence, View, PERSISTENT_SESSION_SECS,
+};
 use crate::store::sessions::SSO_COOKIE;
 
 /// The cookie binding sign-in flows to the browser that started them.
@@ -54,7 +56,11 @@ fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
         .path("/")
         .http_only(true)
         .secure(secure)
-        .same_site(if secure { SameSite::None } else { SameSite::Lax })
+        .same_site(if secure {
+            SameSite::None
+        } else {
+            SameSite::Lax
+        })
         .finish()
 }
 
@@ -70,7 +76,9 @@ fn session_cookie(s: &NewSession, secure: bool) -> Cookie<'static> {
 fn csp_source(origin: &str) -> String {
     origin
         .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '.' | '-' | '+' | '[' | ']'))
+        .filter(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '.' | '-' | '+' | '[' | ']')
+        })
         .collect()
 }
 
@@ -145,8 +153,9 @@ fn page_error(e: &Error, id: &'static str) -> PageError {
         Error::AccountLocked => "Your account is temporarily locked to prevent unauthorized \
             use. Try again later, and if you still have trouble, contact your admin."
             .to_string(),
-        Error::InvalidOtp => "You didn't enter the expected verification code. Please try again."
-            .to_string(),
+        Error::InvalidOtp => {
+            "You didn't enter the expected verification code. Please try again.".to_string()
+        }
         Error::InvalidParameter { reason, .. } => reason.clone(),
         other => other.to_string(),
     };
@@ -212,7 +221,9 @@ fn page_response(page: &Page) -> HttpResponse {
             t.kind = "totp";
             t.title = "Enter code";
             t.upn = upn;
-            t.error = error.as_ref().map(|e| page_error(e, "idSpan_SAOTCC_Error_OTC"));
+            t.error = error
+                .as_ref()
+                .map(|e| page_error(e, "idSpan_SAOTCC_Error_OTC"));
         }
         View::Passkey {
             upn,
@@ -241,7 +252,9 @@ fn page_response(page: &Page) -> HttpResponse {
             t.upn = upn;
             t.secret = secret;
             t.qr = qr_png_base64.as_deref().unwrap_or("");
-            t.error = error.as_ref().map(|e| page_error(e, "idSpan_SAOTCC_Error_OTC"));
+            t.error = error
+                .as_ref()
+                .map(|e| page_error(e, "idSpan_SAOTCC_Error_OTC"));
         }
         View::EnrolPasskey {
             upn,
@@ -347,8 +360,8 @@ pub fn error_page(e: &Error, ctx: &RequestContext) -> HttpResponse {
         correlation_id: &ctx.correlation_id,
         timestamp: ctx.timestamp(),
     };
-    let body = t.render().unwrap_or_else(|_| {
-        format!("AADSTS{}: error. Trace ID: {}", spec.code, ctx.trace_id)
-    });
+    let body = t
+        .render()
+        .unwrap_or_else(|_| format!("AADSTS{}: error. Trace ID: {}", spec.code, ctx.trace_id));
     html(spec.status, None).body(body)
 }

@@ -36,7 +36,7 @@ use webauthn_rs::prelude::{PasskeyAuthentication, PasskeyRegistration};
 use crate::directory::{Application, Directory, MfaMethod, MfaPolicy, ResolvedTenant, User};
 use crate::error::Error;
 use crate::oauth::authorize::{
-    self, AuthorizeRequest, Authenticated, Prompt, Rejection, Reply, ReplyBody,
+    self, Authenticated, AuthorizeRequest, Prompt, Rejection, Reply, ReplyBody,
 };
 use crate::store::sessions::SsoSession;
 use crate::store::{digest_eq, sha256, Store};
@@ -270,7 +270,7 @@ pub async fn start(
         Err(Rejection::Page(e)) => return Err(e),
         Err(Rejection::Reply(reply)) => {
             return Ok(Outcome::Reply {
-                reply,
+                reply: *reply,
                 session: None,
             })
         }
@@ -398,9 +398,10 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
             let user = d.user(&user_oid).await?;
             let rp = passkey::relying_party(d.base_url)?;
             let passkeys = d.store.passkeys(&user.oid).await?;
-            let verified = sub.credential.as_deref().and_then(|answer| {
-                passkey::finish_authentication(&rp, &state, &passkeys, answer)
-            });
+            let verified = sub
+                .credential
+                .as_deref()
+                .and_then(|answer| passkey::finish_authentication(&rp, &state, &passkeys, answer));
             match verified {
                 _ if d.locked(&user) => Next::Show(
                     Step::Passkey {
@@ -444,9 +445,7 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
             } else {
                 match secret.matching_step(code, d.now) {
                     Some(step) => {
-                        d.store
-                            .enrol_totp(&user.oid, secret.base32(), step)
-                            .await?;
+                        d.store.enrol_totp(&user.oid, secret.base32(), step).await?;
                         Next::Authenticated(d.done(&user, &PASSWORD_AND_TOTP))
                     }
                     None => {
@@ -456,7 +455,9 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
                 }
             }
         }
-        Step::EnrolPasskey { user_oid, state, .. } => {
+        Step::EnrolPasskey {
+            user_oid, state, ..
+        } => {
             let user = d.user(&user_oid).await?;
             let rp = passkey::relying_party(d.base_url)?;
             let registered = sub

@@ -49,7 +49,12 @@ pub fn start_registration(
 ) -> Result<(String, PasskeyRegistration), Error> {
     let exclude = existing.iter().map(|p| p.cred_id().clone()).collect();
     let (options, state) = rp
-        .start_passkey_registration(user_handle(user), &user.upn, &user.display_name, Some(exclude))
+        .start_passkey_registration(
+            user_handle(user),
+            &user.upn,
+            &user.display_name,
+            Some(exclude),
+        )
         .map_err(|e| Error::Internal(anyhow::anyhow!("webauthn registration: {e}")))?;
     let json = serde_json::to_string(&options).map_err(|e| Error::Internal(e.into()))?;
     Ok((json, state))
