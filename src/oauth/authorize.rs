@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use crate::directory::{Application, Directory, ResolvedTenant};
+use crate::directory::{Application, Directory, ResolvedTenant, TenantScope};
 use crate::error::Error;
 use crate::store::codes::AuthCode;
 use crate::store::Store;
@@ -404,7 +404,11 @@ pub fn parse(
     };
     Ok(AuthorizeRequest {
         tenant_segment: tenant.segment.clone(),
-        tenant_id: tenant.tenant.id.clone(),
+        // common/organizations: users are looked up in the app's own tenant.
+        tenant_id: match tenant.scope {
+            TenantScope::Tenant => tenant.tenant.id.clone(),
+            _ => app.tenant_id.clone(),
+        },
         client_id: app.client_id.clone(),
         reply: target,
         platform: platform.as_str().to_string(),

@@ -12,9 +12,9 @@ pub async fn authorize_get(
     state: web::Data<AppState>,
     req: HttpRequest,
     tenant: web::Path<String>,
-    query: web::Query<Vec<(String, String)>>,
 ) -> HttpResponse {
-    authorize(&state, &req, &tenant, &query).await
+    let params = signin_pages::form_pairs(req.query_string().as_bytes());
+    authorize(&state, &req, &tenant, &params).await
 }
 
 /// `response_mode=form_post` apps and some libraries POST the request as a form.
@@ -22,9 +22,10 @@ pub async fn authorize_post(
     state: web::Data<AppState>,
     req: HttpRequest,
     tenant: web::Path<String>,
-    form: web::Form<Vec<(String, String)>>,
+    body: web::Bytes,
 ) -> HttpResponse {
-    authorize(&state, &req, &tenant, &form).await
+    let params = signin_pages::form_pairs(&body);
+    authorize(&state, &req, &tenant, &params).await
 }
 
 async fn authorize(

@@ -2,7 +2,6 @@
 //! pages' static script and style.
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
 
 use super::signin_pages::{self, BrowserId};
 use crate::context::RequestContext;
@@ -11,34 +10,29 @@ use crate::signin::password::Password;
 use crate::signin::{self, Deps, Submission};
 use crate::state::AppState;
 
-/// The fields of Entra's sign-in forms.
-#[derive(Deserialize)]
-pub struct LoginForm {
-    ctx: Option<String>,
-    #[serde(rename = "flowToken")]
-    flow_token: Option<String>,
-    action: Option<String>,
-    loginfmt: Option<String>,
-    passwd: Option<String>,
-    otc: Option<String>,
-    credential: Option<String>,
-    method: Option<String>,
-    account: Option<String>,
+/// The fields of Entra's sign-in forms; the first occurrence of a name wins.
+struct LoginForm(Vec<(String, String)>);
+
+impl LoginForm {
+    fn take(&mut self, name: &str) -> Option<String> {
+        let i = self.0.iter().position(|(k, _)| k == name)?;
+        Some(self.0.swap_remove(i).1)
+    }
 }
 
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
     tenant: web::Path<String>,
-    form: web::Form<LoginForm>,
+    body: web::Bytes,
 ) -> HttpResponse {
     let ctx = RequestContext::current();
     let browser = BrowserId::of(&req);
-    let form = form.into_inner();
+    let mut f = LoginForm(signin_pages::form_pairs(&body));
     let outcome = match (
         state.directory.resolve_tenant(&tenant),
-        form.ctx,
-        form.flow_token,
+        f.take("ctx"),
+        f.take("flowToken"),
     ) {
         (Err(e), _, _) => Err(e),
         (Ok(_), Some(flow_id), Some(csrf)) => {
@@ -51,13 +45,13 @@ pub async fn login(
             let sub = Submission {
                 flow_id,
                 csrf,
-                action: form.action,
-                loginfmt: form.loginfmt,
-                passwd: form.passwd.map(Password),
-                otc: form.otc,
-                credential: form.credential,
-                method: form.method,
-                account: form.account,
+                action: f.take("action"),
+                loginfmt: f.take("loginfmt"),
+                passwd: f.take("passwd").map(Password),
+                otc: f.take("otc"),
+                credential: f.take("credential"),
+                method: f.take("method"),
+                account: f.take("account"),
             };
             signin::advance(&deps, sub, browser.value()).await
         }

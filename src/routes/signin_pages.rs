@@ -47,6 +47,13 @@ impl BrowserId {
     }
 }
 
+/// `application/x-www-form-urlencoded` pairs, first occurrence first. Never fails: bad percent
+/// escapes and invalid UTF-8 are decoded lossily, so a malformed request still gets an Entra
+/// error rather than a framework one.
+pub fn form_pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(bytes).into_owned().collect()
+}
+
 /// Cookie attributes: `HttpOnly` always; on HTTPS `Secure` and `SameSite=None`, so that
 /// msal-browser's hidden-iframe `prompt=none` request from the app's origin carries the session;
 /// on plain HTTP `SameSite=Lax` (browsers refuse `None` without `Secure`; localhost apps are
@@ -62,6 +69,13 @@ fn cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
             SameSite::Lax
         })
         .finish()
+}
+
+/// `esctx` only serves our own pages posting to us: `SameSite=Lax` everywhere.
+fn browser_cookie(value: String, secure: bool) -> Cookie<'static> {
+    let mut c = cookie(BROWSER_COOKIE, value, secure);
+    c.set_same_site(SameSite::Lax);
+    c
 }
 
 fn session_cookie(s: &NewSession, secure: bool) -> Cookie<'static> {
@@ -124,7 +138,7 @@ pub fn respond(
         Err(e) => error_page(&e, ctx),
     };
     if browser.fresh {
-        let c = cookie(BROWSER_COOKIE, browser.value.clone(), ctx.secure);
+        let c = browser_cookie(browser.value.clone(), ctx.secure);
         if let Err(e) = res.add_cookie(&c) {
             tracing::error!(error = %e, "setting the esctx cookie");
         }

@@ -550,8 +550,11 @@ async fn route(
                 .login_hint
                 .as_deref()
                 .is_some_and(|h| !h.eq_ignore_ascii_case(&user.upn));
-            // OIDC Core 3.1.2.1 max_age: re-authenticate when the last one is older.
-            let too_old = req.max_age.is_some_and(|m| d.now - session.auth_time > m);
+            // OIDC Core 3.1.2.1 max_age: re-authenticate when the last one is older (max_age=0
+            // always, like prompt=login).
+            let too_old = req
+                .max_age
+                .is_some_and(|m| m == 0 || d.now - session.auth_time > m);
             let amr: Vec<String> = serde_json::from_str(&session.amr_json).unwrap_or_default();
             let lacks_mfa = mfa_required(&user, &app, &req) && !amr.iter().any(|a| a == "mfa");
             match req.prompt {

@@ -494,3 +494,46 @@ async fn authorize_accepts_a_posted_request() {
         .unwrap();
     assert!(page(res).await.contains("name=\"loginfmt\""));
 }
+
+#[tokio::test]
+async fn a_malformed_request_still_gets_an_entra_error_page() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let url = format!(
+        "{}/{TENANT}/oauth2/v2.0/authorize?client_id=%ZZ%FF&&=&redirect_uri",
+        app.https
+    );
+    let res = get(&client, &url).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("location").is_none());
+    assert!(res.text().await.unwrap().contains("AADSTS700016"));
+    // A login post without a flow is refused on the error page too.
+    let res = client
+        .post(format!("{}/{TENANT}/login", app.https))
+        .body("garbage\u{0}%%")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("AADSTS"));
+}
+
+#[tokio::test]
+async fn the_primary_button_comes_first_so_enter_does_not_cancel() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let html = page(
+        get(
+            &client,
+            &authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT)),
+        )
+        .await,
+    )
+    .await;
+    let primary = html.find("id=\"idSIButton9\"").unwrap();
+    let cancel = html.find("id=\"idBtn_Cancel\"").unwrap();
+    assert!(primary < cancel);
+    let res = get(&client, &format!("{}/_signin/signin.css", app.https)).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "text/css; charset=utf-8");
+}
