@@ -34,9 +34,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/{tenant}/oauth2/v2.0/authorize")
                 .route(web::get().to(authorize::authorize_get))
-                .route(web::post().to(authorize::authorize_post)),
+                .route(web::post().to(authorize::authorize_post))
+                .default_service(web::to(signin::method_not_allowed)),
         )
-        .service(web::resource("/{tenant}/login").route(web::post().to(signin::login)))
+        .service(
+            web::resource("/{tenant}/login")
+                .route(web::post().to(signin::login))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
         .service(get_only("/_signin/{file}", signin::asset));
 }
 

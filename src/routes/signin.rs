@@ -60,6 +60,19 @@ pub async fn login(
     signin_pages::respond(outcome, &ctx, &browser)
 }
 
+/// Other methods get Entra's error page rather than a bare 405.
+pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    let e = Error::MethodNotAllowed {
+        allowed: if req.path().ends_with("/login") {
+            "POST"
+        } else {
+            "GET and POST"
+        },
+        received: req.method().to_string(),
+    };
+    signin_pages::error_page(&e, &RequestContext::current())
+}
+
 const WEBAUTHN_JS: &str = include_str!("../../templates/static/webauthn.js");
 const AUTOSUBMIT_JS: &str = include_str!("../../templates/static/autosubmit.js");
 const SIGNIN_CSS: &str = include_str!("../../templates/static/signin.css");

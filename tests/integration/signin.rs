@@ -537,3 +537,18 @@ async fn the_primary_button_comes_first_so_enter_does_not_cancel() {
     assert_eq!(res.status(), 200);
     assert_eq!(res.headers()["content-type"], "text/css; charset=utf-8");
 }
+
+#[tokio::test]
+async fn other_methods_get_an_entra_error_page() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let res = get(&client, &format!("{}/{TENANT}/login", app.https)).await;
+    assert_eq!(res.status(), 405);
+    assert!(res.text().await.unwrap().contains("AADSTS900561"));
+    let res = client
+        .delete(format!("{}/{TENANT}/oauth2/v2.0/authorize", app.https))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 405);
+}

@@ -184,7 +184,8 @@ pub fn parse(
     let app = directory
         .application(tenant, client_id)
         .map_err(Rejection::Page)?;
-    // Entra: without redirect_uri the app's (first) registered redirect URI is used.
+    // The doc calls redirect_uri required, but Entra sends a request without one to a URI
+    // registered for the app; entra-mock uses the first. Never an unregistered one.
     let (platform, redirect_uri) = match p.non_empty("redirect_uri") {
         Some(uri) => match app.redirect_platform(uri) {
             Some(platform) => (platform, uri.to_string()),
@@ -240,9 +241,9 @@ pub fn parse(
         Some(Some(t)) => t,
     };
     if response_type.returns_id_token() {
-        // https://learn.microsoft.com/entra/identity-platform/v2-oauth2-implicit-grant-flow:
-        // the app registration must enable ID tokens for the implicit and hybrid flows, and
-        // tokens are never sent in the query string.
+        // https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#request-an-id-token-as-well-or-hybrid-flow:
+        // unsupported_response_type "signals that you must enable the ID token implicit grant
+        // setting"; `query` "isn't supported when requesting an ID token"; nonce is required.
         if !app.allow_id_token_implicit {
             return refuse(
                 &target,
