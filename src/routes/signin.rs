@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::signin::password::Password;
 use crate::signin::{self, Deps, Submission};
 use crate::state::AppState;
+use crate::store::sessions::SSO_COOKIE;
 
 /// The fields of Entra's sign-in forms; the first occurrence of a name wins.
 struct LoginForm(Vec<(String, String)>);
@@ -52,6 +53,7 @@ pub async fn login(
                 credential: f.take("credential"),
                 method: f.take("method"),
                 account: f.take("account"),
+                sso_cookie: req.cookie(SSO_COOKIE).map(|c| c.value().to_string()),
             };
             signin::advance(&deps, sub, browser.value()).await
         }

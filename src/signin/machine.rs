@@ -273,7 +273,8 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
             if !d.store.end_flow(&sub.flow_id).await? {
                 return Err(Error::SignInSessionInvalid);
             }
-            d.finish(&request, done, persistence).await
+            d.finish(&request, done, persistence, sub.sso_cookie.as_deref())
+                .await
         }
         Next::Authenticated(_) => Err(Error::Internal(anyhow::anyhow!("unreachable step"))),
     }
@@ -515,15 +516,26 @@ impl Deps<'_> {
         })
     }
 
-    /// Creates the SSO session and issues the reply.
+    /// Creates the SSO session and issues the reply. A session the browser already had for the
+    /// same user (re-authentication, step-up) is replaced: it ends and its apps move to the new
+    /// one, so front-channel logout still reaches them.
     async fn finish(
         &self,
         req: &AuthorizeRequest,
         done: Done,
         persistence: Persistence,
+        previous: Option<&str>,
     ) -> Result<Outcome, Error> {
         let user = self.user(&done.user_oid).await?;
         self.store.clear_mfa_failures(&user.oid).await?;
+        let previous = match previous {
+            Some(id) => self
+                .store
+                .active_session(id)
+                .await?
+                .filter(|s| s.user_oid == user.oid),
+            None => None,
+        };
         let session = SsoSession {
             id: Uuid::new_v4().to_string(),
             user_oid: user.oid.clone(),
@@ -534,6 +546,12 @@ impl Deps<'_> {
             ended_at: None,
         };
         self.store.insert_session(&session).await?;
+        if let Some(old) = previous {
+            for app in self.store.session_apps(&old.id).await? {
+                self.store.add_session_app(&session.id, &app).await?;
+            }
+            self.store.end_session(&old.id, self.now).await?;
+        }
         let auth = Authenticated {
             user_oid: user.oid.clone(),
             tenant_id: user.tenant_id.clone(),

@@ -172,6 +172,8 @@ pub struct Submission {
     pub method: Option<String>,
     /// Account picker choice: a user oid or `other`.
     pub account: Option<String>,
+    /// The browser's SSO cookie (`ESTSAUTH`), if any: replaced when the same user signs in again.
+    pub sso_cookie: Option<String>,
 }
 
 /// What the domain needs from the server: the store, the directory and the time.

@@ -6,7 +6,7 @@
 //! - [`page`], [`submit`]: read a sign-in page, post its form (hidden `ctx`/`flowToken` kept)
 //!   with the fields a user types.
 //! - [`sign_in`], [`sign_in_alice`]: whole password sign-ins; `sign_in_alice` returns the code.
-//! - [`reply_params`]: the parameters of a redirect back to the app (query or fragment).
+//! - [`reply_params`], [`code_of`]: the parameters (the code) of a redirect back to the app.
 //! - [`totp_code`]: the TOTP code of a base32 secret at the server's (movable) clock.
 //! - [`SoftAuthenticator`]: a software passkey (ES256, `none` attestation, UV set).
 //! - [`stored_code`]: the `auth_codes` row behind a code.
@@ -196,6 +196,14 @@ pub fn reply_params(location: &str) -> HashMap<String, String> {
         out.extend(url::form_urlencoded::parse(f.as_bytes()).into_owned());
     }
     out
+}
+
+/// The code of a successful redirect back to the app.
+pub fn code_of(res: &reqwest::Response) -> String {
+    let loc = location(res);
+    reply_params(&loc)
+        .remove("code")
+        .unwrap_or_else(|| panic!("no code in {loc}"))
 }
 
 /// The redirect URI part of `location` (scheme, host, port, path).

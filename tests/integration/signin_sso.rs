@@ -126,9 +126,20 @@ async fn prompt_login_shows_the_pages_again() {
     let res = submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await;
     assert!(set_cookie(&res, "ESTSAUTH").is_some(), "a new session");
     let p = reply_params(&location(&res));
-    assert_ne!(
-        stored_code(&app, &p["code"]).await.session_id,
-        stored_code(&app, &first).await.session_id
+    let new_session = stored_code(&app, &p["code"]).await.session_id;
+    let old_session = stored_code(&app, &first).await.session_id;
+    assert_ne!(new_session, old_session);
+    // The old session ended; its apps moved to the new one (for front-channel logout).
+    assert!(app
+        .state
+        .store
+        .active_session(&old_session)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        app.state.store.session_apps(&new_session).await.unwrap(),
+        vec![BFF.to_string()]
     );
 }
 
