@@ -5,7 +5,8 @@
 //!   (PKCE S256 with [`VERIFIER`], `state` [`STATE`], `nonce` [`NONCE`], `client_info=1`).
 //! - [`page`], [`submit`]: read a sign-in page, post its form (hidden `ctx`/`flowToken` kept)
 //!   with the fields a user types.
-//! - [`sign_in`], [`sign_in_alice`]: whole password sign-ins; `sign_in_alice` returns the code.
+//! - [`sign_in`], [`sign_in_alice`], [`sign_in_bob`]: whole sign-ins (the last two return the
+//!   code; bob's uses TOTP).
 //! - [`reply_params`], [`code_of`]: the parameters (the code) of a redirect back to the app.
 //! - [`totp_code`]: the TOTP code of a base32 secret at the server's (movable) clock.
 //! - [`SoftAuthenticator`]: a software passkey (ES256, `none` attestation, UV set).
@@ -246,6 +247,29 @@ pub async fn sign_in_alice(app: &TestApp, client: &reqwest::Client) -> String {
     reply_params(&loc)
         .remove("code")
         .expect("the reply carries a code")
+}
+
+/// bob signs in to `client_id` with password and his fixture TOTP secret (amr
+/// `["pwd","otp","mfa"]`); returns the code. Each call uses a new TOTP step (the clock moves
+/// on 30 seconds first), since a code is accepted once per window.
+pub async fn sign_in_bob(
+    app: &TestApp,
+    client: &reqwest::Client,
+    client_id: &str,
+    redirect_uri: &str,
+) -> String {
+    app.state.clock.advance(30);
+    let res = sign_in(
+        app,
+        client,
+        &code_request(client_id, redirect_uri),
+        BOB,
+        PASSWORD,
+    )
+    .await;
+    let html = page(res).await;
+    let code = totp_code(app, BOB_TOTP_SECRET, 0);
+    code_of(&submit(client, &app.https, &html, &[("otc", &code)]).await)
 }
 
 /// The TOTP code of `secret` (base32) at the server's clock plus `offset_steps` steps.

@@ -28,6 +28,15 @@ async fn bob_signs_in_with_a_totp_code_and_the_amr_says_otp_and_mfa() {
 }
 
 #[tokio::test]
+async fn bob_can_sign_in_twice_in_a_row_with_the_helper() {
+    let app = TestApp::spawn().await;
+    let first = sign_in_bob(&app, &app.client(), BFF, BFF_REDIRECT).await;
+    let second = sign_in_bob(&app, &app.client(), SPA, SPA_REDIRECT).await;
+    assert_eq!(stored_amr(&app, &first).await, ["pwd", "otp", "mfa"]);
+    assert_eq!(stored_code(&app, &second).await.client_id, SPA);
+}
+
+#[tokio::test]
 async fn a_totp_code_of_the_previous_step_is_accepted() {
     let app = TestApp::spawn().await;
     let client = app.client();
