@@ -4,7 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::signin_pages::{self, BrowserId};
 use crate::context::RequestContext;
-use crate::signin::{self, Deps};
+use crate::signin;
 use crate::state::AppState;
 use crate::store::sessions::SSO_COOKIE;
 
@@ -38,12 +38,7 @@ async fn authorize(
     let browser = BrowserId::of(req);
     let outcome = match state.directory.resolve_tenant(tenant) {
         Ok(t) => {
-            let deps = Deps {
-                store: &state.store,
-                directory: &state.directory,
-                now: ctx.now.unix_timestamp(),
-                base_url: &ctx.base_url,
-            };
+            let deps = signin_pages::deps(state, &ctx);
             let sso = req.cookie(SSO_COOKIE).map(|c| c.value().to_string());
             signin::start(&deps, &t, params, sso.as_deref(), browser.value()).await
         }

@@ -7,7 +7,7 @@ use super::signin_pages::{self, BrowserId};
 use crate::context::RequestContext;
 use crate::error::Error;
 use crate::signin::password::Password;
-use crate::signin::{self, Deps, Submission};
+use crate::signin::{self, Submission};
 use crate::state::AppState;
 use crate::store::sessions::SSO_COOKIE;
 
@@ -37,12 +37,7 @@ pub async fn login(
     ) {
         (Err(e), _, _) => Err(e),
         (Ok(_), Some(flow_id), Some(csrf)) => {
-            let deps = Deps {
-                store: &state.store,
-                directory: &state.directory,
-                now: ctx.now.unix_timestamp(),
-                base_url: &ctx.base_url,
-            };
+            let deps = signin_pages::deps(&state, &ctx);
             let sub = Submission {
                 flow_id,
                 csrf,

@@ -13,11 +13,24 @@ use base64::Engine;
 
 use crate::context::RequestContext;
 use crate::error::Error;
-use crate::oauth::authorize::{Reply, ReplyBody, ResponseMode};
+use crate::oauth::authorize::{NoIdTokens, Reply, ReplyBody, ResponseMode};
 use crate::signin::{
-    Account, NewSession, Outcome, Page, Persistence, View, PERSISTENT_SESSION_SECS,
+    Account, Deps, NewSession, Outcome, Page, Persistence, View, PERSISTENT_SESSION_SECS,
 };
+use crate::state::AppState;
 use crate::store::sessions::SSO_COOKIE;
+
+/// What the sign-in domain needs, for `/authorize` and `/login` alike.
+pub fn deps<'a>(state: &'a AppState, ctx: &'a RequestContext) -> Deps<'a> {
+    Deps {
+        store: &state.store,
+        directory: &state.directory,
+        now: ctx.now.unix_timestamp(),
+        base_url: &ctx.base_url,
+        // Hybrid/implicit integration point: replace with the token part's ID-token minter.
+        id_tokens: &NoIdTokens,
+    }
+}
 
 /// The cookie binding sign-in flows to the browser that started them.
 pub const BROWSER_COOKIE: &str = "esctx";

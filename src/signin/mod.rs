@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{PasskeyAuthentication, PasskeyRegistration};
 
 use crate::directory::Directory;
-use crate::oauth::authorize::{AuthorizeRequest, Reply};
+use crate::oauth::authorize::{AuthorizeRequest, IdTokenMinter, Reply};
 use crate::store::Store;
 
 use password::Password;
@@ -184,6 +184,8 @@ pub struct Deps<'a> {
     pub now: i64,
     /// Scheme and host the pages are served on (the WebAuthn relying party).
     pub base_url: &'a str,
+    /// ID tokens of the hybrid and implicit flows.
+    pub id_tokens: &'a dyn IdTokenMinter,
 }
 
 #[cfg(test)]

@@ -105,30 +105,62 @@ pub struct Authenticated {
     pub auth_time: i64,
 }
 
+/// Mints the `id_token` of the hybrid (`code id_token`) and implicit (`id_token`) flows: an ID
+/// token for `auth` with the request's `nonce`, `sid` = `auth.session_id`, `auth_time` and,
+/// when a code is issued with it, `c_hash` of `code`
+/// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#request-an-id-token-as-well-or-hybrid-flow>).
+pub trait IdTokenMinter: Sync {
+    fn mint(
+        &self,
+        req: &AuthorizeRequest,
+        auth: &Authenticated,
+        code: Option<&str>,
+    ) -> Result<String, Error>;
+}
+
+/// Until token minting is wired in: hybrid and implicit requests, validated, get
+/// `unsupported_response_type` (what Entra answers when ID tokens are not enabled).
+pub struct NoIdTokens;
+
+impl IdTokenMinter for NoIdTokens {
+    fn mint(
+        &self,
+        req: &AuthorizeRequest,
+        _auth: &Authenticated,
+        _code: Option<&str>,
+    ) -> Result<String, Error> {
+        Err(Error::UnsupportedResponseType(
+            match req.response_type {
+                ResponseType::IdToken => "id_token",
+                _ => "code id_token",
+            }
+            .into(),
+        ))
+    }
+}
+
 /// Issues the reply for a signed-in user: stores the code (single use, 10 minutes, bound to
 /// everything the token endpoint checks), records the app in the SSO session (front-channel
-/// logout) and builds `code`, `state`, `session_state` and `client_info`.
+/// logout) and builds `code`, `id_token` (hybrid/implicit, by `id_tokens`), `state`,
+/// `session_state` and `client_info`.
 pub async fn complete(
     store: &Store,
+    id_tokens: &dyn IdTokenMinter,
     req: &AuthorizeRequest,
     auth: &Authenticated,
     now: i64,
 ) -> Result<Reply, Error> {
     let mut params: Vec<(String, String)> = Vec::new();
-    if req.response_type.returns_id_token() {
-        // Integration point for the hybrid and implicit flows (part 3 mints ID tokens): push
-        // ("id_token", <ID token with nonce, sid, auth_time and, with a code, c_hash>) here and
-        // delete this early return.
-        return Ok(Reply::error(
-            req.reply.clone(),
-            Error::UnsupportedResponseType(match req.response_type {
-                ResponseType::IdToken => "id_token".into(),
-                _ => "code id_token".into(),
-            }),
-        ));
-    }
-    if req.response_type.returns_code() {
-        let code = new_code();
+    let code = req.response_type.returns_code().then(new_code);
+    let id_token = if req.response_type.returns_id_token() {
+        match id_tokens.mint(req, auth, code.as_deref()) {
+            Ok(t) => Some(t),
+            Err(e) => return Ok(Reply::error(req.reply.clone(), e)),
+        }
+    } else {
+        None
+    };
+    if let Some(code) = code {
         store
             .insert_code(
                 &code,
@@ -152,6 +184,9 @@ pub async fn complete(
             )
             .await?;
         params.push(("code".into(), code));
+    }
+    if let Some(t) = id_token {
+        params.push(("id_token".into(), t));
     }
     store
         .add_session_app(&auth.session_id, &req.client_id)
