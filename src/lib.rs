@@ -15,6 +15,7 @@ pub mod keys;
 pub mod oauth;
 pub mod render_cache;
 pub mod routes;
+pub mod signin;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -1,7 +1,10 @@
 //! HTTP only: each handler extracts the request, calls one domain function and maps the result.
 
+mod authorize;
 mod discovery;
 mod health;
+mod signin;
+mod signin_pages;
 
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -27,7 +30,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get_only(
             "/{tenant}/discovery/instance",
             discovery::instance,
-        ));
+        ))
+        .service(
+            web::resource("/{tenant}/oauth2/v2.0/authorize")
+                .route(web::get().to(authorize::authorize_get))
+                .route(web::post().to(authorize::authorize_post))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
+        .service(
+            web::resource("/{tenant}/login")
+                .route(web::post().to(signin::login))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
+        .service(get_only("/_signin/{file}", signin::asset));
 }
 
 /// A GET endpoint that answers CORS preflights and refuses other methods in Entra's shape.

@@ -5,6 +5,9 @@ pub mod codes;
 pub mod directory;
 pub mod keys;
 pub mod sessions;
+pub mod signin;
+pub mod users;
+pub mod webauthn;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -2,5 +2,9 @@
 //! its own data dir and SQLite file, talked to over real HTTP and TLS.
 
 mod helpers;
+mod signin_helpers;
 
 mod foundation;
+mod signin;
+mod signin_mfa;
+mod signin_sso;

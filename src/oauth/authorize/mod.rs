@@ -1,0 +1,452 @@
+//! Part 2 of the flow (steps 2-6 and 22-26 of the seed flow): the authorization endpoint's request
+//! and its reply. [`parse`] turns the query or form of `/{tenant}/oauth2/v2.0/authorize` into an
+//! [`AuthorizeRequest`], following
+//! <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#request-an-authorization-code>:
+//! an unknown `client_id` (AADSTS700016) or a `redirect_uri` that is not registered (AADSTS50011)
+//! is shown on an error page and never redirected to (RFC 6749 section 4.1.2.1); every other error
+//! goes back to the app in the requested response mode with `error`, `error_description`,
+//! `error_uri` and `state`. [`complete`] issues the authorization code once the user is signed in.
+
+use serde::{Deserialize, Serialize};
+
+use crate::directory::{Application, Directory, ResolvedTenant, TenantScope};
+use crate::error::Error;
+
+mod reply;
+pub use reply::{
+    client_info, complete, Authenticated, IdTokenMinter, NoIdTokens, Rejection, Reply, ReplyBody,
+    ReplyTarget, CODE_LIFETIME_SECS,
+};
+
+/// Microsoft Graph, the resource of bare scopes such as `User.Read`.
+const GRAPH_RESOURCES: [&str; 2] = [
+    "https://graph.microsoft.com",
+    "00000003-0000-0000-c000-000000000000",
+];
+const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResponseType {
+    Code,
+    /// Hybrid flow.
+    CodeIdToken,
+    /// Implicit flow, ID token only.
+    IdToken,
+}
+
+impl ResponseType {
+    /// `response_type` is a space-separated set: order does not matter.
+    fn parse(s: &str) -> Option<Self> {
+        let mut parts: Vec<&str> = s.split_whitespace().collect();
+        parts.sort_unstable();
+        parts.dedup();
+        match parts.as_slice() {
+            ["code"] => Some(ResponseType::Code),
+            ["code", "id_token"] => Some(ResponseType::CodeIdToken),
+            ["id_token"] => Some(ResponseType::IdToken),
+            _ => None,
+        }
+    }
+
+    pub fn returns_id_token(self) -> bool {
+        !matches!(self, ResponseType::Code)
+    }
+
+    pub fn returns_code(self) -> bool {
+        !matches!(self, ResponseType::IdToken)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResponseMode {
+    Query,
+    Fragment,
+    /// An auto-submitting HTML form POSTed to the redirect URI.
+    FormPost,
+}
+
+impl ResponseMode {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "query" => Some(ResponseMode::Query),
+            "fragment" => Some(ResponseMode::Fragment),
+            "form_post" => Some(ResponseMode::FormPost),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Prompt {
+    Login,
+    None,
+    SelectAccount,
+    Consent,
+}
+
+impl Prompt {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "login" => Some(Prompt::Login),
+            "none" => Some(Prompt::None),
+            "select_account" => Some(Prompt::SelectAccount),
+            "consent" => Some(Prompt::Consent),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PkceMethod {
+    S256,
+    Plain,
+}
+
+impl PkceMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PkceMethod::S256 => "S256",
+            PkceMethod::Plain => "plain",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pkce {
+    pub challenge: String,
+    pub method: PkceMethod,
+}
+
+/// Whether the `claims` parameter asked for multi-factor authentication (`acrs` or `amr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MfaDemand {
+    NotAsked,
+    Asked,
+}
+
+/// `client_info=1`: the reply (and the token response) carries `client_info`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientInfo {
+    Omit,
+    Include,
+}
+
+/// A validated authorization request. Serialisable: it is kept in the sign-in flow.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthorizeRequest {
+    /// The tenant segment the request used (`common`, a domain, a GUID).
+    pub tenant_segment: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub reply: ReplyTarget,
+    /// `web`, `spa` or `publicClient`: the platform the redirect URI is registered under.
+    pub platform: String,
+    pub response_type: ResponseType,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub prompt: Option<Prompt>,
+    pub login_hint: Option<String>,
+    pub domain_hint: Option<String>,
+    pub max_age: Option<i64>,
+    pub pkce: Option<Pkce>,
+    pub claims: Option<String>,
+    pub mfa_demand: MfaDemand,
+    pub client_info: ClientInfo,
+}
+
+/// Parameters as sent; the first occurrence of a name wins. Unknown parameters (MSAL's
+/// `client-request-id`, `x-client-SKU`, `X-AnchorMailbox`...) are ignored.
+struct Params<'a>(&'a [(String, String)]);
+
+impl Params<'_> {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn non_empty(&self, name: &str) -> Option<&str> {
+        self.get(name).filter(|v| !v.trim().is_empty())
+    }
+}
+
+/// Validates an authorization request against the directory.
+pub fn parse(
+    directory: &Directory,
+    tenant: &ResolvedTenant,
+    params: &[(String, String)],
+) -> Result<AuthorizeRequest, Rejection> {
+    let p = Params(params);
+    let client_id = p
+        .non_empty("client_id")
+        .ok_or(Rejection::Page(Error::MissingParameter("client_id")))?;
+    let app = directory
+        .application(tenant, client_id)
+        .map_err(Rejection::Page)?;
+    // The doc calls redirect_uri required, but Entra sends a request without one to a URI
+    // registered for the app; entra-mock uses the first. Never an unregistered one.
+    let (platform, redirect_uri) = match p.non_empty("redirect_uri") {
+        Some(uri) => match app.redirect_platform(uri) {
+            Some(platform) => (platform, uri.to_string()),
+            None => {
+                return Err(Rejection::Page(Error::RedirectUriMismatch {
+                    redirect_uri: uri.to_string(),
+                    client_id: app.client_id.clone(),
+                }))
+            }
+        },
+        None => app
+            .redirect_uris
+            .first()
+            .cloned()
+            .ok_or(Rejection::Page(Error::MissingParameter("redirect_uri")))?,
+    };
+
+    // From here on the redirect URI is trusted: errors go back to the app.
+    let response_type = p.non_empty("response_type").map(ResponseType::parse);
+    let default_mode = match response_type {
+        Some(Some(t)) if t.returns_id_token() => ResponseMode::Fragment,
+        _ => ResponseMode::Query,
+    };
+    let requested_mode = p.non_empty("response_mode").map(ResponseMode::parse);
+    let mut target = ReplyTarget {
+        redirect_uri,
+        mode: requested_mode.flatten().unwrap_or(default_mode),
+        state: p.get("state").map(str::to_string),
+    };
+    let refuse = |target: &ReplyTarget, error: Error| {
+        Err(Rejection::Reply(Box::new(Reply::error(
+            target.clone(),
+            error,
+        ))))
+    };
+    if let Some(None) = requested_mode {
+        return refuse(
+            &target,
+            Error::InvalidParameter {
+                name: "response_mode",
+                reason: "supported values are query, fragment and form_post.".into(),
+            },
+        );
+    }
+    let response_type = match response_type {
+        None => return refuse(&target, Error::MissingParameter("response_type")),
+        Some(None) => {
+            return refuse(
+                &target,
+                Error::UnsupportedResponseType(p.get("response_type").unwrap_or("").into()),
+            )
+        }
+        Some(Some(t)) => t,
+    };
+    if response_type.returns_id_token() {
+        // https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#request-an-id-token-as-well-or-hybrid-flow:
+        // unsupported_response_type "signals that you must enable the ID token implicit grant
+        // setting"; `query` "isn't supported when requesting an ID token"; nonce is required.
+        if !app.allow_id_token_implicit {
+            return refuse(
+                &target,
+                Error::UnsupportedResponseType(p.get("response_type").unwrap_or("").into()),
+            );
+        }
+        if target.mode == ResponseMode::Query {
+            target.mode = ResponseMode::Fragment;
+            return refuse(
+                &target,
+                Error::InvalidParameter {
+                    name: "response_mode",
+                    reason: "'query' is not allowed when the response type contains id_token; use fragment or form_post.".into(),
+                },
+            );
+        }
+    }
+    let Some(scope) = p.non_empty("scope") else {
+        return refuse(&target, Error::MissingParameter("scope"));
+    };
+    if let Err(e) = check_scopes(directory, scope) {
+        return refuse(&target, e);
+    }
+    let nonce = p.get("nonce").map(str::to_string);
+    if response_type.returns_id_token() && nonce.is_none() {
+        return refuse(&target, Error::MissingParameter("nonce"));
+    }
+    let prompt = match p.non_empty("prompt") {
+        None => None,
+        Some(s) => match Prompt::parse(s) {
+            Some(pr) => Some(pr),
+            None => {
+                return refuse(
+                    &target,
+                    Error::InvalidParameter {
+                        name: "prompt",
+                        reason: format!(
+                            "'{s}' is not one of login, none, select_account, consent."
+                        ),
+                    },
+                )
+            }
+        },
+    };
+    let max_age = match p.non_empty("max_age") {
+        None => None,
+        Some(s) => match s.parse::<i64>() {
+            Ok(v) if v >= 0 => Some(v),
+            _ => {
+                return refuse(
+                    &target,
+                    Error::InvalidParameter {
+                        name: "max_age",
+                        reason: "must be a non-negative number of seconds.".into(),
+                    },
+                )
+            }
+        },
+    };
+    let pkce = match parse_pkce(&p) {
+        Ok(v) => v,
+        Err(e) => return refuse(&target, e),
+    };
+    let (claims, mfa_demand) = match p.non_empty("claims") {
+        None => (None, MfaDemand::NotAsked),
+        Some(c) => match serde_json::from_str::<serde_json::Value>(c) {
+            Ok(v) if v.is_object() => (Some(c.to_string()), mfa_demand(&v)),
+            _ => {
+                return refuse(
+                    &target,
+                    Error::InvalidParameter {
+                        name: "claims",
+                        reason: "the claims parameter must be a JSON object.".into(),
+                    },
+                )
+            }
+        },
+    };
+    Ok(AuthorizeRequest {
+        tenant_segment: tenant.segment.clone(),
+        // common/organizations: users are looked up in the app's own tenant.
+        tenant_id: match tenant.scope {
+            TenantScope::Tenant => tenant.tenant.id.clone(),
+            _ => app.tenant_id.clone(),
+        },
+        client_id: app.client_id.clone(),
+        reply: target,
+        platform: platform.as_str().to_string(),
+        response_type,
+        scope: scope.split_whitespace().collect::<Vec<_>>().join(" "),
+        nonce,
+        prompt,
+        login_hint: p.non_empty("login_hint").map(|s| s.trim().to_string()),
+        domain_hint: p.non_empty("domain_hint").map(str::to_string),
+        max_age,
+        pkce,
+        claims,
+        mfa_demand,
+        client_info: if p.get("client_info") == Some("1") {
+            ClientInfo::Include
+        } else {
+            ClientInfo::Omit
+        },
+    })
+}
+
+/// RFC 7636 section 4.3: `plain` is the default method; Entra accepts `S256` and `plain`.
+fn parse_pkce(p: &Params) -> Result<Option<Pkce>, Error> {
+    let method = p.non_empty("code_challenge_method");
+    let Some(challenge) = p.non_empty("code_challenge") else {
+        return match method {
+            Some(_) => Err(Error::MissingParameter("code_challenge")),
+            None => Ok(None),
+        };
+    };
+    let method = match method {
+        None | Some("plain") => PkceMethod::Plain,
+        Some("S256") => PkceMethod::S256,
+        Some(other) => {
+            return Err(Error::InvalidParameter {
+                name: "code_challenge_method",
+                reason: format!("'{other}' is not supported; use S256 or plain."),
+            })
+        }
+    };
+    // RFC 7636 section 4.1/4.2: 43 to 128 characters of [A-Z a-z 0-9 - . _ ~].
+    let valid = (43..=128).contains(&challenge.len())
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
+    if !valid || (method == PkceMethod::S256 && challenge.len() != 43) {
+        return Err(Error::InvalidParameter {
+            name: "code_challenge",
+            reason: "Invalid size of Code_Challenge parameter.".into(),
+        });
+    }
+    Ok(Some(Pkce {
+        challenge: challenge.to_string(),
+        method,
+    }))
+}
+
+/// A `claims` request demands MFA when it asks for `acrs` (Conditional Access authentication
+/// context) or for an `amr` value, in any of its members
+/// (<https://learn.microsoft.com/entra/identity-platform/claims-challenge>).
+fn mfa_demand(claims: &serde_json::Value) -> MfaDemand {
+    let asks = ["id_token", "access_token", "userinfo"]
+        .iter()
+        .any(|member| {
+            claims
+                .get(member)
+                .and_then(|m| m.as_object())
+                .is_some_and(|m| m.contains_key("acrs") || m.contains_key("amr"))
+        });
+    if asks {
+        MfaDemand::Asked
+    } else {
+        MfaDemand::NotAsked
+    }
+}
+
+/// Scopes of a resource that no app registration in the directory exposes are refused
+/// (AADSTS70011); OpenID scopes and Microsoft Graph's are always known.
+fn check_scopes(directory: &Directory, scope: &str) -> Result<(), Error> {
+    for s in scope.split_whitespace() {
+        if OIDC_SCOPES.contains(&s) {
+            continue;
+        }
+        let Some((resource, _)) = s.rsplit_once('/') else {
+            continue; // a bare scope is Graph's (e.g. User.Read)
+        };
+        let resource = resource.trim_end_matches('/');
+        if GRAPH_RESOURCES.contains(&resource) || directory.resource(resource).is_some() {
+            continue;
+        }
+        return Err(Error::InvalidScope(s.to_string()));
+    }
+    Ok(())
+}
+
+/// Whether the app (like a Conditional Access policy) or the request demands MFA.
+pub fn mfa_demanded(app: &Application, req: &AuthorizeRequest) -> bool {
+    app.require_mfa || req.mfa_demand == MfaDemand::Asked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_types_are_sets() {
+        assert_eq!(
+            ResponseType::parse("id_token code"),
+            Some(ResponseType::CodeIdToken)
+        );
+        assert_eq!(ResponseType::parse("token"), None);
+    }
+
+    #[test]
+    fn claims_asking_for_acrs_demand_mfa() {
+        let v = serde_json::json!({"access_token": {"acrs": {"essential": true, "value": "c1"}}});
+        assert_eq!(mfa_demand(&v), MfaDemand::Asked);
+        let v = serde_json::json!({"access_token": {"xms_cc": {"values": ["cp1"]}}});
+        assert_eq!(mfa_demand(&v), MfaDemand::NotAsked);
+    }
+}

@@ -1,0 +1,244 @@
+//! The authorization endpoint's answer: where it goes ([`ReplyTarget`], only ever a registered
+//! redirect URI), what it carries ([`ReplyBody`]), and the issuance of the code ([`complete`]).
+//! <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#successful-response>
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use super::{AuthorizeRequest, ClientInfo, ResponseMode, ResponseType};
+use crate::error::Error;
+use crate::store::codes::AuthCode;
+use crate::store::Store;
+
+/// Entra: "Authorization codes are short lived. Typically, they expire after about 10 minutes."
+pub const CODE_LIFETIME_SECS: i64 = 600;
+
+/// Where a reply (success or error) goes: only ever a registered redirect URI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyTarget {
+    pub redirect_uri: String,
+    pub mode: ResponseMode,
+    /// Echoed byte for byte.
+    pub state: Option<String>,
+}
+
+impl ReplyTarget {
+    /// The redirect URI's origin, for the `form-action` of the pages' Content-Security-Policy.
+    pub fn origin(&self) -> String {
+        match url::Url::parse(&self.redirect_uri) {
+            Ok(u) => match u.origin() {
+                url::Origin::Tuple(..) => u.origin().ascii_serialization(),
+                url::Origin::Opaque(_) => format!("{}:", u.scheme()),
+            },
+            Err(_) => String::new(),
+        }
+    }
+
+    /// The redirect URI with `params` in its query or fragment (not for form_post).
+    pub fn location(&self, params: &[(String, String)]) -> Result<String, Error> {
+        let mut url = url::Url::parse(&self.redirect_uri).map_err(|e| {
+            Error::Internal(anyhow::anyhow!("registered redirect URI unparsable: {e}"))
+        })?;
+        match self.mode {
+            ResponseMode::Fragment => {
+                let fragment = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(params)
+                    .finish();
+                url.set_fragment(Some(&fragment));
+            }
+            ResponseMode::Query | ResponseMode::FormPost => {
+                url.query_pairs_mut().extend_pairs(params);
+            }
+        }
+        Ok(url.to_string())
+    }
+}
+
+/// What the reply to the app carries.
+#[derive(Debug)]
+pub enum ReplyBody {
+    Success(Vec<(String, String)>),
+    Error {
+        error: Error,
+        /// `cancel` when the user cancelled.
+        subcode: Option<&'static str>,
+    },
+}
+
+/// A reply to the application at a registered redirect URI.
+#[derive(Debug)]
+pub struct Reply {
+    pub target: ReplyTarget,
+    pub body: ReplyBody,
+}
+
+impl Reply {
+    pub fn error(target: ReplyTarget, error: Error) -> Self {
+        Reply {
+            target,
+            body: ReplyBody::Error {
+                error,
+                subcode: None,
+            },
+        }
+    }
+}
+
+/// Why a request was refused, and where that is said.
+#[derive(Debug)]
+pub enum Rejection {
+    /// On entra-mock's error page: the client or its redirect URI cannot be trusted.
+    Page(Error),
+    /// Back to the application.
+    Reply(Box<Reply>),
+}
+
+/// Who signed in, and how: what a code is issued for.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user_oid: String,
+    pub tenant_id: String,
+    pub session_id: String,
+    /// JSON array, see [`crate::signin::Amr`].
+    pub amr_json: String,
+    pub auth_time: i64,
+}
+
+/// Mints the `id_token` of the hybrid (`code id_token`) and implicit (`id_token`) flows: an ID
+/// token for `auth` with the request's `nonce`, `sid` = `auth.session_id`, `auth_time` and,
+/// when a code is issued with it, `c_hash` of `code`
+/// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#request-an-id-token-as-well-or-hybrid-flow>).
+pub trait IdTokenMinter: Sync {
+    fn mint(
+        &self,
+        req: &AuthorizeRequest,
+        auth: &Authenticated,
+        code: Option<&str>,
+    ) -> Result<String, Error>;
+}
+
+/// Until token minting is wired in: hybrid and implicit requests, validated, get
+/// `unsupported_response_type` (what Entra answers when ID tokens are not enabled).
+pub struct NoIdTokens;
+
+impl IdTokenMinter for NoIdTokens {
+    fn mint(
+        &self,
+        req: &AuthorizeRequest,
+        _auth: &Authenticated,
+        _code: Option<&str>,
+    ) -> Result<String, Error> {
+        Err(Error::UnsupportedResponseType(
+            match req.response_type {
+                ResponseType::IdToken => "id_token",
+                _ => "code id_token",
+            }
+            .into(),
+        ))
+    }
+}
+
+/// Issues the reply for a signed-in user: stores the code (single use, 10 minutes, bound to
+/// everything the token endpoint checks), records the app in the SSO session (front-channel
+/// logout) and builds `code`, `id_token` (hybrid/implicit, by `id_tokens`), `state`,
+/// `session_state` and `client_info`.
+pub async fn complete(
+    store: &Store,
+    id_tokens: &dyn IdTokenMinter,
+    req: &AuthorizeRequest,
+    auth: &Authenticated,
+    now: i64,
+) -> Result<Reply, Error> {
+    let mut params: Vec<(String, String)> = Vec::new();
+    let code = req.response_type.returns_code().then(new_code);
+    let id_token = if req.response_type.returns_id_token() {
+        match id_tokens.mint(req, auth, code.as_deref()) {
+            Ok(t) => Some(t),
+            Err(e) => return Ok(Reply::error(req.reply.clone(), e)),
+        }
+    } else {
+        None
+    };
+    if let Some(code) = code {
+        store
+            .insert_code(
+                &code,
+                &AuthCode {
+                    client_id: req.client_id.clone(),
+                    redirect_uri: req.reply.redirect_uri.clone(),
+                    redirect_platform: req.platform.clone(),
+                    code_challenge: req.pkce.as_ref().map(|p| p.challenge.clone()),
+                    code_challenge_method: req.pkce.as_ref().map(|p| p.method.as_str().into()),
+                    nonce: req.nonce.clone(),
+                    scope: req.scope.clone(),
+                    user_oid: auth.user_oid.clone(),
+                    session_id: auth.session_id.clone(),
+                    amr_json: auth.amr_json.clone(),
+                    auth_time: auth.auth_time,
+                    include_auth_time: req.max_age.is_some(),
+                    claims_json: req.claims.clone(),
+                    created_at: now,
+                    expires_at: now + CODE_LIFETIME_SECS,
+                },
+            )
+            .await?;
+        params.push(("code".into(), code));
+    }
+    if let Some(t) = id_token {
+        params.push(("id_token".into(), t));
+    }
+    store
+        .add_session_app(&auth.session_id, &req.client_id)
+        .await?;
+    if let Some(state) = &req.reply.state {
+        params.push(("state".into(), state.clone()));
+    }
+    params.push(("session_state".into(), auth.session_id.clone()));
+    if req.client_info == ClientInfo::Include {
+        params.push((
+            "client_info".into(),
+            client_info(&auth.user_oid, &auth.tenant_id),
+        ));
+    }
+    Ok(Reply {
+        target: req.reply.clone(),
+        body: ReplyBody::Success(params),
+    })
+}
+
+/// MSAL's `client_info`: base64url, unpadded, of `{"uid": oid, "utid": tid}`.
+pub fn client_info(oid: &str, tid: &str) -> String {
+    URL_SAFE_NO_PAD.encode(serde_json::json!({"uid": oid, "utid": tid}).to_string())
+}
+
+fn new_code() -> String {
+    let mut bytes = [0u8; 48];
+    rand::Rng::fill(&mut rand::thread_rng(), &mut bytes[..]);
+    format!("1.{}", URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fragments_and_queries_keep_existing_query() {
+        let t = ReplyTarget {
+            redirect_uri: "http://localhost:5001/cb?x=1".into(),
+            mode: ResponseMode::Query,
+            state: None,
+        };
+        let loc = t.location(&[("code".into(), "a b".into())]).unwrap();
+        assert_eq!(loc, "http://localhost:5001/cb?x=1&code=a+b");
+        let t = ReplyTarget {
+            mode: ResponseMode::Fragment,
+            ..t
+        };
+        assert_eq!(
+            t.location(&[("code".into(), "c".into())]).unwrap(),
+            "http://localhost:5001/cb?x=1#code=c"
+        );
+        assert_eq!(t.origin(), "http://localhost:5001");
+    }
+}

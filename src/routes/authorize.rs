@@ -1,0 +1,48 @@
+//! `GET|POST /{tenant}/oauth2/v2.0/authorize`: parse, hand to the sign-in domain, render.
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::signin_pages::{self, BrowserId};
+use crate::context::RequestContext;
+use crate::signin;
+use crate::state::AppState;
+use crate::store::sessions::SSO_COOKIE;
+
+pub async fn authorize_get(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+) -> HttpResponse {
+    let params = signin_pages::form_pairs(req.query_string().as_bytes());
+    authorize(&state, &req, &tenant, &params).await
+}
+
+/// `response_mode=form_post` apps and some libraries POST the request as a form.
+pub async fn authorize_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let params = signin_pages::form_pairs(&body);
+    authorize(&state, &req, &tenant, &params).await
+}
+
+async fn authorize(
+    state: &AppState,
+    req: &HttpRequest,
+    tenant: &str,
+    params: &[(String, String)],
+) -> HttpResponse {
+    let ctx = RequestContext::current();
+    let browser = BrowserId::of(req);
+    let outcome = match state.directory.resolve_tenant(tenant) {
+        Ok(t) => {
+            let deps = signin_pages::deps(state, &ctx);
+            let sso = req.cookie(SSO_COOKIE).map(|c| c.value().to_string());
+            signin::start(&deps, &t, params, sso.as_deref(), browser.value()).await
+        }
+        Err(e) => Err(e),
+    };
+    signin_pages::respond(outcome, &ctx, &browser)
+}

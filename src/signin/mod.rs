@@ -1,0 +1,201 @@
+//! Part 2 of the flow (steps 4-5 and 24-25 of the seed flow): interactive sign-in as a state
+//! machine. [`start`] handles a validated `/authorize` request: it answers at once from the SSO
+//! session when it can (and `prompt=none` demands it), or starts a sign-in flow. [`advance`]
+//! takes each form the pages post and moves the flow one [`Step`] on, in Entra's sequence:
+//! account picker (`prompt=select_account`), username, password, MFA (TOTP or passkey) or MFA
+//! enrolment ("More information required"), "Stay signed in?", then the reply to the app.
+//!
+//! `amr` records what actually happened
+//! (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>, `amr`
+//! values: `pwd` password, `otp` one-time passcode, `hwk` proof of possession of a hardware or
+//! software key, `mfa` multi-factor):
+//!
+//! | how the user signed in                      | amr                       |
+//! |---------------------------------------------|---------------------------|
+//! | password only                               | `["pwd"]`                 |
+//! | password + TOTP (or TOTP enrolment)         | `["pwd","otp","mfa"]`     |
+//! | password + passkey (WebAuthn)               | `["pwd","hwk","mfa"]`     |
+//!
+//! The amr and `auth_time` are stored with the SSO session and with every code issued from it.
+//! MFA is required when the user's policy says so (fixture `mfa = "required"`), when the app
+//! requires it (fixture `mock.requireMfa`, like a Conditional Access policy) or when the request's
+//! `claims` asks for `acrs` or `amr`. A session whose amr lacks `mfa` is stepped up.
+
+mod machine;
+pub mod passkey;
+pub mod password;
+pub mod totp;
+mod view;
+
+pub use machine::{advance, start};
+pub use view::{Account, Page, View};
+
+use serde::{Deserialize, Serialize};
+use webauthn_rs::prelude::{PasskeyAuthentication, PasskeyRegistration};
+
+use crate::directory::Directory;
+use crate::oauth::authorize::{AuthorizeRequest, IdTokenMinter, Reply};
+use crate::store::Store;
+
+use password::Password;
+use totp::TotpSecret;
+
+/// How long a sign-in flow (the pages between `/authorize` and the reply) may take.
+pub const FLOW_LIFETIME_SECS: i64 = 15 * 60;
+/// Lifetime of the SSO cookie after "Stay signed in?" was answered yes (Entra: 90 days).
+pub const PERSISTENT_SESSION_SECS: i64 = 90 * 24 * 3600;
+
+/// An authentication method reference (`amr` value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Amr {
+    Pwd,
+    Otp,
+    Hwk,
+    Mfa,
+}
+
+impl Amr {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Amr::Pwd => "pwd",
+            Amr::Otp => "otp",
+            Amr::Hwk => "hwk",
+            Amr::Mfa => "mfa",
+        }
+    }
+}
+
+/// The amr of a sign-in, as a JSON array.
+pub fn amr_json(amr: &[Amr]) -> String {
+    serde_json::Value::from(amr.iter().map(|a| a.as_str()).collect::<Vec<_>>()).to_string()
+}
+
+const PASSWORD_ONLY: [Amr; 1] = [Amr::Pwd];
+const PASSWORD_AND_TOTP: [Amr; 3] = [Amr::Pwd, Amr::Otp, Amr::Mfa];
+const PASSWORD_AND_PASSKEY: [Amr; 3] = [Amr::Pwd, Amr::Hwk, Amr::Mfa];
+
+/// A finished authentication, before the SSO session exists.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Done {
+    pub user_oid: String,
+    pub amr: Vec<Amr>,
+    pub auth_time: i64,
+}
+
+/// Where a sign-in flow stands; each variant carries what the next step needs.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "step")]
+pub enum Step {
+    AccountPicker {
+        session_id: String,
+    },
+    Username {
+        prefill: Option<String>,
+    },
+    Password {
+        user_oid: String,
+    },
+    Totp {
+        user_oid: String,
+    },
+    Passkey {
+        user_oid: String,
+        options: String,
+        state: PasskeyAuthentication,
+    },
+    EnrolChoice {
+        user_oid: String,
+    },
+    EnrolTotp {
+        user_oid: String,
+        secret: TotpSecret,
+    },
+    EnrolPasskey {
+        user_oid: String,
+        options: String,
+        state: PasskeyRegistration,
+    },
+    StaySignedIn {
+        done: Done,
+    },
+}
+
+/// A flow as stored: the request it answers, the browser it is bound to, its step.
+#[derive(Serialize, Deserialize)]
+struct Flow {
+    request: AuthorizeRequest,
+    /// SHA-256 (hex) of the browser's `esctx` cookie: a flow only advances in the browser that
+    /// started it (no login CSRF).
+    browser: String,
+    step: Step,
+}
+
+/// Whether the SSO cookie outlives the browser session ("Stay signed in?" answered yes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    BrowserSession,
+    Persistent,
+}
+
+/// A new SSO session whose cookie the response must set.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: String,
+    pub persistence: Persistence,
+}
+
+/// What the browser gets next.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Back to the application, with a new SSO session when one was just created.
+    Reply {
+        reply: Reply,
+        session: Option<NewSession>,
+    },
+    Page(Page),
+}
+
+/// A form posted by a sign-in page (Entra's field names).
+pub struct Submission {
+    /// `ctx`: the flow id.
+    pub flow_id: String,
+    /// `flowToken`: the flow's CSRF token.
+    pub csrf: String,
+    /// The button pressed: `next`, `cancel`, `yes`, `no`.
+    pub action: Option<String>,
+    pub loginfmt: Option<String>,
+    pub passwd: Option<Password>,
+    pub otc: Option<String>,
+    /// The WebAuthn answer, JSON.
+    pub credential: Option<String>,
+    /// Enrolment choice: `totp` or `passkey`.
+    pub method: Option<String>,
+    /// Account picker choice: a user oid or `other`.
+    pub account: Option<String>,
+    /// The browser's SSO cookie (`ESTSAUTH`), if any: replaced when the same user signs in again.
+    pub sso_cookie: Option<String>,
+}
+
+/// What the domain needs from the server: the store, the directory and the time.
+pub struct Deps<'a> {
+    pub store: &'a Store,
+    pub directory: &'a Directory,
+    /// Unix seconds from the injected clock.
+    pub now: i64,
+    /// Scheme and host the pages are served on (the WebAuthn relying party).
+    pub base_url: &'a str,
+    /// ID tokens of the hybrid and implicit flows.
+    pub id_tokens: &'a dyn IdTokenMinter,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amr_is_rendered_as_a_json_array() {
+        assert_eq!(amr_json(&PASSWORD_ONLY), r#"["pwd"]"#);
+        assert_eq!(amr_json(&PASSWORD_AND_TOTP), r#"["pwd","otp","mfa"]"#);
+        assert_eq!(amr_json(&PASSWORD_AND_PASSKEY), r#"["pwd","hwk","mfa"]"#);
+    }
+}
