@@ -1,7 +1,12 @@
 //! HTTP only: each handler extracts the request, calls one domain function and maps the result.
 
 mod discovery;
+mod graph;
 mod health;
+mod logout;
+mod revoke;
+mod token;
+mod userinfo;
 
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -27,7 +32,41 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get_only(
             "/{tenant}/discovery/instance",
             discovery::instance,
-        ));
+        ))
+        .service(
+            web::resource("/{tenant}/oauth2/v2.0/token")
+                .route(web::post().to(token::token))
+                .route(web::method(Method::OPTIONS).to(token::preflight))
+                .default_service(web::to(post_only)),
+        )
+        .service(
+            web::resource("/{tenant}/oauth2/v2.0/revoke")
+                .route(web::post().to(revoke::revoke))
+                .default_service(web::to(post_only)),
+        )
+        .service(
+            web::resource("/{tenant}/oauth2/v2.0/logout")
+                .route(web::get().to(logout::logout))
+                .route(web::post().to(logout::logout)),
+        )
+        .service(
+            web::resource("/oidc/userinfo")
+                .route(web::get().to(userinfo::userinfo))
+                .route(web::post().to(userinfo::userinfo))
+                .route(web::method(Method::OPTIONS).to(preflight)),
+        )
+        .service(
+            web::resource("/v1.0/users/{id}/revokeSignInSessions")
+                .route(web::post().to(graph::revoke_sign_in_sessions))
+                .default_service(web::to(post_only)),
+        );
+}
+
+async fn post_only(req: HttpRequest) -> Result<HttpResponse, Error> {
+    Err(Error::MethodNotAllowed {
+        allowed: "POST",
+        received: req.method().to_string(),
+    })
 }
 
 /// A GET endpoint that answers CORS preflights and refuses other methods in Entra's shape.
