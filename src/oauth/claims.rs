@@ -311,9 +311,11 @@ fn user_claims(
     version: TokenVersion,
 ) {
     let user = u.user;
-    // Real Entra sends `amr` in v1 tokens only; entra-mock sends it in both unless the app asks
-    // for strict Entra claims.
-    if version == TokenVersion::V1 || !t.client.strict_entra_claims {
+    // Real Entra sends `amr` in v1 tokens only; entra-mock sends it in both unless the client or
+    // the resource asks for strict Entra claims.
+    let strict = t.client.strict_entra_claims
+        || matches!(t.target, Target::Api(api) if api.strict_entra_claims);
+    if version == TokenVersion::V1 || !strict {
         c.insert("amr".into(), json!(u.amr));
     }
     if !u.acrs.is_empty() {

@@ -2,5 +2,10 @@
 //! its own data dir and SQLite file, talked to over real HTTP and TLS.
 
 mod helpers;
+mod token_helpers;
 
 mod foundation;
+mod tokens;
+mod tokens_errors;
+mod tokens_logout;
+mod tokens_refresh;
