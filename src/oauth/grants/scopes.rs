@@ -149,7 +149,7 @@ pub fn delegated(directory: &Directory, client: &Application, scope: &str) -> Re
                     }
                     continue;
                 }
-                if !api.scopes.iter().any(|x| *x == v) {
+                if !api.scopes.contains(&v) {
                     return Err(Error::InvalidScope(format!("{prefix}/{v}")));
                 }
                 if !consented.contains(&v) {
