@@ -122,7 +122,7 @@ pub async fn authenticate(
             let key = format!("{}:{}", app.client_id, claims.jti);
             if !state
                 .store
-                .record_assertion(&key, claims.exp + SKEW_SECS, now)
+                .record_assertion(&key, claims.exp as i64 + SKEW_SECS, now)
                 .await?
             {
                 return Err(Error::InvalidClientAssertion(
@@ -189,8 +189,9 @@ struct AssertionClaims {
     iss: String,
     sub: String,
     aud: OneOrMany,
-    exp: i64,
-    nbf: Option<i64>,
+    // NumericDate may have a fraction (RFC 7519 section 2): MSAL Python sends `time.time()`.
+    exp: f64,
+    nbf: Option<f64>,
     #[serde(default)]
     jti: String,
 }
@@ -279,7 +280,8 @@ fn check_assertion(
             "The assertion's audience must be the token endpoint of the tenant.",
         ));
     }
-    if claims.exp + SKEW_SECS < now || claims.nbf.is_some_and(|nbf| nbf - SKEW_SECS > now) {
+    let (exp, nbf) = (claims.exp as i64, claims.nbf.map(|n| n as i64));
+    if exp + SKEW_SECS < now || nbf.is_some_and(|nbf| nbf - SKEW_SECS > now) {
         return Err(fail(
             "The client assertion is not within its valid time range.",
         ));
