@@ -291,3 +291,22 @@ fn check_assertion(
     }
     Ok(claims)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_url_decoded() {
+        let header = format!("Basic {}", STANDARD.encode("my%3Aapp:s%2Bcr+t"));
+        let (id, secret) = parse_basic(&header).unwrap();
+        assert_eq!(id, "my:app");
+        assert_eq!(secret.expose(), "s+cr t");
+        assert!(parse_basic("Bearer abc").is_none());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "<redacted>");
+    }
+}

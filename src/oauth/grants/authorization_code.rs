@@ -16,6 +16,10 @@ use crate::oauth::token::{Params, Secret, TokenResponse};
 use crate::store::codes::{AuthCode, Redemption};
 use crate::store::digest_eq;
 
+/// How long /authorize should make a code valid: Entra's codes live about 10 minutes
+/// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#successful-response>).
+pub const CODE_LIFETIME_SECS: i64 = 600;
+
 #[derive(Debug)]
 pub struct Request {
     code: Secret,
@@ -130,5 +134,16 @@ fn check_pkce(c: &AuthCode, verifier: Option<&Secret>, spa: bool) -> Result<()> 
                 Err(Error::PkceMismatch)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_family_is_stable_and_differs_between_codes() {
+        assert_eq!(family_of("a"), family_of("a"));
+        assert_ne!(family_of("a"), family_of("b"));
     }
 }

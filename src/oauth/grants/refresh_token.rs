@@ -120,3 +120,11 @@ fn format_duration(secs: i64) -> String {
         rest % 60
     )
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn durations_are_written_as_entra_does() {
+        assert_eq!(super::format_duration(90 * 86400 + 3661), "90.01:01:01");
+    }
+}
