@@ -129,15 +129,27 @@ impl Store {
         .await
     }
 
-    /// Revokes every refresh token of a family (grant).
+    /// Revokes every refresh token of a family (grant), including one a concurrent request is
+    /// about to store: the family is marked revoked, so later tokens in it are born revoked.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> sqlx::Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO code_families (code_sha256, family_id, revoked_at) VALUES (?, ?, ?)
+             ON CONFLICT(code_sha256) DO NOTHING",
+        )
+        .bind(sha256(format!("revoked-family:{family_id}").as_bytes()))
+        .bind(family_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
         let r = sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(family_id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(r.rows_affected())
     }
 

@@ -473,3 +473,29 @@ async fn userinfo_refuses_api_tokens_and_missing_tokens_with_401() {
             .starts_with("Bearer"));
     }
 }
+
+#[tokio::test]
+async fn tokens_from_the_common_endpoint_carry_the_tenants_own_issuer() {
+    let app = TestApp::spawn().await;
+    let a = answer(
+        app.client()
+            .post(format!("{}/common/oauth2/v2.0/token", app.https))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", DAEMON),
+                ("client_secret", DAEMON_SECRET),
+                (
+                    "scope",
+                    "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
+                ),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    // Validated against the tenant's own metadata: iss is never the `{tenantid}` template.
+    let at = app.validate(a.str("access_token"), true, API).await;
+    assert_eq!(at["tid"], TENANT);
+}

@@ -291,3 +291,41 @@ async fn graph_revoke_sign_in_sessions_of_an_unknown_user_is_a_graph_404() {
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "Request_ResourceNotFound");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn under_the_detect_policy_concurrent_uses_of_one_refresh_token_leave_nothing_usable() {
+    let (app, _dir) = spawn_edited(&[(
+        "name = \"bff\"\n",
+        "name = \"bff\"\nmock = { refreshTokenReuse = \"detect\" }\n",
+    )])
+    .await;
+    let rt = bff_refresh_token(&app).await;
+    let client = app.client();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, url, rt) = (client.clone(), app.token_url(), rt.clone());
+            tokio::spawn(async move {
+                let form = [
+                    ("grant_type", "refresh_token"),
+                    ("client_id", BFF),
+                    ("client_secret", BFF_SECRET),
+                    ("refresh_token", rt.as_str()),
+                ];
+                answer(client.post(url).form(&form).send().await.unwrap()).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let winners: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
+    assert_eq!(winners.len(), 1);
+    for a in answers.iter().filter(|a| a.status != 200) {
+        a.assert_error(400, "invalid_grant", 50173);
+    }
+    // The reuse revoked the family, the token the winner got included.
+    app.refresh_bff(winners[0].str("refresh_token"), None)
+        .await
+        .assert_error(400, "invalid_grant", 50173);
+}
