@@ -499,3 +499,24 @@ async fn tokens_from_the_common_endpoint_carry_the_tenants_own_issuer() {
     let at = app.validate(a.str("access_token"), true, API).await;
     assert_eq!(at["tid"], TENANT);
 }
+
+#[tokio::test]
+async fn the_token_endpoint_answers_cors_preflights_for_spa_origins_only() {
+    let app = TestApp::spawn().await;
+    for (origin, allowed) in [(SPA_ORIGIN, true), ("https://evil.example", false)] {
+        let res = app
+            .client()
+            .request(reqwest::Method::OPTIONS, app.token_url())
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+        let allow = res
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(allow.as_deref(), allowed.then_some(origin));
+    }
+}
