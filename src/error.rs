@@ -100,6 +100,10 @@ pub enum Error {
     PostLogoutRedirectUriNotRegistered(String),
     #[error("Access token is missing or invalid.")]
     InvalidAccessToken,
+    #[error("The resource principal named {0} was not found in the tenant. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.")]
+    ResourceNotFound(String),
+    #[error("Provided grant is invalid or malformed. {0}")]
+    InvalidGrant(&'static str),
     #[error("An unexpected error occurred.")]
     Internal(#[source] anyhow::Error),
 }
@@ -175,6 +179,8 @@ impl Error {
             SignInSessionInvalid => spec("invalid_request", 50196, 400),
             PostLogoutRedirectUriNotRegistered(_) => spec("invalid_request", 50011, 400),
             InvalidAccessToken => spec("invalid_token", 80049, 401),
+            ResourceNotFound(_) => spec("invalid_resource", 500011, 400),
+            InvalidGrant(_) => spec("invalid_grant", 70000, 400),
             Internal(_) => spec("server_error", 90033, 500),
         }
     }

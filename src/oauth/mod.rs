@@ -1,4 +1,11 @@
 //! The OAuth 2.0 / OpenID Connect protocol as Entra speaks it. No actix types here.
 
 pub mod authorize;
+pub mod claims;
+pub mod client_auth;
 pub mod discovery;
+pub mod grants;
+pub mod logout;
+pub mod revocation;
+pub mod token;
+pub mod userinfo;

@@ -2,9 +2,14 @@
 
 mod authorize;
 mod discovery;
+mod graph;
 mod health;
+mod logout;
+mod revoke;
 mod signin;
 mod signin_pages;
+mod token;
+mod userinfo;
 
 use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -42,7 +47,43 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(signin::login))
                 .default_service(web::to(signin::method_not_allowed)),
         )
-        .service(get_only("/_signin/{file}", signin::asset));
+        .service(get_only("/_signin/{file}", signin::asset))
+        .service(
+            web::resource("/{tenant}/oauth2/v2.0/token")
+                .route(web::post().to(token::token))
+                .route(web::method(Method::OPTIONS).to(token::preflight))
+                .default_service(web::to(post_only)),
+        )
+        .service(
+            web::resource("/{tenant}/oauth2/v2.0/revoke")
+                .route(web::post().to(revoke::revoke))
+                .default_service(web::to(post_only)),
+        )
+        .service(
+            web::resource("/{tenant}/oauth2/v2.0/logout")
+                .route(web::get().to(logout::logout))
+                .route(web::post().to(logout::logout))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
+        .service(
+            web::resource("/oidc/userinfo")
+                .route(web::get().to(userinfo::userinfo))
+                .route(web::post().to(userinfo::userinfo))
+                .route(web::method(Method::OPTIONS).to(preflight))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
+        .service(
+            web::resource("/v1.0/users/{id}/revokeSignInSessions")
+                .route(web::post().to(graph::revoke_sign_in_sessions))
+                .default_service(web::to(post_only)),
+        );
+}
+
+async fn post_only(req: HttpRequest) -> Result<HttpResponse, Error> {
+    Err(Error::MethodNotAllowed {
+        allowed: "POST",
+        received: req.method().to_string(),
+    })
 }
 
 /// A GET endpoint that answers CORS preflights and refuses other methods in Entra's shape.

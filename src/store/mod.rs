@@ -4,6 +4,7 @@
 pub mod codes;
 pub mod directory;
 pub mod keys;
+pub mod refresh;
 pub mod sessions;
 pub mod signin;
 pub mod users;

@@ -3,8 +3,13 @@
 
 mod helpers;
 mod signin_helpers;
+mod token_helpers;
 
 mod foundation;
 mod signin;
 mod signin_mfa;
 mod signin_sso;
+mod tokens;
+mod tokens_errors;
+mod tokens_logout;
+mod tokens_refresh;

@@ -1,0 +1,357 @@
+//! Minting the JWTs Entra issues: ID tokens (always v2.0) and access tokens, shaped by the
+//! resource's `accessTokenAcceptedVersion`
+//! (<https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference>,
+//! <https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>).
+//! All signing goes through the active key of the [`KeySet`], parsed once per key rotation.
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use rand::{Rng, RngCore};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::directory::{Application, TokenVersion, User};
+use crate::error::Result;
+use crate::keys::KeySet;
+use crate::oauth::client_auth::AuthMethod;
+use crate::oauth::discovery::{issuer, MetadataVersion};
+
+/// Microsoft Graph's application id: the audience of tokens for Graph scopes (`User.Read`, and
+/// the token Entra returns when only OpenID scopes were asked for).
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+
+/// The "User" directory role template Entra puts in `wids` of every member's token.
+const WIDS_MEMBER: &str = "b79fbf4d-3ef9-4689-8143-76b194e85509";
+
+/// Entra's default access-token lifetime: random between 60 and 90 minutes
+/// (<https://learn.microsoft.com/entra/identity-platform/configurable-token-lifetimes#access-tokens>).
+const ACCESS_TOKEN_MIN_SECS: i64 = 3600;
+const ACCESS_TOKEN_MAX_SECS: i64 = 5400;
+
+/// What an access token is for.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// Microsoft Graph (always v1.0 tokens).
+    Graph,
+    /// An API registered in the directory.
+    Api(std::sync::Arc<Application>),
+}
+
+impl Target {
+    pub fn version(&self) -> TokenVersion {
+        match self {
+            Target::Graph => TokenVersion::V1,
+            Target::Api(a) => a.access_token_version,
+        }
+    }
+
+    pub fn audience(&self) -> String {
+        match self {
+            Target::Graph => GRAPH_APP_ID.to_string(),
+            Target::Api(a) => a.audience(),
+        }
+    }
+
+    fn lifetime(&self) -> Option<i64> {
+        match self {
+            Target::Graph => None,
+            Target::Api(a) => a.access_token_lifetime_secs,
+        }
+    }
+}
+
+/// The issuer of tokens of `version` for tenant `tid`: equal to the discovery document's.
+pub fn token_issuer(base_url: &str, tid: &str, version: TokenVersion) -> String {
+    match version {
+        TokenVersion::V2 => issuer(base_url, tid, MetadataVersion::V2),
+        TokenVersion::V1 => issuer(base_url, tid, MetadataVersion::V1),
+    }
+}
+
+/// `sub`: pairwise, stable per user and application, opaque
+/// (<https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference#payload-claims>).
+pub fn pairwise_sub(oid: &str, client_id: &str, tid: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(tid.as_bytes());
+    h.update(b"|");
+    h.update(oid.as_bytes());
+    h.update(b"|");
+    h.update(client_id.as_bytes());
+    URL_SAFE_NO_PAD.encode(h.finalize())
+}
+
+/// `client_info`: base64url (no padding) of `{"uid": oid, "utid": tid}`, which MSAL uses as the
+/// account's home id.
+pub fn client_info(oid: &str, tid: &str) -> String {
+    URL_SAFE_NO_PAD.encode(json!({ "uid": oid, "utid": tid }).to_string())
+}
+
+/// The opaque `login_hint` claim, usable as `login_hint` / `logout_hint` later.
+pub fn login_hint(user: &User) -> String {
+    let body = json!({ "oid": user.oid, "tid": user.tenant_id, "upn": user.upn });
+    format!("O.{}", URL_SAFE_NO_PAD.encode(body.to_string()))
+}
+
+/// The user object id a `login_hint` claim value names, if it is one of ours.
+pub fn login_hint_oid(hint: &str) -> Option<String> {
+    let bytes = URL_SAFE_NO_PAD.decode(hint.strip_prefix("O.")?).ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    v.get("oid")?.as_str().map(str::to_string)
+}
+
+/// Random base64url text of `n` bytes (`uti`, `rh`, opaque token values).
+pub fn random_b64(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn aio() -> String {
+    let mut bytes = [0u8; 48];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    STANDARD.encode(bytes)
+}
+
+fn rh() -> String {
+    format!("0.A{}.", random_b64(36))
+}
+
+/// `c_hash` / `at_hash`: base64url of the left half of SHA-256 of the value (OIDC Core 3.3.2.11).
+pub fn half_hash(value: &str) -> String {
+    let d = Sha256::digest(value.as_bytes());
+    URL_SAFE_NO_PAD.encode(&d[..16])
+}
+
+/// Everything an ID token says. Public so that `/authorize` can mint the ID tokens of hybrid and
+/// implicit responses with the same code.
+#[derive(Debug, Clone)]
+pub struct IdTokenInput<'a> {
+    /// Scheme and authority of the request (the issuer is built from it).
+    pub base_url: &'a str,
+    /// The client: `aud`, and the pairwise `sub`.
+    pub app: &'a Application,
+    pub user: &'a User,
+    /// The SSO session (`sid`).
+    pub session_id: Option<&'a str>,
+    /// Authentication methods, e.g. `["pwd", "mfa"]`.
+    pub amr: &'a [String],
+    pub auth_time: i64,
+    /// `max_age` was sent: MSAL then requires `auth_time`.
+    pub include_auth_time: bool,
+    /// Echoed byte for byte.
+    pub nonce: Option<&'a str>,
+    /// The `email` scope was granted.
+    pub with_email: bool,
+    /// The code returned alongside (hybrid flow): adds `c_hash`.
+    pub code: Option<&'a str>,
+    /// The access token returned alongside from /authorize: adds `at_hash`.
+    pub access_token: Option<&'a str>,
+    pub now: i64,
+}
+
+/// Mints a v2.0 ID token.
+pub fn mint_id_token(keys: &KeySet, t: &IdTokenInput<'_>) -> Result<String> {
+    let tid = &t.user.tenant_id;
+    let mut c = Map::new();
+    c.insert("aud".into(), json!(t.app.client_id));
+    c.insert(
+        "iss".into(),
+        json!(token_issuer(t.base_url, tid, TokenVersion::V2)),
+    );
+    c.insert("iat".into(), json!(t.now));
+    c.insert("nbf".into(), json!(t.now));
+    c.insert("exp".into(), json!(t.now + t.app.id_token_lifetime_secs));
+    c.insert("aio".into(), json!(aio()));
+    if !t.app.strict_entra_claims {
+        c.insert("amr".into(), json!(t.amr));
+    }
+    if t.include_auth_time {
+        c.insert("auth_time".into(), json!(t.auth_time));
+    }
+    if let Some(code) = t.code {
+        c.insert("c_hash".into(), json!(half_hash(code)));
+    }
+    if let Some(at) = t.access_token {
+        c.insert("at_hash".into(), json!(half_hash(at)));
+    }
+    if t.with_email {
+        if let Some(mail) = &t.user.mail {
+            c.insert("email".into(), json!(mail));
+        }
+    }
+    c.insert("login_hint".into(), json!(login_hint(t.user)));
+    c.insert("name".into(), json!(t.user.display_name));
+    if let Some(nonce) = t.nonce {
+        c.insert("nonce".into(), json!(nonce));
+    }
+    c.insert("oid".into(), json!(t.user.oid));
+    c.insert("preferred_username".into(), json!(t.user.upn));
+    c.insert("rh".into(), json!(rh()));
+    if let Some(sid) = t.session_id {
+        c.insert("sid".into(), json!(sid));
+    }
+    c.insert(
+        "sub".into(),
+        json!(pairwise_sub(&t.user.oid, &t.app.client_id, tid)),
+    );
+    c.insert("tid".into(), json!(tid));
+    c.insert("uti".into(), json!(random_b64(16)));
+    c.insert("ver".into(), json!("2.0"));
+    Ok(keys.active.sign(&Value::Object(c), false)?)
+}
+
+/// Whom an access token is about.
+#[derive(Debug, Clone)]
+pub enum Subject<'a> {
+    /// Delegated: a signed-in user.
+    User(UserGrant<'a>),
+    /// App-only (client credentials): the client's service principal.
+    App { roles: Vec<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct UserGrant<'a> {
+    pub user: &'a User,
+    /// Scope values (`scp`), without the resource prefix.
+    pub scp: &'a [String],
+    pub roles: Vec<String>,
+    pub groups: Vec<String>,
+    pub amr: &'a [String],
+    pub session_id: Option<&'a str>,
+    /// Authentication context classes asked for by the `claims` parameter.
+    pub acrs: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessTokenInput<'a> {
+    pub base_url: &'a str,
+    pub tid: &'a str,
+    pub client: &'a Application,
+    pub client_auth: AuthMethod,
+    pub target: &'a Target,
+    pub subject: Subject<'a>,
+    pub now: i64,
+}
+
+/// A minted access token and its lifetime in seconds.
+pub struct AccessToken {
+    pub token: String,
+    pub expires_in: i64,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .finish()
+    }
+}
+
+/// The lifetime of an access token: the resource's configured one, else the client's, else
+/// Entra's random 60-90 minutes.
+fn access_lifetime(t: &AccessTokenInput<'_>) -> i64 {
+    t.target
+        .lifetime()
+        .or(t.client.access_token_lifetime_secs)
+        .unwrap_or_else(|| {
+            rand::thread_rng().gen_range(ACCESS_TOKEN_MIN_SECS..=ACCESS_TOKEN_MAX_SECS)
+        })
+}
+
+/// Mints an access token for `target`, v1.0 or v2.0 by the resource's accepted version.
+pub fn mint_access_token(keys: &KeySet, t: &AccessTokenInput<'_>) -> Result<AccessToken> {
+    let version = t.target.version();
+    let expires_in = access_lifetime(t);
+    let iss = token_issuer(t.base_url, t.tid, version);
+    let mut c = Map::new();
+    c.insert("aud".into(), json!(t.target.audience()));
+    c.insert("iss".into(), json!(iss));
+    c.insert("iat".into(), json!(t.now));
+    c.insert("nbf".into(), json!(t.now));
+    c.insert("exp".into(), json!(t.now + expires_in));
+    c.insert("aio".into(), json!(aio()));
+    match version {
+        TokenVersion::V2 => {
+            c.insert("azp".into(), json!(t.client.client_id));
+            c.insert("azpacr".into(), json!(t.client_auth.acr()));
+            c.insert("ver".into(), json!("2.0"));
+        }
+        TokenVersion::V1 => {
+            c.insert("appid".into(), json!(t.client.client_id));
+            c.insert("appidacr".into(), json!(t.client_auth.acr()));
+            c.insert("idp".into(), json!(iss));
+            c.insert("ver".into(), json!("1.0"));
+        }
+    }
+    c.insert("rh".into(), json!(rh()));
+    c.insert("tid".into(), json!(t.tid));
+    c.insert("uti".into(), json!(random_b64(16)));
+    match &t.subject {
+        Subject::App { roles } => {
+            c.insert("idtyp".into(), json!("app"));
+            c.insert("oid".into(), json!(t.client.service_principal_id));
+            c.insert("sub".into(), json!(t.client.service_principal_id));
+            if !roles.is_empty() {
+                c.insert("roles".into(), json!(roles));
+            }
+        }
+        Subject::User(u) => user_claims(&mut c, t, u, version),
+    }
+    let token = keys
+        .active
+        .sign(&Value::Object(c), version == TokenVersion::V1)?;
+    Ok(AccessToken { token, expires_in })
+}
+
+fn user_claims(
+    c: &mut Map<String, Value>,
+    t: &AccessTokenInput<'_>,
+    u: &UserGrant<'_>,
+    version: TokenVersion,
+) {
+    let user = u.user;
+    // Real Entra sends `amr` in v1 tokens only; entra-mock sends it in both unless the client or
+    // the resource asks for strict Entra claims.
+    let strict = t.client.strict_entra_claims
+        || matches!(t.target, Target::Api(api) if api.strict_entra_claims);
+    if version == TokenVersion::V1 || !strict {
+        c.insert("amr".into(), json!(u.amr));
+    }
+    if !u.acrs.is_empty() {
+        c.insert("acrs".into(), json!(u.acrs));
+    }
+    if !u.groups.is_empty() {
+        c.insert("groups".into(), json!(u.groups));
+    }
+    c.insert("name".into(), json!(user.display_name));
+    c.insert("oid".into(), json!(user.oid));
+    if !u.roles.is_empty() {
+        c.insert("roles".into(), json!(u.roles));
+    }
+    c.insert("scp".into(), json!(u.scp.join(" ")));
+    if let Some(sid) = u.session_id {
+        c.insert("sid".into(), json!(sid));
+    }
+    c.insert(
+        "sub".into(),
+        json!(pairwise_sub(&user.oid, &t.client.client_id, t.tid)),
+    );
+    c.insert("wids".into(), json!([WIDS_MEMBER]));
+    match version {
+        TokenVersion::V2 => {
+            c.insert("preferred_username".into(), json!(user.upn));
+        }
+        TokenVersion::V1 => {
+            c.insert("acr".into(), json!("1"));
+            if let Some(g) = &user.given_name {
+                c.insert("given_name".into(), json!(g));
+            }
+            if let Some(s) = &user.surname {
+                c.insert("family_name".into(), json!(s));
+            }
+            c.insert("unique_name".into(), json!(user.upn));
+            c.insert("upn".into(), json!(user.upn));
+        }
+    }
+}

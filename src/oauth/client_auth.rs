@@ -1,0 +1,312 @@
+//! Client authentication at the token and revocation endpoints (RFC 6749 section 2.3):
+//! `client_secret_post`, `client_secret_basic` and `private_key_jwt` (RFC 7523 section 2.2, as
+//! Entra's certificate credentials:
+//! <https://learn.microsoft.com/entra/identity-platform/certificate-credentials>), and public
+//! clients, which must present no credential at all (AADSTS700025).
+
+use std::sync::Arc;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+
+use crate::directory::{Application, ClientCertificate, ClientType, ResolvedTenant};
+use crate::error::{Error, Result};
+use crate::oauth::token::{Params, Secret};
+use crate::state::AppState;
+use crate::store::{digest_eq, sha256};
+
+pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Clock skew tolerated on assertion `exp`/`nbf` (Entra allows five minutes).
+const SKEW_SECS: i64 = 300;
+
+/// How the client proved its identity: the `azpacr` / `appidacr` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A public client: no credential.
+    None,
+    Secret,
+    Certificate,
+}
+
+impl AuthMethod {
+    /// `0` public client, `1` client secret, `2` certificate
+    /// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>).
+    pub fn acr(self) -> &'static str {
+        match self {
+            AuthMethod::None => "0",
+            AuthMethod::Secret => "1",
+            AuthMethod::Certificate => "2",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthenticatedClient {
+    pub app: Arc<Application>,
+    pub method: AuthMethod,
+}
+
+/// The credential a request presents.
+#[derive(Debug)]
+enum Credential {
+    None,
+    Secret(Secret),
+    Assertion(Secret),
+}
+
+/// Identifies and authenticates the client of a request.
+pub async fn authenticate(
+    state: &AppState,
+    tenant: &ResolvedTenant,
+    params: &Params,
+    authorization: Option<&Secret>,
+    base_url: &str,
+    now: i64,
+) -> Result<AuthenticatedClient> {
+    let basic = authorization.and_then(|h| parse_basic(h.expose()));
+    let body_id = params.get("client_id").map(str::to_ascii_lowercase);
+    let basic_id = basic.as_ref().map(|(id, _)| id.to_ascii_lowercase());
+    if let (Some(a), Some(b)) = (&body_id, &basic_id) {
+        if a != b {
+            return Err(Error::InvalidParameter {
+                name: "client_id",
+                reason: "the client_id of the body and of the Authorization header differ".into(),
+            });
+        }
+    }
+    let secret = params
+        .secret("client_secret")
+        .or_else(|| basic.map(|(_, s)| s));
+    let credential = match (secret, params.secret("client_assertion")) {
+        (Some(_), Some(_)) => {
+            return Err(Error::InvalidParameter {
+                name: "client_assertion",
+                reason: "a request must use one client authentication method only".into(),
+            })
+        }
+        (Some(s), None) => Credential::Secret(s),
+        (None, Some(a)) => {
+            if params.get("client_assertion_type") != Some(JWT_BEARER) {
+                return Err(Error::InvalidClientAssertion(format!(
+                    "client_assertion_type must be '{JWT_BEARER}'."
+                )));
+            }
+            Credential::Assertion(a)
+        }
+        (None, None) => Credential::None,
+    };
+    let client_id = match body_id.or(basic_id) {
+        Some(id) => id,
+        // RFC 7523 section 3: the assertion's subject names the client.
+        None => match &credential {
+            Credential::Assertion(a) => unverified_subject(a.expose())?,
+            _ => return Err(Error::MissingParameter("client_id")),
+        },
+    };
+    let app = state.directory.application(tenant, &client_id)?;
+    let method = match (app.client_type, credential) {
+        (ClientType::Public, Credential::None) => AuthMethod::None,
+        (ClientType::Public, _) => return Err(Error::PublicClientWithSecret),
+        (ClientType::Confidential, Credential::None) => return Err(Error::MissingClientCredential),
+        (ClientType::Confidential, Credential::Secret(s)) => {
+            check_secret(&app, &s)?;
+            AuthMethod::Secret
+        }
+        (ClientType::Confidential, Credential::Assertion(a)) => {
+            let audiences = token_endpoints(base_url, tenant);
+            let claims = check_assertion(&app, a.expose(), &audiences, now)?;
+            // jti is single use (RFC 7523 section 3, item 7), per client.
+            let key = format!("{}:{}", app.client_id, claims.jti);
+            if !state
+                .store
+                .record_assertion(&key, claims.exp as i64 + SKEW_SECS, now)
+                .await?
+            {
+                return Err(Error::InvalidClientAssertion(
+                    "The assertion's jti was already used.".into(),
+                ));
+            }
+            AuthMethod::Certificate
+        }
+    };
+    Ok(AuthenticatedClient { app, method })
+}
+
+/// Compares against every registered secret in constant time.
+fn check_secret(app: &Application, secret: &Secret) -> Result<()> {
+    let digest = sha256(secret.expose().as_bytes());
+    let mut ok = false;
+    for d in &app.secret_digests {
+        ok |= digest_eq(d, &digest);
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidClientSecret(app.client_id.clone()))
+    }
+}
+
+/// `Basic base64(urlencode(id) ":" urlencode(secret))` (RFC 6749 section 2.3.1).
+fn parse_basic(header: &str) -> Option<(String, Secret)> {
+    let (scheme, value) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = STANDARD.decode(value.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((form_decode(id), Secret::new(form_decode(secret))))
+}
+
+fn form_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("v={s}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// The token endpoint URLs an assertion may name as `aud`: v2 and v1 paths, for the tenant segment
+/// the client used, the tenant id and its domain.
+fn token_endpoints(base_url: &str, tenant: &ResolvedTenant) -> Vec<String> {
+    let mut out = Vec::new();
+    for seg in [
+        tenant.segment.as_str(),
+        tenant.tenant.id.as_str(),
+        tenant.tenant.domain.as_str(),
+    ] {
+        for path in ["oauth2/v2.0/token", "oauth2/token"] {
+            out.push(format!("{base_url}/{seg}/{path}").to_ascii_lowercase());
+        }
+    }
+    out
+}
+
+#[derive(Deserialize)]
+struct AssertionClaims {
+    iss: String,
+    sub: String,
+    aud: OneOrMany,
+    // NumericDate may have a fraction (RFC 7519 section 2): MSAL Python sends `time.time()`.
+    exp: f64,
+    nbf: Option<f64>,
+    #[serde(default)]
+    jti: String,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn contains_any(&self, allowed: &[String]) -> bool {
+        let matches = |a: &String| allowed.contains(&a.to_ascii_lowercase());
+        match self {
+            OneOrMany::One(a) => matches(a),
+            OneOrMany::Many(v) => v.iter().any(matches),
+        }
+    }
+}
+
+/// The `sub` of an assertion, unverified: only used to find the client.
+fn unverified_subject(assertion: &str) -> Result<String> {
+    #[derive(Deserialize)]
+    struct Sub {
+        sub: String,
+    }
+    jsonwebtoken::dangerous::insecure_decode::<Sub>(assertion)
+        .map(|d| d.claims.sub.to_ascii_lowercase())
+        .map_err(|_| Error::MissingParameter("client_id"))
+}
+
+fn find_certificate<'a>(
+    app: &'a Application,
+    header: &jsonwebtoken::Header,
+) -> Option<&'a ClientCertificate> {
+    let trim = |s: &str| s.trim_end_matches('=').to_string();
+    if let Some(t) = header.x5t_s256.as_deref().map(trim) {
+        return app.certificates.iter().find(|c| c.thumbprint_sha256 == t);
+    }
+    if let Some(t) = header.x5t.as_deref().map(trim) {
+        return app.certificates.iter().find(|c| c.thumbprint_sha1 == t);
+    }
+    None
+}
+
+/// Validates a `private_key_jwt` assertion: signature by a registered certificate (RS256 with
+/// `x5t`, PS256 with `x5t#S256`), `iss` = `sub` = client id, `aud` = the token endpoint, time
+/// window checked against the injected clock, and a `jti`.
+fn check_assertion(
+    app: &Application,
+    assertion: &str,
+    audiences: &[String],
+    now: i64,
+) -> Result<AssertionClaims> {
+    let fail = |m: &str| Error::InvalidClientAssertion(m.to_string());
+    let header = jsonwebtoken::decode_header(assertion)
+        .map_err(|_| fail("The client assertion is not a JWT."))?;
+    if !matches!(header.alg, Algorithm::RS256 | Algorithm::PS256) {
+        return Err(fail(
+            "The client assertion must be signed with RS256 or PS256.",
+        ));
+    }
+    let cert = find_certificate(app, &header).ok_or_else(|| {
+        Error::InvalidClientAssertion(format!(
+            "No certificate with the thumbprint of the assertion's x5t or x5t#S256 header is registered for application '{}'.",
+            app.client_id
+        ))
+    })?;
+    let mut validation = Validation::new(header.alg);
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let key = DecodingKey::from_rsa_der(&cert.public_key_der);
+    let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation)
+        .map_err(|e| Error::InvalidClientAssertion(format!("Signature validation failed: {e}.")))?
+        .claims;
+    if !claims.iss.eq_ignore_ascii_case(&app.client_id)
+        || !claims.sub.eq_ignore_ascii_case(&app.client_id)
+    {
+        return Err(fail("The assertion's iss and sub must be the client id."));
+    }
+    if !claims.aud.contains_any(audiences) {
+        return Err(fail(
+            "The assertion's audience must be the token endpoint of the tenant.",
+        ));
+    }
+    let (exp, nbf) = (claims.exp as i64, claims.nbf.map(|n| n as i64));
+    if exp + SKEW_SECS < now || nbf.is_some_and(|nbf| nbf - SKEW_SECS > now) {
+        return Err(fail(
+            "The client assertion is not within its valid time range.",
+        ));
+    }
+    if claims.jti.is_empty() {
+        return Err(fail("The client assertion must have a jti."));
+    }
+    Ok(claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_url_decoded() {
+        let header = format!("Basic {}", STANDARD.encode("my%3Aapp:s%2Bcr+t"));
+        let (id, secret) = parse_basic(&header).unwrap();
+        assert_eq!(id, "my:app");
+        assert_eq!(secret.expose(), "s+cr t");
+        assert!(parse_basic("Bearer abc").is_none());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "<redacted>");
+    }
+}

@@ -1,0 +1,215 @@
+//! Scopes of a token request, resolved as Entra does
+//! (<https://learn.microsoft.com/entra/identity-platform/scopes-oidc>): OpenID scopes, then the
+//! scopes of exactly one resource (AADSTS28000 for more), each exposed by the resource
+//! (AADSTS70011) and consented for the client (AADSTS65001). `{resource}/.default` stands for every
+//! consented scope. With OpenID scopes only, Entra returns a token for Microsoft Graph.
+
+use std::sync::Arc;
+
+use crate::directory::{Application, Directory};
+use crate::error::{Error, Result};
+use crate::oauth::claims::{Target, GRAPH_APP_ID};
+
+const GRAPH_URIS: [&str; 2] = ["https://graph.microsoft.com", GRAPH_APP_ID];
+/// Graph's delegated permission every app has by default.
+const GRAPH_USER_READ: &str = "User.Read";
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OidcScopes {
+    pub openid: bool,
+    pub profile: bool,
+    pub email: bool,
+    pub offline_access: bool,
+}
+
+/// The scopes of a delegated request, resolved.
+#[derive(Debug, Clone)]
+pub struct Delegated {
+    pub oidc: OidcScopes,
+    pub target: Target,
+    /// `scp` values.
+    pub values: Vec<String>,
+    /// The response's `scope`: the granted resource scopes as the client named them.
+    pub granted: String,
+}
+
+fn is_graph(resource: &str) -> bool {
+    GRAPH_URIS
+        .iter()
+        .any(|g| g.eq_ignore_ascii_case(resource.trim_end_matches('/')))
+}
+
+enum Resource {
+    Graph,
+    Api(Arc<Application>),
+}
+
+impl Resource {
+    fn id(&self) -> &str {
+        match self {
+            Resource::Graph => GRAPH_APP_ID,
+            Resource::Api(a) => &a.client_id,
+        }
+    }
+}
+
+fn find_resource(directory: &Directory, id: &str) -> Result<Resource> {
+    if is_graph(id) {
+        return Ok(Resource::Graph);
+    }
+    directory
+        .resource(id)
+        .or_else(|| directory.resource(id.trim_end_matches('/')))
+        .cloned()
+        .map(Resource::Api)
+        .ok_or_else(|| Error::ResourceNotFound(id.to_string()))
+}
+
+/// Resolves the scopes of a delegated request (authorization code, refresh token).
+pub fn delegated(directory: &Directory, client: &Application, scope: &str) -> Result<Delegated> {
+    let mut oidc = OidcScopes::default();
+    let mut resource: Option<(Resource, String)> = None;
+    let mut asked: Vec<String> = Vec::new();
+    for s in scope.split_whitespace() {
+        match s.to_ascii_lowercase().as_str() {
+            "openid" => oidc.openid = true,
+            "profile" => oidc.profile = true,
+            "email" => oidc.email = true,
+            "offline_access" => oidc.offline_access = true,
+            _ => {
+                // `{resource}/{value}`; a bare value is a Microsoft Graph scope.
+                let (prefix, value) = match s.rsplit_once('/') {
+                    Some((p, v)) if !p.is_empty() => (p.to_string(), v.to_string()),
+                    _ => ("https://graph.microsoft.com".to_string(), s.to_string()),
+                };
+                if value.is_empty() {
+                    return Err(Error::InvalidScope(s.to_string()));
+                }
+                let r = find_resource(directory, &prefix)?;
+                match &resource {
+                    Some((existing, _)) if existing.id() != r.id() => {
+                        return Err(Error::MultipleResources(scope.to_string()))
+                    }
+                    Some(_) => {}
+                    None => resource = Some((r, prefix)),
+                }
+                asked.push(value);
+            }
+        }
+    }
+    if !oidc.openid && !oidc.offline_access && asked.is_empty() && !oidc.profile && !oidc.email {
+        return Err(Error::MissingParameter("scope"));
+    }
+    let consent_required = || Error::ConsentRequired {
+        client_id: client.client_id.clone(),
+        name: client.display_name.clone(),
+    };
+    match resource {
+        None | Some((Resource::Graph, _)) => {
+            // Graph: every app holds User.Read; other Graph permissions are not consented.
+            let mut values = vec![GRAPH_USER_READ.to_string()];
+            for v in &asked {
+                if v != ".default" && !v.eq_ignore_ascii_case(GRAPH_USER_READ) {
+                    return Err(consent_required());
+                }
+            }
+            for (on, name) in [
+                (oidc.profile, "profile"),
+                (oidc.openid, "openid"),
+                (oidc.email, "email"),
+            ] {
+                if on {
+                    values.push(name.to_string());
+                }
+            }
+            let granted = values.join(" ");
+            Ok(Delegated {
+                oidc,
+                target: Target::Graph,
+                values,
+                granted,
+            })
+        }
+        Some((Resource::Api(api), prefix)) => {
+            let consented = client
+                .consents
+                .get(&api.client_id)
+                .cloned()
+                .unwrap_or_default();
+            let mut values: Vec<String> = Vec::new();
+            for v in asked {
+                if v == ".default" {
+                    if consented.is_empty() {
+                        return Err(consent_required());
+                    }
+                    for c in &consented {
+                        if !values.contains(c) {
+                            values.push(c.clone());
+                        }
+                    }
+                    continue;
+                }
+                if !api.scopes.contains(&v) {
+                    return Err(Error::InvalidScope(format!("{prefix}/{v}")));
+                }
+                if !consented.contains(&v) {
+                    return Err(consent_required());
+                }
+                if !values.contains(&v) {
+                    values.push(v);
+                }
+            }
+            let granted = values
+                .iter()
+                .map(|v| format!("{prefix}/{v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            Ok(Delegated {
+                oidc,
+                target: Target::Api(api),
+                values,
+                granted,
+            })
+        }
+    }
+}
+
+/// Resolves the scope of a client-credentials request: exactly `{resource}/.default`
+/// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#first-case-access-token-request-with-a-shared-secret>).
+/// Returns the target and the app roles granted to the client on it.
+pub fn app_only(
+    directory: &Directory,
+    client: &Application,
+    scope: &str,
+) -> Result<(Target, Vec<String>)> {
+    let parts: Vec<&str> = scope.split_whitespace().collect();
+    let mut resource: Option<Resource> = None;
+    for p in &parts {
+        let Some(prefix) = p.strip_suffix("/.default") else {
+            return Err(Error::ClientCredentialsScope(scope.to_string()));
+        };
+        let r = find_resource(directory, prefix)?;
+        if resource.as_ref().is_some_and(|x| x.id() != r.id()) {
+            return Err(Error::MultipleResources(scope.to_string()));
+        }
+        resource = Some(r);
+    }
+    match resource {
+        None => Err(Error::MissingParameter("scope")),
+        Some(Resource::Graph) => Ok((Target::Graph, Vec::new())),
+        Some(Resource::Api(api)) => {
+            let roles = client
+                .granted_roles
+                .get(&api.client_id)
+                .map(|granted| {
+                    granted
+                        .iter()
+                        .filter(|g| api.app_roles.iter().any(|r| r.for_apps && &r.value == *g))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok((Target::Api(api), roles))
+        }
+    }
+}

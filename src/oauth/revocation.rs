@@ -1,0 +1,52 @@
+//! `POST /{tenant}/oauth2/v2.0/revoke`: RFC 7009 token revocation for refresh tokens, an
+//! entra-mock extension (real Entra revokes through Graph's `revokeSignInSessions` only), listed
+//! in discovery as `revocation_endpoint`. Revoking a refresh token revokes its whole grant: under
+//! Entra's reuse policy older tokens of the chain would otherwise still work (RFC 7009 section 2.1).
+//! Unknown tokens, access tokens and tokens of other clients are answered with success
+//! (RFC 7009 section 2.2).
+
+use crate::error::Result;
+use crate::oauth::client_auth;
+use crate::oauth::token::{Params, Secret};
+use crate::state::AppState;
+
+#[derive(Debug)]
+pub struct RevocationRequest {
+    pub tenant: String,
+    pub params: Params,
+    pub authorization: Option<Secret>,
+    pub base_url: String,
+    pub now: i64,
+}
+
+/// Revokes the grant of a refresh token; returns how many refresh tokens stopped working.
+pub async fn revoke(state: &AppState, req: RevocationRequest) -> Result<u64> {
+    let tenant = state.directory.resolve_tenant(&req.tenant)?;
+    let token = req.params.require("token")?.to_string();
+    let client = client_auth::authenticate(
+        state,
+        &tenant,
+        &req.params,
+        req.authorization.as_ref(),
+        &req.base_url,
+        req.now,
+    )
+    .await?;
+    match state.store.refresh_grant(&token).await? {
+        Some(g) if g.client_id == client.app.client_id => {
+            Ok(state.store.revoke_family(&g.family_id, req.now).await?)
+        }
+        _ => Ok(0),
+    }
+}
+
+/// Graph's `POST /v1.0/users/{id | userPrincipalName}/revokeSignInSessions`
+/// (<https://learn.microsoft.com/graph/api/user-revokesigninsessions>): every refresh token and
+/// SSO session issued to the user until now stops working (AADSTS50173). `None`: no such user.
+pub async fn revoke_sign_in_sessions(state: &AppState, user: &str, now: i64) -> Result<Option<()>> {
+    let Some(u) = state.store.user_by_id_or_upn(user).await? else {
+        return Ok(None);
+    };
+    state.store.revoke_sign_in_sessions(&u.oid, now).await?;
+    Ok(Some(()))
+}

@@ -1,0 +1,184 @@
+//! The token endpoint, `POST /{tenant}/oauth2/v2.0/token` (RFC 6749 section 3.2): parses the
+//! request, authenticates the client, and dispatches on `grant_type` to one module per grant.
+//! Response shape and headers as Entra's
+//! (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#successful-response-2>).
+
+use serde::Serialize;
+
+use crate::directory::Directory;
+use crate::error::{Error, Result};
+use crate::oauth::client_auth;
+use crate::oauth::grants::{self, authorization_code, client_credentials, refresh_token, Env};
+use crate::state::AppState;
+
+/// Form parameters of a request, in order. Empty values count as absent, as Entra treats them.
+#[derive(Clone, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Params")
+            .field("names", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<Vec<(String, String)>> for Params {
+    fn from(v: Vec<(String, String)>) -> Self {
+        Params(v)
+    }
+}
+
+impl Params {
+    /// The first non-empty value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, v)| k == name && !v.trim().is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A required parameter (AADSTS900144 when missing).
+    pub fn require(&self, name: &'static str) -> Result<&str> {
+        self.get(name).ok_or(Error::MissingParameter(name))
+    }
+
+    pub fn secret(&self, name: &str) -> Option<Secret> {
+        self.get(name).map(|v| Secret(v.to_string()))
+    }
+}
+
+/// A credential or token value: never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// A token request as the HTTP layer hands it over.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    /// The tenant path segment (id, domain, `common`, `organizations`).
+    pub tenant: String,
+    pub params: Params,
+    /// The `Authorization` header (client_secret_basic).
+    pub authorization: Option<Secret>,
+    /// The `Origin` header: present on cross-origin (browser) requests.
+    pub origin: Option<String>,
+    /// Scheme and authority the client used: issuers and audiences are written with it.
+    pub base_url: String,
+    pub now: i64,
+}
+
+/// `grant_type`, parsed: one variant per supported grant, each carrying its own parameters.
+#[derive(Debug)]
+pub enum Grant {
+    AuthorizationCode(authorization_code::Request),
+    RefreshToken(refresh_token::Request),
+    ClientCredentials(client_credentials::Request),
+}
+
+impl Grant {
+    pub fn parse(params: &Params) -> Result<Grant> {
+        match params.require("grant_type")? {
+            "authorization_code" => Ok(Grant::AuthorizationCode(
+                authorization_code::Request::parse(params)?,
+            )),
+            "refresh_token" => Ok(Grant::RefreshToken(refresh_token::Request::parse(params)?)),
+            "client_credentials" => Ok(Grant::ClientCredentials(
+                client_credentials::Request::parse(params)?,
+            )),
+            other => Err(Error::UnsupportedGrantType(other.to_string())),
+        }
+    }
+}
+
+/// The success body. Fields absent for a grant are left out, as Entra does.
+#[derive(Serialize)]
+pub struct TokenResponse {
+    pub token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    pub expires_in: i64,
+    pub ext_expires_in: i64,
+    pub access_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Entra adds it for refresh tokens of SPA chains (fixed 24 h lifetime).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token_expires_in: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_info: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("scope", &self.scope)
+            .field("expires_in", &self.expires_in)
+            .field("tokens", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Handles one token request.
+pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenResponse> {
+    let tenant = state.directory.resolve_tenant(&req.tenant)?;
+    let grant = Grant::parse(&req.params)?;
+    let client = client_auth::authenticate(
+        state,
+        &tenant,
+        &req.params,
+        req.authorization.as_ref(),
+        &req.base_url,
+        req.now,
+    )
+    .await?;
+    let env = Env {
+        state,
+        tenant,
+        client,
+        base_url: &req.base_url,
+        origin: req.origin.as_deref(),
+        client_info: req.params.get("client_info") == Some("1"),
+        claims: req.params.get("claims"),
+        now: req.now,
+    };
+    match grant {
+        Grant::AuthorizationCode(r) => grants::authorization_code::redeem(&env, r).await,
+        Grant::RefreshToken(r) => grants::refresh_token::redeem(&env, r).await,
+        Grant::ClientCredentials(r) => grants::client_credentials::redeem(&env, r).await,
+    }
+}
+
+/// The `Access-Control-Allow-Origin` to answer with: the request's origin when it is the origin of
+/// one of the SPA redirect URIs of the client (or of any app, when the client is not named).
+/// msal-browser's token POST is a simple CORS request, so the answer itself must carry it.
+pub fn cors_origin(directory: &Directory, client_id: Option<&str>, origin: &str) -> Option<String> {
+    let client_id = client_id.map(str::to_ascii_lowercase);
+    let allowed = directory
+        .applications
+        .values()
+        .filter(|a| client_id.as_deref().is_none_or(|c| a.client_id == c))
+        .flat_map(|a| a.redirect_uris.iter())
+        .filter(|(p, _)| *p == crate::directory::Platform::Spa)
+        .filter_map(|(_, uri)| url::Url::parse(uri).ok())
+        .any(|u| u.origin().ascii_serialization() == origin);
+    allowed.then(|| origin.to_string())
+}

@@ -1,0 +1,320 @@
+//! Part 3: every error of the token endpoint, with its AADSTS number, JSON shape and HTTP status.
+
+use crate::helpers::*;
+use crate::token_helpers::*;
+
+fn code_form<'a>(code: &'a str, client: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "authorization_code"),
+        ("client_id", client),
+        ("code", code),
+        ("redirect_uri", BFF_REDIRECT),
+    ]
+}
+
+#[tokio::test]
+async fn a_replayed_code_gets_aadsts54005_and_revokes_the_refresh_token_issued_from_it() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let first = app.redeem_bff(&code).await;
+    assert_eq!(first.status, 200);
+    let rt = first.str("refresh_token").to_string();
+
+    let replay = app.redeem_bff(&code).await;
+    replay.assert_error(400, "invalid_grant", 54005);
+
+    let refresh = app.refresh_bff(&rt, None).await;
+    refresh.assert_error(400, "invalid_grant", 50173);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_concurrent_redemptions_of_one_code_give_exactly_one_success() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let client = app.client();
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (client, url, code) = (client.clone(), app.token_url(), code.clone());
+            tokio::spawn(async move {
+                let form = [
+                    ("grant_type", "authorization_code"),
+                    ("client_id", BFF),
+                    ("client_secret", BFF_SECRET),
+                    ("code", code.as_str()),
+                    ("redirect_uri", BFF_REDIRECT),
+                ];
+                answer(client.post(url).form(&form).send().await.unwrap()).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let ok = answers.iter().filter(|a| a.status == 200).count();
+    assert_eq!(ok, 1);
+    for a in answers.iter().filter(|a| a.status != 200) {
+        a.assert_error(400, "invalid_grant", 54005);
+    }
+    // The replays revoked the grant: its refresh token is dead, whatever the interleaving.
+    let winner = answers.iter().find(|a| a.status == 200).unwrap();
+    let refresh = app.refresh_bff(winner.str("refresh_token"), None).await;
+    refresh.assert_error(400, "invalid_grant", 50173);
+}
+
+#[tokio::test]
+async fn a_wrong_pkce_verifier_gets_aadsts501481() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::spa()).await;
+    let a = app
+        .token_with(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", SPA),
+                ("code", &code),
+                ("redirect_uri", SPA_REDIRECT),
+                (
+                    "code_verifier",
+                    "wrong-verifier-wrong-verifier-wrong-verifier-000",
+                ),
+            ],
+            &[("Origin", SPA_ORIGIN)],
+        )
+        .await;
+    a.assert_error(400, "invalid_grant", 501481);
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_gets_aadsts7000215_with_401() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let mut form = code_form(&code, BFF);
+    form.push(("client_secret", "not-the-secret"));
+    let a = app.token(&form).await;
+    a.assert_error(401, "invalid_client", 7000215);
+    assert!(a.header("www-authenticate").is_some());
+}
+
+#[tokio::test]
+async fn a_confidential_client_without_credential_gets_aadsts7000218_with_401() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let a = app.token(&code_form(&code, BFF)).await;
+    a.assert_error(401, "invalid_client", 7000218);
+}
+
+#[tokio::test]
+async fn a_public_client_sending_a_secret_gets_aadsts700025_with_401() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::spa()).await;
+    let a = app
+        .token_with(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", SPA),
+                ("client_secret", "anything"),
+                ("code", &code),
+                ("redirect_uri", SPA_REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+            &[("Origin", SPA_ORIGIN)],
+        )
+        .await;
+    a.assert_error(401, "invalid_client", 700025);
+}
+
+#[tokio::test]
+async fn an_unknown_client_gets_aadsts700016() {
+    let app = TestApp::spawn().await;
+    let a = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "99999999-0000-0000-0000-000000000000"),
+            ("client_secret", "x"),
+            (
+                "scope",
+                "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
+            ),
+        ])
+        .await;
+    a.assert_error(400, "unauthorized_client", 700016);
+}
+
+#[tokio::test]
+async fn a_redirect_uri_differing_from_the_authorize_one_fails() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let a = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", BFF),
+            ("client_secret", BFF_SECRET),
+            ("code", &code),
+            ("redirect_uri", "https://localhost:5001/auth/callback"),
+        ])
+        .await;
+    a.assert_error(400, "invalid_grant", 500112);
+}
+
+#[tokio::test]
+async fn an_expired_code_gets_aadsts70008() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    app.state.clock.advance(601);
+    app.redeem_bff(&code)
+        .await
+        .assert_error(400, "invalid_grant", 70008);
+}
+
+#[tokio::test]
+async fn an_unknown_code_gets_aadsts9002313() {
+    let app = TestApp::spawn().await;
+    app.redeem_bff("not-a-code")
+        .await
+        .assert_error(400, "invalid_grant", 9002313);
+}
+
+#[tokio::test]
+async fn a_spa_code_redeemed_without_origin_gets_aadsts9002327() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::spa()).await;
+    let a = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", SPA),
+            ("code", &code),
+            ("redirect_uri", SPA_REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .await;
+    a.assert_error(400, "invalid_request", 9002327);
+}
+
+#[tokio::test]
+async fn a_spa_code_without_pkce_gets_aadsts9002325() {
+    let app = TestApp::spawn().await;
+    let mut spec = CodeSpec::spa();
+    spec.challenge = None;
+    let (code, _) = issue_code(&app, &spec).await;
+    let a = app
+        .token_with(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", SPA),
+                ("code", &code),
+                ("redirect_uri", SPA_REDIRECT),
+            ],
+            &[("Origin", SPA_ORIGIN)],
+        )
+        .await;
+    a.assert_error(400, "invalid_request", 9002325);
+}
+
+#[tokio::test]
+async fn an_origin_on_a_web_redirect_uri_gets_aadsts9002326() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let mut form = code_form(&code, BFF);
+    form.push(("client_secret", BFF_SECRET));
+    let a = app
+        .token_with(&form, &[("Origin", "http://localhost:5001")])
+        .await;
+    a.assert_error(400, "invalid_request", 9002326);
+}
+
+#[tokio::test]
+async fn an_unknown_grant_type_gets_aadsts70003() {
+    let app = TestApp::spawn().await;
+    let a = app
+        .token(&[("grant_type", "password"), ("client_id", BFF)])
+        .await;
+    a.assert_error(400, "unsupported_grant_type", 70003);
+}
+
+#[tokio::test]
+async fn missing_parameters_get_aadsts900144() {
+    let app = TestApp::spawn().await;
+    app.token(&[("client_id", BFF)])
+        .await
+        .assert_error(400, "invalid_request", 900144);
+    let a = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", BFF),
+            ("client_secret", BFF_SECRET),
+            ("redirect_uri", BFF_REDIRECT),
+        ])
+        .await;
+    a.assert_error(400, "invalid_request", 900144);
+    assert!(a.str("error_description").contains("'code'"));
+}
+
+#[tokio::test]
+async fn client_credentials_without_dot_default_gets_aadsts1002012() {
+    let app = TestApp::spawn().await;
+    let a = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            ("scope", API_SCOPE),
+        ])
+        .await;
+    a.assert_error(400, "invalid_scope", 1002012);
+}
+
+#[tokio::test]
+async fn an_unknown_scope_of_a_known_api_gets_aadsts70011() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(
+        &app,
+        &CodeSpec::bff().scope("openid api://22223333-cccc-4444-dddd-5555eeee6666/nope"),
+    )
+    .await;
+    app.redeem_bff(&code)
+        .await
+        .assert_error(400, "invalid_scope", 70011);
+}
+
+#[tokio::test]
+async fn scopes_of_two_resources_in_one_request_get_aadsts28000() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let rt = app.redeem_bff(&code).await.str("refresh_token").to_string();
+    let a = app
+        .refresh_bff(&rt, Some(&format!("{API_SCOPE} User.Read")))
+        .await;
+    a.assert_error(400, "invalid_scope", 28000);
+}
+
+#[tokio::test]
+async fn a_scope_without_consent_gets_aadsts65001() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff().scope("openid Mail.Read")).await;
+    let a = app.redeem_bff(&code).await;
+    a.assert_error(400, "invalid_grant", 65001);
+    assert_eq!(a.body["suberror"], "consent_required");
+}
+
+#[tokio::test]
+async fn a_public_client_cannot_use_client_credentials() {
+    let app = TestApp::spawn().await;
+    let a = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", SPA),
+            (
+                "scope",
+                "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
+            ),
+        ])
+        .await;
+    a.assert_error(401, "invalid_client", 7000218);
+}
+
+#[tokio::test]
+async fn the_token_endpoint_refuses_get_with_405() {
+    let app = TestApp::spawn().await;
+    let res = app.client().get(app.token_url()).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+}

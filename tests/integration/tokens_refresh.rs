@@ -1,0 +1,331 @@
+//! Part 3: refresh-token rotation, reuse policies, lifetimes, scope changes and revocation.
+
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::token_helpers::*;
+
+async fn bff_refresh_token(app: &TestApp) -> String {
+    let (code, _) = issue_code(app, &CodeSpec::bff()).await;
+    let a = app.redeem_bff(&code).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    a.str("refresh_token").to_string()
+}
+
+#[tokio::test]
+async fn every_refresh_returns_a_new_refresh_token_and_the_old_one_keeps_working_by_default() {
+    let app = TestApp::spawn().await;
+    let rt1 = bff_refresh_token(&app).await;
+
+    let a = app.refresh_bff(&rt1, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let rt2 = a.str("refresh_token").to_string();
+    assert_ne!(rt1, rt2, "rotation");
+    assert_eq!(a.body["scope"], API_SCOPE);
+    assert!(a.body["id_token"].is_string());
+    app.validate(a.str("access_token"), true, API).await;
+
+    // Entra's policy (`allow`): the rotated token still works.
+    assert_eq!(app.refresh_bff(&rt1, None).await.status, 200);
+    assert_eq!(app.refresh_bff(&rt2, None).await.status, 200);
+}
+
+#[tokio::test]
+async fn under_the_detect_policy_reusing_a_rotated_refresh_token_revokes_the_whole_family() {
+    let (app, _dir) = spawn_edited(&[(
+        "name = \"bff\"\n",
+        "name = \"bff\"\nmock = { refreshTokenReuse = \"detect\" }\n",
+    )])
+    .await;
+    let rt1 = bff_refresh_token(&app).await;
+    let a = app.refresh_bff(&rt1, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let rt2 = a.str("refresh_token").to_string();
+
+    app.refresh_bff(&rt1, None)
+        .await
+        .assert_error(400, "invalid_grant", 50173);
+    // The thief's use killed the legitimate holder's newer token too (RFC 9700 4.14.2).
+    app.refresh_bff(&rt2, None)
+        .await
+        .assert_error(400, "invalid_grant", 50173);
+}
+
+#[tokio::test]
+async fn refresh_can_narrow_to_openid_and_switch_to_graph_and_back() {
+    let app = TestApp::spawn().await;
+    let rt = bff_refresh_token(&app).await;
+
+    let graph = app.refresh_bff(&rt, Some("User.Read openid")).await;
+    assert_eq!(graph.status, 200, "{}", graph.body);
+    let (_, at) = jwt_parts(graph.str("access_token"));
+    assert_eq!(at["aud"], "00000003-0000-0000-c000-000000000000");
+    assert_eq!(at["scp"], "User.Read openid");
+
+    let api = app
+        .refresh_bff(
+            graph.str("refresh_token"),
+            Some(&format!("{API_SCOPE} offline_access")),
+        )
+        .await;
+    assert_eq!(api.status, 200, "{}", api.body);
+    let at = app.validate(api.str("access_token"), true, API).await;
+    assert_eq!(at["scp"], "access_as_user");
+    assert!(api.body.get("id_token").is_none(), "no openid asked");
+}
+
+#[tokio::test]
+async fn a_refresh_token_of_another_client_is_refused() {
+    let app = TestApp::spawn().await;
+    let rt = bff_refresh_token(&app).await;
+    let a = app
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            ("refresh_token", &rt),
+        ])
+        .await;
+    a.assert_error(400, "invalid_grant", 70000);
+}
+
+#[tokio::test]
+async fn a_refresh_token_unused_for_90_days_gets_aadsts700082() {
+    let app = TestApp::spawn().await;
+    let rt = bff_refresh_token(&app).await;
+    app.state.clock.advance(89 * 86400);
+    let a = app.refresh_bff(&rt, None).await;
+    assert_eq!(a.status, 200, "89 days are fine");
+    let fresh = a.str("refresh_token").to_string();
+
+    app.state.clock.advance(86400 + 1);
+    let a = app.refresh_bff(&rt, None).await;
+    a.assert_error(400, "invalid_grant", 700082);
+    assert_eq!(a.body["suberror"], "bad_token");
+    // The token issued a day ago is still within its window.
+    assert_eq!(app.refresh_bff(&fresh, None).await.status, 200);
+}
+
+async fn spa_refresh(app: &TestApp, rt: &str) -> Answer {
+    app.token_with(
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", SPA),
+            ("refresh_token", rt),
+            ("scope", &format!("{API_SCOPE} openid offline_access")),
+        ],
+        &[("Origin", SPA_ORIGIN)],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_spa_refresh_chain_ends_24_hours_after_sign_in_with_aadsts700084() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::spa()).await;
+    let a = app
+        .token_with(
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", SPA),
+                ("code", &code),
+                ("redirect_uri", SPA_REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+            &[("Origin", SPA_ORIGIN)],
+        )
+        .await;
+    let mut rt = a.str("refresh_token").to_string();
+
+    app.state.clock.advance(23 * 3600);
+    let b = spa_refresh(&app, &rt).await;
+    assert_eq!(b.status, 200, "{}", b.body);
+    assert_eq!(
+        b.body["refresh_token_expires_in"], 3600,
+        "fixed, not extended"
+    );
+    rt = b.str("refresh_token").to_string();
+
+    // Without Origin, a SPA refresh token is refused like a SPA code.
+    app.token(&[
+        ("grant_type", "refresh_token"),
+        ("client_id", SPA),
+        ("refresh_token", &rt),
+    ])
+    .await
+    .assert_error(400, "invalid_request", 9002327);
+
+    app.state.clock.advance(3600);
+    spa_refresh(&app, &rt)
+        .await
+        .assert_error(400, "invalid_grant", 700084);
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_gets_aadsts50173_after_rfc7009_revocation() {
+    let app = TestApp::spawn().await;
+    let rt = bff_refresh_token(&app).await;
+    let disco = app.discovery(true).await;
+    let endpoint = disco["revocation_endpoint"].as_str().unwrap().to_string();
+    assert_eq!(
+        endpoint,
+        format!("{}/{TENANT}/oauth2/v2.0/revoke", app.https)
+    );
+
+    let res = app
+        .client()
+        .post(&endpoint)
+        .form(&[
+            ("token", rt.as_str()),
+            ("token_type_hint", "refresh_token"),
+            ("client_id", BFF),
+            ("client_secret", BFF_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    app.refresh_bff(&rt, None)
+        .await
+        .assert_error(400, "invalid_grant", 50173);
+}
+
+#[tokio::test]
+async fn revocation_authenticates_the_client_and_ignores_unknown_tokens() {
+    let app = TestApp::spawn().await;
+    let url = format!("{}/{TENANT}/oauth2/v2.0/revoke", app.https);
+    let bad = answer(
+        app.client()
+            .post(&url)
+            .form(&[
+                ("token", "x"),
+                ("client_id", BFF),
+                ("client_secret", "wrong"),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    bad.assert_error(401, "invalid_client", 7000215);
+    let unknown = app
+        .client()
+        .post(&url)
+        .form(&[
+            ("token", "x"),
+            ("client_id", BFF),
+            ("client_secret", BFF_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 200);
+}
+
+#[tokio::test]
+async fn graph_revoke_sign_in_sessions_kills_refresh_tokens_and_sso_sessions() {
+    let app = TestApp::spawn().await;
+    let (code, sid) = issue_code(&app, &CodeSpec::bff()).await;
+    let rt = app.redeem_bff(&code).await.str("refresh_token").to_string();
+
+    let res = app
+        .client()
+        .post(format!(
+            "{}/v1.0/users/{ALICE}/revokeSignInSessions",
+            app.https
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["value"], json!(true));
+
+    app.refresh_bff(&rt, None)
+        .await
+        .assert_error(400, "invalid_grant", 50173);
+    assert!(app
+        .state
+        .store
+        .active_session(&sid)
+        .await
+        .unwrap()
+        .is_none());
+
+    // A later sign-in works again.
+    app.state.clock.advance(1);
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    assert_eq!(app.redeem_bff(&code).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_code_issued_before_revoke_sign_in_sessions_gets_aadsts50173() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    app.client()
+        .post(format!(
+            "{}/v1.0/users/{ALICE_OID}/revokeSignInSessions",
+            app.https
+        ))
+        .send()
+        .await
+        .unwrap();
+    app.redeem_bff(&code)
+        .await
+        .assert_error(400, "invalid_grant", 50173);
+}
+
+#[tokio::test]
+async fn graph_revoke_sign_in_sessions_of_an_unknown_user_is_a_graph_404() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .client()
+        .post(format!(
+            "{}/v1.0/users/nobody@contoso.onmicrosoft.com/revokeSignInSessions",
+            app.https
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "Request_ResourceNotFound");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn under_the_detect_policy_concurrent_uses_of_one_refresh_token_leave_nothing_usable() {
+    let (app, _dir) = spawn_edited(&[(
+        "name = \"bff\"\n",
+        "name = \"bff\"\nmock = { refreshTokenReuse = \"detect\" }\n",
+    )])
+    .await;
+    let rt = bff_refresh_token(&app).await;
+    let client = app.client();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, url, rt) = (client.clone(), app.token_url(), rt.clone());
+            tokio::spawn(async move {
+                let form = [
+                    ("grant_type", "refresh_token"),
+                    ("client_id", BFF),
+                    ("client_secret", BFF_SECRET),
+                    ("refresh_token", rt.as_str()),
+                ];
+                answer(client.post(url).form(&form).send().await.unwrap()).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let winners: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
+    assert_eq!(winners.len(), 1);
+    for a in answers.iter().filter(|a| a.status != 200) {
+        a.assert_error(400, "invalid_grant", 50173);
+    }
+    // The reuse revoked the family, the token the winner got included.
+    app.refresh_bff(winners[0].str("refresh_token"), None)
+        .await
+        .assert_error(400, "invalid_grant", 50173);
+}
