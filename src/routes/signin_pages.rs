@@ -13,7 +13,7 @@ use base64::Engine;
 
 use crate::context::RequestContext;
 use crate::error::Error;
-use crate::oauth::authorize::{NoIdTokens, Reply, ReplyBody, ResponseMode};
+use crate::oauth::authorize::{IdTokens, Reply, ReplyBody, ResponseMode};
 use crate::signin::{
     Account, Deps, NewSession, Outcome, Page, Persistence, View, PERSISTENT_SESSION_SECS,
 };
@@ -27,8 +27,11 @@ pub fn deps<'a>(state: &'a AppState, ctx: &'a RequestContext) -> Deps<'a> {
         directory: &state.directory,
         now: ctx.now.unix_timestamp(),
         base_url: &ctx.base_url,
-        // Hybrid/implicit integration point: replace with the token part's ID-token minter.
-        id_tokens: &NoIdTokens,
+        id_tokens: IdTokens {
+            keys: state.keys.snapshot(),
+            directory: &state.directory,
+            base_url: &ctx.base_url,
+        },
     }
 }
 

@@ -355,7 +355,7 @@ async fn route(
                         auth_time: session.auth_time,
                     };
                     let reply =
-                        authorize::complete(d.store, d.id_tokens, &req, &auth, d.now).await?;
+                        authorize::complete(d.store, &d.id_tokens, &req, &auth, d.now).await?;
                     return Ok(Outcome::Reply {
                         reply,
                         session: None,
@@ -560,7 +560,7 @@ impl Deps<'_> {
             amr_json: session.amr_json.clone(),
             auth_time: session.auth_time,
         };
-        let reply = authorize::complete(self.store, self.id_tokens, req, &auth, self.now).await?;
+        let reply = authorize::complete(self.store, &self.id_tokens, req, &auth, self.now).await?;
         Ok(Outcome::Reply {
             reply,
             session: Some(NewSession {

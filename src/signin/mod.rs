@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use webauthn_rs::prelude::{PasskeyAuthentication, PasskeyRegistration};
 
 use crate::directory::Directory;
-use crate::oauth::authorize::{AuthorizeRequest, IdTokenMinter, Reply};
+use crate::oauth::authorize::{AuthorizeRequest, IdTokens, Reply};
 use crate::store::Store;
 
 use password::Password;
@@ -185,7 +185,7 @@ pub struct Deps<'a> {
     /// Scheme and host the pages are served on (the WebAuthn relying party).
     pub base_url: &'a str,
     /// ID tokens of the hybrid and implicit flows.
-    pub id_tokens: &'a dyn IdTokenMinter,
+    pub id_tokens: IdTokens<'a>,
 }
 
 #[cfg(test)]

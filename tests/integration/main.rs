@@ -5,6 +5,7 @@ mod helpers;
 mod signin_helpers;
 mod token_helpers;
 
+mod e2e;
 mod foundation;
 mod signin;
 mod signin_mfa;

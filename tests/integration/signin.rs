@@ -460,14 +460,36 @@ async fn id_token_response_types_refuse_the_query_mode() {
     );
     let html = page(get(&client, &authorize_url(&app.https, &params)).await).await;
     assert!(html.contains("name=\"loginfmt\""));
-    // Until the token part plugs its IdTokenMinter in, the sign-in ends with
-    // unsupported_response_type, in the fragment (update this when hybrid is wired).
+    // The hybrid reply carries the code and an ID token bound to it, in the fragment.
     let html = page(submit(&client, &app.https, &html, &[("loginfmt", ALICE)]).await).await;
     let loc = location(&submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await);
     assert!(url::Url::parse(&loc).unwrap().query().is_none());
     let p = reply_params(&loc);
-    assert_eq!(p["error"], "unsupported_response_type");
     assert_eq!(p["state"], STATE);
+    let claims = app.validate(&p["id_token"], true, BFF).await;
+    assert_eq!(claims["nonce"], NONCE);
+    assert_eq!(claims["oid"], ALICE_OID);
+    assert_eq!(claims["sid"], p["session_state"].as_str());
+    assert_eq!(claims["c_hash"], crate::token_helpers::c_hash(&p["code"]));
+    assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+    // And the code is redeemable as usual.
+    let tokens = app.redeem_bff_pkce(&p["code"], VERIFIER).await;
+    assert_eq!(tokens.status, 200, "{:?}", tokens.body);
+}
+
+#[tokio::test]
+async fn the_implicit_id_token_response_carries_only_an_id_token() {
+    let (app, _dir) = spawn_with_bff_switches("", true).await;
+    let client = app.client();
+    let params = with(code_request(BFF, BFF_REDIRECT), "response_type", "id_token");
+    let html = page(get(&client, &authorize_url(&app.https, &params)).await).await;
+    let html = page(submit(&client, &app.https, &html, &[("loginfmt", ALICE)]).await).await;
+    let loc = location(&submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await);
+    let p = reply_params(&loc);
+    assert!(!p.contains_key("code"));
+    let claims = app.validate(&p["id_token"], true, BFF).await;
+    assert_eq!(claims["nonce"], NONCE);
+    assert!(claims.get("c_hash").is_none());
 }
 
 #[tokio::test]

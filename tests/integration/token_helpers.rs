@@ -214,6 +214,20 @@ impl TestApp {
         .await
     }
 
+    /// Redeems a BFF code with client_secret_post and a PKCE verifier (as MSAL does).
+    pub async fn redeem_bff_pkce(&self, code: &str, verifier: &str) -> Answer {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", BFF),
+            ("client_secret", BFF_SECRET),
+            ("code", code),
+            ("redirect_uri", BFF_REDIRECT),
+            ("code_verifier", verifier),
+            ("client_info", "1"),
+        ])
+        .await
+    }
+
     /// Refreshes with the BFF's secret.
     pub async fn refresh_bff(&self, refresh_token: &str, scope: Option<&str>) -> Answer {
         let mut form = vec![
@@ -275,7 +289,8 @@ impl TestApp {
         v.set_issuer(&[disco["issuer"].as_str().unwrap()]);
         v.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
         v.validate_nbf = true;
-        v.leeway = 0;
+        // No leeway, except what a test moved the server's clock by.
+        v.leeway = self.state.clock.offset().unsigned_abs();
         jsonwebtoken::decode::<Value>(token, &key, &v)
             .unwrap_or_else(|e| panic!("token does not validate: {e}"))
             .claims
@@ -345,4 +360,10 @@ pub fn client_with_jar(app: &TestApp) -> (reqwest::Client, Arc<reqwest::cookie::
         .build()
         .unwrap();
     (client, jar)
+}
+
+/// OpenID Connect's `c_hash`: base64url of the left half of SHA-256 of the code.
+pub fn c_hash(code: &str) -> String {
+    use sha2::Digest;
+    URL_SAFE_NO_PAD.encode(&sha2::Sha256::digest(code.as_bytes())[..16])
 }

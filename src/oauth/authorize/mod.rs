@@ -14,8 +14,8 @@ use crate::error::Error;
 
 mod reply;
 pub use reply::{
-    client_info, complete, Authenticated, IdTokenMinter, NoIdTokens, Rejection, Reply, ReplyBody,
-    ReplyTarget, CODE_LIFETIME_SECS,
+    client_info, complete, Authenticated, IdTokens, Rejection, Reply, ReplyBody, ReplyTarget,
+    CODE_LIFETIME_SECS,
 };
 
 /// Microsoft Graph, the resource of bare scopes such as `User.Read`.

@@ -6,10 +6,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::{AuthorizeRequest, ClientInfo, ResponseMode, ResponseType};
+use super::{AuthorizeRequest, ClientInfo, ResponseMode};
+use crate::directory::{Directory, User};
 use crate::error::Error;
+use crate::keys::KeySet;
+use crate::oauth::claims;
 use crate::store::codes::AuthCode;
 use crate::store::Store;
+use std::sync::Arc;
 
 /// Entra: "Authorization codes are short lived. Typically, they expire after about 10 minutes."
 pub const CODE_LIFETIME_SECS: i64 = 600;
@@ -105,37 +109,50 @@ pub struct Authenticated {
     pub auth_time: i64,
 }
 
-/// Mints the `id_token` of the hybrid (`code id_token`) and implicit (`id_token`) flows: an ID
-/// token for `auth` with the request's `nonce`, `sid` = `auth.session_id`, `auth_time` and,
-/// when a code is issued with it, `c_hash` of `code`
+/// Mints the `id_token` of the hybrid (`code id_token`) and implicit (`id_token`) flows with the
+/// token endpoint's minter: an ID token for the signed-in user with the request's `nonce`, `sid` =
+/// the session, `auth_time` when `max_age` was sent and, when a code is issued with it, `c_hash`
 /// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#request-an-id-token-as-well-or-hybrid-flow>).
-pub trait IdTokenMinter: Sync {
+pub struct IdTokens<'a> {
+    pub keys: Arc<KeySet>,
+    pub directory: &'a Directory,
+    /// Scheme and host of the request: the issuer is built from it.
+    pub base_url: &'a str,
+}
+
+impl IdTokens<'_> {
     fn mint(
         &self,
         req: &AuthorizeRequest,
         auth: &Authenticated,
+        user: &User,
         code: Option<&str>,
-    ) -> Result<String, Error>;
-}
-
-/// Until token minting is wired in: hybrid and implicit requests, validated, get
-/// `unsupported_response_type` (what Entra answers when ID tokens are not enabled).
-pub struct NoIdTokens;
-
-impl IdTokenMinter for NoIdTokens {
-    fn mint(
-        &self,
-        req: &AuthorizeRequest,
-        _auth: &Authenticated,
-        _code: Option<&str>,
+        now: i64,
     ) -> Result<String, Error> {
-        Err(Error::UnsupportedResponseType(
-            match req.response_type {
-                ResponseType::IdToken => "id_token",
-                _ => "code id_token",
-            }
-            .into(),
-        ))
+        let app = self
+            .directory
+            .applications
+            .get(&req.client_id)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("application vanished")))?;
+        let amr: Vec<String> = serde_json::from_str(&auth.amr_json)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("stored amr: {e}")))?;
+        claims::mint_id_token(
+            &self.keys,
+            &claims::IdTokenInput {
+                base_url: self.base_url,
+                app,
+                user,
+                session_id: Some(&auth.session_id),
+                amr: &amr,
+                auth_time: auth.auth_time,
+                include_auth_time: req.max_age.is_some(),
+                nonce: req.nonce.as_deref(),
+                with_email: req.scope.split_whitespace().any(|s| s == "email"),
+                code,
+                access_token: None,
+                now,
+            },
+        )
     }
 }
 
@@ -145,7 +162,7 @@ impl IdTokenMinter for NoIdTokens {
 /// `session_state` and `client_info`.
 pub async fn complete(
     store: &Store,
-    id_tokens: &dyn IdTokenMinter,
+    id_tokens: &IdTokens<'_>,
     req: &AuthorizeRequest,
     auth: &Authenticated,
     now: i64,
@@ -153,10 +170,11 @@ pub async fn complete(
     let mut params: Vec<(String, String)> = Vec::new();
     let code = req.response_type.returns_code().then(new_code);
     let id_token = if req.response_type.returns_id_token() {
-        match id_tokens.mint(req, auth, code.as_deref()) {
-            Ok(t) => Some(t),
-            Err(e) => return Ok(Reply::error(req.reply.clone(), e)),
-        }
+        let user = store
+            .user_by_oid(&auth.user_oid)
+            .await?
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("signed-in user vanished")))?;
+        Some(id_tokens.mint(req, auth, &user, code.as_deref(), now)?)
     } else {
         None
     };
