@@ -1,7 +1,9 @@
 //! `cargo bench`: measurements, not tests. Prints
 //! - start-up: process start to the first 200 on discovery, with an existing data dir;
 //! - idle RSS of the server process after start-up;
-//! - JWKS requests per second over plain HTTP from 32 concurrent clients.
+//! - JWKS requests per second over plain HTTP from 32 concurrent clients;
+//! - `client_credentials` tokens per second, and the raw RS256 signing rate of the same kind of
+//!   key in-process, so the ratio shows how close the endpoint is to its signing limit.
 //!
 //! Each loop is bounded in count and time, and talks to loopback only.
 
@@ -99,8 +101,72 @@ async fn main() {
     let rps = requests_per_second(&client, &url, 32, 20_000, Duration::from_secs(10)).await;
     println!("JWKS: {rps:.0} requests/s (32 concurrent clients, HTTP/1.1 keep-alive)");
 
+    let token_url = format!("{}/{TENANT}/oauth2/v2.0/token", server.base);
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", "33334444-dddd-5555-eeee-6666ffff7777"),
+        ("client_secret", "daemon-secret-local-dev-only"),
+        (
+            "scope",
+            "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
+        ),
+    ];
+    let tps = post_per_second(
+        &client,
+        &token_url,
+        &form,
+        32,
+        20_000,
+        Duration::from_secs(10),
+    )
+    .await;
+    println!("client_credentials: {tps:.0} tokens/s (32 concurrent clients)");
+
     let signs = raw_signing_rate().await;
     println!("raw RS256 signing, one core, key parsed once: {signs:.0} tokens/s");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "client_credentials / (raw signing x {cores} cores): {:.0}%",
+        100.0 * tps / (signs * cores as f64)
+    );
+}
+
+/// Like [`requests_per_second`], for form POSTs that must answer 200.
+async fn post_per_second(
+    client: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+    concurrency: usize,
+    total: usize,
+    limit: Duration,
+) -> f64 {
+    let started = Instant::now();
+    let per_task = total / concurrency;
+    let form: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let url = url.to_string();
+        let form = form.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0usize;
+            while done < per_task && started.elapsed() < limit {
+                let r = client.post(&url).form(&form).send().await.expect("request");
+                assert_eq!(r.status(), 200);
+                r.bytes().await.expect("body");
+                done += 1;
+            }
+            done
+        }));
+    }
+    let mut done = 0;
+    for t in tasks {
+        done += t.await.expect("task");
+    }
+    done as f64 / started.elapsed().as_secs_f64()
 }
 
 /// Signs a typical access-token payload in a loop for about two seconds on this thread.
