@@ -63,6 +63,14 @@ pub enum RefreshReuse {
     Detect,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssertionReuse {
+    /// RFC 7523 section 3: a client assertion's `jti` is accepted once.
+    Reject,
+    /// Real Entra: the same assertion may be sent again while valid (MSAL caches it).
+    Allow,
+}
+
 #[derive(Clone)]
 pub struct ClientCertificate {
     pub thumbprint_sha1: String,
@@ -103,6 +111,7 @@ pub struct Application {
     pub allow_id_token_implicit: bool,
     pub allow_access_token_implicit: bool,
     pub refresh_reuse: RefreshReuse,
+    pub assertion_reuse: AssertionReuse,
     /// `None`: Entra's default, a random lifetime between 60 and 90 minutes.
     pub access_token_lifetime_secs: Option<i64>,
     pub id_token_lifetime_secs: i64,

@@ -11,7 +11,9 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
-use crate::directory::{Application, ClientCertificate, ClientType, ResolvedTenant};
+use crate::directory::{
+    Application, AssertionReuse, ClientCertificate, ClientType, ResolvedTenant,
+};
 use crate::error::{Error, Result};
 use crate::oauth::token::{Params, Secret};
 use crate::state::AppState;
@@ -118,12 +120,14 @@ pub async fn authenticate(
         (ClientType::Confidential, Credential::Assertion(a)) => {
             let audiences = token_endpoints(base_url, tenant);
             let claims = check_assertion(&app, a.expose(), &audiences, now)?;
-            // jti is single use (RFC 7523 section 3, item 7), per client.
+            // jti is single use (RFC 7523 section 3, item 7), per client, unless the app follows
+            // real Entra, which accepts the assertion MSAL caches and re-sends.
             let key = format!("{}:{}", app.client_id, claims.jti);
-            if !state
-                .store
-                .record_assertion(&key, claims.exp as i64 + SKEW_SECS, now)
-                .await?
+            if app.assertion_reuse == AssertionReuse::Reject
+                && !state
+                    .store
+                    .record_assertion(&key, claims.exp as i64 + SKEW_SECS, now)
+                    .await?
             {
                 return Err(Error::InvalidClientAssertion(
                     "The assertion's jti was already used.".into(),

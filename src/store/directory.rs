@@ -7,8 +7,8 @@ use sqlx::Row;
 
 use super::Store;
 use crate::directory::{
-    AppRole, Application, ClientCertificate, ClientType, Directory, Group, MfaMethod, MfaPolicy,
-    Platform, RefreshReuse, Tenant, TokenVersion, User,
+    AppRole, Application, AssertionReuse, ClientCertificate, ClientType, Directory, Group,
+    MfaMethod, MfaPolicy, Platform, RefreshReuse, Tenant, TokenVersion, User,
 };
 
 #[derive(sqlx::FromRow)]
@@ -28,6 +28,7 @@ struct AppRow {
     allow_id_token_implicit: bool,
     allow_access_token_implicit: bool,
     refresh_token_reuse: String,
+    client_assertion_reuse: String,
     access_token_lifetime_secs: Option<i64>,
     id_token_lifetime_secs: i64,
 }
@@ -61,6 +62,11 @@ impl From<AppRow> for Application {
                 RefreshReuse::Detect
             } else {
                 RefreshReuse::Allow
+            },
+            assertion_reuse: if r.client_assertion_reuse == "allow" {
+                AssertionReuse::Allow
+            } else {
+                AssertionReuse::Reject
             },
             access_token_lifetime_secs: r.access_token_lifetime_secs,
             id_token_lifetime_secs: r.id_token_lifetime_secs,

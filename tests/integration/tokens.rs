@@ -245,6 +245,22 @@ async fn a_client_assertion_jti_cannot_be_used_twice() {
 }
 
 #[tokio::test]
+async fn an_app_set_to_entras_assertion_reuse_accepts_the_same_assertion_again() {
+    let (app, _dir) = spawn_edited(&[(
+        "passwordCredentials = [{ secretText = \"bff-secret-local-dev-only\"",
+        "mock = { clientAssertionReuse = \"allow\" }\npasswordCredentials = [{ secretText = \"bff-secret-local-dev-only\"",
+    )])
+    .await;
+    let now = app.state.clock.unix();
+    let assertion = bff_assertion(Algorithm::RS256, &app.token_url(), "jti-cached", now);
+    for _ in 0..2 {
+        let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+        let a = redeem_with_assertion(&app, &code, &assertion).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+}
+
+#[tokio::test]
 async fn a_client_assertion_for_another_audience_gets_aadsts700027() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;

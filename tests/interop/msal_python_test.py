@@ -61,11 +61,10 @@ class Server:
         return s
 
 
-@pytest.fixture(scope="module")
-def server():
+def start_server(*extra_args):
     binary = os.environ.get("ENTRA_MOCK_BIN", str(ROOT / "target" / "release" / "entra-mock"))
     proc = subprocess.Popen(
-        [binary, "--ephemeral", "--http-addr", "off", "--https-addr", "127.0.0.1:0"],
+        [binary, "--ephemeral", "--http-addr", "off", "--https-addr", "127.0.0.1:0", *extra_args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -87,12 +86,36 @@ def server():
         pytest.fail("entra-mock did not print its banner:\n" + "".join(banner))
     # Keep draining the output so that logging never blocks the server.
     threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-    yield Server(url, ca, proc)
-    proc.terminate()
+    return Server(url, ca, proc)
+
+
+def stop_server(s):
+    s.proc.terminate()
     try:
-        proc.wait(timeout=10)
+        s.proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        s.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = start_server()
+    yield s
+    stop_server(s)
+
+
+@pytest.fixture(scope="module")
+def server_reusing_assertions(tmp_path_factory):
+    """The built-in tenant with `bff` set to Entra's acceptance of a re-sent client assertion."""
+    text = (ROOT / "fixtures" / "default.toml").read_text()
+    anchor = 'passwordCredentials = [{ secretText = "bff-secret-local-dev-only"'
+    assert anchor in text
+    text = text.replace(anchor, 'mock = { clientAssertionReuse = "allow" }\n' + anchor, 1)
+    path = tmp_path_factory.mktemp("fixtures") / "entra-assertions.toml"
+    path.write_text(text)
+    s = start_server("--fixtures", str(path))
+    yield s
+    stop_server(s)
 
 
 def test_client_credentials_for_daemon(server):
@@ -155,13 +178,22 @@ def test_private_key_jwt_rs256_with_x5t_from_a_sha1_thumbprint(server):
     assert claims_of(result["access_token"])["azpacr"] == "2"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="MSAL Python reuses one client assertion (same jti) for up to 9 minutes; entra-mock "
-    "refuses a jti twice (issue 4), real Entra accepts it",
-)
-def test_msal_reuses_its_client_assertion_across_token_requests(server):
+def test_msal_reuses_its_client_assertion_which_the_default_single_use_rule_refuses(server):
+    # MSAL Python re-sends one cached client assertion (same jti) for several minutes. By default
+    # entra-mock holds a jti to single use (RFC 7523), so the second request is refused...
     app = bff_with_certificate(server, {"private_key": CERT_KEY, "public_certificate": CERT_PEM})
+    first = app.acquire_token_for_client(scopes=[f"api://{API}/.default"])
+    assert "access_token" in first, first
+    second = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
+    assert second.get("error") == "invalid_client", second
+    assert 700027 in second.get("error_codes", []), second
+
+
+def test_msal_reuses_its_client_assertion_under_entras_reuse_rule(server_reusing_assertions):
+    # ...and with `mock.clientAssertionReuse = "allow"` it is accepted, as real Entra does.
+    app = bff_with_certificate(
+        server_reusing_assertions, {"private_key": CERT_KEY, "public_certificate": CERT_PEM}
+    )
     first = app.acquire_token_for_client(scopes=[f"api://{API}/.default"])
     assert "access_token" in first, first
     second = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
