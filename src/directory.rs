@@ -151,7 +151,7 @@ impl Application {
     pub fn is_resource_identified_by(&self, id: &str) -> bool {
         id == self.client_id
             || self.identifier_uri.as_deref() == Some(id)
-            || id == format!("api://{}", self.client_id)
+            || id.strip_prefix("api://") == Some(self.client_id.as_str())
     }
 
     /// The audience of access tokens for this resource, by its accepted token version.

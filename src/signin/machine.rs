@@ -347,13 +347,7 @@ async fn route(
                 }
                 _ if lacks_mfa => d.mfa_step(&user).await?,
                 _ => {
-                    let auth = Authenticated {
-                        user_oid: user.oid.clone(),
-                        tenant_id: user.tenant_id.clone(),
-                        session_id: session.id.clone(),
-                        amr_json: session.amr_json.clone(),
-                        auth_time: session.auth_time,
-                    };
+                    let auth = Authenticated::by_session(&user, &session);
                     let reply =
                         authorize::complete(d.store, &d.id_tokens, &req, &auth, d.now).await?;
                     return Ok(Outcome::Reply {
@@ -553,13 +547,7 @@ impl Deps<'_> {
             }
             self.store.end_session(&old.id, self.now).await?;
         }
-        let auth = Authenticated {
-            user_oid: user.oid.clone(),
-            tenant_id: user.tenant_id.clone(),
-            session_id: session.id.clone(),
-            amr_json: session.amr_json.clone(),
-            auth_time: session.auth_time,
-        };
+        let auth = Authenticated::by_session(&user, &session);
         let reply = authorize::complete(self.store, &self.id_tokens, req, &auth, self.now).await?;
         Ok(Outcome::Reply {
             reply,

@@ -12,6 +12,7 @@ use crate::error::Error;
 use crate::keys::KeySet;
 use crate::oauth::claims;
 use crate::store::codes::AuthCode;
+use crate::store::sessions::SsoSession;
 use crate::store::Store;
 use std::sync::Arc;
 
@@ -107,6 +108,19 @@ pub struct Authenticated {
     /// JSON array, see [`crate::signin::Amr`].
     pub amr_json: String,
     pub auth_time: i64,
+}
+
+impl Authenticated {
+    /// The user of an SSO session, authenticated as that session records.
+    pub fn by_session(user: &User, session: &SsoSession) -> Self {
+        Authenticated {
+            user_oid: user.oid.clone(),
+            tenant_id: user.tenant_id.clone(),
+            session_id: session.id.clone(),
+            amr_json: session.amr_json.clone(),
+            auth_time: session.auth_time,
+        }
+    }
 }
 
 /// Mints the `id_token` of the hybrid (`code id_token`) and implicit (`id_token`) flows with the
