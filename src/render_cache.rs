@@ -41,3 +41,27 @@ impl RenderCache {
         body
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    #[test]
+    fn a_body_is_rendered_once_per_key_generation() {
+        let cache = RenderCache::default();
+        let renders = Cell::new(0);
+        let render = || {
+            renders.set(renders.get() + 1);
+            serde_json::json!({ "n": renders.get() })
+        };
+        let first = cache.get_or_render("jwks|a", 1, render);
+        let again = cache.get_or_render("jwks|a", 1, render);
+        assert_eq!(first, again);
+        assert_eq!(renders.get(), 1);
+        let rotated = cache.get_or_render("jwks|a", 2, render);
+        assert_eq!(renders.get(), 2);
+        assert_ne!(first, rotated);
+    }
+}

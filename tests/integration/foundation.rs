@@ -538,3 +538,20 @@ async fn a_custom_fixture_file_is_served() {
         .unwrap();
     assert_eq!(res.status(), 400);
 }
+
+#[tokio::test]
+async fn an_ephemeral_data_dir_is_deleted_when_the_server_stops() {
+    let mut settings = entra_mock::config::Settings::for_tests(std::path::PathBuf::new());
+    settings.data_dir = entra_mock::config::DataDir::Ephemeral;
+    let app = entra_mock::startup::Application::build(settings)
+        .await
+        .unwrap();
+    let dir = app.data_dir.clone();
+    assert!(dir.join("entra-mock.sqlite").exists());
+    assert!(dir.join("ca.pem").exists());
+    let handle = app.handle();
+    let running = tokio::spawn(app.run_until_stopped());
+    handle.stop(true).await;
+    running.await.unwrap().unwrap();
+    assert!(!dir.exists(), "{} is left behind", dir.display());
+}
