@@ -4,10 +4,12 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod amr;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod context;
+pub mod crypto;
 pub mod directory;
 pub mod error;
 pub mod fixtures;

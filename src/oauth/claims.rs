@@ -10,6 +10,7 @@ use rand::{Rng, RngCore};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::crypto::random_b64;
 use crate::directory::{Application, TokenVersion, User};
 use crate::error::Result;
 use crate::keys::KeySet;
@@ -97,13 +98,6 @@ pub fn login_hint_oid(hint: &str) -> Option<String> {
     let bytes = URL_SAFE_NO_PAD.decode(hint.strip_prefix("O.")?).ok()?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
     v.get("oid")?.as_str().map(str::to_string)
-}
-
-/// Random base64url text of `n` bytes (`uti`, `rh`, opaque token values).
-pub fn random_b64(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    rand::thread_rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 fn aio() -> String {

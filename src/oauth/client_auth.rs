@@ -11,13 +11,13 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 
+use crate::crypto::{digest_eq, sha256};
 use crate::directory::{
     Application, AssertionReuse, ClientCertificate, ClientType, ResolvedTenant,
 };
 use crate::error::{Error, Result};
-use crate::oauth::token::{Params, Secret};
+use crate::oauth::params::{Params, Secret};
 use crate::state::AppState;
-use crate::store::{digest_eq, sha256};
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::directory::Application;
 use crate::error::{Error, Result};
 use crate::oauth::claims::login_hint_oid;
-use crate::oauth::token::Params;
+use crate::oauth::params::Params;
 use crate::oauth::userinfo::verify;
 use crate::state::AppState;
 

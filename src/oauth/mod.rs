@@ -6,6 +6,7 @@ pub mod client_auth;
 pub mod discovery;
 pub mod grants;
 pub mod logout;
+pub mod params;
 pub mod revocation;
 pub mod token;
 pub mod userinfo;

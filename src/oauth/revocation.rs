@@ -7,7 +7,7 @@
 
 use crate::error::Result;
 use crate::oauth::client_auth;
-use crate::oauth::token::{Params, Secret};
+use crate::oauth::params::{Params, Secret};
 use crate::state::AppState;
 
 #[derive(Debug)]

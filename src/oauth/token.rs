@@ -9,65 +9,8 @@ use crate::directory::Directory;
 use crate::error::{Error, Result};
 use crate::oauth::client_auth;
 use crate::oauth::grants::{self, authorization_code, client_credentials, refresh_token, Env};
+use crate::oauth::params::{Params, Secret};
 use crate::state::AppState;
-
-/// Form parameters of a request, in order. Empty values count as absent, as Entra treats them.
-#[derive(Clone, Default)]
-pub struct Params(Vec<(String, String)>);
-
-impl std::fmt::Debug for Params {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
-        f.debug_struct("Params")
-            .field("names", &names)
-            .finish_non_exhaustive()
-    }
-}
-
-impl From<Vec<(String, String)>> for Params {
-    fn from(v: Vec<(String, String)>) -> Self {
-        Params(v)
-    }
-}
-
-impl Params {
-    /// The first non-empty value of `name`.
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, v)| k == name && !v.trim().is_empty())
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// A required parameter (AADSTS900144 when missing).
-    pub fn require(&self, name: &'static str) -> Result<&str> {
-        self.get(name).ok_or(Error::MissingParameter(name))
-    }
-
-    pub fn secret(&self, name: &str) -> Option<Secret> {
-        self.get(name).map(|v| Secret(v.to_string()))
-    }
-}
-
-/// A credential or token value: never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
 
 /// A token request as the HTTP layer hands it over.
 #[derive(Debug, Clone)]

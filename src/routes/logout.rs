@@ -11,7 +11,7 @@ use super::token::no_store;
 use crate::context::RequestContext;
 use crate::error::Error;
 use crate::oauth::logout::{self, LogoutRequest};
-use crate::oauth::token::Params;
+use crate::oauth::params::Params;
 use crate::state::AppState;
 use crate::store::sessions::SSO_COOKIE;
 

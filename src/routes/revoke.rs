@@ -4,8 +4,8 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use super::token::{header, no_store};
 use crate::context::RequestContext;
+use crate::oauth::params::Secret;
 use crate::oauth::revocation::{self, RevocationRequest};
-use crate::oauth::token::Secret;
 use crate::state::AppState;
 
 pub async fn revoke(

@@ -4,7 +4,8 @@ use actix_web::http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, VARY};
 use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
 
 use crate::context::RequestContext;
-use crate::oauth::token::{self, Secret, TokenRequest};
+use crate::oauth::params::Secret;
+use crate::oauth::token::{self, TokenRequest};
 use crate::state::AppState;
 
 /// Entra's headers on every token answer.

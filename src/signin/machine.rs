@@ -11,13 +11,13 @@ use super::passkey;
 use super::password;
 use super::totp::TotpSecret;
 use super::*;
+use crate::crypto::{digest_eq, sha256};
 use crate::directory::{Application, MfaMethod, MfaPolicy, ResolvedTenant, User};
 use crate::error::Error;
 use crate::oauth::authorize::{
     self, Authenticated, AuthorizeRequest, Prompt, Rejection, Reply, ReplyBody,
 };
 use crate::store::sessions::SsoSession;
-use crate::store::{digest_eq, sha256};
 
 /// What a step decided.
 enum Next {

@@ -45,30 +45,7 @@ pub const FLOW_LIFETIME_SECS: i64 = 15 * 60;
 /// Lifetime of the SSO cookie after "Stay signed in?" was answered yes (Entra: 90 days).
 pub const PERSISTENT_SESSION_SECS: i64 = 90 * 24 * 3600;
 
-/// An authentication method reference (`amr` value).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Amr {
-    Pwd,
-    Otp,
-    Hwk,
-    Mfa,
-}
-
-impl Amr {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Amr::Pwd => "pwd",
-            Amr::Otp => "otp",
-            Amr::Hwk => "hwk",
-            Amr::Mfa => "mfa",
-        }
-    }
-}
-
-/// The amr of a sign-in, as a JSON array.
-pub fn amr_json(amr: &[Amr]) -> String {
-    serde_json::Value::from(amr.iter().map(|a| a.as_str()).collect::<Vec<_>>()).to_string()
-}
+pub use crate::amr::{amr_json, Amr};
 
 const PASSWORD_ONLY: [Amr; 1] = [Amr::Pwd];
 const PASSWORD_AND_TOTP: [Amr; 3] = [Amr::Pwd, Amr::Otp, Amr::Mfa];

@@ -1,7 +1,7 @@
 //! Password check against the fixture's salted digest, in constant time.
 
+use crate::crypto::{digest_eq, password_digest};
 use crate::directory::User;
-use crate::store::{digest_eq, password_digest};
 
 /// A password as typed. Never printed.
 pub struct Password(pub String);

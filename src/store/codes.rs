@@ -1,6 +1,7 @@
 //! Authorization codes: stored as SHA-256 digests, single use, consumed atomically.
 
-use super::{sha256, Store};
+use super::Store;
+use crate::crypto::sha256;
 
 /// What an authorization code is bound to (Entra: single use, about 10 minutes).
 #[derive(Clone, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //! revocation. Tokens are stored as SHA-256 digests; a use is decided by one `UPDATE ... RETURNING`
 //! so that concurrent uses of a single-use token cannot both succeed.
 
-use super::{sha256, Store};
+use super::Store;
+use crate::crypto::sha256;
 
 /// What a refresh token is bound to.
 #[derive(Clone, PartialEq, Eq, sqlx::FromRow)]

@@ -326,7 +326,7 @@ pub async fn stored_code(app: &TestApp, code: &str) -> StoredCode {
             nonce, scope, user_oid, session_id, amr_json, auth_time, include_auth_time, claims_json,
             created_at, expires_at, consumed_at FROM auth_codes WHERE code_sha256 = ?",
     )
-    .bind(entra_mock::store::sha256(code.as_bytes()))
+    .bind(entra_mock::crypto::sha256(code.as_bytes()))
     .fetch_one(&app.state.store.pool)
     .await
     .expect("the code is stored")

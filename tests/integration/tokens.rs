@@ -66,12 +66,12 @@ async fn codes_and_refresh_tokens_are_stored_as_digests_only() {
         .fetch_all(&app.state.store.pool)
         .await
         .unwrap();
-    assert_eq!(digests, vec![entra_mock::store::sha256(rt.as_bytes())]);
+    assert_eq!(digests, vec![entra_mock::crypto::sha256(rt.as_bytes())]);
     let codes: Vec<Vec<u8>> = sqlx::query_scalar("SELECT code_sha256 FROM auth_codes")
         .fetch_all(&app.state.store.pool)
         .await
         .unwrap();
-    assert_eq!(codes, vec![entra_mock::store::sha256(code.as_bytes())]);
+    assert_eq!(codes, vec![entra_mock::crypto::sha256(code.as_bytes())]);
 }
 
 #[tokio::test]

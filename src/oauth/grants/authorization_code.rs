@@ -10,11 +10,12 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use super::{check_not_revoked, parse_amr, scopes, Authentication, Chain, Env};
+use crate::crypto::digest_eq;
 use crate::directory::Platform;
 use crate::error::{Error, Result};
-use crate::oauth::token::{Params, Secret, TokenResponse};
+use crate::oauth::params::{Params, Secret};
+use crate::oauth::token::TokenResponse;
 use crate::store::codes::{AuthCode, Redemption};
-use crate::store::digest_eq;
 
 /// How long /authorize should make a code valid: Entra's codes live about 10 minutes
 /// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#successful-response>).

@@ -7,7 +7,8 @@ use super::{scopes, Env};
 use crate::error::{Error, Result};
 use crate::oauth::claims::{self, AccessTokenInput, Subject};
 use crate::oauth::client_auth::AuthMethod;
-use crate::oauth::token::{Params, TokenResponse};
+use crate::oauth::params::Params;
+use crate::oauth::token::TokenResponse;
 
 #[derive(Debug)]
 pub struct Request {

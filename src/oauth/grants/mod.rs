@@ -80,7 +80,7 @@ fn requested_acrs(claims: Option<&str>) -> Vec<String> {
 
 /// A new opaque refresh token: 64 random bytes, base64url, after the `1.A` prefix of Entra's.
 fn new_refresh_token() -> String {
-    format!("1.A{}", claims::random_b64(64))
+    format!("1.A{}", crate::crypto::random_b64(64))
 }
 
 /// Rejects a user whose sessions were revoked after the grant began (AADSTS50173).

@@ -14,7 +14,8 @@ use super::{
 use crate::clock::entra_timestamp;
 use crate::directory::RefreshReuse;
 use crate::error::{Error, Result};
-use crate::oauth::token::{Params, Secret, TokenResponse};
+use crate::oauth::params::{Params, Secret};
+use crate::oauth::token::TokenResponse;
 use crate::store::refresh::{RefreshUse, Use};
 
 #[derive(Debug)]

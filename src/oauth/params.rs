@@ -1,0 +1,70 @@
+//! Request parameters as the protocol layer receives them, and [`Secret`], the wrapper of every
+//! credential or token value: a leaf module, so that the token endpoint, client authentication,
+//! the grants and logout share these types without importing each other.
+
+use crate::crypto::digest_eq;
+use crate::error::{Error, Result};
+
+/// Form parameters of a request, in order. Empty values count as absent, as Entra treats them.
+#[derive(Clone, Default)]
+pub struct Params(Vec<(String, String)>);
+
+impl std::fmt::Debug for Params {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Params")
+            .field("names", &names)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<Vec<(String, String)>> for Params {
+    fn from(v: Vec<(String, String)>) -> Self {
+        Params(v)
+    }
+}
+
+impl Params {
+    /// The first non-empty value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, v)| k == name && !v.trim().is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A required parameter (AADSTS900144 when missing).
+    pub fn require(&self, name: &'static str) -> Result<&str> {
+        self.get(name).ok_or(Error::MissingParameter(name))
+    }
+
+    pub fn secret(&self, name: &str) -> Option<Secret> {
+        self.get(name).map(Secret::new)
+    }
+}
+
+/// A credential or token value: never printed.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Constant-time comparison with a presented value. `Secret` has no `PartialEq`, so that
+    /// nothing compares secrets naively.
+    pub fn ct_eq(&self, other: &str) -> bool {
+        digest_eq(self.0.as_bytes(), other.as_bytes())
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
