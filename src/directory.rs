@@ -23,10 +23,13 @@ pub enum ClientType {
     Public,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Platform {
+    #[serde(rename = "web")]
     Web,
+    #[serde(rename = "spa")]
     Spa,
+    #[serde(rename = "publicClient")]
     PublicClient,
 }
 

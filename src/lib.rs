@@ -15,6 +15,7 @@ pub mod error;
 pub mod fixtures;
 pub mod keys;
 pub mod oauth;
+pub mod pkce;
 pub mod render_cache;
 pub mod routes;
 pub mod signin;

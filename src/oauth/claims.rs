@@ -10,6 +10,7 @@ use rand::{Rng, RngCore};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use crate::amr::Amr;
 use crate::crypto::random_b64;
 use crate::directory::{Application, TokenVersion, User};
 use crate::error::Result;
@@ -81,12 +82,6 @@ pub fn pairwise_sub(oid: &str, client_id: &str, tid: &str) -> String {
     URL_SAFE_NO_PAD.encode(h.finalize())
 }
 
-/// `client_info`: base64url (no padding) of `{"uid": oid, "utid": tid}`, which MSAL uses as the
-/// account's home id.
-pub fn client_info(oid: &str, tid: &str) -> String {
-    URL_SAFE_NO_PAD.encode(json!({ "uid": oid, "utid": tid }).to_string())
-}
-
 /// The opaque `login_hint` claim, usable as `login_hint` / `logout_hint` later.
 pub fn login_hint(user: &User) -> String {
     let body = json!({ "oid": user.oid, "tid": user.tenant_id, "upn": user.upn });
@@ -128,7 +123,7 @@ pub struct IdTokenInput<'a> {
     /// The SSO session (`sid`).
     pub session_id: Option<&'a str>,
     /// Authentication methods, e.g. `["pwd", "mfa"]`.
-    pub amr: &'a [String],
+    pub amr: &'a [Amr],
     pub auth_time: i64,
     /// `max_age` was sent: MSAL then requires `auth_time`.
     pub include_auth_time: bool,
@@ -210,7 +205,7 @@ pub struct UserGrant<'a> {
     pub scp: &'a [String],
     pub roles: Vec<String>,
     pub groups: Vec<String>,
-    pub amr: &'a [String],
+    pub amr: &'a [Amr],
     pub session_id: Option<&'a str>,
     /// Authentication context classes asked for by the `claims` parameter.
     pub acrs: Vec<String>,

@@ -3,8 +3,10 @@
 pub mod authorize;
 pub mod claims;
 pub mod client_auth;
+pub mod client_info;
 pub mod discovery;
 pub mod grants;
+pub mod lifetimes;
 pub mod logout;
 pub mod params;
 pub mod revocation;

@@ -32,7 +32,7 @@ pub async fn revoke(state: &AppState, req: RevocationRequest) -> Result<u64> {
         req.now,
     )
     .await?;
-    match state.store.refresh_grant(&token).await? {
+    match state.store.find_refresh(&token).await? {
         Some(g) if g.client_id == client.app.client_id => {
             Ok(state.store.revoke_family(&g.family_id, req.now).await?)
         }

@@ -3,11 +3,11 @@
 //! Response shape and headers as Entra's
 //! (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#successful-response-2>).
 
-use serde::Serialize;
-
 use crate::directory::Directory;
 use crate::error::{Error, Result};
 use crate::oauth::client_auth;
+use crate::oauth::client_info::ClientInfo;
+pub use crate::oauth::grants::TokenResponse;
 use crate::oauth::grants::{self, authorization_code, client_credentials, refresh_token, Env};
 use crate::oauth::params::{Params, Secret};
 use crate::state::AppState;
@@ -50,36 +50,6 @@ impl Grant {
     }
 }
 
-/// The success body. Fields absent for a grant are left out, as Entra does.
-#[derive(Serialize)]
-pub struct TokenResponse {
-    pub token_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
-    pub expires_in: i64,
-    pub ext_expires_in: i64,
-    pub access_token: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token: Option<String>,
-    /// Entra adds it for refresh tokens of SPA chains (fixed 24 h lifetime).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refresh_token_expires_in: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub id_token: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_info: Option<String>,
-}
-
-impl std::fmt::Debug for TokenResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenResponse")
-            .field("scope", &self.scope)
-            .field("expires_in", &self.expires_in)
-            .field("tokens", &"<redacted>")
-            .finish_non_exhaustive()
-    }
-}
-
 /// Handles one token request.
 pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenResponse> {
     let tenant = state.directory.resolve_tenant(&req.tenant)?;
@@ -99,7 +69,7 @@ pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenRespon
         client,
         base_url: &req.base_url,
         origin: req.origin.as_deref(),
-        client_info: req.params.get("client_info") == Some("1"),
+        client_info: ClientInfo::from_param(req.params.get("client_info")),
         claims: req.params.get("claims"),
         now: req.now,
     };

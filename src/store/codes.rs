@@ -1,18 +1,25 @@
-//! Authorization codes: stored as SHA-256 digests, single use, consumed atomically.
+//! Authorization codes: stored as SHA-256 digests, single use. A redemption reads the code first
+//! ([`Store::find_code`]), checks everything, and only then consumes it with one
+//! `UPDATE ... WHERE consumed_at IS NULL RETURNING` inside the transaction that stores what the
+//! code is exchanged for ([`Tx::consume_code`]): a refused request leaves the code usable, and of
+//! concurrent redemptions exactly one wins.
 
-use super::Store;
+use sqlx::SqliteConnection;
+
+use super::{Store, Tx};
+use crate::amr::{amr_json, parse_amr_json, Amr};
 use crate::crypto::sha256;
+use crate::directory::Platform;
+use crate::pkce::{Pkce, PkceMethod};
 
 /// What an authorization code is bound to (Entra: single use, about 10 minutes).
 #[derive(Clone, PartialEq, Eq)]
 pub struct AuthCode {
     pub client_id: String,
     pub redirect_uri: String,
-    /// `web`, `spa` or `publicClient`: the platform of the redirect URI the code went to.
-    pub redirect_platform: String,
-    pub code_challenge: Option<String>,
-    /// `S256` or `plain`.
-    pub code_challenge_method: Option<String>,
+    /// The platform of the redirect URI the code went to.
+    pub platform: Platform,
+    pub pkce: Option<Pkce>,
     /// Echoed byte for byte into the ID token.
     pub nonce: Option<String>,
     /// Space-separated scopes as requested.
@@ -20,8 +27,7 @@ pub struct AuthCode {
     pub user_oid: String,
     /// The SSO session (`sid`).
     pub session_id: String,
-    /// JSON array, e.g. `["pwd","otp","mfa"]`.
-    pub amr_json: String,
+    pub amr: Vec<Amr>,
     pub auth_time: i64,
     /// `max_age` was sent: the ID token must carry `auth_time`.
     pub include_auth_time: bool,
@@ -41,13 +47,13 @@ impl std::fmt::Debug for AuthCode {
     }
 }
 
-/// The outcome of redeeming a code.
+/// A stored code as a redemption finds it.
 #[derive(Debug)]
-pub enum Redemption {
-    /// First use: the code is now consumed.
+pub enum CodeLookup {
+    /// Not redeemed yet.
     Fresh(AuthCode),
-    /// Already consumed before: a replay (RFC 6749 section 4.1.2, RFC 9700 section 4.5).
-    Replayed(AuthCode),
+    /// Redeemed before: presenting it again is a replay (RFC 6749 section 4.1.2, RFC 9700 4.5).
+    Consumed(AuthCode),
     Unknown,
 }
 
@@ -68,82 +74,123 @@ struct CodeRow {
     claims_json: Option<String>,
     created_at: i64,
     expires_at: i64,
+    consumed_at: Option<i64>,
 }
 
-impl From<CodeRow> for AuthCode {
-    fn from(r: CodeRow) -> Self {
-        AuthCode {
+/// A stored value that does not parse: an error, never a default.
+fn corrupt(what: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("stored {what} does not parse: {value:?}").into())
+}
+
+impl TryFrom<CodeRow> for AuthCode {
+    type Error = sqlx::Error;
+
+    fn try_from(r: CodeRow) -> Result<Self, sqlx::Error> {
+        let platform = Platform::parse(&r.redirect_platform)
+            .ok_or_else(|| corrupt("redirect platform", &r.redirect_platform))?;
+        let pkce = match (r.code_challenge, r.code_challenge_method) {
+            (None, None) => None,
+            (Some(challenge), Some(m)) => Some(Pkce {
+                challenge,
+                method: PkceMethod::parse(&m).ok_or_else(|| corrupt("PKCE method", &m))?,
+            }),
+            (c, m) => {
+                return Err(corrupt(
+                    "PKCE challenge and method",
+                    &format!("{c:?} {m:?}"),
+                ))
+            }
+        };
+        let amr = parse_amr_json(&r.amr_json).map_err(|_| corrupt("amr", &r.amr_json))?;
+        Ok(AuthCode {
             client_id: r.client_id,
             redirect_uri: r.redirect_uri,
-            redirect_platform: r.redirect_platform,
-            code_challenge: r.code_challenge,
-            code_challenge_method: r.code_challenge_method,
+            platform,
+            pkce,
             nonce: r.nonce,
             scope: r.scope,
             user_oid: r.user_oid,
             session_id: r.session_id,
-            amr_json: r.amr_json,
+            amr,
             auth_time: r.auth_time,
             include_auth_time: r.include_auth_time,
             claims_json: r.claims_json,
             created_at: r.created_at,
             expires_at: r.expires_at,
-        }
+        })
     }
 }
 
 const COLUMNS: &str = "client_id, redirect_uri, redirect_platform, code_challenge, code_challenge_method, \
-    nonce, scope, user_oid, session_id, amr_json, auth_time, include_auth_time, claims_json, created_at, expires_at";
+    nonce, scope, user_oid, session_id, amr_json, auth_time, include_auth_time, claims_json, created_at, \
+    expires_at, consumed_at";
+
+async fn insert(conn: &mut SqliteConnection, code: &str, c: &AuthCode) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO auth_codes (code_sha256, client_id, redirect_uri, redirect_platform, code_challenge,
+            code_challenge_method, nonce, scope, user_oid, session_id, amr_json, auth_time,
+            include_auth_time, claims_json, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(sha256(code.as_bytes()))
+    .bind(&c.client_id)
+    .bind(&c.redirect_uri)
+    .bind(c.platform.as_str())
+    .bind(c.pkce.as_ref().map(|p| p.challenge.as_str()))
+    .bind(c.pkce.as_ref().map(|p| p.method.as_str()))
+    .bind(&c.nonce)
+    .bind(&c.scope)
+    .bind(&c.user_oid)
+    .bind(&c.session_id)
+    .bind(amr_json(&c.amr))
+    .bind(c.auth_time)
+    .bind(c.include_auth_time)
+    .bind(&c.claims_json)
+    .bind(c.created_at)
+    .bind(c.expires_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
 
 impl Store {
     /// Stores `code` (the opaque value handed to the client) with what it is bound to.
     pub async fn insert_code(&self, code: &str, c: &AuthCode) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO auth_codes (code_sha256, client_id, redirect_uri, redirect_platform, code_challenge,
-                code_challenge_method, nonce, scope, user_oid, session_id, amr_json, auth_time,
-                include_auth_time, claims_json, created_at, expires_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(sha256(code.as_bytes()))
-        .bind(&c.client_id)
-        .bind(&c.redirect_uri)
-        .bind(&c.redirect_platform)
-        .bind(&c.code_challenge)
-        .bind(&c.code_challenge_method)
-        .bind(&c.nonce)
-        .bind(&c.scope)
-        .bind(&c.user_oid)
-        .bind(&c.session_id)
-        .bind(&c.amr_json)
-        .bind(c.auth_time)
-        .bind(c.include_auth_time)
-        .bind(&c.claims_json)
-        .bind(c.created_at)
-        .bind(c.expires_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        insert(&mut conn, code, c).await
     }
 
-    /// Consumes a code atomically: of any number of concurrent calls, exactly one gets `Fresh`.
-    pub async fn consume_code(&self, code: &str, now: i64) -> sqlx::Result<Redemption> {
-        let digest = sha256(code.as_bytes());
-        let fresh: Option<CodeRow> = sqlx::query_as(&format!(
-            "UPDATE auth_codes SET consumed_at = ? WHERE code_sha256 = ? AND consumed_at IS NULL RETURNING {COLUMNS}"
-        ))
-        .bind(now)
-        .bind(&digest)
-        .fetch_optional(&self.pool)
-        .await?;
-        if let Some(row) = fresh {
-            return Ok(Redemption::Fresh(row.into()));
-        }
-        let used: Option<CodeRow> = sqlx::query_as(&format!(
+    /// Reads a code without consuming it.
+    pub async fn find_code(&self, code: &str) -> sqlx::Result<CodeLookup> {
+        let row: Option<CodeRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM auth_codes WHERE code_sha256 = ?"
         ))
-        .bind(&digest)
+        .bind(sha256(code.as_bytes()))
         .fetch_optional(&self.pool)
         .await?;
-        Ok(used.map_or(Redemption::Unknown, |r| Redemption::Replayed(r.into())))
+        Ok(match row {
+            None => CodeLookup::Unknown,
+            Some(r) if r.consumed_at.is_some() => CodeLookup::Consumed(r.try_into()?),
+            Some(r) => CodeLookup::Fresh(r.try_into()?),
+        })
+    }
+}
+
+impl Tx {
+    /// Stores a code as part of a larger write (the end of sign-in).
+    pub async fn insert_code(&mut self, code: &str, c: &AuthCode) -> sqlx::Result<()> {
+        insert(self.conn(), code, c).await
+    }
+
+    /// Consumes a code; false when another redemption consumed it first.
+    pub async fn consume_code(&mut self, code: &str, now: i64) -> sqlx::Result<bool> {
+        let r = sqlx::query(
+            "UPDATE auth_codes SET consumed_at = ? WHERE code_sha256 = ? AND consumed_at IS NULL",
+        )
+        .bind(now)
+        .bind(sha256(code.as_bytes()))
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 }

@@ -1,12 +1,29 @@
 //! Refresh tokens, their families (one per authorization code, i.e. per grant) and user-wide
-//! revocation. Tokens are stored as SHA-256 digests; a use is decided by one `UPDATE ... RETURNING`
-//! so that concurrent uses of a single-use token cannot both succeed.
+//! revocation. Tokens are stored as SHA-256 digests. A grant reads the token first
+//! ([`Store::find_refresh`]), checks everything, and only then marks it used with one
+//! `UPDATE ... RETURNING` inside the transaction that stores its successor ([`Tx::use_refresh`],
+//! [`Tx::insert_refresh`]): a refused request leaves the token as it was, and of concurrent uses
+//! of a single-use token exactly one wins.
 
-use super::Store;
+use sqlx::SqliteConnection;
+
+use super::{Store, Tx};
+use crate::amr::{amr_json, parse_amr_json, Amr};
 use crate::crypto::sha256;
 
+/// What kind of chain a refresh token belongs to: Entra gives chains started on a SPA redirect
+/// URI a fixed 24-hour lifetime
+/// (<https://learn.microsoft.com/entra/identity-platform/refresh-tokens#token-lifetime>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainKind {
+    /// Started on a `spa` redirect URI: redeemed cross-origin, fixed lifetime.
+    Spa,
+    /// Any other redirect URI: 90 days of inactivity.
+    Standard,
+}
+
 /// What a refresh token is bound to.
-#[derive(Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct RefreshGrant {
     pub family_id: String,
     pub client_id: String,
@@ -14,10 +31,9 @@ pub struct RefreshGrant {
     /// Space-separated scopes of the original grant.
     pub scope: String,
     pub session_id: Option<String>,
-    pub amr_json: String,
+    pub amr: Vec<Amr>,
     pub auth_time: i64,
-    /// The chain started on a `spa` redirect URI: fixed 24 h lifetime.
-    pub spa: bool,
+    pub kind: ChainKind,
     pub family_created_at: i64,
     pub created_at: i64,
     pub used_at: Option<i64>,
@@ -35,6 +51,50 @@ impl std::fmt::Debug for RefreshGrant {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct RefreshRow {
+    family_id: String,
+    client_id: String,
+    user_oid: String,
+    scope: String,
+    session_id: Option<String>,
+    amr_json: String,
+    auth_time: i64,
+    spa: bool,
+    family_created_at: i64,
+    created_at: i64,
+    used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<RefreshRow> for RefreshGrant {
+    type Error = sqlx::Error;
+
+    fn try_from(r: RefreshRow) -> Result<Self, sqlx::Error> {
+        let amr = parse_amr_json(&r.amr_json).map_err(|_| {
+            sqlx::Error::Decode(format!("stored amr does not parse: {:?}", r.amr_json).into())
+        })?;
+        Ok(RefreshGrant {
+            family_id: r.family_id,
+            client_id: r.client_id,
+            user_oid: r.user_oid,
+            scope: r.scope,
+            session_id: r.session_id,
+            amr,
+            auth_time: r.auth_time,
+            kind: if r.spa {
+                ChainKind::Spa
+            } else {
+                ChainKind::Standard
+            },
+            family_created_at: r.family_created_at,
+            created_at: r.created_at,
+            used_at: r.used_at,
+            revoked_at: r.revoked_at,
+        })
+    }
+}
+
 /// How a refresh token may be used, by the client's reuse policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Use {
@@ -44,127 +104,29 @@ pub enum Use {
     SingleUse,
 }
 
-/// The outcome of presenting a refresh token.
-#[derive(Debug)]
-pub enum RefreshUse {
-    /// Accepted; the row as it was before this use.
-    Accepted(RefreshGrant),
-    /// A single-use token presented again.
-    Reused(RefreshGrant),
-    Revoked(RefreshGrant),
-    Unknown,
-}
-
 const COLUMNS: &str =
     "family_id, client_id, user_oid, scope, session_id, amr_json, auth_time, spa, \
     family_created_at, created_at, used_at, revoked_at";
 
 impl Store {
-    /// Stores a refresh token. If its family was revoked meanwhile (a replayed code), the token is
-    /// stored already revoked.
-    pub async fn insert_refresh(&self, token: &str, g: &RefreshGrant) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_sha256, family_id, client_id, user_oid, scope, session_id,
-                amr_json, auth_time, spa, family_created_at, created_at, used_at, revoked_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL,
-                (SELECT MAX(revoked_at) FROM code_families WHERE family_id = ?))",
-        )
-        .bind(sha256(token.as_bytes()))
-        .bind(&g.family_id)
-        .bind(&g.client_id)
-        .bind(&g.user_oid)
-        .bind(&g.scope)
-        .bind(&g.session_id)
-        .bind(&g.amr_json)
-        .bind(g.auth_time)
-        .bind(g.spa)
-        .bind(g.family_created_at)
-        .bind(g.created_at)
-        .bind(&g.family_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Presents a refresh token: marks it used in the same statement that checks it.
-    pub async fn use_refresh(&self, token: &str, now: i64, mode: Use) -> sqlx::Result<RefreshUse> {
-        let digest = sha256(token.as_bytes());
-        let sql = match mode {
-            Use::SingleUse => format!(
-                "UPDATE refresh_tokens SET used_at = ?1 WHERE token_sha256 = ?2
-                   AND used_at IS NULL AND revoked_at IS NULL RETURNING {COLUMNS}"
-            ),
-            Use::Reusable => format!(
-                "UPDATE refresh_tokens SET used_at = COALESCE(used_at, ?1) WHERE token_sha256 = ?2
-                   AND revoked_at IS NULL RETURNING {COLUMNS}"
-            ),
-        };
-        let accepted: Option<RefreshGrant> = sqlx::query_as(&sql)
-            .bind(now)
-            .bind(&digest)
-            .fetch_optional(&self.pool)
-            .await?;
-        if let Some(g) = accepted {
-            return Ok(RefreshUse::Accepted(g));
-        }
-        let row: Option<RefreshGrant> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM refresh_tokens WHERE token_sha256 = ?"
-        ))
-        .bind(&digest)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(match row {
-            None => RefreshUse::Unknown,
-            Some(g) if g.revoked_at.is_some() => RefreshUse::Revoked(g),
-            Some(g) => RefreshUse::Reused(g),
-        })
-    }
-
-    /// The grant of a refresh token, without using it (revocation).
-    pub async fn refresh_grant(&self, token: &str) -> sqlx::Result<Option<RefreshGrant>> {
-        sqlx::query_as(&format!(
+    /// The grant of a refresh token, without using it.
+    pub async fn find_refresh(&self, token: &str) -> sqlx::Result<Option<RefreshGrant>> {
+        let row: Option<RefreshRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM refresh_tokens WHERE token_sha256 = ?"
         ))
         .bind(sha256(token.as_bytes()))
         .fetch_optional(&self.pool)
-        .await
+        .await?;
+        row.map(RefreshGrant::try_from).transpose()
     }
 
     /// Revokes every refresh token of a family (grant), including one a concurrent request is
     /// about to store: the family is marked revoked, so later tokens in it are born revoked.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> sqlx::Result<u64> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO code_families (code_sha256, family_id, revoked_at) VALUES (?, ?, ?)
-             ON CONFLICT(code_sha256) DO NOTHING",
-        )
-        .bind(sha256(format!("revoked-family:{family_id}").as_bytes()))
-        .bind(family_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        let r = sqlx::query(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(family_id)
-        .execute(&mut *tx)
-        .await?;
+        let mut tx = self.write().await?;
+        let n = revoke_family(tx.conn(), family_id, now).await?;
         tx.commit().await?;
-        Ok(r.rows_affected())
-    }
-
-    /// Links an authorization code to the family of tokens issued from it.
-    pub async fn link_code_family(&self, code: &str, family_id: &str) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO code_families (code_sha256, family_id) VALUES (?, ?)
-             ON CONFLICT(code_sha256) DO NOTHING",
-        )
-        .bind(sha256(code.as_bytes()))
-        .bind(family_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        Ok(n)
     }
 
     /// A replayed code: marks its family revoked (also for tokens stored later) and revokes the
@@ -175,6 +137,7 @@ impl Store {
         family_id: &str,
         now: i64,
     ) -> sqlx::Result<u64> {
+        let mut tx = self.write().await?;
         sqlx::query(
             "INSERT INTO code_families (code_sha256, family_id, revoked_at) VALUES (?, ?, ?)
              ON CONFLICT(code_sha256) DO UPDATE SET revoked_at = COALESCE(code_families.revoked_at, excluded.revoked_at)",
@@ -182,26 +145,28 @@ impl Store {
         .bind(sha256(code.as_bytes()))
         .bind(family_id)
         .bind(now)
-        .execute(&self.pool)
+        .execute(tx.conn())
         .await?;
-        self.revoke_family(family_id, now).await
+        let n = revoke_family(tx.conn(), family_id, now).await?;
+        tx.commit().await?;
+        Ok(n)
     }
 
     /// Graph's `revokeSignInSessions`: every refresh token and SSO session the user holds now
     /// stops working. Returns false when there is no such user.
     pub async fn revoke_sign_in_sessions(&self, user_oid: &str, now: i64) -> sqlx::Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write().await?;
         let r = sqlx::query("UPDATE users SET sessions_revoked_at = ? WHERE oid = ?")
             .bind(now)
             .bind(user_oid)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = ? WHERE user_oid = ? AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(user_oid)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         tx.commit().await?;
         Ok(r.rows_affected() > 0)
@@ -226,5 +191,92 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(r.rows_affected() > 0)
+    }
+}
+
+/// Marks a family revoked (so tokens stored later are born revoked) and revokes its tokens.
+async fn revoke_family(
+    conn: &mut SqliteConnection,
+    family_id: &str,
+    now: i64,
+) -> sqlx::Result<u64> {
+    sqlx::query(
+        "INSERT INTO code_families (code_sha256, family_id, revoked_at) VALUES (?, ?, ?)
+         ON CONFLICT(code_sha256) DO NOTHING",
+    )
+    .bind(sha256(format!("revoked-family:{family_id}").as_bytes()))
+    .bind(family_id)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    let r = sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = ? WHERE family_id = ? AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(family_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+impl Tx {
+    /// Marks a refresh token used, if it still may be: not revoked, and under [`Use::SingleUse`]
+    /// not used before. False when a concurrent request got there first or revoked it.
+    pub async fn use_refresh(&mut self, token: &str, now: i64, mode: Use) -> sqlx::Result<bool> {
+        let sql = match mode {
+            Use::SingleUse => {
+                "UPDATE refresh_tokens SET used_at = ?1 WHERE token_sha256 = ?2
+                   AND used_at IS NULL AND revoked_at IS NULL"
+            }
+            Use::Reusable => {
+                "UPDATE refresh_tokens SET used_at = COALESCE(used_at, ?1) WHERE token_sha256 = ?2
+                   AND revoked_at IS NULL"
+            }
+        };
+        let r = sqlx::query(sql)
+            .bind(now)
+            .bind(sha256(token.as_bytes()))
+            .execute(self.conn())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Stores a refresh token. If its family was revoked meanwhile (a replayed code), the token is
+    /// stored already revoked.
+    pub async fn insert_refresh(&mut self, token: &str, g: &RefreshGrant) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_sha256, family_id, client_id, user_oid, scope, session_id,
+                amr_json, auth_time, spa, family_created_at, created_at, used_at, revoked_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL,
+                (SELECT MAX(revoked_at) FROM code_families WHERE family_id = ?))",
+        )
+        .bind(sha256(token.as_bytes()))
+        .bind(&g.family_id)
+        .bind(&g.client_id)
+        .bind(&g.user_oid)
+        .bind(&g.scope)
+        .bind(&g.session_id)
+        .bind(amr_json(&g.amr))
+        .bind(g.auth_time)
+        .bind(g.kind == ChainKind::Spa)
+        .bind(g.family_created_at)
+        .bind(g.created_at)
+        .bind(&g.family_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Links an authorization code to the family of tokens issued from it.
+    pub async fn link_code_family(&mut self, code: &str, family_id: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO code_families (code_sha256, family_id) VALUES (?, ?)
+             ON CONFLICT(code_sha256) DO NOTHING",
+        )
+        .bind(sha256(code.as_bytes()))
+        .bind(family_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 }

@@ -8,6 +8,9 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use entra_mock::amr::parse_amr_json;
+use entra_mock::directory::Platform;
+use entra_mock::pkce::{Pkce, PkceMethod};
 use entra_mock::store::codes::AuthCode;
 use entra_mock::store::sessions::SsoSession;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -107,14 +110,16 @@ pub async fn issue_code(app: &TestApp, spec: &CodeSpec) -> (String, String) {
             &AuthCode {
                 client_id: spec.client_id.clone(),
                 redirect_uri: spec.redirect_uri.clone(),
-                redirect_platform: spec.platform.into(),
-                code_challenge: spec.challenge.clone(),
-                code_challenge_method: spec.challenge.as_ref().map(|_| "S256".into()),
+                platform: Platform::parse(spec.platform).unwrap(),
+                pkce: spec.challenge.clone().map(|challenge| Pkce {
+                    challenge,
+                    method: PkceMethod::S256,
+                }),
                 nonce: spec.nonce.clone(),
                 scope: spec.scope.clone(),
                 user_oid: spec.user_oid.clone(),
                 session_id: sid.clone(),
-                amr_json: serde_json::to_string(&spec.amr).unwrap(),
+                amr: parse_amr_json(&serde_json::to_string(&spec.amr).unwrap()).unwrap(),
                 auth_time: now - 5,
                 include_auth_time: spec.include_auth_time,
                 claims_json: spec.claims_json.clone(),

@@ -9,14 +9,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::directory::{Application, Directory, ResolvedTenant, TenantScope};
+use crate::directory::{Application, Directory, Platform, ResolvedTenant, TenantScope};
 use crate::error::Error;
+pub use crate::pkce::{Pkce, PkceMethod};
 
 mod reply;
-pub use reply::{
-    client_info, complete, Authenticated, IdTokens, Rejection, Reply, ReplyBody, ReplyTarget,
-    CODE_LIFETIME_SECS,
-};
+pub use crate::oauth::client_info::ClientInfo;
+pub use reply::{complete, Authenticated, IdTokens, Rejection, Reply, ReplyBody, ReplyTarget};
 
 /// Microsoft Graph, the resource of bare scopes such as `User.Read`.
 const GRAPH_RESOURCES: [&str; 2] = [
@@ -96,39 +95,11 @@ impl Prompt {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PkceMethod {
-    S256,
-    Plain,
-}
-
-impl PkceMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PkceMethod::S256 => "S256",
-            PkceMethod::Plain => "plain",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Pkce {
-    pub challenge: String,
-    pub method: PkceMethod,
-}
-
 /// Whether the `claims` parameter asked for multi-factor authentication (`acrs` or `amr`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MfaDemand {
     NotAsked,
     Asked,
-}
-
-/// `client_info=1`: the reply (and the token response) carries `client_info`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ClientInfo {
-    Omit,
-    Include,
 }
 
 /// A validated authorization request. Serialisable: it is kept in the sign-in flow.
@@ -139,8 +110,8 @@ pub struct AuthorizeRequest {
     pub tenant_id: String,
     pub client_id: String,
     pub reply: ReplyTarget,
-    /// `web`, `spa` or `publicClient`: the platform the redirect URI is registered under.
-    pub platform: String,
+    /// The platform the redirect URI is registered under.
+    pub platform: Platform,
     pub response_type: ResponseType,
     pub scope: String,
     pub nonce: Option<String>,
@@ -331,7 +302,7 @@ pub fn parse(
         },
         client_id: app.client_id.clone(),
         reply: target,
-        platform: platform.as_str().to_string(),
+        platform,
         response_type,
         scope: scope.split_whitespace().collect::<Vec<_>>().join(" "),
         nonce,
@@ -342,11 +313,7 @@ pub fn parse(
         pkce,
         claims,
         mfa_demand,
-        client_info: if p.get("client_info") == Some("1") {
-            ClientInfo::Include
-        } else {
-            ClientInfo::Omit
-        },
+        client_info: ClientInfo::from_param(p.get("client_info")),
     })
 }
 
@@ -359,22 +326,19 @@ fn parse_pkce(p: &Params) -> Result<Option<Pkce>, Error> {
             None => Ok(None),
         };
     };
-    let method = match method {
-        None | Some("plain") => PkceMethod::Plain,
-        Some("S256") => PkceMethod::S256,
-        Some(other) => {
+    let method = match method.map(PkceMethod::parse) {
+        None => PkceMethod::Plain,
+        Some(Some(m)) => m,
+        Some(None) => {
+            let other = p.non_empty("code_challenge_method").unwrap_or_default();
             return Err(Error::InvalidParameter {
                 name: "code_challenge_method",
                 reason: format!("'{other}' is not supported; use S256 or plain."),
-            })
+            });
         }
     };
-    // RFC 7636 section 4.1/4.2: 43 to 128 characters of [A-Z a-z 0-9 - . _ ~].
-    let valid = (43..=128).contains(&challenge.len())
-        && challenge
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-    if !valid || (method == PkceMethod::S256 && challenge.len() != 43) {
+    if !crate::pkce::well_formed(challenge) || (method == PkceMethod::S256 && challenge.len() != 43)
+    {
         return Err(Error::InvalidParameter {
             name: "code_challenge",
             reason: "Invalid size of Code_Challenge parameter.".into(),

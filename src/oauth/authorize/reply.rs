@@ -6,18 +6,17 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-use super::{AuthorizeRequest, ClientInfo, ResponseMode};
+use super::{AuthorizeRequest, ResponseMode};
+use crate::amr::{parse_amr_json, Amr};
 use crate::directory::{Directory, User};
 use crate::error::Error;
 use crate::keys::KeySet;
 use crate::oauth::claims;
+use crate::oauth::lifetimes::CODE_LIFETIME_SECS;
 use crate::store::codes::AuthCode;
 use crate::store::sessions::SsoSession;
 use crate::store::Store;
 use std::sync::Arc;
-
-/// Entra: "Authorization codes are short lived. Typically, they expire after about 10 minutes."
-pub const CODE_LIFETIME_SECS: i64 = 600;
 
 /// Where a reply (success or error) goes: only ever a registered redirect URI.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +110,12 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
+    /// The stored amr, parsed: a value that does not parse is an error, never an empty list.
+    pub fn amr(&self) -> Result<Vec<Amr>, Error> {
+        parse_amr_json(&self.amr_json)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("stored amr {:?}: {e}", self.amr_json)))
+    }
+
     /// The user of an SSO session, authenticated as that session records.
     pub fn by_session(user: &User, session: &SsoSession) -> Self {
         Authenticated {
@@ -148,8 +153,7 @@ impl IdTokens<'_> {
             .applications
             .get(&req.client_id)
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("application vanished")))?;
-        let amr: Vec<String> = serde_json::from_str(&auth.amr_json)
-            .map_err(|e| Error::Internal(anyhow::anyhow!("stored amr: {e}")))?;
+        let amr = auth.amr()?;
         claims::mint_id_token(
             &self.keys,
             &claims::IdTokenInput {
@@ -199,14 +203,13 @@ pub async fn complete(
                 &AuthCode {
                     client_id: req.client_id.clone(),
                     redirect_uri: req.reply.redirect_uri.clone(),
-                    redirect_platform: req.platform.clone(),
-                    code_challenge: req.pkce.as_ref().map(|p| p.challenge.clone()),
-                    code_challenge_method: req.pkce.as_ref().map(|p| p.method.as_str().into()),
+                    platform: req.platform,
+                    pkce: req.pkce.clone(),
                     nonce: req.nonce.clone(),
                     scope: req.scope.clone(),
                     user_oid: auth.user_oid.clone(),
                     session_id: auth.session_id.clone(),
-                    amr_json: auth.amr_json.clone(),
+                    amr: auth.amr()?,
                     auth_time: auth.auth_time,
                     include_auth_time: req.max_age.is_some(),
                     claims_json: req.claims.clone(),
@@ -227,21 +230,13 @@ pub async fn complete(
         params.push(("state".into(), state.clone()));
     }
     params.push(("session_state".into(), auth.session_id.clone()));
-    if req.client_info == ClientInfo::Include {
-        params.push((
-            "client_info".into(),
-            client_info(&auth.user_oid, &auth.tenant_id),
-        ));
+    if let Some(info) = req.client_info.value(&auth.user_oid, &auth.tenant_id) {
+        params.push(("client_info".into(), info));
     }
     Ok(Reply {
         target: req.reply.clone(),
         body: ReplyBody::Success(params),
     })
-}
-
-/// MSAL's `client_info`: base64url, unpadded, of `{"uid": oid, "utid": tid}`.
-pub fn client_info(oid: &str, tid: &str) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::json!({"uid": oid, "utid": tid}).to_string())
 }
 
 fn new_code() -> String {

@@ -9,17 +9,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::{check_not_revoked, parse_amr, scopes, Authentication, Chain, Env};
-use crate::crypto::digest_eq;
+use super::{check_not_revoked, check_origin, scopes, Authentication, Chain, Env, TokenResponse};
 use crate::directory::Platform;
 use crate::error::{Error, Result};
 use crate::oauth::params::{Params, Secret};
-use crate::oauth::token::TokenResponse;
-use crate::store::codes::{AuthCode, Redemption};
-
-/// How long /authorize should make a code valid: Entra's codes live about 10 minutes
-/// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#successful-response>).
-pub const CODE_LIFETIME_SECS: i64 = 600;
+use crate::store::codes::{AuthCode, CodeLookup};
+use crate::store::refresh::ChainKind;
 
 #[derive(Debug)]
 pub struct Request {
@@ -49,15 +44,12 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     let store = &env.state.store;
     let code = req.code.expose();
     let family_id = family_of(code);
-    let c = match store.consume_code(code, env.now).await? {
-        Redemption::Fresh(c) => c,
-        Redemption::Replayed(_) => {
-            let revoked = store.revoke_code_family(code, &family_id, env.now).await?;
-            tracing::warn!(revoked, "authorization code replayed: its grant is revoked");
-            return Err(Error::CodeAlreadyRedeemed);
-        }
-        Redemption::Unknown => return Err(Error::MalformedGrant),
+    let c = match store.find_code(code).await? {
+        CodeLookup::Fresh(c) => c,
+        CodeLookup::Consumed(_) => return Err(replayed(env, code, &family_id).await),
+        CodeLookup::Unknown => return Err(Error::MalformedGrant),
     };
+    // Check first: nothing below writes until every rule has passed.
     if c.client_id != env.client.app.client_id {
         return Err(Error::InvalidGrant(
             "The authorization code was issued to another client.",
@@ -69,9 +61,9 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     if c.redirect_uri != req.redirect_uri {
         return Err(Error::RedirectUriDiffers(req.redirect_uri));
     }
-    let spa = check_origin(env, &c)?;
-    check_pkce(&c, req.code_verifier.as_ref(), spa)?;
-
+    let kind = chain_kind(&c);
+    check_origin(kind, env.origin)?;
+    check_pkce(&c, req.code_verifier.as_ref(), kind)?;
     let user = store
         .user_by_oid(&c.user_oid)
         .await?
@@ -79,62 +71,71 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     check_not_revoked(&user, c.created_at)?;
     let scopes = scopes::delegated(&env.state.directory, &env.client.app, &c.scope)?;
     let refresh = scopes.oidc.offline_access;
-    if refresh {
-        store.link_code_family(code, &family_id).await?;
-    }
     let auth = Authentication {
         session_id: Some(c.session_id.clone()),
-        amr: parse_amr(&c.amr_json)?,
+        amr: c.amr.clone(),
         auth_time: c.auth_time,
         nonce: c.nonce.clone(),
         include_auth_time: c.include_auth_time,
         claims: c.claims_json.clone(),
     };
     let chain = Chain {
-        family_id,
+        family_id: family_id.clone(),
         family_created_at: env.now,
-        spa,
+        kind,
     };
-    super::issue_user_tokens(env, &user, &scopes, &auth, chain, refresh).await
+    let issued = super::issue_user_tokens(env, &user, &scopes, &auth, chain, refresh)?;
+
+    // Consume last, in the transaction that stores the refresh token the code is exchanged for.
+    let mut tx = store.write().await?;
+    if !tx.consume_code(code, env.now).await? {
+        drop(tx);
+        return Err(replayed(env, code, &family_id).await);
+    }
+    if refresh {
+        tx.link_code_family(code, &family_id).await?;
+    }
+    issued.store(&mut tx).await?;
+    tx.commit().await?;
+    Ok(issued.response)
 }
 
-/// Entra's cross-origin rules for codes
-/// (<https://learn.microsoft.com/entra/identity-platform/reference-error-codes>, 9002325-9002327).
-/// Returns whether the code went to a SPA redirect URI.
-fn check_origin(env: &Env<'_>, c: &AuthCode) -> Result<bool> {
-    let spa = Platform::parse(&c.redirect_platform) == Some(Platform::Spa);
-    match (spa, env.origin) {
-        (true, None) => Err(Error::SpaOriginRequired),
-        (false, Some(origin)) => Err(Error::OriginOnNonSpa(origin.to_string())),
-        _ => Ok(spa),
+/// A code presented again: the grant it started is revoked (RFC 9700 section 4.5) and the
+/// request fails with AADSTS54005.
+async fn replayed(env: &Env<'_>, code: &str, family_id: &str) -> Error {
+    match env
+        .state
+        .store
+        .revoke_code_family(code, family_id, env.now)
+        .await
+    {
+        Ok(revoked) => {
+            tracing::warn!(revoked, "authorization code replayed: its grant is revoked");
+            Error::CodeAlreadyRedeemed
+        }
+        Err(e) => e.into(),
+    }
+}
+
+/// The kind of chain a code starts: a code sent to a SPA redirect URI starts a SPA chain.
+fn chain_kind(c: &AuthCode) -> ChainKind {
+    match c.platform {
+        Platform::Spa => ChainKind::Spa,
+        Platform::Web | Platform::PublicClient => ChainKind::Standard,
     }
 }
 
 /// PKCE (RFC 7636 section 4.6). A verifier without a challenge is refused too: it would let an
 /// attacker who stripped the challenge pass as a PKCE client (RFC 9700 section 4.8.2).
-fn check_pkce(c: &AuthCode, verifier: Option<&Secret>, spa: bool) -> Result<()> {
-    match (c.code_challenge.as_deref(), verifier) {
-        (None, _) if spa => Err(Error::SpaPkceRequired),
+fn check_pkce(c: &AuthCode, verifier: Option<&Secret>, kind: ChainKind) -> Result<()> {
+    match (&c.pkce, verifier) {
+        (None, _) if kind == ChainKind::Spa => Err(Error::SpaPkceRequired),
         // Entra lets a web or native (publicClient) redirect URI redeem without PKCE; only SPA
         // codes insist on it.
         (None, None) => Ok(()),
         (None, Some(_)) | (Some(_), None) => Err(Error::PkceMismatch),
-        (Some(challenge), Some(v)) => {
-            let v = v.expose();
-            // RFC 7636 section 4.1: 43 to 128 unreserved characters.
-            let well_formed = (43..=128).contains(&v.len())
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'));
-            let computed = match c.code_challenge_method.as_deref().unwrap_or("plain") {
-                "S256" => URL_SAFE_NO_PAD.encode(Sha256::digest(v.as_bytes())),
-                _ => v.to_string(),
-            };
-            if well_formed && digest_eq(computed.as_bytes(), challenge.as_bytes()) {
-                Ok(())
-            } else {
-                Err(Error::PkceMismatch)
-            }
-        }
+        (Some(pkce), Some(v)) if pkce.verifies(v.expose()) => Ok(()),
+        (Some(_), Some(_)) => Err(Error::PkceMismatch),
     }
 }
 

@@ -3,12 +3,12 @@
 //! app-only token for `{resource}/.default` (else AADSTS1002012) carrying the app roles granted
 //! to the client, `idtyp: app` and no `scp`. Entra answers with the token and its lifetimes only.
 
+use super::TokenResponse;
 use super::{scopes, Env};
 use crate::error::{Error, Result};
 use crate::oauth::claims::{self, AccessTokenInput, Subject};
 use crate::oauth::client_auth::AuthMethod;
 use crate::oauth::params::Params;
-use crate::oauth::token::TokenResponse;
 
 #[derive(Debug)]
 pub struct Request {

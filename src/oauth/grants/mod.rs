@@ -1,24 +1,28 @@
 //! One module per grant (`authorization_code`, `refresh_token`, `client_credentials`), plus what
 //! the delegated grants share: issuing the user's tokens and rotating refresh tokens.
+//!
+//! Check first, consume last (node-oidc-provider's grants, RFC 9700 section 4.14): a grant
+//! validates everything (client, redirect URI, PKCE, Origin, scope, lifetimes, user) and mints its
+//! tokens before it writes anything; then one [`Tx`] consumes the code or refresh token and stores
+//! what replaces it. A refused request writes nothing.
 
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod refresh_token;
 pub mod scopes;
 
+use serde::Serialize;
+
+use crate::amr::Amr;
 use crate::directory::{ResolvedTenant, User};
 use crate::error::{Error, Result};
 use crate::oauth::claims::{self, AccessTokenInput, IdTokenInput, Subject, Target, UserGrant};
 use crate::oauth::client_auth::AuthenticatedClient;
-use crate::oauth::token::TokenResponse;
+use crate::oauth::client_info::ClientInfo;
+use crate::oauth::lifetimes::SPA_REFRESH_LIFETIME_SECS;
 use crate::state::AppState;
-use crate::store::refresh::RefreshGrant;
-
-/// A refresh-token chain started on a SPA redirect URI lives 24 hours, whatever its use
-/// (<https://learn.microsoft.com/entra/identity-platform/refresh-tokens#token-lifetime>).
-pub const SPA_REFRESH_LIFETIME_SECS: i64 = 24 * 3600;
-/// Other refresh tokens expire after 90 days without use.
-pub const REFRESH_INACTIVITY_SECS: i64 = 90 * 24 * 3600;
+use crate::store::refresh::{ChainKind, RefreshGrant};
+use crate::store::Tx;
 
 /// What every grant works with.
 pub struct Env<'a> {
@@ -28,7 +32,7 @@ pub struct Env<'a> {
     pub base_url: &'a str,
     pub origin: Option<&'a str>,
     /// `client_info=1`: MSAL wants `client_info` in the answer.
-    pub client_info: bool,
+    pub client_info: ClientInfo,
     /// The `claims` request parameter (JSON), if any.
     pub claims: Option<&'a str>,
     pub now: i64,
@@ -38,7 +42,7 @@ pub struct Env<'a> {
 #[derive(Debug, Clone)]
 pub struct Authentication {
     pub session_id: Option<String>,
-    pub amr: Vec<String>,
+    pub amr: Vec<Amr>,
     pub auth_time: i64,
     pub nonce: Option<String>,
     pub include_auth_time: bool,
@@ -50,11 +54,18 @@ pub struct Authentication {
 pub struct Chain {
     pub family_id: String,
     pub family_created_at: i64,
-    pub spa: bool,
+    pub kind: ChainKind,
 }
 
-pub fn parse_amr(json: &str) -> Result<Vec<String>> {
-    serde_json::from_str(json).map_err(|e| Error::Internal(anyhow::anyhow!("stored amr: {e}")))
+/// Entra's cross-origin rules for codes and the refresh tokens of their chains
+/// (<https://learn.microsoft.com/entra/identity-platform/reference-error-codes>, 9002326-9002327):
+/// a SPA chain is redeemed cross-origin (with `Origin`), any other chain never is.
+pub fn check_origin(kind: ChainKind, origin: Option<&str>) -> Result<()> {
+    match (kind, origin) {
+        (ChainKind::Spa, None) => Err(Error::SpaOriginRequired),
+        (ChainKind::Standard, Some(origin)) => Err(Error::OriginOnNonSpa(origin.to_string())),
+        _ => Ok(()),
+    }
 }
 
 /// `acrs` values asked for by a `claims` parameter:
@@ -94,20 +105,44 @@ pub fn check_not_revoked(user: &User, grant_created_at: i64) -> Result<()> {
     }
 }
 
+/// A stored Unix time as a date for an error message. Times come from our own clock; one out of
+/// range would be a corrupt row, and is shown as the range's end rather than as 1970.
 pub fn ts(unix: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(if unix < 0 {
+        time::OffsetDateTime::UNIX_EPOCH
+    } else {
+        time::PrimitiveDateTime::MAX.assume_utc()
+    })
 }
 
-/// Issues the tokens of a delegated grant: access token for the resolved target, ID token with
+/// Tokens minted for a grant, not stored yet: the refresh token (if any) is written by
+/// [`Issued::store`] in the transaction that consumes what the grant redeemed.
+pub struct Issued {
+    pub response: TokenResponse,
+    refresh: Option<RefreshGrant>,
+}
+
+impl Issued {
+    /// Writes the new refresh token, if any, as part of `tx`.
+    pub async fn store(&self, tx: &mut Tx) -> Result<()> {
+        if let (Some(g), Some(token)) = (&self.refresh, &self.response.refresh_token) {
+            tx.insert_refresh(token, g).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Mints the tokens of a delegated grant: access token for the resolved target, ID token with
 /// `openid`, a new refresh token with `offline_access` (rotation: every use returns a new one).
-pub async fn issue_user_tokens(
+/// Writes nothing.
+pub fn issue_user_tokens(
     env: &Env<'_>,
     user: &User,
     scopes: &scopes::Delegated,
     auth: &Authentication,
     chain: Chain,
     refresh: bool,
-) -> Result<TokenResponse> {
+) -> Result<Issued> {
     let app = &env.client.app;
     let keys = env.state.keys.snapshot();
     let directory = &env.state.directory;
@@ -160,49 +195,73 @@ pub async fn issue_user_tokens(
     } else {
         None
     };
-    let (refresh_token, refresh_token_expires_in) = if refresh {
-        let token = new_refresh_token();
-        env.state
-            .store
-            .insert_refresh(
-                &token,
-                &RefreshGrant {
-                    family_id: chain.family_id.clone(),
-                    client_id: app.client_id.clone(),
-                    user_oid: user.oid.clone(),
-                    scope: auth_scope_string(scopes),
-                    session_id: auth.session_id.clone(),
-                    amr_json: serde_json::to_string(&auth.amr)
-                        .map_err(|e| Error::Internal(e.into()))?,
-                    auth_time: auth.auth_time,
-                    spa: chain.spa,
-                    family_created_at: chain.family_created_at,
-                    created_at: env.now,
-                    used_at: None,
-                    revoked_at: None,
-                },
-            )
-            .await?;
-        let remaining = chain
-            .spa
-            .then(|| chain.family_created_at + SPA_REFRESH_LIFETIME_SECS - env.now);
-        (Some(token), remaining)
-    } else {
-        (None, None)
-    };
-    Ok(TokenResponse {
+    let grant = refresh.then(|| RefreshGrant {
+        family_id: chain.family_id.clone(),
+        client_id: app.client_id.clone(),
+        user_oid: user.oid.clone(),
+        scope: auth_scope_string(scopes),
+        session_id: auth.session_id.clone(),
+        amr: auth.amr.clone(),
+        auth_time: auth.auth_time,
+        kind: chain.kind,
+        family_created_at: chain.family_created_at,
+        created_at: env.now,
+        used_at: None,
+        revoked_at: None,
+    });
+    // Entra adds `refresh_token_expires_in` for SPA chains (fixed lifetime).
+    let refresh_token_expires_in = (refresh && chain.kind == ChainKind::Spa).then(|| {
+        chain
+            .family_created_at
+            .saturating_add(SPA_REFRESH_LIFETIME_SECS)
+            .saturating_sub(env.now)
+    });
+    let response = TokenResponse {
         token_type: "Bearer",
         scope: Some(scopes.granted.clone()),
         expires_in: access.expires_in,
         ext_expires_in: access.expires_in,
         access_token: access.token,
-        refresh_token,
+        refresh_token: grant.as_ref().map(|_| new_refresh_token()),
         refresh_token_expires_in,
         id_token,
-        client_info: env
-            .client_info
-            .then(|| claims::client_info(&user.oid, &user.tenant_id)),
+        client_info: env.client_info.value(&user.oid, &user.tenant_id),
+    };
+    Ok(Issued {
+        response,
+        refresh: grant,
     })
+}
+
+/// The success body of the token endpoint. Fields absent for a grant are left out, as Entra does
+/// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#successful-response-2>).
+#[derive(Serialize)]
+pub struct TokenResponse {
+    pub token_type: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    pub expires_in: i64,
+    pub ext_expires_in: i64,
+    pub access_token: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// Entra adds it for refresh tokens of SPA chains (fixed 24 h lifetime).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token_expires_in: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_info: Option<String>,
+}
+
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenResponse")
+            .field("scope", &self.scope)
+            .field("expires_in", &self.expires_in)
+            .field("tokens", &"<redacted>")
+            .finish_non_exhaustive()
+    }
 }
 
 /// The scope string stored with a refresh token: the granted scopes plus the OpenID ones, so a

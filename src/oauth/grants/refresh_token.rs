@@ -8,15 +8,14 @@
 //! or switched to another resource the client is consented for.
 
 use super::{
-    check_not_revoked, parse_amr, scopes, ts, Authentication, Chain, Env, REFRESH_INACTIVITY_SECS,
-    SPA_REFRESH_LIFETIME_SECS,
+    check_not_revoked, check_origin, scopes, ts, Authentication, Chain, Env, TokenResponse,
 };
 use crate::clock::entra_timestamp;
 use crate::directory::RefreshReuse;
 use crate::error::{Error, Result};
+use crate::oauth::lifetimes::{REFRESH_INACTIVITY_SECS, SPA_REFRESH_LIFETIME_SECS};
 use crate::oauth::params::{Params, Secret};
-use crate::oauth::token::TokenResponse;
-use crate::store::refresh::{RefreshUse, Use};
+use crate::store::refresh::{ChainKind, RefreshGrant, Use};
 
 #[derive(Debug)]
 pub struct Request {
@@ -35,52 +34,38 @@ impl Request {
 
 pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     let store = &env.state.store;
+    let token = req.refresh_token.expose();
     let mode = match env.client.app.refresh_reuse {
         RefreshReuse::Allow => Use::Reusable,
         RefreshReuse::Detect => Use::SingleUse,
     };
-    let g = match store
-        .use_refresh(req.refresh_token.expose(), env.now, mode)
+    let g = store
+        .find_refresh(token)
         .await?
-    {
-        RefreshUse::Accepted(g) => g,
-        RefreshUse::Revoked(g) => {
-            return Err(Error::GrantRevoked {
-                issued: entra_timestamp(ts(g.family_created_at)),
-                valid_from: entra_timestamp(ts(g.revoked_at.unwrap_or(env.now))),
-            })
-        }
-        RefreshUse::Reused(g) => {
-            let revoked = store.revoke_family(&g.family_id, env.now).await?;
-            tracing::warn!(
-                revoked,
-                "rotated refresh token reused: its family is revoked"
-            );
-            return Err(Error::GrantRevoked {
-                issued: entra_timestamp(ts(g.family_created_at)),
-                valid_from: entra_timestamp(ts(env.now)),
-            });
-        }
-        RefreshUse::Unknown => return Err(Error::MalformedGrant),
-    };
+        .ok_or(Error::MalformedGrant)?;
+    if let Some(revoked_at) = g.revoked_at {
+        return Err(revoked(&g, revoked_at));
+    }
+    if mode == Use::SingleUse && g.used_at.is_some() {
+        return Err(reused(env, &g).await);
+    }
+    // Check first: a request refused here leaves the token as it was (under `detect`, the
+    // client's corrected retry must not look like theft).
     if g.client_id != env.client.app.client_id {
         return Err(Error::InvalidGrant(
             "The refresh token was issued to another client.",
         ));
     }
     // The cross-origin rules of codes hold for the refresh tokens of their chains.
-    match (g.spa, env.origin) {
-        (true, None) => return Err(Error::SpaOriginRequired),
-        (false, Some(origin)) => return Err(Error::OriginOnNonSpa(origin.to_string())),
-        _ => {}
-    }
-    if g.spa && env.now - g.family_created_at >= SPA_REFRESH_LIFETIME_SECS {
+    check_origin(g.kind, env.origin)?;
+    let age = env.now.saturating_sub(g.family_created_at);
+    if g.kind == ChainKind::Spa && age >= SPA_REFRESH_LIFETIME_SECS {
         return Err(Error::SpaRefreshTokenExpired(entra_timestamp(ts(
             g.family_created_at
         ))));
     }
-    let inactive = env.now - g.created_at;
-    if !g.spa && inactive >= REFRESH_INACTIVITY_SECS {
+    let inactive = env.now.saturating_sub(g.created_at);
+    if g.kind == ChainKind::Standard && inactive >= REFRESH_INACTIVITY_SECS {
         return Err(Error::RefreshTokenInactive {
             issued: entra_timestamp(ts(g.created_at)),
             inactive: format_duration(inactive),
@@ -97,7 +82,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     scopes.oidc.offline_access = true;
     let auth = Authentication {
         session_id: g.session_id.clone(),
-        amr: parse_amr(&g.amr_json)?,
+        amr: g.amr.clone(),
         auth_time: g.auth_time,
         nonce: None,
         include_auth_time: false,
@@ -106,9 +91,49 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     let chain = Chain {
         family_id: g.family_id.clone(),
         family_created_at: g.family_created_at,
-        spa: g.spa,
+        kind: g.kind,
     };
-    super::issue_user_tokens(env, &user, &scopes, &auth, chain, true).await
+    let issued = super::issue_user_tokens(env, &user, &scopes, &auth, chain, true)?;
+
+    // Consume last: the old token is marked used in the transaction that stores its successor.
+    let mut tx = store.write().await?;
+    if !tx.use_refresh(token, env.now, mode).await? {
+        drop(tx);
+        // A concurrent request revoked or (single use) used it first.
+        return Err(match store.find_refresh(token).await? {
+            Some(now) => match now.revoked_at {
+                Some(at) => revoked(&now, at),
+                None => reused(env, &now).await,
+            },
+            None => Error::MalformedGrant,
+        });
+    }
+    issued.store(&mut tx).await?;
+    tx.commit().await?;
+    Ok(issued.response)
+}
+
+/// AADSTS50173: the grant was revoked at `revoked_at`.
+fn revoked(g: &RefreshGrant, revoked_at: i64) -> Error {
+    Error::GrantRevoked {
+        issued: entra_timestamp(ts(g.family_created_at)),
+        valid_from: entra_timestamp(ts(revoked_at)),
+    }
+}
+
+/// A single-use token presented again: reuse is theft, so the whole family is revoked
+/// (RFC 9700 section 4.14.2).
+async fn reused(env: &Env<'_>, g: &RefreshGrant) -> Error {
+    match env.state.store.revoke_family(&g.family_id, env.now).await {
+        Ok(n) => {
+            tracing::warn!(
+                revoked = n,
+                "rotated refresh token reused: its family is revoked"
+            );
+            revoked(g, env.now)
+        }
+        Err(e) => e.into(),
+    }
 }
 
 /// `d.hh:mm:ss`, as Entra writes durations in AADSTS700082.
