@@ -120,13 +120,16 @@ impl KeyRing {
     /// Loads the keys from the store, making an active and a next key on first start.
     pub async fn load_or_create(store: &Store, now: i64) -> anyhow::Result<Self> {
         let mut rows = store.signing_keys().await?;
-        if !rows.iter().any(|r| r.state == "active") {
+        if !rows.iter().any(|r| r.state == KeyState::Active.as_str()) {
             let (a, b) = tokio::join!(generate(now), generate(now));
             let (mut active, next) = (a?, b?);
             active.state = KeyState::Active.as_str().into();
             active.activated_at = Some(now);
-            store.insert_signing_key(&active).await?;
-            store.insert_signing_key(&next).await?;
+            // Both keys or neither: a crash in between must not leave a key set without a next key.
+            let mut tx = store.write().await?;
+            tx.insert_signing_key(&active).await?;
+            tx.insert_signing_key(&next).await?;
+            tx.commit().await?;
             rows = store.signing_keys().await?;
         }
         let set = build_set(&rows, 1)?;
@@ -158,8 +161,12 @@ impl KeyRing {
 fn build_set(rows: &[KeyRow], generation: u64) -> anyhow::Result<KeySet> {
     let mut published = Vec::new();
     let mut active = None;
-    for row in rows.iter().filter(|r| r.state != "retired") {
-        let key = Arc::new(SigningKey::from_row(row)?);
+    for row in rows {
+        let key = SigningKey::from_row(row)?;
+        if key.state == KeyState::Retired {
+            continue;
+        }
+        let key = Arc::new(key);
         if key.state == KeyState::Active {
             active = Some(key.clone());
         }

@@ -1,6 +1,6 @@
 //! Signing keys.
 
-use super::Store;
+use super::{Store, Tx};
 
 #[derive(Clone, sqlx::FromRow)]
 pub struct KeyRow {
@@ -29,8 +29,10 @@ impl Store {
             .fetch_all(&self.pool)
             .await
     }
+}
 
-    pub async fn insert_signing_key(&self, k: &KeyRow) -> sqlx::Result<()> {
+impl Tx {
+    pub async fn insert_signing_key(&mut self, k: &KeyRow) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO signing_keys (kid, state, private_key_pkcs8, cert_der, created_at, activated_at, retired_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -42,7 +44,7 @@ impl Store {
         .bind(k.created_at)
         .bind(k.activated_at)
         .bind(k.retired_at)
-        .execute(&self.pool)
+        .execute(self.conn())
         .await?;
         Ok(())
     }

@@ -25,6 +25,21 @@ impl Store {
     }
 }
 
+/// `&mut *tx` is the connection, as with sqlx's own transaction type.
+impl std::ops::Deref for Tx {
+    type Target = SqliteConnection;
+
+    fn deref(&self) -> &SqliteConnection {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.0
+    }
+}
+
 impl Tx {
     /// The connection the repositories' statements run on.
     pub fn conn(&mut self) -> &mut SqliteConnection {

@@ -1,12 +1,15 @@
 //! entra-mock's integration tests: one binary, each test spawning its own server on port 0 with
 //! its own data dir and SQLite file, talked to over real HTTP and TLS.
 
+mod fixture_builder;
 mod helpers;
+mod log_capture;
 mod signin_helpers;
 mod token_helpers;
 
 mod e2e;
 mod foundation;
+mod hardening;
 mod signin;
 mod signin_mfa;
 mod signin_sso;

@@ -31,9 +31,7 @@ pub const NONCE: &str = "nonce-67890";
 pub const SCOPE: &str = "openid profile offline_access";
 
 /// `BASE64URL(SHA256(verifier))`.
-pub fn challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
+pub use entra_mock::crypto::s256 as challenge;
 
 /// The parameters MSAL sends for the authorization code flow with PKCE.
 pub fn code_request(client_id: &str, redirect_uri: &str) -> Vec<(String, String)> {

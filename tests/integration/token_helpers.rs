@@ -25,8 +25,28 @@ pub const BFF_CERT_PEM: &str = include_str!("../../fixtures/certs/bff-dev-only.p
 pub const SPA_ORIGIN: &str = "http://localhost:5002";
 pub const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-entra-mock";
 
-pub fn s256(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+pub use entra_mock::crypto::s256;
+
+/// Posts the same token request `n` times at once; the answers in the order the tasks were made.
+pub async fn concurrently(app: &TestApp, n: usize, form: &[(&str, &str)]) -> Vec<Answer> {
+    let client = app.client();
+    let form: Vec<(String, String)> = form
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (client, url, form) = (client.clone(), app.token_url(), form.clone());
+            tokio::spawn(
+                async move { answer(client.post(url).form(&form).send().await.unwrap()).await },
+            )
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    answers
 }
 
 /// What a code is bound to; `CodeSpec::bff` and `CodeSpec::spa` give the usual ones.
@@ -336,21 +356,6 @@ pub fn bff_assertion(alg: Algorithm, aud: &str, jti: &str, now: i64) -> String {
     });
     let key = EncodingKey::from_rsa_pem(BFF_CERT_KEY.as_bytes()).unwrap();
     jsonwebtoken::encode(&header, &claims, &key).unwrap()
-}
-
-/// A server whose fixture is the built-in one with textual edits; keeps its data dir alive.
-pub async fn spawn_edited(edits: &[(&str, &str)]) -> (TestApp, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut text = entra_mock::fixtures::DEFAULT_FIXTURE.to_string();
-    for (from, to) in edits {
-        assert!(text.contains(from), "fixture has no {from:?}");
-        text = text.replacen(from, to, 1);
-    }
-    let path = dir.path().join("fixture.toml");
-    std::fs::write(&path, text).unwrap();
-    let data = dir.path().join("data");
-    let app = TestApp::spawn_with_fixtures(&data, path).await.unwrap();
-    (app, dir)
 }
 
 /// A client whose cookie jar the test can read and fill.

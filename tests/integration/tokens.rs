@@ -3,6 +3,7 @@
 use jsonwebtoken::Algorithm;
 use serde_json::json;
 
+use crate::fixture_builder::Fixture;
 use crate::helpers::*;
 use crate::token_helpers::*;
 
@@ -246,11 +247,10 @@ async fn a_client_assertion_jti_cannot_be_used_twice() {
 
 #[tokio::test]
 async fn an_app_set_to_entras_assertion_reuse_accepts_the_same_assertion_again() {
-    let (app, _dir) = spawn_edited(&[(
-        "passwordCredentials = [{ secretText = \"bff-secret-local-dev-only\"",
-        "mock = { clientAssertionReuse = \"allow\" }\npasswordCredentials = [{ secretText = \"bff-secret-local-dev-only\"",
-    )])
-    .await;
+    let (app, _dir) = Fixture::builtin()
+        .app("bff", "mock.clientAssertionReuse", "allow")
+        .spawn()
+        .await;
     let now = app.state.clock.unix();
     let assertion = bff_assertion(Algorithm::RS256, &app.token_url(), "jti-cached", now);
     for _ in 0..2 {
@@ -370,11 +370,10 @@ async fn client_credentials_gives_daemon_an_app_token_with_its_granted_roles() {
 
 #[tokio::test]
 async fn v1_resources_get_v1_access_tokens_that_validate_against_v1_metadata() {
-    let (app, _dir) = spawn_edited(&[(
-        "accessTokenAcceptedVersion = 2",
-        "accessTokenAcceptedVersion = 1",
-    )])
-    .await;
+    let (app, _dir) = Fixture::builtin()
+        .app("api", "accessTokenAcceptedVersion", 1)
+        .spawn()
+        .await;
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
     let a = app.redeem_bff(&code).await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -398,11 +397,10 @@ async fn v1_resources_get_v1_access_tokens_that_validate_against_v1_metadata() {
 
 #[tokio::test]
 async fn strict_entra_claims_drop_amr_from_v2_tokens() {
-    let (app, _dir) = spawn_edited(&[(
-        "name = \"bff\"\n",
-        "name = \"bff\"\nmock = { strictEntraClaims = true }\n",
-    )])
-    .await;
+    let (app, _dir) = Fixture::builtin()
+        .app("bff", "mock.strictEntraClaims", true)
+        .spawn()
+        .await;
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
     let a = app.redeem_bff(&code).await;
     let (_, at) = jwt_parts(a.str("access_token"));
@@ -414,11 +412,11 @@ async fn strict_entra_claims_drop_amr_from_v2_tokens() {
 
 #[tokio::test]
 async fn configured_lifetimes_are_honoured() {
-    let (app, _dir) = spawn_edited(&[(
-        "name = \"bff\"\n",
-        "name = \"bff\"\nmock = { accessTokenLifetimeSeconds = 600, idTokenLifetimeSeconds = 300 }\n",
-    )])
-    .await;
+    let (app, _dir) = Fixture::builtin()
+        .app("bff", "mock.accessTokenLifetimeSeconds", 600)
+        .app("bff", "mock.idTokenLifetimeSeconds", 300)
+        .spawn()
+        .await;
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
     let a = app.redeem_bff(&code).await;
     assert_eq!(a.body["expires_in"], 600);

@@ -2,8 +2,17 @@
 
 use serde_json::json;
 
+use crate::fixture_builder::Fixture;
 use crate::helpers::*;
 use crate::token_helpers::*;
+
+/// A server whose bff app runs the RFC 9700 reuse-detection policy.
+async fn detect_policy() -> (TestApp, tempfile::TempDir) {
+    Fixture::builtin()
+        .app("bff", "mock.refreshTokenReuse", "detect")
+        .spawn()
+        .await
+}
 
 async fn bff_refresh_token(app: &TestApp) -> String {
     let (code, _) = issue_code(app, &CodeSpec::bff()).await;
@@ -32,11 +41,7 @@ async fn every_refresh_returns_a_new_refresh_token_and_the_old_one_keeps_working
 
 #[tokio::test]
 async fn under_the_detect_policy_reusing_a_rotated_refresh_token_revokes_the_whole_family() {
-    let (app, _dir) = spawn_edited(&[(
-        "name = \"bff\"\n",
-        "name = \"bff\"\nmock = { refreshTokenReuse = \"detect\" }\n",
-    )])
-    .await;
+    let (app, _dir) = detect_policy().await;
     let rt1 = bff_refresh_token(&app).await;
     let a = app.refresh_bff(&rt1, None).await;
     assert_eq!(a.status, 200, "{}", a.body);
@@ -294,31 +299,15 @@ async fn graph_revoke_sign_in_sessions_of_an_unknown_user_is_a_graph_404() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn under_the_detect_policy_concurrent_uses_of_one_refresh_token_leave_nothing_usable() {
-    let (app, _dir) = spawn_edited(&[(
-        "name = \"bff\"\n",
-        "name = \"bff\"\nmock = { refreshTokenReuse = \"detect\" }\n",
-    )])
-    .await;
+    let (app, _dir) = detect_policy().await;
     let rt = bff_refresh_token(&app).await;
-    let client = app.client();
-    let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let (client, url, rt) = (client.clone(), app.token_url(), rt.clone());
-            tokio::spawn(async move {
-                let form = [
-                    ("grant_type", "refresh_token"),
-                    ("client_id", BFF),
-                    ("client_secret", BFF_SECRET),
-                    ("refresh_token", rt.as_str()),
-                ];
-                answer(client.post(url).form(&form).send().await.unwrap()).await
-            })
-        })
-        .collect();
-    let mut answers = Vec::new();
-    for t in tasks {
-        answers.push(t.await.unwrap());
-    }
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", BFF),
+        ("client_secret", BFF_SECRET),
+        ("refresh_token", rt.as_str()),
+    ];
+    let answers = concurrently(&app, 8, &form).await;
     let winners: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
     assert_eq!(winners.len(), 1);
     for a in answers.iter().filter(|a| a.status != 200) {

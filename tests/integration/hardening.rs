@@ -1,0 +1,244 @@
+//! Core hardening: a refused request writes nothing (check first, consume last), a failure between
+//! the writes of one operation leaves no partial state, and secrets never reach the logs.
+
+use crate::fixture_builder::Fixture;
+use crate::helpers::*;
+use crate::log_capture;
+use crate::signin_helpers::{code_request, sign_in};
+use crate::token_helpers::*;
+
+async fn detect_policy() -> (TestApp, tempfile::TempDir) {
+    Fixture::builtin()
+        .app("bff", "mock.refreshTokenReuse", "detect")
+        .spawn()
+        .await
+}
+
+async fn bff_refresh_token(app: &TestApp) -> String {
+    let (code, _) = issue_code(app, &CodeSpec::bff()).await;
+    let a = app.redeem_bff(&code).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    a.str("refresh_token").to_string()
+}
+
+/// Makes SQLite refuse every insert into `table`: a crash between two writes of one operation.
+async fn fail_inserts_into(app: &TestApp, table: &str) {
+    sqlx::query(&format!(
+        "CREATE TRIGGER injected_failure BEFORE INSERT ON {table} \
+         BEGIN SELECT RAISE(ABORT, 'injected failure'); END"
+    ))
+    .execute(&app.state.store.pool)
+    .await
+    .unwrap();
+}
+
+async fn heal(app: &TestApp) {
+    sqlx::query("DROP TRIGGER injected_failure")
+        .execute(&app.state.store.pool)
+        .await
+        .unwrap();
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn under_detect_a_refresh_refused_for_its_scope_leaves_the_token_usable() {
+    let (app, _dir) = detect_policy().await;
+    let rt = bff_refresh_token(&app).await;
+    app.refresh_bff(&rt, Some("api://22223333-cccc-4444-dddd-5555eeee6666/nope"))
+        .await
+        .assert_error(400, "invalid_scope", 70011);
+    let a = app.refresh_bff(&rt, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
+async fn under_detect_a_refresh_refused_for_its_origin_leaves_the_token_usable() {
+    let (app, _dir) = detect_policy().await;
+    let rt = bff_refresh_token(&app).await;
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", BFF),
+        ("client_secret", BFF_SECRET),
+        ("refresh_token", rt.as_str()),
+    ];
+    app.token_with(&form, &[("Origin", "http://localhost:5002")])
+        .await
+        .assert_error(400, "invalid_request", 9002326);
+    let a = app.refresh_bff(&rt, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
+async fn under_detect_a_refresh_refused_for_its_client_leaves_the_token_usable() {
+    let (app, _dir) = detect_policy().await;
+    let rt = bff_refresh_token(&app).await;
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", DAEMON),
+        ("client_secret", DAEMON_SECRET),
+        ("refresh_token", rt.as_str()),
+    ];
+    app.token(&form)
+        .await
+        .assert_error(400, "invalid_grant", 70000);
+    let a = app.refresh_bff(&rt, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
+async fn a_code_refused_for_its_redirect_uri_still_redeems_with_the_right_one() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("client_id", BFF),
+        ("client_secret", BFF_SECRET),
+        ("code", code.as_str()),
+        ("redirect_uri", "https://localhost:5001/auth/callback"),
+    ];
+    app.token(&form)
+        .await
+        .assert_error(400, "invalid_grant", 500112);
+    let a = app.redeem_bff(&code).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
+async fn a_code_refused_for_its_pkce_verifier_still_redeems_with_the_right_one() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::spa()).await;
+    let form = |verifier| {
+        vec![
+            ("grant_type", "authorization_code"),
+            ("client_id", SPA),
+            ("code", code.as_str()),
+            ("redirect_uri", SPA_REDIRECT),
+            ("code_verifier", verifier),
+        ]
+    };
+    let origin = [("Origin", "http://localhost:5002")];
+    app.token_with(
+        &form("wrong-verifier-wrong-verifier-wrong-verifier-0"),
+        &origin,
+    )
+    .await
+    .assert_error(400, "invalid_grant", 501481);
+    let a = app.token_with(&form(VERIFIER), &origin).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
+async fn a_failure_while_rotating_a_refresh_token_leaves_the_old_one_unused() {
+    let (app, _dir) = detect_policy().await;
+    let rt = bff_refresh_token(&app).await;
+    let before = count(&app, "SELECT COUNT(*) FROM refresh_tokens").await;
+
+    fail_inserts_into(&app, "refresh_tokens").await;
+    let failed = app.refresh_bff(&rt, None).await;
+    assert_eq!(failed.status, 500, "{}", failed.body);
+    assert_eq!(failed.body["error"], "server_error");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM refresh_tokens WHERE used_at IS NOT NULL"
+        )
+        .await,
+        0,
+        "the token was not marked used by the failed rotation"
+    );
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM refresh_tokens").await,
+        before
+    );
+
+    heal(&app).await;
+    // Under `detect` a token marked used would now revoke the family: it works instead.
+    let a = app.refresh_bff(&rt, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
+async fn a_failure_while_redeeming_a_code_leaves_the_code_unconsumed() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+
+    fail_inserts_into(&app, "refresh_tokens").await;
+    assert_eq!(app.redeem_bff(&code).await.status, 500);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM auth_codes WHERE consumed_at IS NOT NULL"
+        )
+        .await,
+        0
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM code_families").await, 0);
+
+    heal(&app).await;
+    let a = app.redeem_bff(&code).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body["refresh_token"].is_string());
+}
+
+#[tokio::test]
+async fn no_secret_reaches_a_log_line() {
+    let logs = log_capture::install();
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    // A sign-in with a wrong password first, then the right one, a code, a token and a refresh.
+    let wrong = "Wr0ng-Passw0rd-in-the-log?";
+    let _ = sign_in(
+        &app,
+        &client,
+        &code_request(BFF, BFF_REDIRECT),
+        ALICE,
+        wrong,
+    )
+    .await;
+    let res = sign_in(
+        &app,
+        &app.client(),
+        &code_request(BFF, BFF_REDIRECT),
+        ALICE,
+        PASSWORD,
+    )
+    .await;
+    let code = crate::signin_helpers::code_of(&res);
+    let a = app
+        .redeem_bff_pkce(&code, crate::signin_helpers::VERIFIER)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let rt = a.str("refresh_token").to_string();
+    let r = app.refresh_bff(&rt, None).await;
+    // And failures that log: an internal error, a replayed code.
+    fail_inserts_into(&app, "refresh_tokens").await;
+    assert_eq!(app.refresh_bff(&rt, None).await.status, 500);
+    heal(&app).await;
+    app.redeem_bff_pkce(&code, crate::signin_helpers::VERIFIER)
+        .await
+        .assert_error(400, "invalid_grant", 54005);
+
+    let text = logs.text();
+    assert!(
+        text.contains("internal error"),
+        "the capture works: the injected failure was logged"
+    );
+    for secret in [
+        PASSWORD,
+        wrong,
+        BFF_SECRET,
+        code.as_str(),
+        rt.as_str(),
+        a.str("access_token"),
+        a.str("id_token"),
+        r.str("refresh_token"),
+    ] {
+        assert!(!text.contains(secret), "a secret is in the logs");
+    }
+}
