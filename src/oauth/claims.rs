@@ -15,12 +15,30 @@ use crate::crypto::random_b64;
 use crate::directory::{Application, TokenVersion, User};
 use crate::error::Result;
 use crate::keys::KeySet;
-use crate::oauth::client_auth::AuthMethod;
 use crate::oauth::discovery::{issuer, MetadataVersion};
 
-/// Microsoft Graph's application id: the audience of tokens for Graph scopes (`User.Read`, and
-/// the token Entra returns when only OpenID scopes were asked for).
-pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+pub use crate::oauth::scope::GRAPH_APP_ID;
+
+/// How the client proved its identity: the `azpacr` / `appidacr` claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// A public client: no credential.
+    None,
+    Secret,
+    Certificate,
+}
+
+impl AuthMethod {
+    /// `0` public client, `1` client secret, `2` certificate
+    /// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>).
+    pub fn acr(self) -> &'static str {
+        match self {
+            AuthMethod::None => "0",
+            AuthMethod::Secret => "1",
+            AuthMethod::Certificate => "2",
+        }
+    }
+}
 
 /// The "User" directory role template Entra puts in `wids` of every member's token.
 const WIDS_MEMBER: &str = "b79fbf4d-3ef9-4689-8143-76b194e85509";

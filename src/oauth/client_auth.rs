@@ -16,6 +16,7 @@ use crate::directory::{
     Application, AssertionReuse, ClientCertificate, ClientType, ResolvedTenant,
 };
 use crate::error::{Error, Result};
+pub use crate::oauth::claims::AuthMethod;
 use crate::oauth::params::{Params, Secret};
 use crate::state::AppState;
 
@@ -23,27 +24,6 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 
 /// Clock skew tolerated on assertion `exp`/`nbf` (Entra allows five minutes).
 const SKEW_SECS: i64 = 300;
-
-/// How the client proved its identity: the `azpacr` / `appidacr` claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    /// A public client: no credential.
-    None,
-    Secret,
-    Certificate,
-}
-
-impl AuthMethod {
-    /// `0` public client, `1` client secret, `2` certificate
-    /// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>).
-    pub fn acr(self) -> &'static str {
-        match self {
-            AuthMethod::None => "0",
-            AuthMethod::Secret => "1",
-            AuthMethod::Certificate => "2",
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct AuthenticatedClient {

@@ -10,5 +10,6 @@ pub mod lifetimes;
 pub mod logout;
 pub mod params;
 pub mod revocation;
+pub mod scope;
 pub mod token;
 pub mod userinfo;

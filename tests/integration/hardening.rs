@@ -242,3 +242,41 @@ async fn no_secret_reaches_a_log_line() {
         assert!(!text.contains(secret), "a secret is in the logs");
     }
 }
+
+#[tokio::test]
+async fn authorize_and_token_parse_scopes_alike_whatever_their_case() {
+    let app = TestApp::spawn().await;
+    let mixed =
+        "OpenID Profile Offline_Access api://22223333-cccc-4444-dddd-5555eeee6666/ACCESS_AS_USER";
+    // /authorize accepts it and signs alice in...
+    let params = crate::signin_helpers::with(code_request(BFF, BFF_REDIRECT), "scope", mixed);
+    let res = sign_in(&app, &app.client(), &params, ALICE, PASSWORD).await;
+    let code = crate::signin_helpers::code_of(&res);
+    // ...and the token endpoint reads the same scopes from the code.
+    let a = app
+        .redeem_bff_pkce(&code, crate::signin_helpers::VERIFIER)
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body["id_token"].is_string(), "openid was recognised");
+    assert!(a.body["refresh_token"].is_string(), "offline_access too");
+    let claims = app.validate(a.str("access_token"), true, API).await;
+    assert_eq!(claims["scp"], "access_as_user");
+
+    // A value the API does not expose is refused by both, with the same code.
+    let bad = format!("openid {API}/nope");
+    let params = crate::signin_helpers::with(code_request(BFF, BFF_REDIRECT), "scope", &bad);
+    let res = crate::signin_helpers::get(
+        &app.client(),
+        &crate::signin_helpers::authorize_url(&app.https, &params),
+    )
+    .await;
+    let reply = crate::signin_helpers::reply_params(&crate::signin_helpers::location(&res));
+    assert!(
+        reply["error_description"].starts_with("AADSTS70011"),
+        "{reply:?}"
+    );
+    let (code, _) = issue_code(&app, &CodeSpec::bff().scope(&bad)).await;
+    app.redeem_bff(&code)
+        .await
+        .assert_error(400, "invalid_scope", 70011);
+}

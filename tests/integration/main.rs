@@ -7,6 +7,7 @@ mod log_capture;
 mod signin_helpers;
 mod token_helpers;
 
+mod architecture;
 mod e2e;
 mod foundation;
 mod hardening;

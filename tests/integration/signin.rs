@@ -296,6 +296,15 @@ async fn request_errors_are_redirected_with_error_description_uri_and_state() {
                 "scope",
                 "openid api://unknown-api/read",
             ),
+            "invalid_resource",
+            "AADSTS500011",
+        ),
+        (
+            with(
+                code_request(BFF, BFF_REDIRECT),
+                "scope",
+                &format!("openid {API}/nope"),
+            ),
             "invalid_scope",
             "AADSTS70011",
         ),

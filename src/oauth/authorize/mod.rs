@@ -17,13 +17,6 @@ mod reply;
 pub use crate::oauth::client_info::ClientInfo;
 pub use reply::{complete, Authenticated, IdTokens, Rejection, Reply, ReplyBody, ReplyTarget};
 
-/// Microsoft Graph, the resource of bare scopes such as `User.Read`.
-const GRAPH_RESOURCES: [&str; 2] = [
-    "https://graph.microsoft.com",
-    "00000003-0000-0000-c000-000000000000",
-];
-const OIDC_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResponseType {
     Code,
@@ -369,23 +362,11 @@ fn mfa_demand(claims: &serde_json::Value) -> MfaDemand {
     }
 }
 
-/// Scopes of a resource that no app registration in the directory exposes are refused
-/// (AADSTS70011); OpenID scopes and Microsoft Graph's are always known.
+/// Scopes are parsed and resolved by the token endpoint's own parser: a resource nobody
+/// registered (AADSTS500011) or a value the resource does not expose (AADSTS70011) is refused
+/// here already. Consent and the one-resource rule are the token endpoint's.
 fn check_scopes(directory: &Directory, scope: &str) -> Result<(), Error> {
-    for s in scope.split_whitespace() {
-        if OIDC_SCOPES.contains(&s) {
-            continue;
-        }
-        let Some((resource, _)) = s.rsplit_once('/') else {
-            continue; // a bare scope is Graph's (e.g. User.Read)
-        };
-        let resource = resource.trim_end_matches('/');
-        if GRAPH_RESOURCES.contains(&resource) || directory.resource(resource).is_some() {
-            continue;
-        }
-        return Err(Error::InvalidScope(s.to_string()));
-    }
-    Ok(())
+    crate::oauth::scope::parse(directory, scope).map(|_| ())
 }
 
 /// Whether the app (like a Conditional Access policy) or the request demands MFA.

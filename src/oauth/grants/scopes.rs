@@ -4,23 +4,14 @@
 //! (AADSTS70011) and consented for the client (AADSTS65001). `{resource}/.default` stands for every
 //! consented scope. With OpenID scopes only, Entra returns a token for Microsoft Graph.
 
-use std::sync::Arc;
-
 use crate::directory::{Application, Directory};
 use crate::error::{Error, Result};
-use crate::oauth::claims::{Target, GRAPH_APP_ID};
+use crate::oauth::claims::Target;
+pub use crate::oauth::scope::OidcScopes;
+use crate::oauth::scope::{self, find_resource, Resource};
 
-const GRAPH_URIS: [&str; 2] = ["https://graph.microsoft.com", GRAPH_APP_ID];
 /// Graph's delegated permission every app has by default.
 const GRAPH_USER_READ: &str = "User.Read";
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct OidcScopes {
-    pub openid: bool,
-    pub profile: bool,
-    pub email: bool,
-    pub offline_access: bool,
-}
 
 /// The scopes of a delegated request, resolved.
 #[derive(Debug, Clone)]
@@ -33,72 +24,21 @@ pub struct Delegated {
     pub granted: String,
 }
 
-fn is_graph(resource: &str) -> bool {
-    GRAPH_URIS
-        .iter()
-        .any(|g| g.eq_ignore_ascii_case(resource.trim_end_matches('/')))
-}
-
-enum Resource {
-    Graph,
-    Api(Arc<Application>),
-}
-
-impl Resource {
-    fn id(&self) -> &str {
-        match self {
-            Resource::Graph => GRAPH_APP_ID,
-            Resource::Api(a) => &a.client_id,
-        }
-    }
-}
-
-fn find_resource(directory: &Directory, id: &str) -> Result<Resource> {
-    if is_graph(id) {
-        return Ok(Resource::Graph);
-    }
-    directory
-        .resource(id)
-        .or_else(|| directory.resource(id.trim_end_matches('/')))
-        .cloned()
-        .map(Resource::Api)
-        .ok_or_else(|| Error::ResourceNotFound(id.to_string()))
-}
-
 /// Resolves the scopes of a delegated request (authorization code, refresh token).
 pub fn delegated(directory: &Directory, client: &Application, scope: &str) -> Result<Delegated> {
-    let mut oidc = OidcScopes::default();
+    let parsed = scope::parse(directory, scope)?;
+    let oidc = parsed.oidc;
     let mut resource: Option<(Resource, String)> = None;
     let mut asked: Vec<String> = Vec::new();
-    for s in scope.split_whitespace() {
-        match s.to_ascii_lowercase().as_str() {
-            "openid" => oidc.openid = true,
-            "profile" => oidc.profile = true,
-            "email" => oidc.email = true,
-            "offline_access" => oidc.offline_access = true,
-            _ => {
-                // `{resource}/{value}`; a bare value is a Microsoft Graph scope.
-                let (prefix, value) = match s.rsplit_once('/') {
-                    Some((p, v)) if !p.is_empty() => (p.to_string(), v.to_string()),
-                    _ => ("https://graph.microsoft.com".to_string(), s.to_string()),
-                };
-                if value.is_empty() {
-                    return Err(Error::InvalidScope(s.to_string()));
-                }
-                let r = find_resource(directory, &prefix)?;
-                match &resource {
-                    Some((existing, _)) if existing.id() != r.id() => {
-                        return Err(Error::MultipleResources(scope.to_string()))
-                    }
-                    Some(_) => {}
-                    None => resource = Some((r, prefix)),
-                }
-                asked.push(value);
+    for s in parsed.resource_scopes {
+        match &resource {
+            Some((existing, _)) if existing.id() != s.resource.id() => {
+                return Err(Error::MultipleResources(scope.to_string()))
             }
+            Some(_) => {}
+            None => resource = Some((s.resource, s.prefix)),
         }
-    }
-    if !oidc.openid && !oidc.offline_access && asked.is_empty() && !oidc.profile && !oidc.email {
-        return Err(Error::MissingParameter("scope"));
+        asked.push(s.value);
     }
     let consent_required = || Error::ConsentRequired {
         client_id: client.client_id.clone(),
@@ -148,9 +88,6 @@ pub fn delegated(directory: &Directory, client: &Application, scope: &str) -> Re
                         }
                     }
                     continue;
-                }
-                if !api.scopes.contains(&v) {
-                    return Err(Error::InvalidScope(format!("{prefix}/{v}")));
                 }
                 if !consented.contains(&v) {
                     return Err(consent_required());
