@@ -18,6 +18,7 @@ pub mod oauth;
 pub mod pkce;
 pub mod render_cache;
 pub mod routes;
+pub mod secret;
 pub mod signin;
 pub mod startup;
 pub mod state;

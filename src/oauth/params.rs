@@ -1,9 +1,8 @@
-//! Request parameters as the protocol layer receives them, and [`Secret`], the wrapper of every
-//! credential or token value: a leaf module, so that the token endpoint, client authentication,
+//! Request parameters as the protocol layer receives them, re-exporting [`Secret`]: a leaf module, so that the token endpoint, client authentication,
 //! the grants and logout share these types without importing each other.
 
-use crate::crypto::digest_eq;
 use crate::error::{Error, Result};
+pub use crate::secret::Secret;
 
 /// Form parameters of a request, in order. Empty values count as absent, as Entra treats them.
 #[derive(Clone, Default)]
@@ -40,31 +39,5 @@ impl Params {
 
     pub fn secret(&self, name: &str) -> Option<Secret> {
         self.get(name).map(Secret::new)
-    }
-}
-
-/// A credential or token value: never printed.
-#[derive(Clone)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    /// Constant-time comparison with a presented value. `Secret` has no `PartialEq`, so that
-    /// nothing compares secrets naively.
-    pub fn ct_eq(&self, other: &str) -> bool {
-        digest_eq(self.0.as_bytes(), other.as_bytes())
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("<redacted>")
     }
 }

@@ -7,7 +7,7 @@ use actix_web::http::Method;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::token::no_store;
+use super::http::no_store;
 use crate::context::RequestContext;
 use crate::error::Error;
 use crate::oauth::logout::{self, LogoutRequest};

@@ -4,6 +4,7 @@ mod authorize;
 mod discovery;
 mod graph;
 mod health;
+mod http;
 mod logout;
 mod revoke;
 mod signin;

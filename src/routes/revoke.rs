@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
-use super::token::{header, no_store};
+use super::http::{header, no_store};
 use crate::context::RequestContext;
 use crate::oauth::params::Secret;
 use crate::oauth::revocation::{self, RevocationRequest};

@@ -1,26 +1,14 @@
 //! `POST /{tenant}/oauth2/v2.0/token` and its CORS preflight.
 
 use actix_web::http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, VARY};
-use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+
+use super::http::{header, no_store};
 
 use crate::context::RequestContext;
 use crate::oauth::params::Secret;
 use crate::oauth::token::{self, TokenRequest};
 use crate::state::AppState;
-
-/// Entra's headers on every token answer.
-pub fn no_store(mut res: HttpResponseBuilder) -> HttpResponseBuilder {
-    res.insert_header(("Cache-Control", "no-store, no-cache"))
-        .insert_header(("Pragma", "no-cache"));
-    res
-}
-
-pub fn header(req: &HttpRequest, name: &str) -> Option<String> {
-    req.headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-}
 
 pub async fn token(
     state: web::Data<AppState>,

@@ -2,7 +2,7 @@
 
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
-use super::token::header;
+use super::http::header;
 use crate::context::RequestContext;
 use crate::oauth::userinfo;
 use crate::state::AppState;
