@@ -106,7 +106,7 @@ pub async fn authenticate(
             if app.assertion_reuse == AssertionReuse::Reject
                 && !state
                     .store
-                    .record_assertion(&key, claims.exp as i64 + SKEW_SECS, now)
+                    .record_assertion(&key, (claims.exp as i64).saturating_add(SKEW_SECS), now)
                     .await?
             {
                 return Err(Error::InvalidClientAssertion(
@@ -265,7 +265,9 @@ fn check_assertion(
         ));
     }
     let (exp, nbf) = (claims.exp as i64, claims.nbf.map(|n| n as i64));
-    if exp + SKEW_SECS < now || nbf.is_some_and(|nbf| nbf - SKEW_SECS > now) {
+    if exp.saturating_add(SKEW_SECS) < now
+        || nbf.is_some_and(|nbf| nbf.saturating_sub(SKEW_SECS) > now)
+    {
         return Err(fail(
             "The client assertion is not within its valid time range.",
         ));

@@ -33,24 +33,31 @@ struct AppRow {
     id_token_lifetime_secs: i64,
 }
 
-impl From<AppRow> for Application {
-    fn from(r: AppRow) -> Self {
-        Application {
+/// A stored value that does not parse: an error, never a default.
+fn corrupt(what: &str, value: &dyn std::fmt::Debug) -> sqlx::Error {
+    sqlx::Error::Decode(format!("stored {what} does not parse: {value:?}").into())
+}
+
+impl TryFrom<AppRow> for Application {
+    type Error = sqlx::Error;
+
+    fn try_from(r: AppRow) -> Result<Self, sqlx::Error> {
+        Ok(Application {
             client_id: r.client_id,
             tenant_id: r.tenant_id,
             name: r.name,
             display_name: r.display_name,
             service_principal_id: r.service_principal_id,
-            client_type: if r.client_type == "public" {
-                ClientType::Public
-            } else {
-                ClientType::Confidential
+            client_type: match r.client_type.as_str() {
+                "public" => ClientType::Public,
+                "confidential" => ClientType::Confidential,
+                other => return Err(corrupt("client type", &other)),
             },
             identifier_uri: r.identifier_uri,
-            access_token_version: if r.access_token_accepted_version == 2 {
-                TokenVersion::V2
-            } else {
-                TokenVersion::V1
+            access_token_version: match r.access_token_accepted_version {
+                1 => TokenVersion::V1,
+                2 => TokenVersion::V2,
+                other => return Err(corrupt("accessTokenAcceptedVersion", &other)),
             },
             front_channel_logout_url: r.front_channel_logout_url,
             require_mfa: r.require_mfa,
@@ -58,15 +65,15 @@ impl From<AppRow> for Application {
             strict_entra_claims: r.strict_entra_claims,
             allow_id_token_implicit: r.allow_id_token_implicit,
             allow_access_token_implicit: r.allow_access_token_implicit,
-            refresh_reuse: if r.refresh_token_reuse == "detect" {
-                RefreshReuse::Detect
-            } else {
-                RefreshReuse::Allow
+            refresh_reuse: match r.refresh_token_reuse.as_str() {
+                "allow" => RefreshReuse::Allow,
+                "detect" => RefreshReuse::Detect,
+                other => return Err(corrupt("refreshTokenReuse", &other)),
             },
-            assertion_reuse: if r.client_assertion_reuse == "allow" {
-                AssertionReuse::Allow
-            } else {
-                AssertionReuse::Reject
+            assertion_reuse: match r.client_assertion_reuse.as_str() {
+                "allow" => AssertionReuse::Allow,
+                "reject" => AssertionReuse::Reject,
+                other => return Err(corrupt("clientAssertionReuse", &other)),
             },
             access_token_lifetime_secs: r.access_token_lifetime_secs,
             id_token_lifetime_secs: r.id_token_lifetime_secs,
@@ -78,7 +85,7 @@ impl From<AppRow> for Application {
             app_roles: Vec::new(),
             consents: HashMap::new(),
             granted_roles: HashMap::new(),
-        }
+        })
     }
 }
 
@@ -102,9 +109,11 @@ struct UserRow {
     sessions_revoked_at: Option<i64>,
 }
 
-impl From<UserRow> for User {
-    fn from(r: UserRow) -> Self {
-        User {
+impl TryFrom<UserRow> for User {
+    type Error = sqlx::Error;
+
+    fn try_from(r: UserRow) -> Result<Self, sqlx::Error> {
+        Ok(User {
             oid: r.oid,
             tenant_id: r.tenant_id,
             upn: r.upn,
@@ -114,22 +123,23 @@ impl From<UserRow> for User {
             mail: r.mail,
             password_salt: r.password_salt,
             password_digest: r.password_sha256,
-            mfa_policy: if r.mfa_policy == "required" {
-                MfaPolicy::Required
-            } else {
-                MfaPolicy::None
+            mfa_policy: match r.mfa_policy.as_str() {
+                "required" => MfaPolicy::Required,
+                "none" => MfaPolicy::None,
+                other => return Err(corrupt("mfa policy", &other)),
             },
             preferred_mfa: match r.mfa_method.as_deref() {
                 Some("totp") => Some(MfaMethod::Totp),
                 Some("webauthn") => Some(MfaMethod::WebAuthn),
-                _ => None,
+                None => None,
+                Some(other) => return Err(corrupt("mfa method", &other)),
             },
             totp_secret: r.totp_secret,
             totp_last_step: r.totp_last_step,
             mfa_failures: r.mfa_failures,
             locked_until: r.locked_until,
             sessions_revoked_at: r.sessions_revoked_at,
-        }
+        })
     }
 }
 
@@ -160,15 +170,16 @@ impl Store {
                 .fetch_all(&self.pool)
                 .await?
                 .into_iter()
-                .map(|r| (r.client_id.clone(), Application::from(r)))
-                .collect();
+                .map(|r| Ok((r.client_id.clone(), Application::try_from(r)?)))
+                .collect::<sqlx::Result<_>>()?;
 
         for r in sqlx::query("SELECT client_id, platform, uri FROM redirect_uris ORDER BY rowid")
             .fetch_all(&self.pool)
             .await?
         {
-            let platform = Platform::parse(r.get::<&str, _>("platform"));
-            if let (Some(app), Some(p)) = (apps.get_mut(r.get::<&str, _>("client_id")), platform) {
+            let platform: &str = r.get("platform");
+            let p = Platform::parse(platform).ok_or_else(|| corrupt("platform", &platform))?;
+            if let Some(app) = apps.get_mut(r.get::<&str, _>("client_id")) {
                 app.redirect_uris.push((p, r.get("uri")));
             }
         }
@@ -301,7 +312,7 @@ impl Store {
         .bind(tenant_id)
         .fetch_optional(&self.pool)
         .await
-        .map(|r| r.map(User::from))
+        .and_then(|r| r.map(User::try_from).transpose())
     }
 
     pub async fn user_by_oid(&self, oid: &str) -> sqlx::Result<Option<User>> {
@@ -309,7 +320,7 @@ impl Store {
             .bind(oid)
             .fetch_optional(&self.pool)
             .await
-            .map(|r| r.map(User::from))
+            .and_then(|r| r.map(User::try_from).transpose())
     }
 
     /// A user by object id or UPN (Graph's `/users/{id | userPrincipalName}`).
@@ -320,6 +331,6 @@ impl Store {
         .bind(id)
         .fetch_optional(&self.pool)
         .await
-        .map(|r| r.map(User::from))
+        .and_then(|r| r.map(User::try_from).transpose())
     }
 }

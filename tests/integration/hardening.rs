@@ -280,3 +280,46 @@ async fn authorize_and_token_parse_scopes_alike_whatever_their_case() {
         .await
         .assert_error(400, "invalid_scope", 70011);
 }
+
+#[tokio::test]
+async fn client_assertions_with_extreme_times_get_an_answer_not_a_crash() {
+    let app = TestApp::spawn().await;
+    let url = app.token_url();
+    for (i, (nbf, exp)) in [
+        (-1.0e300, 1.0e300),
+        (1.0e300, -1.0e300),
+        (f64::MAX, f64::MIN),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let claims = serde_json::json!({
+            "iss": BFF, "sub": BFF, "aud": url, "jti": format!("extreme-{i}"),
+            "nbf": nbf, "iat": 0, "exp": exp,
+        });
+        let assertion = bff_assertion_with(jsonwebtoken::Algorithm::RS256, &claims);
+        let a = app
+            .token(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", BFF),
+                (
+                    "scope",
+                    "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
+                ),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion.as_str()),
+            ])
+            .await;
+        assert!(
+            a.status == 200 || a.status == 401,
+            "{}: {}",
+            a.status,
+            a.body
+        );
+    }
+    // The server still serves.
+    assert!(app.discovery(true).await["issuer"].is_string());
+}

@@ -336,6 +336,15 @@ pub fn jwt_parts(token: &str) -> (Value, Value) {
 /// A `private_key_jwt` client assertion for `bff`, signed with the fixture certificate's key:
 /// RS256 with `x5t`, or PS256 with `x5t#S256`.
 pub fn bff_assertion(alg: Algorithm, aud: &str, jti: &str, now: i64) -> String {
+    let claims = json!({
+        "iss": BFF, "sub": BFF, "aud": aud, "jti": jti,
+        "nbf": now - 10, "iat": now - 10, "exp": now + 600,
+    });
+    bff_assertion_with(alg, &claims)
+}
+
+/// A `bff` client assertion with the claims given.
+pub fn bff_assertion_with(alg: Algorithm, claims: &Value) -> String {
     let (_, pem) = x509_parser::pem::parse_x509_pem(BFF_CERT_PEM.as_bytes()).unwrap();
     let mut header = Header::new(alg);
     match alg {
@@ -350,12 +359,8 @@ pub fn bff_assertion(alg: Algorithm, aud: &str, jti: &str, now: i64) -> String {
             )
         }
     }
-    let claims = json!({
-        "iss": BFF, "sub": BFF, "aud": aud, "jti": jti,
-        "nbf": now - 10, "iat": now - 10, "exp": now + 600,
-    });
     let key = EncodingKey::from_rsa_pem(BFF_CERT_KEY.as_bytes()).unwrap();
-    jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    jsonwebtoken::encode(&header, claims, &key).unwrap()
 }
 
 /// A client whose cookie jar the test can read and fill.

@@ -98,21 +98,19 @@ fn new_refresh_token() -> String {
 pub fn check_not_revoked(user: &User, grant_created_at: i64) -> Result<()> {
     match user.sessions_revoked_at {
         Some(at) if grant_created_at <= at => Err(Error::GrantRevoked {
-            issued: crate::clock::entra_timestamp(ts(grant_created_at)),
-            valid_from: crate::clock::entra_timestamp(ts(at)),
+            issued: stamp(grant_created_at)?,
+            valid_from: stamp(at)?,
         }),
         _ => Ok(()),
     }
 }
 
-/// A stored Unix time as a date for an error message. Times come from our own clock; one out of
-/// range would be a corrupt row, and is shown as the range's end rather than as 1970.
-pub fn ts(unix: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(if unix < 0 {
-        time::OffsetDateTime::UNIX_EPOCH
-    } else {
-        time::PrimitiveDateTime::MAX.assume_utc()
-    })
+/// A stored Unix time as Entra writes dates in error messages. Times come from our own clock; one
+/// out of range is a corrupt row and an error, never shown as 1970.
+pub fn stamp(unix: i64) -> Result<String> {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .map(crate::clock::entra_timestamp)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("stored time {unix}: {e}")))
 }
 
 /// Tokens minted for a grant, not stored yet: the refresh token (if any) is written by

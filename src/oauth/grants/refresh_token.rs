@@ -8,9 +8,8 @@
 //! or switched to another resource the client is consented for.
 
 use super::{
-    check_not_revoked, check_origin, scopes, ts, Authentication, Chain, Env, TokenResponse,
+    check_not_revoked, check_origin, scopes, stamp, Authentication, Chain, Env, TokenResponse,
 };
-use crate::clock::entra_timestamp;
 use crate::directory::RefreshReuse;
 use crate::error::{Error, Result};
 use crate::oauth::lifetimes::{REFRESH_INACTIVITY_SECS, SPA_REFRESH_LIFETIME_SECS};
@@ -60,14 +59,12 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     check_origin(g.kind, env.origin)?;
     let age = env.now.saturating_sub(g.family_created_at);
     if g.kind == ChainKind::Spa && age >= SPA_REFRESH_LIFETIME_SECS {
-        return Err(Error::SpaRefreshTokenExpired(entra_timestamp(ts(
-            g.family_created_at
-        ))));
+        return Err(Error::SpaRefreshTokenExpired(stamp(g.family_created_at)?));
     }
     let inactive = env.now.saturating_sub(g.created_at);
     if g.kind == ChainKind::Standard && inactive >= REFRESH_INACTIVITY_SECS {
         return Err(Error::RefreshTokenInactive {
-            issued: entra_timestamp(ts(g.created_at)),
+            issued: stamp(g.created_at)?,
             inactive: format_duration(inactive),
         });
     }
@@ -115,9 +112,9 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
 
 /// AADSTS50173: the grant was revoked at `revoked_at`.
 fn revoked(g: &RefreshGrant, revoked_at: i64) -> Error {
-    Error::GrantRevoked {
-        issued: entra_timestamp(ts(g.family_created_at)),
-        valid_from: entra_timestamp(ts(revoked_at)),
+    match (stamp(g.family_created_at), stamp(revoked_at)) {
+        (Ok(issued), Ok(valid_from)) => Error::GrantRevoked { issued, valid_from },
+        (Err(e), _) | (_, Err(e)) => e,
     }
 }
 
