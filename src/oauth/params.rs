@@ -41,3 +41,19 @@ impl Params {
         self.get(name).map(Secret::new)
     }
 }
+
+/// A request to an endpoint that authenticates the client (token, revocation), as the HTTP layer
+/// hands it over.
+#[derive(Debug, Clone)]
+pub struct ClientRequest {
+    /// The tenant path segment (id, domain, `common`, `organizations`).
+    pub tenant: String,
+    pub params: Params,
+    /// The `Authorization` header (client_secret_basic).
+    pub authorization: Option<Secret>,
+    /// The `Origin` header: present on cross-origin (browser) requests.
+    pub origin: Option<String>,
+    /// Scheme and authority the client used: issuers and audiences are written with it.
+    pub base_url: String,
+    pub now: i64,
+}

@@ -6,32 +6,17 @@
 //! (RFC 7009 section 2.2).
 
 use crate::error::Result;
-use crate::oauth::client_auth;
-use crate::oauth::params::{Params, Secret};
+use crate::oauth::params::ClientRequest;
+use crate::oauth::token;
 use crate::state::AppState;
 
-#[derive(Debug)]
-pub struct RevocationRequest {
-    pub tenant: String,
-    pub params: Params,
-    pub authorization: Option<Secret>,
-    pub base_url: String,
-    pub now: i64,
-}
+/// A revocation request as the HTTP layer hands it over.
+pub type RevocationRequest = ClientRequest;
 
 /// Revokes the grant of a refresh token; returns how many refresh tokens stopped working.
 pub async fn revoke(state: &AppState, req: RevocationRequest) -> Result<u64> {
-    let tenant = state.directory.resolve_tenant(&req.tenant)?;
     let token = req.params.require("token")?.to_string();
-    let client = client_auth::authenticate(
-        state,
-        &tenant,
-        &req.params,
-        req.authorization.as_ref(),
-        &req.base_url,
-        req.now,
-    )
-    .await?;
+    let (_, client) = token::authenticate(state, &req).await?;
     match state.store.find_refresh(&token).await? {
         Some(g) if g.client_id == client.app.client_id => {
             Ok(state.store.revoke_family(&g.family_id, req.now).await?)

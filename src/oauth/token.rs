@@ -3,29 +3,17 @@
 //! Response shape and headers as Entra's
 //! (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#successful-response-2>).
 
-use crate::directory::Directory;
+use crate::directory::{Directory, ResolvedTenant};
 use crate::error::{Error, Result};
-use crate::oauth::client_auth;
+use crate::oauth::client_auth::{self, AuthenticatedClient};
 use crate::oauth::client_info::ClientInfo;
 pub use crate::oauth::grants::TokenResponse;
 use crate::oauth::grants::{self, authorization_code, client_credentials, refresh_token, Env};
-use crate::oauth::params::{Params, Secret};
+use crate::oauth::params::{ClientRequest, Params};
 use crate::state::AppState;
 
 /// A token request as the HTTP layer hands it over.
-#[derive(Debug, Clone)]
-pub struct TokenRequest {
-    /// The tenant path segment (id, domain, `common`, `organizations`).
-    pub tenant: String,
-    pub params: Params,
-    /// The `Authorization` header (client_secret_basic).
-    pub authorization: Option<Secret>,
-    /// The `Origin` header: present on cross-origin (browser) requests.
-    pub origin: Option<String>,
-    /// Scheme and authority the client used: issuers and audiences are written with it.
-    pub base_url: String,
-    pub now: i64,
-}
+pub type TokenRequest = ClientRequest;
 
 /// `grant_type`, parsed: one variant per supported grant, each carrying its own parameters.
 #[derive(Debug)]
@@ -50,10 +38,12 @@ impl Grant {
     }
 }
 
-/// Handles one token request.
-pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenResponse> {
+/// Resolves the tenant and authenticates the client of a request.
+pub async fn authenticate(
+    state: &AppState,
+    req: &ClientRequest,
+) -> Result<(ResolvedTenant, AuthenticatedClient)> {
     let tenant = state.directory.resolve_tenant(&req.tenant)?;
-    let grant = Grant::parse(&req.params)?;
     let client = client_auth::authenticate(
         state,
         &tenant,
@@ -63,6 +53,13 @@ pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenRespon
         req.now,
     )
     .await?;
+    Ok((tenant, client))
+}
+
+/// Handles one token request.
+pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenResponse> {
+    let grant = Grant::parse(&req.params)?;
+    let (tenant, client) = authenticate(state, &req).await?;
     let env = Env {
         state,
         tenant,

@@ -1,6 +1,13 @@
 //! HTTP helpers the endpoints share.
 
-use actix_web::{HttpRequest, HttpResponseBuilder};
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponseBuilder};
+
+use crate::context::RequestContext;
+use crate::oauth::params::{ClientRequest, Secret};
 
 /// Entra's headers on every answer that carries tokens or credentials.
 pub fn no_store(mut res: HttpResponseBuilder) -> HttpResponseBuilder {
@@ -15,4 +22,45 @@ pub fn header(req: &HttpRequest, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
+}
+
+/// A form POST of a client to the token or revocation endpoint, with what the protocol needs of
+/// its headers and of the request context.
+pub fn client_request(
+    req: &HttpRequest,
+    tenant: String,
+    form: Vec<(String, String)>,
+) -> ClientRequest {
+    let ctx = RequestContext::current();
+    ClientRequest {
+        tenant,
+        params: form.into(),
+        authorization: header(req, "Authorization").map(Secret::new),
+        origin: header(req, "Origin"),
+        base_url: ctx.base_url.clone(),
+        now: ctx.now.unix_timestamp(),
+    }
+}
+
+/// The extractor of [`ClientRequest`] for `POST /{tenant}/...` form endpoints. A body that is not
+/// a form fails with the app's form error (Entra's JSON shape).
+pub struct ClientPost(pub ClientRequest);
+
+impl FromRequest for ClientPost {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let form = web::Form::<Vec<(String, String)>>::from_request(&req, payload);
+        Box::pin(async move {
+            let form = form.await?;
+            let tenant = req
+                .match_info()
+                .get("tenant")
+                .unwrap_or_default()
+                .to_string();
+            Ok(ClientPost(client_request(&req, tenant, form.into_inner())))
+        })
+    }
 }

@@ -3,30 +3,13 @@
 use actix_web::http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, VARY};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
-use super::http::{header, no_store};
-
-use crate::context::RequestContext;
-use crate::oauth::params::Secret;
-use crate::oauth::token::{self, TokenRequest};
+use super::http::{header, no_store, ClientPost};
+use crate::oauth::token;
 use crate::state::AppState;
 
-pub async fn token(
-    state: web::Data<AppState>,
-    tenant: web::Path<String>,
-    req: HttpRequest,
-    form: web::Form<Vec<(String, String)>>,
-) -> HttpResponse {
-    let ctx = RequestContext::current();
-    let origin = header(&req, "Origin");
-    let request = TokenRequest {
-        tenant: tenant.into_inner(),
-        params: form.into_inner().into(),
-        authorization: header(&req, "Authorization").map(Secret::new),
-        origin: origin.clone(),
-        base_url: ctx.base_url.clone(),
-        now: ctx.now.unix_timestamp(),
-    };
-    let allow_origin = origin
+pub async fn token(state: web::Data<AppState>, ClientPost(request): ClientPost) -> HttpResponse {
+    let allow_origin = request
+        .origin
         .as_deref()
         .and_then(|o| token::cors_origin(&state.directory, request.params.get("client_id"), o));
     let mut res = match token::exchange(&state, request).await {
