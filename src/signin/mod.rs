@@ -1,4 +1,4 @@
-//! Part 2 of the flow (steps 4-5 and 24-25 of the seed flow): interactive sign-in as a state
+//! Part 2 of the flow (steps 4-5 and 24-25 of README's "The flow, step by step"): interactive sign-in as a state
 //! machine. [`start`] handles a validated `/authorize` request: it answers at once from the SSO
 //! session when it can (and `prompt=none` demands it), or starts a sign-in flow. [`advance`]
 //! takes each form the pages post and moves the flow one [`Step`] on, in Entra's sequence:

@@ -1,4 +1,4 @@
-//! The two flows of `shared/seed-flow.md` end to end, over real HTTPS: the sign-in pages, the
+//! The two flows of README's "The flow, step by step" end to end, over real HTTPS: the sign-in pages, the
 //! code, the token endpoint, validation against the served JWKS, refresh, and logout.
 
 use crate::helpers::*;

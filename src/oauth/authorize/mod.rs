@@ -1,4 +1,4 @@
-//! Part 2 of the flow (steps 2-6 and 22-26 of the seed flow): the authorization endpoint's request
+//! Part 2 of the flow (steps 3-6 and 23-26 of README's "The flow, step by step"): the authorization endpoint's request
 //! and its reply. [`parse`] turns the query or form of `/{tenant}/oauth2/v2.0/authorize` into an
 //! [`AuthorizeRequest`], following
 //! <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#request-an-authorization-code>:
