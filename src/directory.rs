@@ -130,6 +130,114 @@ pub struct Application {
     pub consents: HashMap<String, Vec<String>>,
     /// Application permissions granted: resource client id -> role values.
     pub granted_roles: HashMap<String, Vec<String>>,
+    /// `groupMembershipClaims`, `optionalClaims` and the groups overage limit.
+    pub claims: ClaimsConfig,
+}
+
+/// Which group-like claims an app's tokens carry: the manifest's `groupMembershipClaims`
+/// (<https://learn.microsoft.com/entra/identity-platform/reference-microsoft-graph-app-manifest>),
+/// `None`, `SecurityGroup`, `DirectoryRole`, `ApplicationGroup` or `All` (several may be given,
+/// comma separated).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupMembership {
+    /// `groups` with every security group of the user.
+    pub security_groups: bool,
+    /// `groups` with the groups assigned to the application.
+    pub application_groups: bool,
+    /// `wids` with the user's directory roles.
+    pub directory_roles: bool,
+}
+
+impl GroupMembership {
+    pub fn parse(value: &str) -> Option<Self> {
+        let mut g = GroupMembership::default();
+        for part in value.split(',').map(str::trim) {
+            match part {
+                "None" => {}
+                "SecurityGroup" => g.security_groups = true,
+                "ApplicationGroup" => g.application_groups = true,
+                "DirectoryRole" => g.directory_roles = true,
+                "All" => {
+                    g.security_groups = true;
+                    g.directory_roles = true;
+                }
+                _ => return None,
+            }
+        }
+        Some(g)
+    }
+}
+
+/// The optional claims entra-mock can emit when an app's `optionalClaims` names them
+/// (<https://learn.microsoft.com/entra/identity-platform/optional-claims-reference>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OptionalClaim {
+    /// `app` or `user`: the token type (access tokens).
+    Idtyp,
+    /// The opaque hint MSAL sends back as `login_hint` / `logout_hint`.
+    LoginHint,
+    Email,
+    Upn,
+    GivenName,
+    FamilyName,
+    /// `0`: a member of the tenant.
+    Acct,
+}
+
+impl OptionalClaim {
+    pub const ALL: [OptionalClaim; 7] = [
+        OptionalClaim::Idtyp,
+        OptionalClaim::LoginHint,
+        OptionalClaim::Email,
+        OptionalClaim::Upn,
+        OptionalClaim::GivenName,
+        OptionalClaim::FamilyName,
+        OptionalClaim::Acct,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            OptionalClaim::Idtyp => "idtyp",
+            OptionalClaim::LoginHint => "login_hint",
+            OptionalClaim::Email => "email",
+            OptionalClaim::Upn => "upn",
+            OptionalClaim::GivenName => "given_name",
+            OptionalClaim::FamilyName => "family_name",
+            OptionalClaim::Acct => "acct",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// Entra's limit of groups in a JWT before the overage form
+/// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#groups-overage-claim>).
+pub const GROUPS_OVERAGE_LIMIT: usize = 200;
+
+/// How an app registration shapes the claims of its tokens: the ID tokens it receives as a client,
+/// the access tokens issued for it as a resource.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ClaimsConfig {
+    pub group_membership: GroupMembership,
+    pub id_token: Vec<OptionalClaim>,
+    pub access_token: Vec<OptionalClaim>,
+    pub groups_overage_limit: usize,
+}
+
+impl Default for ClaimsConfig {
+    fn default() -> Self {
+        ClaimsConfig {
+            group_membership: GroupMembership::default(),
+            id_token: Vec::new(),
+            access_token: Vec::new(),
+            groups_overage_limit: GROUPS_OVERAGE_LIMIT,
+        }
+    }
 }
 
 impl std::fmt::Debug for Application {
@@ -223,6 +331,8 @@ pub struct Directory {
     pub groups: Vec<Group>,
     /// user oid -> (resource client id, role value)
     pub user_roles: HashMap<String, Vec<(String, String)>>,
+    /// group id -> the applications it is assigned to (app-role assignments of the group).
+    pub group_apps: HashMap<String, Vec<String>>,
 }
 
 impl Directory {
@@ -282,6 +392,18 @@ impl Directory {
             .iter()
             .filter(|g| g.members.iter().any(|m| m == user_oid))
             .map(|g| g.id.clone())
+            .collect()
+    }
+
+    /// The groups of a user that are assigned to an application.
+    pub fn app_groups_of(&self, user_oid: &str, client_id: &str) -> Vec<String> {
+        self.groups_of(user_oid)
+            .into_iter()
+            .filter(|g| {
+                self.group_apps
+                    .get(g)
+                    .is_some_and(|apps| apps.iter().any(|a| a == client_id))
+            })
             .collect()
     }
 

@@ -101,6 +101,47 @@ impl SigningKey {
     }
 }
 
+/// Microsoft Graph's access tokens carry a `nonce` in their JWT header, and the signature covers a
+/// header whose `nonce` was replaced by its hash: like the real ones, they do not validate against
+/// the published keys, so an API that wrongly accepts Graph tokens fails here as in production.
+/// entra-mock hashes with base64url(SHA-256(nonce)); [`graph_signed_form`] undoes it for
+/// entra-mock's own Graph endpoints.
+impl SigningKey {
+    pub fn sign_graph<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+        let nonce = crate::crypto::random_b64(32);
+        let header = |nonce: &str| {
+            serde_json::json!({
+                "typ": "JWT", "nonce": nonce, "alg": "RS256", "x5t": self.kid, "kid": self.kid,
+            })
+            .to_string()
+        };
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?);
+        let signed = format!(
+            "{}.{payload}",
+            URL_SAFE_NO_PAD.encode(header(&crate::crypto::s256(&nonce)))
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(signed.as_bytes(), &self.encoding_key, Algorithm::RS256)
+                .context("signing a Graph token")?;
+        Ok(format!(
+            "{}.{payload}.{signature}",
+            URL_SAFE_NO_PAD.encode(header(&nonce))
+        ))
+    }
+}
+
+/// A Graph token as it was signed (its header's `nonce` hashed), for entra-mock's own Graph
+/// endpoints to verify; `None` when the token has no `nonce` header.
+pub fn graph_signed_form(token: &str) -> Option<String> {
+    let (header, rest) = token.split_once('.')?;
+    let mut h: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).ok()?).ok()?;
+    let nonce = h.get("nonce")?.as_str()?.to_string();
+    h.insert("nonce".into(), crate::crypto::s256(&nonce).into());
+    let header = serde_json::to_vec(&serde_json::Value::Object(h)).ok()?;
+    Some(format!("{}.{rest}", URL_SAFE_NO_PAD.encode(header)))
+}
+
 /// The keys in force at one moment. Replaced as a whole when keys change.
 #[derive(Debug)]
 pub struct KeySet {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::amr::Amr;
 use crate::crypto::random_b64;
-use crate::directory::{Application, TokenVersion, User};
+use crate::directory::{Application, ClaimsConfig, Directory, OptionalClaim, TokenVersion, User};
 use crate::error::Result;
 use crate::keys::KeySet;
 use crate::oauth::discovery::{issuer, MetadataVersion};
@@ -47,35 +47,58 @@ const WIDS_MEMBER: &str = "b79fbf4d-3ef9-4689-8143-76b194e85509";
 /// (<https://learn.microsoft.com/entra/identity-platform/configurable-token-lifetimes#access-tokens>).
 const ACCESS_TOKEN_MIN_SECS: i64 = 3600;
 const ACCESS_TOKEN_MAX_SECS: i64 = 5400;
+/// App-only tokens (client credentials): `expires_in` 3599, as every response in Microsoft's
+/// samples (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#successful-response>).
+const APP_ONLY_LIFETIME_SECS: i64 = 3599;
 
 /// What an access token is for.
 #[derive(Debug, Clone)]
 pub enum Target {
     /// Microsoft Graph (always v1.0 tokens).
     Graph,
-    /// An API registered in the directory.
-    Api(std::sync::Arc<Application>),
+    /// An API registered in the directory, and how the request named it (App ID URI or client
+    /// id): a v1 token's `aud` takes the same form.
+    Api {
+        api: std::sync::Arc<Application>,
+        named: String,
+    },
 }
 
 impl Target {
     pub fn version(&self) -> TokenVersion {
         match self {
             Target::Graph => TokenVersion::V1,
-            Target::Api(a) => a.access_token_version,
+            Target::Api { api, .. } => api.access_token_version,
         }
     }
 
+    /// `aud`: v2 tokens name the API by client id; v1 tokens by the App ID URI, or by the client
+    /// id when the request named the API that way
+    /// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#payload-claims>).
     pub fn audience(&self) -> String {
         match self {
             Target::Graph => GRAPH_APP_ID.to_string(),
-            Target::Api(a) => a.audience(),
+            Target::Api { api, named } => match api.access_token_version {
+                TokenVersion::V1 if named.eq_ignore_ascii_case(&api.client_id) => {
+                    api.client_id.clone()
+                }
+                _ => api.audience(),
+            },
+        }
+    }
+
+    /// The registration whose claims configuration shapes the token (none for Graph).
+    fn api(&self) -> Option<&Application> {
+        match self {
+            Target::Graph => None,
+            Target::Api { api, .. } => Some(api),
         }
     }
 
     fn lifetime(&self) -> Option<i64> {
         match self {
             Target::Graph => None,
-            Target::Api(a) => a.access_token_lifetime_secs,
+            Target::Api { api, .. } => api.access_token_lifetime_secs,
         }
     }
 }
@@ -135,6 +158,8 @@ pub fn half_hash(value: &str) -> String {
 pub struct IdTokenInput<'a> {
     /// Scheme and authority of the request (the issuer is built from it).
     pub base_url: &'a str,
+    /// Roles and groups of the user.
+    pub directory: &'a Directory,
     /// The client: `aud`, and the pairwise `sub`.
     pub app: &'a Application,
     pub user: &'a User,
@@ -181,12 +206,20 @@ pub fn mint_id_token(keys: &KeySet, t: &IdTokenInput<'_>) -> Result<String> {
     if let Some(at) = t.access_token {
         c.insert("at_hash".into(), json!(half_hash(at)));
     }
-    if t.with_email {
+    // The `email` scope gives `email` in v2 ID tokens, as the optional claim does
+    // (<https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference#payload-claims>).
+    let optional = &t.app.claims.id_token;
+    if t.with_email && !optional.contains(&OptionalClaim::Email) {
         if let Some(mail) = &t.user.mail {
             c.insert("email".into(), json!(mail));
         }
     }
-    c.insert("login_hint".into(), json!(login_hint(t.user)));
+    optional_claims(&mut c, optional, t.user, None);
+    group_claims(&mut c, t.directory, &t.app.claims, t.user, &t.app.client_id);
+    let roles = t.directory.user_roles_for(&t.user.oid, &t.app.client_id);
+    if !roles.is_empty() {
+        c.insert("roles".into(), json!(roles));
+    }
     c.insert("name".into(), json!(t.user.display_name));
     if let Some(nonce) = t.nonce {
         c.insert("nonce".into(), json!(nonce));
@@ -221,8 +254,6 @@ pub struct UserGrant<'a> {
     pub user: &'a User,
     /// Scope values (`scp`), without the resource prefix.
     pub scp: &'a [String],
-    pub roles: Vec<String>,
-    pub groups: Vec<String>,
     pub amr: &'a [Amr],
     pub session_id: Option<&'a str>,
     /// Authentication context classes asked for by the `claims` parameter.
@@ -232,6 +263,8 @@ pub struct UserGrant<'a> {
 #[derive(Debug, Clone)]
 pub struct AccessTokenInput<'a> {
     pub base_url: &'a str,
+    /// Roles and groups of the user.
+    pub directory: &'a Directory,
     pub tid: &'a str,
     pub client: &'a Application,
     pub client_auth: AuthMethod,
@@ -261,8 +294,11 @@ fn access_lifetime(t: &AccessTokenInput<'_>) -> i64 {
     t.target
         .lifetime()
         .or(t.client.access_token_lifetime_secs)
-        .unwrap_or_else(|| {
-            rand::thread_rng().gen_range(ACCESS_TOKEN_MIN_SECS..=ACCESS_TOKEN_MAX_SECS)
+        .unwrap_or_else(|| match t.subject {
+            Subject::App { .. } => APP_ONLY_LIFETIME_SECS,
+            Subject::User(_) => {
+                rand::thread_rng().gen_range(ACCESS_TOKEN_MIN_SECS..=ACCESS_TOKEN_MAX_SECS)
+            }
         })
 }
 
@@ -294,9 +330,15 @@ pub fn mint_access_token(keys: &KeySet, t: &AccessTokenInput<'_>) -> Result<Acce
     c.insert("rh".into(), json!(rh()));
     c.insert("tid".into(), json!(t.tid));
     c.insert("uti".into(), json!(random_b64(16)));
+    let optional = t
+        .target
+        .api()
+        .map_or(&[][..], |api| &api.claims.access_token[..]);
     match &t.subject {
         Subject::App { roles } => {
-            c.insert("idtyp".into(), json!("app"));
+            if optional.contains(&OptionalClaim::Idtyp) {
+                c.insert("idtyp".into(), json!("app"));
+            }
             c.insert("oid".into(), json!(t.client.service_principal_id));
             c.insert("sub".into(), json!(t.client.service_principal_id));
             if !roles.is_empty() {
@@ -305,9 +347,12 @@ pub fn mint_access_token(keys: &KeySet, t: &AccessTokenInput<'_>) -> Result<Acce
         }
         Subject::User(u) => user_claims(&mut c, t, u, version),
     }
-    let token = keys
-        .active
-        .sign(&Value::Object(c), version == TokenVersion::V1)?;
+    let token = match t.target {
+        Target::Graph => keys.active.sign_graph(&Value::Object(c))?,
+        Target::Api { .. } => keys
+            .active
+            .sign(&Value::Object(c), version == TokenVersion::V1)?,
+    };
     Ok(AccessToken { token, expires_in })
 }
 
@@ -320,22 +365,30 @@ fn user_claims(
     let user = u.user;
     // Real Entra sends `amr` in v1 tokens only; entra-mock sends it in both unless the client or
     // the resource asks for strict Entra claims.
-    let strict = t.client.strict_entra_claims
-        || matches!(t.target, Target::Api(api) if api.strict_entra_claims);
+    let strict =
+        t.client.strict_entra_claims || t.target.api().is_some_and(|api| api.strict_entra_claims);
     if version == TokenVersion::V1 || !strict {
         c.insert("amr".into(), json!(u.amr));
     }
     if !u.acrs.is_empty() {
         c.insert("acrs".into(), json!(u.acrs));
     }
-    if !u.groups.is_empty() {
-        c.insert("groups".into(), json!(u.groups));
+    match t.target.api() {
+        Some(api) => {
+            group_claims(c, t.directory, &api.claims, user, &api.client_id);
+            let roles = t.directory.user_roles_for(&user.oid, &api.client_id);
+            if !roles.is_empty() {
+                c.insert("roles".into(), json!(roles));
+            }
+            optional_claims(c, &api.claims.access_token, user, Some("user"));
+        }
+        // Microsoft Graph's tokens carry the user's directory roles.
+        None => {
+            c.insert("wids".into(), json!([WIDS_MEMBER]));
+        }
     }
     c.insert("name".into(), json!(user.display_name));
     c.insert("oid".into(), json!(user.oid));
-    if !u.roles.is_empty() {
-        c.insert("roles".into(), json!(u.roles));
-    }
     c.insert("scp".into(), json!(u.scp.join(" ")));
     if let Some(sid) = u.session_id {
         c.insert("sid".into(), json!(sid));
@@ -344,7 +397,6 @@ fn user_claims(
         "sub".into(),
         json!(pairwise_sub(&user.oid, &t.client.client_id, t.tid)),
     );
-    c.insert("wids".into(), json!([WIDS_MEMBER]));
     match version {
         TokenVersion::V2 => {
             c.insert("preferred_username".into(), json!(user.upn));
@@ -359,6 +411,65 @@ fn user_claims(
             }
             c.insert("unique_name".into(), json!(user.upn));
             c.insert("upn".into(), json!(user.upn));
+        }
+    }
+}
+
+/// `groups` and `wids` as the registration's `groupMembershipClaims` asks; past its overage limit
+/// the overage form instead of `groups`
+/// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#groups-overage-claim>).
+fn group_claims(
+    c: &mut Map<String, Value>,
+    directory: &Directory,
+    config: &ClaimsConfig,
+    user: &User,
+    app_client_id: &str,
+) {
+    let g = config.group_membership;
+    let groups = if g.security_groups {
+        directory.groups_of(&user.oid)
+    } else if g.application_groups {
+        directory.app_groups_of(&user.oid, app_client_id)
+    } else {
+        Vec::new()
+    };
+    if groups.len() > config.groups_overage_limit {
+        c.insert("_claim_names".into(), json!({ "groups": "src1" }));
+        c.insert(
+            "_claim_sources".into(),
+            json!({ "src1": { "endpoint": format!(
+                "https://graph.windows.net/{}/users/{}/getMemberObjects",
+                user.tenant_id, user.oid
+            ) } }),
+        );
+    } else if !groups.is_empty() {
+        c.insert("groups".into(), json!(groups));
+    }
+    if g.directory_roles {
+        c.insert("wids".into(), json!([WIDS_MEMBER]));
+    }
+}
+
+/// The optional claims a registration asked for (`idtyp` only in access tokens, where
+/// `token_type` says what it is).
+fn optional_claims(
+    c: &mut Map<String, Value>,
+    wanted: &[OptionalClaim],
+    user: &User,
+    token_type: Option<&str>,
+) {
+    for claim in wanted {
+        let value = match claim {
+            OptionalClaim::Idtyp => token_type.map(|t| json!(t)),
+            OptionalClaim::LoginHint => Some(json!(login_hint(user))),
+            OptionalClaim::Email => user.mail.as_ref().map(|m| json!(m)),
+            OptionalClaim::Upn => Some(json!(user.upn)),
+            OptionalClaim::GivenName => user.given_name.as_ref().map(|g| json!(g)),
+            OptionalClaim::FamilyName => user.surname.as_ref().map(|s| json!(s)),
+            OptionalClaim::Acct => Some(json!(0)),
+        };
+        if let Some(v) = value {
+            c.insert(claim.name().into(), v);
         }
     }
 }

@@ -57,7 +57,9 @@ pub async fn userinfo(
 ) -> Result<Value> {
     let token = bearer.ok_or(Error::InvalidAccessToken)?;
     let keys = state.keys.snapshot();
-    let c: GraphClaims = verify(&keys, token)?;
+    // Graph tokens are signed over a hashed `nonce` header (see `keys::SigningKey::sign_graph`).
+    let signed = crate::keys::graph_signed_form(token).ok_or(Error::InvalidAccessToken)?;
+    let c: GraphClaims = verify(&keys, &signed)?;
     let expected_iss =
         crate::oauth::claims::token_issuer(base_url, &c.tid, crate::directory::TokenVersion::V1);
     if c.aud != GRAPH_APP_ID || c.iss != expected_iss || c.exp <= now || c.nbf > now + 300 {

@@ -31,6 +31,7 @@ struct AppRow {
     client_assertion_reuse: String,
     access_token_lifetime_secs: Option<i64>,
     id_token_lifetime_secs: i64,
+    claims_json: String,
 }
 
 /// A stored value that does not parse: an error, never a default.
@@ -85,6 +86,8 @@ impl TryFrom<AppRow> for Application {
             app_roles: Vec::new(),
             consents: HashMap::new(),
             granted_roles: HashMap::new(),
+            claims: serde_json::from_str(&r.claims_json)
+                .map_err(|_| corrupt("claims configuration", &r.claims_json))?,
         })
     }
 }
@@ -296,11 +299,23 @@ impl Store {
                 .push((r.get("resource_client_id"), r.get("role")));
         }
 
+        let mut group_apps: HashMap<String, Vec<String>> = HashMap::new();
+        for r in sqlx::query("SELECT group_id, resource_client_id FROM group_app_assignments")
+            .fetch_all(&self.pool)
+            .await?
+        {
+            group_apps
+                .entry(r.get("group_id"))
+                .or_default()
+                .push(r.get("resource_client_id"));
+        }
+
         Ok(Directory {
             tenants,
             applications: apps.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
             groups,
             user_roles,
+            group_apps,
         })
     }
 

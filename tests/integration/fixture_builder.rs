@@ -57,6 +57,28 @@ impl Fixture {
         self
     }
 
+    /// Removes a field of the application named `name`.
+    pub fn app_without(mut self, name: &str, field: &str) -> Self {
+        self.entry("applications", "name", name).remove(field);
+        self
+    }
+
+    /// Appends an entry (an inline TOML table, e.g. `{ principal = "bob", ... }`) to a list of the
+    /// tenant (`appRoleAssignments`, `groups`, ...).
+    pub fn push(mut self, list: &str, entry: &str) -> Self {
+        let table: Table = format!("x = {entry}").parse::<Table>().unwrap()["x"]
+            .as_table()
+            .unwrap()
+            .clone();
+        self.tenant_table()
+            .entry(list)
+            .or_insert_with(|| Value::Array(Vec::new()))
+            .as_array_mut()
+            .unwrap()
+            .push(Value::Table(table));
+        self
+    }
+
     pub fn to_toml(&self) -> String {
         toml::to_string(&self.doc).unwrap()
     }

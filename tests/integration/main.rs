@@ -8,6 +8,7 @@ mod signin_helpers;
 mod token_helpers;
 
 mod architecture;
+mod claims;
 mod e2e;
 mod foundation;
 mod hardening;

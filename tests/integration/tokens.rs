@@ -439,13 +439,19 @@ async fn openid_scopes_alone_give_a_graph_token_usable_at_userinfo() {
     let a = app.redeem_bff(&code).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body.get("refresh_token").is_none(), "no offline_access");
-    let at = app
-        .validate(
-            a.str("access_token"),
-            false,
-            "00000003-0000-0000-c000-000000000000",
-        )
-        .await;
+    // Like Microsoft Graph's real tokens, it carries a `nonce` header and does not validate
+    // against the JWKS: an API must not accept it.
+    let graph = "00000003-0000-0000-c000-000000000000";
+    let (header, at) = jwt_parts(a.str("access_token"));
+    assert!(header["nonce"].is_string(), "{header}");
+    let verdict = app.try_validate(a.str("access_token"), false, graph).await;
+    assert_eq!(
+        verdict.unwrap_err().kind(),
+        &jsonwebtoken::errors::ErrorKind::InvalidSignature
+    );
+    // Signed over the hashed nonce, as entra-mock's own Graph endpoints check it.
+    let signed = entra_mock::keys::graph_signed_form(a.str("access_token")).unwrap();
+    app.validate(&signed, false, graph).await;
     assert_eq!(at["scp"], "User.Read profile openid email");
     let (_, id) = jwt_parts(a.str("id_token"));
 

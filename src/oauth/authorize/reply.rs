@@ -158,6 +158,7 @@ impl IdTokens<'_> {
             &self.keys,
             &claims::IdTokenInput {
                 base_url: self.base_url,
+                directory: self.directory,
                 app,
                 user,
                 session_id: Some(&auth.session_id),

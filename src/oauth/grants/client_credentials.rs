@@ -35,6 +35,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         &keys,
         &AccessTokenInput {
             base_url: env.base_url,
+            directory: &env.state.directory,
             tid: &app.tenant_id,
             client: app,
             client_auth: env.client.method,

@@ -144,18 +144,12 @@ pub fn issue_user_tokens(
     let app = &env.client.app;
     let keys = env.state.keys.snapshot();
     let directory = &env.state.directory;
-    let (roles, groups) = match &scopes.target {
-        Target::Api(api) => (
-            directory.user_roles_for(&user.oid, &api.client_id),
-            directory.groups_of(&user.oid),
-        ),
-        Target::Graph => (Vec::new(), directory.groups_of(&user.oid)),
-    };
     let claims_param = auth.claims.as_deref().or(env.claims);
     let access = claims::mint_access_token(
         &keys,
         &AccessTokenInput {
             base_url: env.base_url,
+            directory,
             tid: &user.tenant_id,
             client: app,
             client_auth: env.client.method,
@@ -163,8 +157,6 @@ pub fn issue_user_tokens(
             subject: Subject::User(UserGrant {
                 user,
                 scp: &scopes.values,
-                roles,
-                groups,
                 amr: &auth.amr,
                 session_id: auth.session_id.as_deref(),
                 acrs: requested_acrs(claims_param),
@@ -177,6 +169,7 @@ pub fn issue_user_tokens(
             &keys,
             &IdTokenInput {
                 base_url: env.base_url,
+                directory,
                 app,
                 user,
                 session_id: auth.session_id.as_deref(),
@@ -279,7 +272,7 @@ fn auth_scope_string(scopes: &scopes::Delegated) -> String {
         parts.push("offline_access");
     }
     let mut s = parts.join(" ");
-    if let Target::Api(_) = scopes.target {
+    if let Target::Api { .. } = scopes.target {
         if !s.is_empty() {
             s.push(' ');
         }

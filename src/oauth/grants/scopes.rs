@@ -103,7 +103,7 @@ pub fn delegated(directory: &Directory, client: &Application, scope: &str) -> Re
                 .join(" ");
             Ok(Delegated {
                 oidc,
-                target: Target::Api(api),
+                target: Target::Api { api, named: prefix },
                 values,
                 granted,
             })
@@ -120,21 +120,21 @@ pub fn app_only(
     scope: &str,
 ) -> Result<(Target, Vec<String>)> {
     let parts: Vec<&str> = scope.split_whitespace().collect();
-    let mut resource: Option<Resource> = None;
+    let mut resource: Option<(Resource, String)> = None;
     for p in &parts {
         let Some(prefix) = p.strip_suffix("/.default") else {
             return Err(Error::ClientCredentialsScope(scope.to_string()));
         };
         let r = find_resource(directory, prefix)?;
-        if resource.as_ref().is_some_and(|x| x.id() != r.id()) {
+        if resource.as_ref().is_some_and(|(x, _)| x.id() != r.id()) {
             return Err(Error::MultipleResources(scope.to_string()));
         }
-        resource = Some(r);
+        resource = Some((r, prefix.to_string()));
     }
     match resource {
         None => Err(Error::MissingParameter("scope")),
-        Some(Resource::Graph) => Ok((Target::Graph, Vec::new())),
-        Some(Resource::Api(api)) => {
+        Some((Resource::Graph, _)) => Ok((Target::Graph, Vec::new())),
+        Some((Resource::Api(api), named)) => {
             let roles = client
                 .granted_roles
                 .get(&api.client_id)
@@ -146,7 +146,7 @@ pub fn app_only(
                         .collect()
                 })
                 .unwrap_or_default();
-            Ok((Target::Api(api), roles))
+            Ok((Target::Api { api, named }, roles))
         }
     }
 }

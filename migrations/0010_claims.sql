@@ -1,0 +1,10 @@
+-- Claims as Entra configures them per app registration (issue 8 item 7): groupMembershipClaims,
+-- optionalClaims and the groups overage limit, as one JSON document; and which groups are
+-- assigned to which app (for groupMembershipClaims = "ApplicationGroup").
+ALTER TABLE applications ADD COLUMN claims_json TEXT NOT NULL DEFAULT '{}';
+
+CREATE TABLE group_app_assignments (
+    group_id           TEXT NOT NULL,
+    resource_client_id TEXT NOT NULL,
+    PRIMARY KEY (group_id, resource_client_id)
+);

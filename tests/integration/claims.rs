@@ -1,0 +1,223 @@
+//! Claims as Entra configures them per app registration (issue 8 item 7): roles in ID tokens,
+//! `groups`/`wids` by `groupMembershipClaims` with the overage form, `optionalClaims`, the v1
+//! `aud` in the form the request used, and the lifetime of app-only tokens.
+
+use serde_json::json;
+
+use crate::fixture_builder::Fixture;
+use crate::helpers::*;
+use crate::token_helpers::*;
+
+const TASK_ADMINS: &str = "7a5c0000-0000-4000-8000-00000000a001";
+const USER_ROLE_TEMPLATE: &str = "b79fbf4d-3ef9-4689-8143-76b194e85509";
+
+fn bob() -> CodeSpec {
+    CodeSpec {
+        user_oid: BOB_OID.into(),
+        ..CodeSpec::bff()
+    }
+}
+
+/// bob's access token for the API, and his ID token, on a server with `fixture`.
+async fn bob_tokens(fixture: Fixture) -> (serde_json::Value, serde_json::Value) {
+    let (app, _dir) = fixture.spawn().await;
+    let (code, _) = issue_code(&app, &bob()).await;
+    let a = app.redeem_bff(&code).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let at = app.validate(a.str("access_token"), true, API).await;
+    let (_, id) = jwt_parts(a.str("id_token"));
+    (at, id)
+}
+
+#[tokio::test]
+async fn without_group_membership_claims_tokens_carry_no_groups_and_no_wids() {
+    let (at, id) = bob_tokens(Fixture::builtin().app_without("api", "groupMembershipClaims")).await;
+    for claim in ["groups", "wids", "_claim_names"] {
+        assert!(at.get(claim).is_none(), "{claim} in {at}");
+        assert!(id.get(claim).is_none(), "{claim} in {id}");
+    }
+    assert_eq!(
+        at["roles"],
+        json!(["Tasks.ReadWrite.All"]),
+        "roles do not depend on it"
+    );
+}
+
+#[tokio::test]
+async fn security_group_gives_groups_and_directory_role_gives_wids() {
+    let (at, _) =
+        bob_tokens(Fixture::builtin().app("api", "groupMembershipClaims", "SecurityGroup")).await;
+    assert_eq!(at["groups"], json!([TASK_ADMINS]));
+    assert!(at.get("wids").is_none());
+
+    let (at, _) =
+        bob_tokens(Fixture::builtin().app("api", "groupMembershipClaims", "DirectoryRole")).await;
+    assert_eq!(at["wids"], json!([USER_ROLE_TEMPLATE]));
+    assert!(at.get("groups").is_none());
+}
+
+#[tokio::test]
+async fn application_group_gives_only_the_groups_assigned_to_the_app() {
+    let fixture = Fixture::builtin()
+        .app("api", "groupMembershipClaims", "ApplicationGroup")
+        .push(
+            "groups",
+            r#"{ id = "7a5c0000-0000-4000-8000-00000000a002", displayName = "Unassigned", members = ["bob@contoso.onmicrosoft.com"] }"#,
+        );
+    let (at, _) = bob_tokens(fixture).await;
+    assert_eq!(at["groups"], json!([TASK_ADMINS]));
+}
+
+#[tokio::test]
+async fn past_the_overage_limit_tokens_carry_the_overage_form_instead_of_groups() {
+    let fixture = Fixture::builtin().app("api", "mock.groupsOverageLimit", 0);
+    let (at, _) = bob_tokens(fixture).await;
+    assert!(at.get("groups").is_none(), "{at}");
+    assert_eq!(at["_claim_names"], json!({ "groups": "src1" }));
+    assert_eq!(
+        at["_claim_sources"]["src1"]["endpoint"],
+        format!("https://graph.windows.net/{TENANT}/users/{BOB_OID}/getMemberObjects")
+    );
+}
+
+#[tokio::test]
+async fn id_tokens_carry_the_roles_assigned_to_the_user_for_the_signing_in_app() {
+    let fixture = Fixture::builtin()
+        .app(
+            "bff",
+            "appRoles",
+            toml::Value::Array(vec![toml::Value::Table(
+                r#"value = "Bff.Admin"
+allowedMemberTypes = ["User"]"#
+                    .parse()
+                    .unwrap(),
+            )]),
+        )
+        .push(
+            "appRoleAssignments",
+            r#"{ principal = "bob@contoso.onmicrosoft.com", resource = "bff", role = "Bff.Admin" }"#,
+        );
+    let (at, id) = bob_tokens(fixture).await;
+    assert_eq!(id["roles"], json!(["Bff.Admin"]));
+    assert_eq!(
+        at["roles"],
+        json!(["Tasks.ReadWrite.All"]),
+        "the API's roles only"
+    );
+}
+
+#[tokio::test]
+async fn optional_claims_are_off_unless_the_registration_asks_for_them() {
+    // Without optionalClaims: no login_hint in the ID token, no idtyp in the access token.
+    let fixture = Fixture::builtin()
+        .app_without("bff", "optionalClaims")
+        .app_without("api", "optionalClaims");
+    let (at, id) = bob_tokens(fixture).await;
+    for claim in ["login_hint", "upn", "given_name", "acct"] {
+        assert!(id.get(claim).is_none(), "{claim} in {id}");
+    }
+    assert!(at.get("idtyp").is_none(), "{at}");
+    assert!(
+        at.get("upn").is_none(),
+        "v2 access tokens carry upn only as an optional claim"
+    );
+
+    // Asked for: each appears with its value.
+    let fixture = Fixture::builtin()
+        .app(
+            "bff",
+            "optionalClaims",
+            toml::Value::Table(
+                r#"idToken = [{ name = "login_hint" }, { name = "upn" }, { name = "given_name" }, { name = "family_name" }, { name = "acct" }]"#
+                    .parse()
+                    .unwrap(),
+            ),
+        )
+        .app(
+            "api",
+            "optionalClaims",
+            toml::Value::Table(r#"accessToken = [{ name = "idtyp" }, { name = "upn" }]"#.parse().unwrap()),
+        );
+    let (at, id) = bob_tokens(fixture).await;
+    assert!(id["login_hint"].as_str().unwrap().starts_with("O."));
+    assert_eq!(id["upn"], BOB);
+    assert_eq!(id["given_name"], "Bob");
+    assert_eq!(id["family_name"], "Example");
+    assert_eq!(id["acct"], 0);
+    assert_eq!(at["idtyp"], "user");
+    assert_eq!(at["upn"], BOB);
+}
+
+#[tokio::test]
+async fn an_unknown_optional_claim_or_group_setting_is_a_fixture_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for fixture in [
+        Fixture::builtin().app("api", "groupMembershipClaims", "Everything"),
+        Fixture::builtin().app(
+            "api",
+            "optionalClaims",
+            toml::Value::Table(r#"accessToken = [{ name = "shoe_size" }]"#.parse().unwrap()),
+        ),
+    ] {
+        let path = dir.path().join("f.toml");
+        std::fs::write(&path, fixture.to_toml()).unwrap();
+        let err = TestApp::spawn_with_fixtures(&dir.path().join("data"), path)
+            .await
+            .err()
+            .expect("refused");
+        let text = format!("{err:#}");
+        assert!(
+            text.contains("groupMembershipClaims") || text.contains("optionalClaims.accessToken"),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_v1_access_token_names_the_api_as_the_request_did() {
+    let (app, _dir) = Fixture::builtin()
+        .app("api", "accessTokenAcceptedVersion", 1)
+        .spawn()
+        .await;
+    for (named, aud) in [
+        (
+            API_SCOPE.to_string(),
+            "api://22223333-cccc-4444-dddd-5555eeee6666",
+        ),
+        (format!("{API}/access_as_user"), API),
+    ] {
+        let (code, _) = issue_code(&app, &CodeSpec::bff().scope(&format!("openid {named}"))).await;
+        let a = app.redeem_bff(&code).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let (_, at) = jwt_parts(a.str("access_token"));
+        assert_eq!(at["aud"], aud, "named as {named}");
+        assert_eq!(at["ver"], "1.0");
+    }
+}
+
+#[tokio::test]
+async fn app_only_tokens_expire_in_3599_seconds_and_delegated_in_60_to_90_minutes() {
+    let app = TestApp::spawn().await;
+    let a = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            (
+                "scope",
+                "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
+            ),
+        ])
+        .await;
+    assert_eq!(a.body["expires_in"], 3599, "{}", a.body);
+    let (_, at) = jwt_parts(a.str("access_token"));
+    assert_eq!(
+        at["exp"].as_i64().unwrap() - at["iat"].as_i64().unwrap(),
+        3599
+    );
+
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let a = app.redeem_bff(&code).await;
+    let lifetime = a.body["expires_in"].as_i64().unwrap();
+    assert!((3600..=5400).contains(&lifetime), "{lifetime}");
+}
