@@ -8,3 +8,6 @@ CREATE TABLE group_app_assignments (
     resource_client_id TEXT NOT NULL,
     PRIMARY KEY (group_id, resource_client_id)
 );
+
+-- signInAudience (issue 8 item 8): AzureADMyOrg (single tenant, the default) or AzureADMultipleOrgs.
+ALTER TABLE applications ADD COLUMN sign_in_audience TEXT NOT NULL DEFAULT 'AzureADMyOrg';

@@ -132,6 +132,34 @@ pub struct Application {
     pub granted_roles: HashMap<String, Vec<String>>,
     /// `groupMembershipClaims`, `optionalClaims` and the groups overage limit.
     pub claims: ClaimsConfig,
+    pub sign_in_audience: SignInAudience,
+}
+
+/// Who may sign in to an app: the manifest's `signInAudience`
+/// (<https://learn.microsoft.com/entra/identity-platform/supported-accounts-validation>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInAudience {
+    /// Single tenant (Entra's default for a new registration).
+    AzureAdMyOrg,
+    /// Any organisation: usable on `/common` and `/organizations`.
+    AzureAdMultipleOrgs,
+}
+
+impl SignInAudience {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignInAudience::AzureAdMyOrg => "AzureADMyOrg",
+            SignInAudience::AzureAdMultipleOrgs => "AzureADMultipleOrgs",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "AzureADMyOrg" => Some(SignInAudience::AzureAdMyOrg),
+            "AzureADMultipleOrgs" => Some(SignInAudience::AzureAdMultipleOrgs),
+            _ => None,
+        }
+    }
 }
 
 /// Which group-like claims an app's tokens carry: the manifest's `groupMembershipClaims`
@@ -298,6 +326,18 @@ pub struct ResolvedTenant {
 }
 
 impl ResolvedTenant {
+    /// A single-tenant app on `/common` or `/organizations` gets AADSTS50194
+    /// (<https://learn.microsoft.com/entra/identity-platform/howto-convert-app-to-be-multi-tenant>).
+    pub fn admits(&self, app: &Application) -> Result<()> {
+        match (self.scope, app.sign_in_audience) {
+            (TenantScope::Tenant, _) | (_, SignInAudience::AzureAdMultipleOrgs) => Ok(()),
+            _ => Err(Error::SingleTenantAppOnCommon {
+                client_id: app.client_id.clone(),
+                name: app.display_name.clone(),
+            }),
+        }
+    }
+
     /// The path segment endpoints are written with: the tenant id, or the literal
     /// `common`/`organizations`.
     pub fn endpoint_segment(&self) -> &str {

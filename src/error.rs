@@ -104,6 +104,10 @@ pub enum Error {
     ResourceNotFound(String),
     #[error("Provided grant is invalid or malformed. {0}")]
     InvalidGrant(&'static str),
+    #[error("Application '{client_id}'({name}) is not configured as a multi-tenant application. Usage of the /common endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant.")]
+    SingleTenantAppOnCommon { client_id: String, name: String },
+    #[error("No tenant-identifying information found in either the request or implied by any provided credentials.")]
+    NoTenantInformation,
     #[error("An unexpected error occurred.")]
     Internal(#[source] anyhow::Error),
 }
@@ -181,6 +185,9 @@ impl Error {
             InvalidAccessToken => spec("invalid_token", 80049, 401),
             ResourceNotFound(_) => spec("invalid_resource", 500011, 400),
             InvalidGrant(_) => spec("invalid_grant", 70000, 400),
+            // https://learn.microsoft.com/entra/identity-platform/reference-error-codes
+            SingleTenantAppOnCommon { .. } => spec("invalid_request", 50194, 400),
+            NoTenantInformation => spec("invalid_request", 50059, 400),
             Internal(_) => spec("server_error", 90033, 500),
         }
     }

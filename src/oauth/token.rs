@@ -3,7 +3,7 @@
 //! Response shape and headers as Entra's
 //! (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#successful-response-2>).
 
-use crate::directory::{Directory, ResolvedTenant};
+use crate::directory::{Directory, ResolvedTenant, TenantScope};
 use crate::error::{Error, Result};
 use crate::oauth::client_auth::{self, AuthenticatedClient};
 use crate::oauth::client_info::ClientInfo;
@@ -60,6 +60,12 @@ pub async fn authenticate(
 pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenResponse> {
     let grant = Grant::parse(&req.params)?;
     let (tenant, client) = authenticate(state, &req).await?;
+    // Client credentials name the tenant they act in: `/common` and `/organizations` cannot
+    // (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow>).
+    if matches!(grant, Grant::ClientCredentials(_)) && tenant.scope != TenantScope::Tenant {
+        return Err(Error::NoTenantInformation);
+    }
+    tenant.admits(&client.app)?;
     let env = Env {
         state,
         tenant,

@@ -8,7 +8,7 @@ use sqlx::Row;
 use super::Store;
 use crate::directory::{
     AppRole, Application, AssertionReuse, ClientCertificate, ClientType, Directory, Group,
-    MfaMethod, MfaPolicy, Platform, RefreshReuse, Tenant, TokenVersion, User,
+    MfaMethod, MfaPolicy, Platform, RefreshReuse, SignInAudience, Tenant, TokenVersion, User,
 };
 
 #[derive(sqlx::FromRow)]
@@ -32,6 +32,7 @@ struct AppRow {
     access_token_lifetime_secs: Option<i64>,
     id_token_lifetime_secs: i64,
     claims_json: String,
+    sign_in_audience: String,
 }
 
 /// A stored value that does not parse: an error, never a default.
@@ -88,6 +89,8 @@ impl TryFrom<AppRow> for Application {
             granted_roles: HashMap::new(),
             claims: serde_json::from_str(&r.claims_json)
                 .map_err(|_| corrupt("claims configuration", &r.claims_json))?,
+            sign_in_audience: SignInAudience::parse(&r.sign_in_audience)
+                .ok_or_else(|| corrupt("signInAudience", &r.sign_in_audience))?,
         })
     }
 }

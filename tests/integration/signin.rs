@@ -503,7 +503,11 @@ async fn the_implicit_id_token_response_carries_only_an_id_token() {
 
 #[tokio::test]
 async fn the_tenant_may_be_its_domain_or_common_and_an_unknown_one_gets_an_error_page() {
-    let app = TestApp::spawn().await;
+    // /common and /organizations are for multi-tenant apps (AADSTS50194 otherwise).
+    let (app, _dir) = crate::fixture_builder::Fixture::builtin()
+        .app("bff", "signInAudience", "AzureADMultipleOrgs")
+        .spawn()
+        .await;
     let client = app.client();
     for tenant in [DOMAIN, "common", "organizations"] {
         let url =

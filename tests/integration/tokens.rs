@@ -496,18 +496,20 @@ async fn userinfo_refuses_api_tokens_and_missing_tokens_with_401() {
 
 #[tokio::test]
 async fn tokens_from_the_common_endpoint_carry_the_tenants_own_issuer() {
-    let app = TestApp::spawn().await;
+    let (app, _dir) = Fixture::builtin()
+        .app("bff", "signInAudience", "AzureADMultipleOrgs")
+        .spawn()
+        .await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
     let a = answer(
         app.client()
             .post(format!("{}/common/oauth2/v2.0/token", app.https))
             .form(&[
-                ("grant_type", "client_credentials"),
-                ("client_id", DAEMON),
-                ("client_secret", DAEMON_SECRET),
-                (
-                    "scope",
-                    "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
-                ),
+                ("grant_type", "authorization_code"),
+                ("client_id", BFF),
+                ("client_secret", BFF_SECRET),
+                ("code", code.as_str()),
+                ("redirect_uri", BFF_REDIRECT),
             ])
             .send()
             .await
@@ -518,6 +520,51 @@ async fn tokens_from_the_common_endpoint_carry_the_tenants_own_issuer() {
     // Validated against the tenant's own metadata: iss is never the `{tenantid}` template.
     let at = app.validate(a.str("access_token"), true, API).await;
     assert_eq!(at["tid"], TENANT);
+}
+
+#[tokio::test]
+async fn a_single_tenant_app_on_common_gets_aadsts50194_and_client_credentials_there_50059() {
+    let app = TestApp::spawn().await;
+    for tenant in ["common", "organizations"] {
+        let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+        let post = |form: Vec<(&'static str, String)>| {
+            let url = format!("{}/{tenant}/oauth2/v2.0/token", app.https);
+            let client = app.client();
+            async move { answer(client.post(url).form(&form).send().await.unwrap()).await }
+        };
+        post(vec![
+            ("grant_type", "authorization_code".into()),
+            ("client_id", BFF.into()),
+            ("client_secret", BFF_SECRET.into()),
+            ("code", code.clone()),
+            ("redirect_uri", BFF_REDIRECT.into()),
+        ])
+        .await
+        .assert_error(400, "invalid_request", 50194);
+        // The refused request did not burn the code.
+        assert_eq!(app.redeem_bff(&code).await.status, 200);
+        post(vec![
+            ("grant_type", "client_credentials".into()),
+            ("client_id", DAEMON.into()),
+            ("client_secret", DAEMON_SECRET.into()),
+            (
+                "scope",
+                "api://22223333-cccc-4444-dddd-5555eeee6666/.default".into(),
+            ),
+        ])
+        .await
+        .assert_error(400, "invalid_request", 50059);
+    }
+    // /authorize shows the refusal on its error page, without redirecting.
+    let url = crate::signin_helpers::authorize_url(
+        &app.https,
+        &crate::signin_helpers::code_request(BFF, BFF_REDIRECT),
+    )
+    .replace(TENANT, "common");
+    let res = app.client().get(url).send().await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("location").is_none());
+    assert!(res.text().await.unwrap().contains("AADSTS50194"));
 }
 
 #[tokio::test]

@@ -148,6 +148,7 @@ pub fn parse(
     let app = directory
         .application(tenant, client_id)
         .map_err(Rejection::Page)?;
+    tenant.admits(&app).map_err(Rejection::Page)?;
     // The doc calls redirect_uri required, but Entra sends a request without one to a URI
     // registered for the app; entra-mock uses the first. Never an unregistered one.
     let (platform, redirect_uri) = match p.non_empty("redirect_uri") {
