@@ -11,3 +11,7 @@ CREATE TABLE group_app_assignments (
 
 -- signInAudience (issue 8 item 8): AzureADMyOrg (single tenant, the default) or AzureADMultipleOrgs.
 ALTER TABLE applications ADD COLUMN sign_in_audience TEXT NOT NULL DEFAULT 'AzureADMyOrg';
+
+-- Microsoft Graph permissions granted to an app (admin consent): delegated scopes beyond
+-- User.Read, and application roles; Graph is not an app registration here, hence JSON.
+ALTER TABLE applications ADD COLUMN graph_permissions_json TEXT NOT NULL DEFAULT '{}';

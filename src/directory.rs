@@ -133,6 +133,18 @@ pub struct Application {
     /// `groupMembershipClaims`, `optionalClaims` and the groups overage limit.
     pub claims: ClaimsConfig,
     pub sign_in_audience: SignInAudience,
+    /// Microsoft Graph permissions granted to the app (admin consent).
+    pub graph_permissions: GraphPermissions,
+}
+
+/// Microsoft Graph permissions an app holds besides `User.Read`, which every app has: delegated
+/// scopes (`scp` of its Graph tokens) and application roles (`roles` of its app-only Graph
+/// tokens), e.g. `User.RevokeSessions.All`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct GraphPermissions {
+    pub delegated: Vec<String>,
+    pub application: Vec<String>,
 }
 
 /// Who may sign in to an app: the manifest's `signInAudience`

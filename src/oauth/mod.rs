@@ -6,6 +6,7 @@ pub mod client_auth;
 pub mod client_info;
 pub mod discovery;
 pub mod grants;
+pub mod graph;
 pub mod lifetimes;
 pub mod logout;
 pub mod params;

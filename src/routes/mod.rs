@@ -77,6 +77,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/v1.0/users/{id}/revokeSignInSessions")
                 .route(web::post().to(graph::revoke_sign_in_sessions))
                 .default_service(web::to(post_only)),
+        )
+        .service(
+            web::resource("/_mock/users/{id}/revokeSignInSessions")
+                .route(web::post().to(graph::mock_revoke_sign_in_sessions))
+                .default_service(web::to(post_only)),
         );
 }
 

@@ -33,6 +33,7 @@ struct AppRow {
     id_token_lifetime_secs: i64,
     claims_json: String,
     sign_in_audience: String,
+    graph_permissions_json: String,
 }
 
 /// A stored value that does not parse: an error, never a default.
@@ -91,6 +92,8 @@ impl TryFrom<AppRow> for Application {
                 .map_err(|_| corrupt("claims configuration", &r.claims_json))?,
             sign_in_audience: SignInAudience::parse(&r.sign_in_audience)
                 .ok_or_else(|| corrupt("signInAudience", &r.sign_in_audience))?,
+            graph_permissions: serde_json::from_str(&r.graph_permissions_json)
+                .map_err(|_| corrupt("Graph permissions", &r.graph_permissions_json))?,
         })
     }
 }

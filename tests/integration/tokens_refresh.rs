@@ -227,23 +227,59 @@ async fn revocation_authenticates_the_client_and_ignores_unknown_tokens() {
     assert_eq!(unknown.status(), 200);
 }
 
+/// A server where the daemon holds Graph's `User.RevokeSessions.All` application role and the
+/// bff the same delegated scope.
+async fn graph_permissions() -> (TestApp, tempfile::TempDir) {
+    Fixture::builtin()
+        .app(
+            "daemon",
+            "mock.graphPermissions.application",
+            toml::Value::Array(vec!["User.RevokeSessions.All".into()]),
+        )
+        .app(
+            "bff",
+            "mock.graphPermissions.delegated",
+            toml::Value::Array(vec!["User.RevokeSessions.All".into()]),
+        )
+        .spawn()
+        .await
+}
+
+/// An app-only Graph token of the daemon.
+async fn daemon_graph_token(app: &TestApp) -> String {
+    let a = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            ("scope", "https://graph.microsoft.com/.default"),
+        ])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    a.str("access_token").to_string()
+}
+
+async fn graph_revoke(app: &TestApp, user: &str, bearer: Option<&str>) -> (u16, serde_json::Value) {
+    let mut req = app.client().post(format!(
+        "{}/v1.0/users/{user}/revokeSignInSessions",
+        app.https
+    ));
+    if let Some(b) = bearer {
+        req = req.bearer_auth(b);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
 #[tokio::test]
 async fn graph_revoke_sign_in_sessions_kills_refresh_tokens_and_sso_sessions() {
-    let app = TestApp::spawn().await;
+    let (app, _dir) = graph_permissions().await;
     let (code, sid) = issue_code(&app, &CodeSpec::bff()).await;
     let rt = app.redeem_bff(&code).await.str("refresh_token").to_string();
 
-    let res = app
-        .client()
-        .post(format!(
-            "{}/v1.0/users/{ALICE}/revokeSignInSessions",
-            app.https
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let body: serde_json::Value = res.json().await.unwrap();
+    let token = daemon_graph_token(&app).await;
+    let (status, body) = graph_revoke(&app, ALICE, Some(&token)).await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(body["value"], json!(true));
 
     app.refresh_bff(&rt, None)
@@ -264,17 +300,52 @@ async fn graph_revoke_sign_in_sessions_kills_refresh_tokens_and_sso_sessions() {
 }
 
 #[tokio::test]
+async fn graph_revoke_sign_in_sessions_needs_a_graph_token_with_the_permission() {
+    let (app, _dir) = graph_permissions().await;
+    // No token, or a token for another API: 401 in Graph's shape.
+    let (status, body) = graph_revoke(&app, ALICE, None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("InvalidAuthenticationToken"))
+    );
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let api_token = app.redeem_bff(&code).await.str("access_token").to_string();
+    assert_eq!(graph_revoke(&app, ALICE, Some(&api_token)).await.0, 401);
+
+    // A Graph token without the permission: 403.
+    let (app2, _dir2) = Fixture::builtin().spawn().await;
+    let token = daemon_graph_token(&app2).await;
+    let (status, body) = graph_revoke(&app2, ALICE, Some(&token)).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("Authorization_RequestDenied"))
+    );
+
+    // Delegated: alice may revoke her own sessions, not bob's.
+    let scope = "openid https://graph.microsoft.com/User.RevokeSessions.All";
+    let (code, _) = issue_code(&app, &CodeSpec::bff().scope(scope)).await;
+    let a = app.redeem_bff(&code).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let alice_token = a.str("access_token").to_string();
+    assert_eq!(graph_revoke(&app, BOB, Some(&alice_token)).await.0, 403);
+    assert_eq!(graph_revoke(&app, ALICE, Some(&alice_token)).await.0, 200);
+}
+
+#[tokio::test]
 async fn a_code_issued_before_revoke_sign_in_sessions_gets_aadsts50173() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
-    app.client()
+    // The test-control twin needs no Graph token.
+    let res = app
+        .client()
         .post(format!(
-            "{}/v1.0/users/{ALICE_OID}/revokeSignInSessions",
+            "{}/_mock/users/{ALICE_OID}/revokeSignInSessions",
             app.https
         ))
         .send()
         .await
         .unwrap();
+    assert_eq!(res.status(), 200);
     app.redeem_bff(&code)
         .await
         .assert_error(400, "invalid_grant", 50173);
@@ -282,18 +353,10 @@ async fn a_code_issued_before_revoke_sign_in_sessions_gets_aadsts50173() {
 
 #[tokio::test]
 async fn graph_revoke_sign_in_sessions_of_an_unknown_user_is_a_graph_404() {
-    let app = TestApp::spawn().await;
-    let res = app
-        .client()
-        .post(format!(
-            "{}/v1.0/users/nobody@contoso.onmicrosoft.com/revokeSignInSessions",
-            app.https
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 404);
-    let body: serde_json::Value = res.json().await.unwrap();
+    let (app, _dir) = graph_permissions().await;
+    let token = daemon_graph_token(&app).await;
+    let (status, body) = graph_revoke(&app, "nobody@contoso.onmicrosoft.com", Some(&token)).await;
+    assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "Request_ResourceNotFound");
 }
 

@@ -46,11 +46,24 @@ pub fn delegated(directory: &Directory, client: &Application, scope: &str) -> Re
     };
     match resource {
         None | Some((Resource::Graph, _)) => {
-            // Graph: every app holds User.Read; other Graph permissions are not consented.
+            // Graph: every app holds User.Read, and what `mock.graphPermissions` granted.
             let mut values = vec![GRAPH_USER_READ.to_string()];
+            let granted = &client.graph_permissions.delegated;
             for v in &asked {
-                if v != ".default" && !v.eq_ignore_ascii_case(GRAPH_USER_READ) {
-                    return Err(consent_required());
+                if v == ".default" {
+                    for g in granted {
+                        if !values.contains(g) {
+                            values.push(g.clone());
+                        }
+                    }
+                } else if !v.eq_ignore_ascii_case(GRAPH_USER_READ) {
+                    let g = granted
+                        .iter()
+                        .find(|g| g.eq_ignore_ascii_case(v))
+                        .ok_or_else(consent_required)?;
+                    if !values.contains(g) {
+                        values.push(g.clone());
+                    }
                 }
             }
             for (on, name) in [
@@ -133,7 +146,9 @@ pub fn app_only(
     }
     match resource {
         None => Err(Error::MissingParameter("scope")),
-        Some((Resource::Graph, _)) => Ok((Target::Graph, Vec::new())),
+        Some((Resource::Graph, _)) => {
+            Ok((Target::Graph, client.graph_permissions.application.clone()))
+        }
         Some((Resource::Api(api), named)) => {
             let roles = client
                 .granted_roles

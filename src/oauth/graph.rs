@@ -1,0 +1,106 @@
+//! The slice of Microsoft Graph entra-mock serves: `POST /v1.0/users/{id | upn}/revokeSignInSessions`
+//! (<https://learn.microsoft.com/graph/api/user-revokesigninsessions>). As Graph, it requires a
+//! Graph access token carrying `User.RevokeSessions.All`: as an application role (`roles` of an
+//! app-only token), or as a delegated scope (`scp`), which entra-mock honours for the signed-in
+//! user's own sessions (it models no administrator roles). Without a valid token Graph answers 401,
+//! without the permission 403, each in Graph's error shape (rendered by the route).
+
+use serde::Deserialize;
+
+use crate::directory::TokenVersion;
+use crate::error::Error;
+use crate::oauth::claims::{token_issuer, GRAPH_APP_ID};
+use crate::oauth::revocation;
+use crate::oauth::userinfo::verify;
+use crate::state::AppState;
+
+/// The permission revokeSignInSessions requires.
+pub const REVOKE_SESSIONS: &str = "User.RevokeSessions.All";
+
+/// Graph's refusals.
+#[derive(Debug)]
+pub enum GraphError {
+    /// 401 `InvalidAuthenticationToken`.
+    Unauthenticated(&'static str),
+    /// 403 `Authorization_RequestDenied`.
+    Forbidden,
+    /// 404 `Request_ResourceNotFound`.
+    UserNotFound(String),
+    Internal(Error),
+}
+
+impl From<Error> for GraphError {
+    fn from(e: Error) -> Self {
+        GraphError::Internal(e)
+    }
+}
+
+#[derive(Deserialize)]
+struct Caller {
+    aud: String,
+    iss: String,
+    exp: i64,
+    nbf: i64,
+    tid: String,
+    oid: String,
+    #[serde(default)]
+    scp: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+/// Who may call: the verified Graph token's holder.
+async fn caller(
+    state: &AppState,
+    bearer: Option<&str>,
+    base_url: &str,
+    now: i64,
+) -> Result<Caller, GraphError> {
+    let token = bearer.ok_or(GraphError::Unauthenticated("Access token is empty."))?;
+    let invalid = GraphError::Unauthenticated("Access token validation failure. Invalid audience.");
+    // Graph tokens are signed over a hashed `nonce` header (see `keys::SigningKey::sign_graph`).
+    let signed = crate::keys::graph_signed_form(token).ok_or(GraphError::Unauthenticated(
+        "Access token validation failure.",
+    ))?;
+    let c: Caller = verify(&state.keys.snapshot(), &signed)
+        .map_err(|_| GraphError::Unauthenticated("Access token validation failure."))?;
+    if c.aud != GRAPH_APP_ID || c.iss != token_issuer(base_url, &c.tid, TokenVersion::V1) {
+        return Err(invalid);
+    }
+    if c.exp <= now || c.nbf > now.saturating_add(300) {
+        return Err(GraphError::Unauthenticated(
+            "Lifetime validation failed, the token is expired.",
+        ));
+    }
+    Ok(c)
+}
+
+pub async fn revoke_sign_in_sessions(
+    state: &AppState,
+    bearer: Option<&str>,
+    user: &str,
+    base_url: &str,
+    now: i64,
+) -> Result<(), GraphError> {
+    let c = caller(state, bearer, base_url, now).await?;
+    let as_app = c.roles.iter().any(|r| r == REVOKE_SESSIONS);
+    let delegated = c
+        .scp
+        .split(' ')
+        .any(|s| s.eq_ignore_ascii_case(REVOKE_SESSIONS));
+    if !as_app && !delegated {
+        return Err(GraphError::Forbidden);
+    }
+    let target = state
+        .store
+        .user_by_id_or_upn(user)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(|| GraphError::UserNotFound(user.to_string()))?;
+    if !as_app && target.oid != c.oid {
+        return Err(GraphError::Forbidden);
+    }
+    revocation::revoke_sign_in_sessions(state, &target.oid, now)
+        .await?
+        .ok_or_else(|| GraphError::UserNotFound(user.to_string()))
+}
