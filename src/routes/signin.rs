@@ -7,7 +7,7 @@ use super::signin_pages::{self, BrowserId};
 use crate::context::RequestContext;
 use crate::error::Error;
 use crate::signin::password::Password;
-use crate::signin::{self, Submission};
+use crate::signin::{self, AccountChoice, Action, EnrolMethod, Submission};
 use crate::state::AppState;
 use crate::store::sessions::SSO_COOKIE;
 
@@ -41,13 +41,13 @@ pub async fn login(
             let sub = Submission {
                 flow_id,
                 csrf,
-                action: f.take("action"),
+                action: f.take("action").as_deref().and_then(Action::parse),
                 loginfmt: f.take("loginfmt"),
                 passwd: f.take("passwd").map(Password),
                 otc: f.take("otc"),
                 credential: f.take("credential"),
-                method: f.take("method"),
-                account: f.take("account"),
+                method: f.take("method").as_deref().and_then(EnrolMethod::parse),
+                account: f.take("account").as_deref().map(AccountChoice::parse),
                 sso_cookie: req.cookie(SSO_COOKIE).map(|c| c.value().to_string()),
             };
             signin::advance(&deps, sub, browser.value()).await

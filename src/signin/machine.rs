@@ -8,23 +8,13 @@ use base64::Engine;
 use uuid::Uuid;
 
 use super::passkey;
-use super::password;
 use super::totp::TotpSecret;
 use super::*;
-use crate::crypto::{digest_eq, sha256};
+use crate::crypto::sha256;
 use crate::directory::{Application, MfaMethod, MfaPolicy, ResolvedTenant, User};
 use crate::error::Error;
-use crate::oauth::authorize::{
-    self, Authenticated, AuthorizeRequest, Prompt, Rejection, Reply, ReplyBody,
-};
+use crate::oauth::authorize::{self, Authenticated, AuthorizeRequest, Prompt, Rejection, Reply};
 use crate::store::sessions::SsoSession;
-
-/// What a step decided.
-enum Next {
-    Show(Step, Option<Error>),
-    Authenticated(Done),
-    Finish(Done, Persistence),
-}
 
 /// `GET|POST /authorize`: validates the request, then answers from the SSO session or starts the
 /// pages. `Err` is for the error page (never redirected).
@@ -52,252 +42,17 @@ pub async fn start(
     route(d, req, sso, browser).await
 }
 
-/// A form posted by a sign-in page.
-pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Outcome, Error> {
-    let row = d
-        .store
-        .flow(&sub.flow_id, d.now)
-        .await?
-        .ok_or(Error::SignInSessionInvalid)?;
-    let flow: Flow =
-        serde_json::from_str(&row.state_json).map_err(|e| Error::Internal(e.into()))?;
-    if !digest_eq(row.csrf_token.as_bytes(), sub.csrf.as_bytes())
-        || !digest_eq(flow.browser.as_bytes(), browser_digest(browser).as_bytes())
-    {
-        return Err(Error::SignInSessionInvalid);
-    }
-    let Flow {
-        request,
-        browser: bound,
-        step,
-    } = flow;
-    if sub.action.as_deref() == Some("cancel") {
-        if !d.store.end_flow(&sub.flow_id).await? {
-            return Err(Error::SignInSessionInvalid);
-        }
-        // Entra: error=access_denied&error_subcode=cancel.
-        return Ok(Outcome::Reply {
-            reply: Reply {
-                target: request.reply.clone(),
-                body: ReplyBody::Error {
-                    error: Error::UserCancelled,
-                    subcode: Some("cancel"),
-                },
-            },
-            session: None,
-        });
-    }
-    let app = d.app(&request)?;
-    let next = match step {
-        Step::AccountPicker { session_id } => match sub.account.as_deref() {
-            Some("other") => Next::Show(Step::Username { prefill: None }, None),
-            Some(oid) => match d.sso(&session_id, &request.tenant_id).await? {
-                Some((s, u)) if u.oid == oid => {
-                    if !d.store.end_flow(&sub.flow_id).await? {
-                        return Err(Error::SignInSessionInvalid);
-                    }
-                    let mut req = request;
-                    req.prompt = None;
-                    return route(d, req, Some((s, u)), browser).await;
-                }
-                _ => Next::Show(Step::Username { prefill: None }, None),
-            },
-            None => Next::Show(Step::AccountPicker { session_id }, None),
-        },
-        Step::Username { prefill } => {
-            let name = sub.loginfmt.as_deref().map(str::trim).unwrap_or("");
-            if name.is_empty() {
-                Next::Show(
-                    Step::Username { prefill },
-                    Some(Error::MissingParameter("loginfmt")),
-                )
-            } else {
-                match d.store.user_by_upn(&request.tenant_id, name).await? {
-                    Some(user) => Next::Show(Step::Password { user_oid: user.oid }, None),
-                    None => Next::Show(
-                        Step::Username {
-                            prefill: Some(name.to_string()),
-                        },
-                        Some(Error::UserNotFound {
-                            user: name.to_string(),
-                            tenant: d.tenant_domain(&request.tenant_id),
-                        }),
-                    ),
-                }
-            }
-        }
-        Step::Password { user_oid } => {
-            let user = d.user(&user_oid).await?;
-            if d.locked(&user) {
-                Next::Show(Step::Password { user_oid }, Some(Error::AccountLocked))
-            } else if !sub
-                .passwd
-                .as_ref()
-                .is_some_and(|p| password::verify(&user, p))
-            {
-                Next::Show(Step::Password { user_oid }, Some(Error::InvalidCredentials))
-            } else if mfa_required(&user, &app, &request) {
-                Next::Show(d.mfa_step(&user).await?, None)
-            } else {
-                Next::Authenticated(d.done(&user, &PASSWORD_ONLY))
-            }
-        }
-        Step::Totp { user_oid } => {
-            let user = d.user(&user_oid).await?;
-            let secret = user.totp_secret.as_deref().map(TotpSecret::from_base32);
-            let code = sub.otc.as_deref().unwrap_or("");
-            if d.locked(&user) {
-                Next::Show(Step::Totp { user_oid }, Some(Error::AccountLocked))
-            } else {
-                match secret.and_then(|s| s.matching_step(code, d.now)) {
-                    Some(step) if d.store.accept_totp_step(&user.oid, step).await? => {
-                        Next::Authenticated(d.done(&user, &PASSWORD_AND_TOTP))
-                    }
-                    _ => {
-                        let e = d.mfa_failure(&user).await?;
-                        Next::Show(Step::Totp { user_oid }, Some(e))
-                    }
-                }
-            }
-        }
-        Step::Passkey {
-            user_oid,
-            options,
-            state,
-        } => {
-            let user = d.user(&user_oid).await?;
-            let rp = passkey::relying_party(d.base_url)?;
-            let passkeys = d.store.passkeys(&user.oid).await?;
-            let verified = sub
-                .credential
-                .as_deref()
-                .and_then(|answer| passkey::finish_authentication(&rp, &state, &passkeys, answer));
-            match verified {
-                _ if d.locked(&user) => Next::Show(
-                    Step::Passkey {
-                        user_oid,
-                        options,
-                        state,
-                    },
-                    Some(Error::AccountLocked),
-                ),
-                Some(updated) => {
-                    for p in &updated {
-                        d.store.save_passkey(&user.oid, p, d.now).await?;
-                    }
-                    Next::Authenticated(d.done(&user, &PASSWORD_AND_PASSKEY))
-                }
-                None => Next::Show(d.passkey_step(&user).await?, Some(passkey_refused())),
-            }
-        }
-        Step::EnrolChoice { user_oid } => {
-            let user = d.user(&user_oid).await?;
-            match sub.method.as_deref() {
-                Some("totp") => Next::Show(
-                    Step::EnrolTotp {
-                        user_oid,
-                        secret: TotpSecret::generate(),
-                    },
-                    None,
-                ),
-                Some("passkey") => Next::Show(d.registration_step(&user).await?, None),
-                _ => Next::Show(Step::EnrolChoice { user_oid }, None),
-            }
-        }
-        Step::EnrolTotp { user_oid, secret } => {
-            let user = d.user(&user_oid).await?;
-            let code = sub.otc.as_deref().unwrap_or("");
-            if d.locked(&user) {
-                Next::Show(
-                    Step::EnrolTotp { user_oid, secret },
-                    Some(Error::AccountLocked),
-                )
-            } else {
-                match secret.matching_step(code, d.now) {
-                    Some(step) => {
-                        d.store.enrol_totp(&user.oid, secret.base32(), step).await?;
-                        Next::Authenticated(d.done(&user, &PASSWORD_AND_TOTP))
-                    }
-                    None => {
-                        let e = d.mfa_failure(&user).await?;
-                        Next::Show(Step::EnrolTotp { user_oid, secret }, Some(e))
-                    }
-                }
-            }
-        }
-        Step::EnrolPasskey {
-            user_oid, state, ..
-        } => {
-            let user = d.user(&user_oid).await?;
-            let rp = passkey::relying_party(d.base_url)?;
-            let registered = sub
-                .credential
-                .as_deref()
-                .and_then(|answer| passkey::finish_registration(&rp, &state, answer));
-            match registered {
-                Some(pk) => {
-                    d.store.save_passkey(&user.oid, &pk, d.now).await?;
-                    // The new passkey is then used, so the amr says what was proven.
-                    Next::Show(d.passkey_step(&user).await?, None)
-                }
-                None => Next::Show(d.registration_step(&user).await?, Some(passkey_refused())),
-            }
-        }
-        Step::StaySignedIn { done } => match sub.action.as_deref() {
-            Some("yes") => Next::Finish(done, Persistence::Persistent),
-            _ => Next::Finish(done, Persistence::BrowserSession),
-        },
-    };
-    let next = match next {
-        Next::Authenticated(done) if app.stay_signed_in_prompt => {
-            Next::Show(Step::StaySignedIn { done }, None)
-        }
-        Next::Authenticated(done) => Next::Finish(done, Persistence::BrowserSession),
-        other => other,
-    };
-    match next {
-        Next::Show(step, error) => {
-            let flow = Flow {
-                request,
-                browser: bound,
-                step,
-            };
-            let json = serde_json::to_string(&flow).map_err(|e| Error::Internal(e.into()))?;
-            d.store.update_flow(&sub.flow_id, &json).await?;
-            Ok(Outcome::Page(
-                d.page(&sub.flow_id, &row.csrf_token, &flow, &app, error)
-                    .await?,
-            ))
-        }
-        Next::Finish(done, persistence) => {
-            if !d.store.end_flow(&sub.flow_id).await? {
-                return Err(Error::SignInSessionInvalid);
-            }
-            d.finish(&request, done, persistence, sub.sso_cookie.as_deref())
-                .await
-        }
-        Next::Authenticated(_) => Err(Error::Internal(anyhow::anyhow!("unreachable step"))),
-    }
-}
-
-fn passkey_refused() -> Error {
-    Error::InvalidParameter {
-        name: "credential",
-        reason: "The passkey could not be verified. Try again.".into(),
-    }
-}
-
-fn mfa_required(user: &User, app: &Application, req: &AuthorizeRequest) -> bool {
+pub(super) fn mfa_required(user: &User, app: &Application, req: &AuthorizeRequest) -> bool {
     user.mfa_policy == MfaPolicy::Required || authorize::mfa_demanded(app, req)
 }
 
-fn browser_digest(browser: &str) -> String {
+pub(super) fn browser_digest(browser: &str) -> String {
     hex::encode(sha256(browser.as_bytes()))
 }
 
 /// Decides, for a validated request, between an answer from the SSO session, a `prompt=none`
 /// refusal and the pages.
-async fn route(
+pub(super) async fn route(
     d: &Deps<'_>,
     req: AuthorizeRequest,
     sso: Option<(SsoSession, User)>,
@@ -326,8 +81,9 @@ async fn route(
             let too_old = req
                 .max_age
                 .is_some_and(|m| m == 0 || d.now - session.auth_time > m);
-            let amr: Vec<String> = serde_json::from_str(&session.amr_json).unwrap_or_default();
-            let lacks_mfa = mfa_required(&user, &app, &req) && !amr.iter().any(|a| a == "mfa");
+            let amr = crate::amr::parse_amr_json(&session.amr_json)
+                .map_err(|e| Error::Internal(anyhow::anyhow!("stored session amr: {e}")))?;
+            let lacks_mfa = mfa_required(&user, &app, &req) && !amr.contains(&Amr::Mfa);
             match req.prompt {
                 Some(Prompt::Login) => d.first_step(&req).await?,
                 Some(Prompt::SelectAccount) => Step::AccountPicker {
@@ -348,8 +104,11 @@ async fn route(
                 _ if lacks_mfa => d.mfa_step(&user).await?,
                 _ => {
                     let auth = Authenticated::by_session(&user, &session);
+                    let mut tx = d.store.write().await?;
                     let reply =
-                        authorize::complete(d.store, &d.id_tokens, &req, &auth, d.now).await?;
+                        authorize::complete(&mut tx, &d.id_tokens, &req, &auth, &user, d.now)
+                            .await?;
+                    tx.commit().await?;
                     return Ok(Outcome::Reply {
                         reply,
                         session: None,
@@ -430,12 +189,12 @@ impl Deps<'_> {
     }
 
     /// Counts a wrong code and says what the page shows: AADSTS50053 once locked.
-    async fn mfa_failure(&self, user: &User) -> Result<Error, Error> {
-        let (threshold, secs) = self
+    pub(super) async fn mfa_failure(&self, user: &User) -> Result<Error, Error> {
+        let tenant = self
             .directory
             .tenant(&user.tenant_id)
-            .map(|t| (t.mfa_lockout_threshold, t.mfa_lockout_secs))
-            .unwrap_or((5, 60));
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("the user's tenant vanished")))?;
+        let (threshold, secs) = (tenant.mfa_lockout_threshold, tenant.mfa_lockout_secs);
         let locked = self
             .store
             .record_mfa_failure(&user.oid, threshold, secs, self.now)
@@ -447,9 +206,32 @@ impl Deps<'_> {
         })
     }
 
+    /// Counts a wrong password (smart lockout) and says what the page shows: AADSTS50053 once
+    /// locked, else AADSTS50126.
+    pub(super) async fn password_failure(&self, user: &User) -> Result<Error, Error> {
+        let tenant = self
+            .directory
+            .tenant(&user.tenant_id)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("the user's tenant vanished")))?;
+        let locked = self
+            .store
+            .record_password_failure(
+                &user.oid,
+                tenant.lockout_threshold,
+                tenant.lockout_secs,
+                self.now,
+            )
+            .await?;
+        Ok(if locked {
+            Error::AccountLocked
+        } else {
+            Error::InvalidCredentials
+        })
+    }
+
     /// `login_hint` skips the username page when it names a user of the tenant (Entra), else it
     /// pre-fills it.
-    async fn first_step(&self, req: &AuthorizeRequest) -> Result<Step, Error> {
+    pub(super) async fn first_step(&self, req: &AuthorizeRequest) -> Result<Step, Error> {
         if let Some(hint) = &req.login_hint {
             if let Some(user) = self.store.user_by_upn(&req.tenant_id, hint).await? {
                 return Ok(Step::Password { user_oid: user.oid });
@@ -460,19 +242,19 @@ impl Deps<'_> {
         })
     }
 
-    async fn has_mfa_method(&self, user: &User) -> Result<bool, Error> {
-        Ok(user.totp_secret.is_some() || !self.store.passkeys(&user.oid).await?.is_empty())
+    pub(super) async fn has_mfa_method(&self, user: &User) -> Result<bool, Error> {
+        Ok(user.credentials.has_totp() || !self.store.passkeys(&user.oid).await?.is_empty())
     }
 
     /// The MFA step for a user: a registered method (passkey first when it is the user's
     /// preferred method or the only one), else enrolment.
-    async fn mfa_step(&self, user: &User) -> Result<Step, Error> {
+    pub(super) async fn mfa_step(&self, user: &User) -> Result<Step, Error> {
         let passkeys = self.store.passkeys(&user.oid).await?;
         let prefers_passkey = user.preferred_mfa == Some(MfaMethod::WebAuthn);
-        if !passkeys.is_empty() && (prefers_passkey || user.totp_secret.is_none()) {
+        if !passkeys.is_empty() && (prefers_passkey || !user.credentials.has_totp()) {
             return self.passkey_step(user).await;
         }
-        if user.totp_secret.is_some() {
+        if user.credentials.has_totp() {
             return Ok(Step::Totp {
                 user_oid: user.oid.clone(),
             });
@@ -489,7 +271,7 @@ impl Deps<'_> {
         })
     }
 
-    async fn passkey_step(&self, user: &User) -> Result<Step, Error> {
+    pub(super) async fn passkey_step(&self, user: &User) -> Result<Step, Error> {
         let rp = passkey::relying_party(self.base_url)?;
         let passkeys = self.store.passkeys(&user.oid).await?;
         let (options, state) = passkey::start_authentication(&rp, &passkeys)?;
@@ -500,7 +282,7 @@ impl Deps<'_> {
         })
     }
 
-    async fn registration_step(&self, user: &User) -> Result<Step, Error> {
+    pub(super) async fn registration_step(&self, user: &User) -> Result<Step, Error> {
         let rp = passkey::relying_party(self.base_url)?;
         let passkeys = self.store.passkeys(&user.oid).await?;
         let (options, state) = passkey::start_registration(&rp, user, &passkeys)?;
@@ -514,15 +296,14 @@ impl Deps<'_> {
     /// Creates the SSO session and issues the reply. A session the browser already had for the
     /// same user (re-authentication, step-up) is replaced: it ends and its apps move to the new
     /// one, so front-channel logout still reaches them.
-    async fn finish(
+    pub(super) async fn finish(
         &self,
         req: &AuthorizeRequest,
-        done: Done,
-        persistence: Persistence,
+        f: Finish,
         previous: Option<&str>,
     ) -> Result<Outcome, Error> {
+        let Finish { done, persistence } = f;
         let user = self.user(&done.user_oid).await?;
-        self.store.clear_mfa_failures(&user.oid).await?;
         let previous = match previous {
             Some(id) => self
                 .store
@@ -540,15 +321,19 @@ impl Deps<'_> {
             created_at: self.now,
             ended_at: None,
         };
-        self.store.insert_session(&session).await?;
-        if let Some(old) = previous {
-            for app in self.store.session_apps(&old.id).await? {
-                self.store.add_session_app(&session.id, &app).await?;
-            }
-            self.store.end_session(&old.id, self.now).await?;
-        }
         let auth = Authenticated::by_session(&user, &session);
-        let reply = authorize::complete(self.store, &self.id_tokens, req, &auth, self.now).await?;
+        // One transaction: the failure counts, the new session (and the old one it replaces),
+        // the code and the session's app, or none of them.
+        let mut tx = self.store.write().await?;
+        tx.clear_failures(&user.oid).await?;
+        tx.insert_session(&session).await?;
+        if let Some(old) = previous {
+            tx.copy_session_apps(&old.id, &session.id).await?;
+            tx.end_session(&old.id, self.now).await?;
+        }
+        let reply =
+            authorize::complete(&mut tx, &self.id_tokens, req, &auth, &user, self.now).await?;
+        tx.commit().await?;
         Ok(Outcome::Reply {
             reply,
             session: Some(NewSession {

@@ -24,10 +24,12 @@
 mod machine;
 pub mod passkey;
 pub mod password;
+mod steps;
 pub mod totp;
 mod view;
 
-pub use machine::{advance, start};
+pub use machine::start;
+pub use steps::advance;
 pub use view::{Account, Page, View};
 
 use serde::{Deserialize, Serialize};
@@ -114,6 +116,13 @@ pub enum Persistence {
     Persistent,
 }
 
+/// The end of a flow: who signed in and how, and whether the SSO cookie outlives the browser
+/// session.
+pub(crate) struct Finish {
+    pub done: Done,
+    pub persistence: Persistence,
+}
+
 /// A new SSO session whose cookie the response must set.
 #[derive(Debug, Clone)]
 pub struct NewSession {
@@ -132,23 +141,79 @@ pub enum Outcome {
     Page(Page),
 }
 
-/// A form posted by a sign-in page (Entra's field names).
+/// The button pressed (`action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Next,
+    Cancel,
+    Yes,
+    No,
+}
+
+impl Action {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "next" => Some(Action::Next),
+            "cancel" => Some(Action::Cancel),
+            "yes" => Some(Action::Yes),
+            "no" => Some(Action::No),
+            _ => None,
+        }
+    }
+}
+
+/// The method chosen at MFA enrolment (`method`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnrolMethod {
+    Totp,
+    Passkey,
+}
+
+impl EnrolMethod {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "totp" => Some(EnrolMethod::Totp),
+            "passkey" => Some(EnrolMethod::Passkey),
+            _ => None,
+        }
+    }
+}
+
+/// The account picker's choice (`account`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountChoice {
+    /// "Use another account".
+    Other,
+    /// A signed-in account, by object id.
+    User(String),
+}
+
+impl AccountChoice {
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "other" => AccountChoice::Other,
+            oid => AccountChoice::User(oid.to_string()),
+        }
+    }
+}
+
+/// A form posted by a sign-in page (Entra's field names), parsed.
 pub struct Submission {
     /// `ctx`: the flow id.
     pub flow_id: String,
     /// `flowToken`: the flow's CSRF token.
     pub csrf: String,
-    /// The button pressed: `next`, `cancel`, `yes`, `no`.
-    pub action: Option<String>,
+    /// The button pressed; an unknown value counts as none.
+    pub action: Option<Action>,
     pub loginfmt: Option<String>,
     pub passwd: Option<Password>,
     pub otc: Option<String>,
     /// The WebAuthn answer, JSON.
     pub credential: Option<String>,
-    /// Enrolment choice: `totp` or `passkey`.
-    pub method: Option<String>,
-    /// Account picker choice: a user oid or `other`.
-    pub account: Option<String>,
+    /// Enrolment choice.
+    pub method: Option<EnrolMethod>,
+    /// Account picker choice.
+    pub account: Option<AccountChoice>,
     /// The browser's SSO cookie (`ESTSAUTH`), if any: replaced when the same user signs in again.
     pub sso_cookie: Option<String>,
 }

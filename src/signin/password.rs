@@ -1,6 +1,5 @@
 //! Password check against the fixture's salted digest, in constant time.
 
-use crate::crypto::{digest_eq, password_digest};
 use crate::directory::User;
 
 /// A password as typed. Never printed.
@@ -13,8 +12,5 @@ impl std::fmt::Debug for Password {
 }
 
 pub fn verify(user: &User, password: &Password) -> bool {
-    digest_eq(
-        &password_digest(&user.password_salt, &password.0),
-        &user.password_digest,
-    )
+    user.credentials.password_matches(&password.0)
 }

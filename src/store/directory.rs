@@ -7,8 +7,9 @@ use sqlx::Row;
 
 use super::Store;
 use crate::directory::{
-    AppRole, Application, AssertionReuse, ClientCertificate, ClientType, Directory, Group,
-    MfaMethod, MfaPolicy, Platform, RefreshReuse, SignInAudience, Tenant, TokenVersion, User,
+    AppRole, Application, AssertionReuse, ClientCertificate, ClientType, Credentials, Directory,
+    Group, MfaMethod, MfaPolicy, Platform, RefreshReuse, SignInAudience, Tenant, TokenVersion,
+    User,
 };
 
 #[derive(sqlx::FromRow)]
@@ -130,8 +131,7 @@ impl TryFrom<UserRow> for User {
             given_name: r.given_name,
             surname: r.surname,
             mail: r.mail,
-            password_salt: r.password_salt,
-            password_digest: r.password_sha256,
+            credentials: Credentials::new(r.password_salt, r.password_sha256, r.totp_secret),
             mfa_policy: match r.mfa_policy.as_str() {
                 "required" => MfaPolicy::Required,
                 "none" => MfaPolicy::None,
@@ -143,7 +143,6 @@ impl TryFrom<UserRow> for User {
                 None => None,
                 Some(other) => return Err(corrupt("mfa method", &other)),
             },
-            totp_secret: r.totp_secret,
             totp_last_step: r.totp_last_step,
             mfa_failures: r.mfa_failures,
             locked_until: r.locked_until,
@@ -170,6 +169,8 @@ impl Store {
                     display_name: r.get("display_name"),
                     mfa_lockout_threshold: r.get("mfa_lockout_threshold"),
                     mfa_lockout_secs: r.get("mfa_lockout_secs"),
+                    lockout_threshold: r.get("lockout_threshold"),
+                    lockout_secs: r.get("lockout_secs"),
                 })
             })
             .collect();

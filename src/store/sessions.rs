@@ -1,7 +1,7 @@
 //! Single-sign-on sessions at the identity provider, and the apps signed in through each (for
 //! front-channel logout).
 
-use super::Store;
+use super::{Store, Tx};
 
 /// The SSO session cookie (Entra's own name); its value is the session id.
 pub const SSO_COOKIE: &str = "ESTSAUTH";
@@ -20,23 +20,6 @@ pub struct SsoSession {
 }
 
 impl Store {
-    pub async fn insert_session(&self, s: &SsoSession) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO sso_sessions (id, user_oid, amr_json, auth_time, persistent, created_at, ended_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&s.id)
-        .bind(&s.user_oid)
-        .bind(&s.amr_json)
-        .bind(s.auth_time)
-        .bind(s.persistent)
-        .bind(s.created_at)
-        .bind(s.ended_at)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// A session that has not ended and was not cut off by `revokeSignInSessions`.
     pub async fn active_session(&self, id: &str) -> sqlx::Result<Option<SsoSession>> {
         sqlx::query_as::<_, SsoSession>(
@@ -59,16 +42,6 @@ impl Store {
         Ok(())
     }
 
-    /// Records that `client_id` received a code through this session.
-    pub async fn add_session_app(&self, session_id: &str, client_id: &str) -> sqlx::Result<()> {
-        sqlx::query("INSERT OR IGNORE INTO session_apps (session_id, client_id) VALUES (?, ?)")
-            .bind(session_id)
-            .bind(client_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
     pub async fn session_apps(&self, session_id: &str) -> sqlx::Result<Vec<String>> {
         sqlx::query_scalar("SELECT client_id FROM session_apps WHERE session_id = ? ORDER BY rowid")
             .bind(session_id)
@@ -85,5 +58,57 @@ impl Store {
                 .execute(&self.pool)
                 .await?;
         Ok(r.rows_affected() > 0)
+    }
+}
+
+impl Tx {
+    pub async fn insert_session(&mut self, s: &SsoSession) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO sso_sessions (id, user_oid, amr_json, auth_time, persistent, created_at, ended_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(&s.user_oid)
+        .bind(&s.amr_json)
+        .bind(s.auth_time)
+        .bind(s.persistent)
+        .bind(s.created_at)
+        .bind(s.ended_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Records that `client_id` received a code through this session.
+    pub async fn add_session_app(&mut self, session_id: &str, client_id: &str) -> sqlx::Result<()> {
+        sqlx::query("INSERT OR IGNORE INTO session_apps (session_id, client_id) VALUES (?, ?)")
+            .bind(session_id)
+            .bind(client_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends a session as part of a larger write (re-authentication replaces it).
+    pub async fn end_session(&mut self, id: &str, now: i64) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sso_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Moves the apps of one session to another (front-channel logout still reaches them).
+    pub async fn copy_session_apps(&mut self, from: &str, to: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT OR IGNORE INTO session_apps (session_id, client_id)
+             SELECT ?, client_id FROM session_apps WHERE session_id = ? ORDER BY rowid",
+        )
+        .bind(to)
+        .bind(from)
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 }

@@ -1,7 +1,8 @@
-//! Mutations of users during sign-in: MFA failures and lockout (AADSTS50053), TOTP replay
-//! protection and enrolment. Each is one SQL statement, so concurrent attempts cannot both win.
+//! Mutations of users during sign-in: password and MFA failures and lockout (AADSTS50053), TOTP
+//! replay protection and enrolment. Each is one SQL statement, so concurrent attempts cannot both
+//! win.
 
-use super::Store;
+use super::{Store, Tx};
 
 impl Store {
     /// Counts a wrong MFA code; at `threshold` failures in a row the user is locked until
@@ -13,11 +14,36 @@ impl Store {
         lock_secs: i64,
         now: i64,
     ) -> sqlx::Result<bool> {
-        let until = now + lock_secs;
+        let until = now.saturating_add(lock_secs);
         let locked: Option<Option<i64>> = sqlx::query_scalar(
             "UPDATE users SET
                 mfa_failures = CASE WHEN mfa_failures + 1 >= ?1 THEN 0 ELSE mfa_failures + 1 END,
                 locked_until = CASE WHEN mfa_failures + 1 >= ?1 THEN ?2 ELSE locked_until END
+             WHERE oid = ?3 RETURNING locked_until",
+        )
+        .bind(threshold.max(1))
+        .bind(until)
+        .bind(oid)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(locked.flatten() == Some(until))
+    }
+
+    /// Counts a wrong password (Entra's smart lockout); at `threshold` failures in a row the user
+    /// is locked until `now + lock_secs` and the count starts again. Returns whether this failure
+    /// locked the user.
+    pub async fn record_password_failure(
+        &self,
+        oid: &str,
+        threshold: i64,
+        lock_secs: i64,
+        now: i64,
+    ) -> sqlx::Result<bool> {
+        let until = now.saturating_add(lock_secs);
+        let locked: Option<Option<i64>> = sqlx::query_scalar(
+            "UPDATE users SET
+                password_failures = CASE WHEN password_failures + 1 >= ?1 THEN 0 ELSE password_failures + 1 END,
+                locked_until = CASE WHEN password_failures + 1 >= ?1 THEN ?2 ELSE locked_until END
              WHERE oid = ?3 RETURNING locked_until",
         )
         .bind(threshold.max(1))
@@ -55,10 +81,22 @@ impl Store {
         Ok(())
     }
 
-    pub async fn clear_mfa_failures(&self, oid: &str) -> sqlx::Result<()> {
-        sqlx::query("UPDATE users SET mfa_failures = 0 WHERE oid = ?")
+    /// A correct password resets the count of wrong ones (smart lockout counts failures in a row).
+    pub async fn clear_password_failures(&self, oid: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE users SET password_failures = 0 WHERE oid = ?")
             .bind(oid)
             .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+impl Tx {
+    /// A finished sign-in resets both failure counts.
+    pub async fn clear_failures(&mut self, oid: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE users SET mfa_failures = 0, password_failures = 0 WHERE oid = ?")
+            .bind(oid)
+            .execute(self.conn())
             .await?;
         Ok(())
     }

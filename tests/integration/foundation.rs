@@ -296,19 +296,19 @@ async fn a_restart_keeps_stored_sessions_while_reloading_fixtures() {
     let dir = tempfile::tempdir().unwrap();
     {
         let app = TestApp::spawn_in(dir.path()).await;
-        app.state
-            .store
-            .insert_session(&entra_mock::store::sessions::SsoSession {
-                id: "session-kept".into(),
-                user_oid: ALICE_OID.into(),
-                amr_json: "[\"pwd\"]".into(),
-                auth_time: 1,
-                persistent: false,
-                created_at: app.state.clock.unix(),
-                ended_at: None,
-            })
-            .await
-            .unwrap();
+        let mut tx = app.state.store.write().await.unwrap();
+        tx.insert_session(&entra_mock::store::sessions::SsoSession {
+            id: "session-kept".into(),
+            user_oid: ALICE_OID.into(),
+            amr_json: "[\"pwd\"]".into(),
+            auth_time: 1,
+            persistent: false,
+            created_at: app.state.clock.unix(),
+            ended_at: None,
+        })
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
         app.stop().await;
     }
     let app = TestApp::spawn_in(dir.path()).await;

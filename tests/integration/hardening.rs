@@ -323,3 +323,109 @@ async fn client_assertions_with_extreme_times_get_an_answer_not_a_crash() {
     // The server still serves.
     assert!(app.discovery(true).await["issuer"].is_string());
 }
+
+/// alice's password page in a new browser.
+async fn alice_password_page(app: &TestApp, client: &reqwest::Client) -> String {
+    use crate::signin_helpers::{authorize_url, get, page, submit};
+    let username = page(
+        get(
+            client,
+            &authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT)),
+        )
+        .await,
+    )
+    .await;
+    page(submit(client, &app.https, &username, &[("loginfmt", ALICE)]).await).await
+}
+
+#[tokio::test]
+async fn ten_wrong_passwords_lock_alice_out_until_the_lockout_ends() {
+    use crate::signin_helpers::{location, page, submit};
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let mut html = alice_password_page(&app, &client).await;
+    for attempt in 1..=10 {
+        html = page(submit(&client, &app.https, &html, &[("passwd", "wrong")]).await).await;
+        let expected = if attempt < 10 {
+            "AADSTS50126"
+        } else {
+            "AADSTS50053"
+        };
+        assert!(html.contains(expected), "attempt {attempt}: {html}");
+    }
+    // Locked: the right password is refused too, in this browser and in another.
+    html = page(submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await).await;
+    assert!(html.contains("AADSTS50053"), "{html}");
+    let other = app.client();
+    let fresh = alice_password_page(&app, &other).await;
+    let refused = page(submit(&other, &app.https, &fresh, &[("passwd", PASSWORD)]).await).await;
+    assert!(refused.contains("AADSTS50053"), "{refused}");
+
+    // The lockout follows the one clock: 60 seconds (Entra's default) later it has ended.
+    app.state.clock.advance(61);
+    let res = submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await;
+    assert!(
+        location(&res).starts_with(BFF_REDIRECT),
+        "signed in after the lockout"
+    );
+}
+
+#[tokio::test]
+async fn a_success_resets_the_count_of_wrong_passwords() {
+    use crate::signin_helpers::{page, submit};
+    let (app, _dir) = Fixture::builtin()
+        .tenant(
+            "lockout",
+            toml::Value::Table("threshold = 3\ndurationSeconds = 600".parse().unwrap()),
+        )
+        .spawn()
+        .await;
+    for _ in 0..2 {
+        let client = app.client();
+        let mut html = alice_password_page(&app, &client).await;
+        for _ in 0..2 {
+            html = page(submit(&client, &app.https, &html, &[("passwd", "wrong")]).await).await;
+            assert!(html.contains("AADSTS50126"), "{html}");
+        }
+        // The third attempt is right: signed in, and the count starts again.
+        let res = submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await;
+        assert_eq!(
+            res.status(),
+            302,
+            "not locked: the successes reset the count"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failure_at_the_end_of_sign_in_leaves_no_session_behind() {
+    use crate::signin_helpers::submit;
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let html = alice_password_page(&app, &client).await;
+    fail_inserts_into(&app, "auth_codes").await;
+    let res = submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await;
+    assert!(
+        res.headers().get("location").is_none(),
+        "no redirect to the app"
+    );
+    assert!(
+        res.text().await.unwrap().contains("AADSTS"),
+        "an error page"
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sso_sessions").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM session_apps").await, 0);
+
+    // Healed, the same user signs in (a new flow) and gets exactly one session.
+    heal(&app).await;
+    let res = sign_in(
+        &app,
+        &app.client(),
+        &code_request(BFF, BFF_REDIRECT),
+        ALICE,
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(res.status(), 302);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM sso_sessions").await, 1);
+}

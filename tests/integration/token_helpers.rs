@@ -102,19 +102,19 @@ impl CodeSpec {
 pub async fn seed_session(app: &TestApp, user_oid: &str) -> String {
     let now = app.state.clock.unix();
     let id = uuid::Uuid::new_v4().to_string();
-    app.state
-        .store
-        .insert_session(&SsoSession {
-            id: id.clone(),
-            user_oid: user_oid.into(),
-            amr_json: r#"["pwd"]"#.into(),
-            auth_time: now,
-            persistent: false,
-            created_at: now,
-            ended_at: None,
-        })
-        .await
-        .unwrap();
+    let mut tx = app.state.store.write().await.unwrap();
+    tx.insert_session(&SsoSession {
+        id: id.clone(),
+        user_oid: user_oid.into(),
+        amr_json: r#"["pwd"]"#.into(),
+        auth_time: now,
+        persistent: false,
+        created_at: now,
+        ended_at: None,
+    })
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
     id
 }
 

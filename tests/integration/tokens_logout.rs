@@ -80,8 +80,10 @@ async fn logout_ends_the_session_clears_the_cookie_and_redirects_with_state() {
 async fn logout_notifies_each_signed_in_app_at_its_front_channel_url_with_sid() {
     let app = TestApp::spawn().await;
     let (browser, _jar, sid) = signed_in_browser(&app).await;
-    app.state.store.add_session_app(&sid, BFF).await.unwrap();
-    app.state.store.add_session_app(&sid, SPA).await.unwrap();
+    let mut tx = app.state.store.write().await.unwrap();
+    tx.add_session_app(&sid, BFF).await.unwrap();
+    tx.add_session_app(&sid, SPA).await.unwrap();
+    tx.commit().await.unwrap();
 
     let res = browser
         .post(logout_url(&app))

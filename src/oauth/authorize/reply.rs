@@ -15,7 +15,7 @@ use crate::oauth::claims;
 use crate::oauth::lifetimes::CODE_LIFETIME_SECS;
 use crate::store::codes::AuthCode;
 use crate::store::sessions::SsoSession;
-use crate::store::Store;
+use crate::store::Tx;
 use std::sync::Arc;
 
 /// Where a reply (success or error) goes: only ever a registered redirect URI.
@@ -179,54 +179,49 @@ impl IdTokens<'_> {
 /// everything the token endpoint checks), records the app in the SSO session (front-channel
 /// logout) and builds `code`, `id_token` (hybrid/implicit, by `id_tokens`), `state`,
 /// `session_state` and `client_info`.
+/// Its writes (the code, the app of the session) are part of the caller's transaction `tx`.
 pub async fn complete(
-    store: &Store,
+    tx: &mut Tx,
     id_tokens: &IdTokens<'_>,
     req: &AuthorizeRequest,
     auth: &Authenticated,
+    user: &User,
     now: i64,
 ) -> Result<Reply, Error> {
     let mut params: Vec<(String, String)> = Vec::new();
     let code = req.response_type.returns_code().then(new_code);
     let id_token = if req.response_type.returns_id_token() {
-        let user = store
-            .user_by_oid(&auth.user_oid)
-            .await?
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("signed-in user vanished")))?;
-        Some(id_tokens.mint(req, auth, &user, code.as_deref(), now)?)
+        Some(id_tokens.mint(req, auth, user, code.as_deref(), now)?)
     } else {
         None
     };
     if let Some(code) = code {
-        store
-            .insert_code(
-                &code,
-                &AuthCode {
-                    client_id: req.client_id.clone(),
-                    redirect_uri: req.reply.redirect_uri.clone(),
-                    platform: req.platform,
-                    pkce: req.pkce.clone(),
-                    nonce: req.nonce.clone(),
-                    scope: req.scope.clone(),
-                    user_oid: auth.user_oid.clone(),
-                    session_id: auth.session_id.clone(),
-                    amr: auth.amr()?,
-                    auth_time: auth.auth_time,
-                    include_auth_time: req.max_age.is_some(),
-                    claims_json: req.claims.clone(),
-                    created_at: now,
-                    expires_at: now + CODE_LIFETIME_SECS,
-                },
-            )
-            .await?;
+        tx.insert_code(
+            &code,
+            &AuthCode {
+                client_id: req.client_id.clone(),
+                redirect_uri: req.reply.redirect_uri.clone(),
+                platform: req.platform,
+                pkce: req.pkce.clone(),
+                nonce: req.nonce.clone(),
+                scope: req.scope.clone(),
+                user_oid: auth.user_oid.clone(),
+                session_id: auth.session_id.clone(),
+                amr: auth.amr()?,
+                auth_time: auth.auth_time,
+                include_auth_time: req.max_age.is_some(),
+                claims_json: req.claims.clone(),
+                created_at: now,
+                expires_at: now + CODE_LIFETIME_SECS,
+            },
+        )
+        .await?;
         params.push(("code".into(), code));
     }
     if let Some(t) = id_token {
         params.push(("id_token".into(), t));
     }
-    store
-        .add_session_app(&auth.session_id, &req.client_id)
-        .await?;
+    tx.add_session_app(&auth.session_id, &req.client_id).await?;
     if let Some(state) = &req.reply.state {
         params.push(("state".into(), state.clone()));
     }

@@ -1,0 +1,353 @@
+//! The pages' posts, one small handler per step: each reads the form of its page and returns a
+//! [`Decision`]. [`advance`] loads the flow, checks its CSRF token and browser binding, runs the
+//! step's handler and turns its decision into the next page or the end of the flow. The types
+//! leave no decision unhandled: an authenticated user goes to "Stay signed in?" or to
+//! [`Finish`], and nothing else.
+
+use webauthn_rs::prelude::{PasskeyAuthentication, PasskeyRegistration};
+
+use super::machine::{browser_digest, mfa_required, route};
+use super::password;
+use super::totp::TotpSecret;
+use super::*;
+use crate::crypto::digest_eq;
+use crate::directory::{Application, User};
+use crate::error::Error;
+use crate::oauth::authorize::{AuthorizeRequest, Reply, ReplyBody};
+use crate::store::sessions::SsoSession;
+
+/// What a step decided.
+pub(super) enum Decision {
+    /// A page: the same step again (with the error to show) or the next one.
+    Show(Step, Option<Error>),
+    /// The user proved who they are: "Stay signed in?" (when the app asks) or the reply follows.
+    Authenticated(Done),
+    /// "Stay signed in?" was answered.
+    Finish(Finish),
+    /// The account picker chose the browser's existing session.
+    UseSession(Box<(SsoSession, User)>),
+}
+
+/// What follows a decision.
+enum Next {
+    Show(Step, Option<Error>),
+    Finish(Finish),
+    UseSession(Box<(SsoSession, User)>),
+}
+
+/// What every handler works with.
+struct Ctx<'a> {
+    d: &'a Deps<'a>,
+    request: &'a AuthorizeRequest,
+    app: &'a Application,
+    sub: &'a Submission,
+}
+
+/// A form posted by a sign-in page.
+pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Outcome, Error> {
+    let row = d
+        .store
+        .flow(&sub.flow_id, d.now)
+        .await?
+        .ok_or(Error::SignInSessionInvalid)?;
+    let flow: Flow =
+        serde_json::from_str(&row.state_json).map_err(|e| Error::Internal(e.into()))?;
+    if !digest_eq(row.csrf_token.as_bytes(), sub.csrf.as_bytes())
+        || !digest_eq(flow.browser.as_bytes(), browser_digest(browser).as_bytes())
+    {
+        return Err(Error::SignInSessionInvalid);
+    }
+    let Flow {
+        request,
+        browser: bound,
+        step,
+    } = flow;
+    if sub.action == Some(Action::Cancel) {
+        if !d.store.end_flow(&sub.flow_id).await? {
+            return Err(Error::SignInSessionInvalid);
+        }
+        // Entra: error=access_denied&error_subcode=cancel, which MSAL turns into user_cancelled.
+        return Ok(Outcome::Reply {
+            reply: Reply {
+                target: request.reply.clone(),
+                body: ReplyBody::Error {
+                    error: Error::UserCancelled,
+                    subcode: Some("cancel"),
+                },
+            },
+            session: None,
+        });
+    }
+    let app = d.app(&request)?;
+    let cx = Ctx {
+        d,
+        request: &request,
+        app: &app,
+        sub: &sub,
+    };
+    let decision = match step {
+        Step::AccountPicker { session_id } => account_picker(&cx, session_id).await?,
+        Step::Username { prefill } => username(&cx, prefill).await?,
+        Step::Password { user_oid } => password_step(&cx, user_oid).await?,
+        Step::Totp { user_oid } => totp(&cx, user_oid).await?,
+        Step::Passkey {
+            user_oid,
+            options,
+            state,
+        } => passkey_step(&cx, user_oid, options, state).await?,
+        Step::EnrolChoice { user_oid } => enrol_choice(&cx, user_oid).await?,
+        Step::EnrolTotp { user_oid, secret } => enrol_totp(&cx, user_oid, secret).await?,
+        Step::EnrolPasskey {
+            user_oid, state, ..
+        } => enrol_passkey(&cx, user_oid, state).await?,
+        Step::StaySignedIn { done } => stay_signed_in(&cx, done),
+    };
+    let next = match decision {
+        Decision::Show(step, error) => Next::Show(step, error),
+        Decision::Authenticated(done) if app.stay_signed_in_prompt => {
+            Next::Show(Step::StaySignedIn { done }, None)
+        }
+        Decision::Authenticated(done) => Next::Finish(Finish {
+            done,
+            persistence: Persistence::BrowserSession,
+        }),
+        Decision::Finish(f) => Next::Finish(f),
+        Decision::UseSession(s) => Next::UseSession(s),
+    };
+    match next {
+        Next::Show(step, error) => {
+            let flow = Flow {
+                request,
+                browser: bound,
+                step,
+            };
+            let json = serde_json::to_string(&flow).map_err(|e| Error::Internal(e.into()))?;
+            d.store.update_flow(&sub.flow_id, &json).await?;
+            Ok(Outcome::Page(
+                d.page(&sub.flow_id, &row.csrf_token, &flow, &app, error)
+                    .await?,
+            ))
+        }
+        Next::Finish(f) => {
+            if !d.store.end_flow(&sub.flow_id).await? {
+                return Err(Error::SignInSessionInvalid);
+            }
+            d.finish(&request, f, sub.sso_cookie.as_deref()).await
+        }
+        Next::UseSession(s) => {
+            if !d.store.end_flow(&sub.flow_id).await? {
+                return Err(Error::SignInSessionInvalid);
+            }
+            let mut req = request;
+            req.prompt = None;
+            route(d, req, Some(*s), browser).await
+        }
+    }
+}
+
+async fn account_picker(cx: &Ctx<'_>, session_id: String) -> Result<Decision, Error> {
+    Ok(match &cx.sub.account {
+        Some(AccountChoice::Other) => Decision::Show(Step::Username { prefill: None }, None),
+        Some(AccountChoice::User(oid)) => {
+            match cx.d.sso(&session_id, &cx.request.tenant_id).await? {
+                Some((s, u)) if &u.oid == oid => Decision::UseSession(Box::new((s, u))),
+                _ => Decision::Show(Step::Username { prefill: None }, None),
+            }
+        }
+        None => Decision::Show(Step::AccountPicker { session_id }, None),
+    })
+}
+
+async fn username(cx: &Ctx<'_>, prefill: Option<String>) -> Result<Decision, Error> {
+    let name = cx.sub.loginfmt.as_deref().map(str::trim).unwrap_or("");
+    if name.is_empty() {
+        return Ok(Decision::Show(
+            Step::Username { prefill },
+            Some(Error::MissingParameter("loginfmt")),
+        ));
+    }
+    Ok(
+        match cx.d.store.user_by_upn(&cx.request.tenant_id, name).await? {
+            Some(user) => Decision::Show(Step::Password { user_oid: user.oid }, None),
+            None => Decision::Show(
+                Step::Username {
+                    prefill: Some(name.to_string()),
+                },
+                Some(Error::UserNotFound {
+                    user: name.to_string(),
+                    tenant: cx.d.tenant_domain(&cx.request.tenant_id),
+                }),
+            ),
+        },
+    )
+}
+
+/// Password, with Entra's smart lockout: wrong passwords count, and a locked user is refused
+/// even with the right one until the lockout ends.
+async fn password_step(cx: &Ctx<'_>, user_oid: String) -> Result<Decision, Error> {
+    let user = cx.d.user(&user_oid).await?;
+    let again = |e| Ok(Decision::Show(Step::Password { user_oid }, Some(e)));
+    if cx.d.locked(&user) {
+        return again(Error::AccountLocked);
+    }
+    let right = cx
+        .sub
+        .passwd
+        .as_ref()
+        .is_some_and(|p| password::verify(&user, p));
+    if !right {
+        return again(cx.d.password_failure(&user).await?);
+    }
+    cx.d.store.clear_password_failures(&user.oid).await?;
+    if mfa_required(&user, cx.app, cx.request) {
+        Ok(Decision::Show(cx.d.mfa_step(&user).await?, None))
+    } else {
+        Ok(Decision::Authenticated(cx.d.done(&user, &PASSWORD_ONLY)))
+    }
+}
+
+async fn totp(cx: &Ctx<'_>, user_oid: String) -> Result<Decision, Error> {
+    let user = cx.d.user(&user_oid).await?;
+    if cx.d.locked(&user) {
+        return Ok(Decision::Show(
+            Step::Totp { user_oid },
+            Some(Error::AccountLocked),
+        ));
+    }
+    let secret = user
+        .credentials
+        .totp_secret_base32()
+        .map(TotpSecret::from_base32);
+    let code = cx.sub.otc.as_deref().unwrap_or("");
+    match secret.and_then(|s| s.matching_step(code, cx.d.now)) {
+        Some(step) if cx.d.store.accept_totp_step(&user.oid, step).await? => Ok(
+            Decision::Authenticated(cx.d.done(&user, &PASSWORD_AND_TOTP)),
+        ),
+        _ => {
+            let e = cx.d.mfa_failure(&user).await?;
+            Ok(Decision::Show(Step::Totp { user_oid }, Some(e)))
+        }
+    }
+}
+
+async fn passkey_step(
+    cx: &Ctx<'_>,
+    user_oid: String,
+    options: String,
+    state: PasskeyAuthentication,
+) -> Result<Decision, Error> {
+    let user = cx.d.user(&user_oid).await?;
+    if cx.d.locked(&user) {
+        let step = Step::Passkey {
+            user_oid,
+            options,
+            state,
+        };
+        return Ok(Decision::Show(step, Some(Error::AccountLocked)));
+    }
+    let rp = passkey::relying_party(cx.d.base_url)?;
+    let passkeys = cx.d.store.passkeys(&user.oid).await?;
+    let verified = cx
+        .sub
+        .credential
+        .as_deref()
+        .and_then(|answer| passkey::finish_authentication(&rp, &state, &passkeys, answer));
+    match verified {
+        Some(updated) => {
+            for p in &updated {
+                cx.d.store.save_passkey(&user.oid, p, cx.d.now).await?;
+            }
+            Ok(Decision::Authenticated(
+                cx.d.done(&user, &PASSWORD_AND_PASSKEY),
+            ))
+        }
+        None => Ok(Decision::Show(
+            cx.d.passkey_step(&user).await?,
+            Some(passkey_refused()),
+        )),
+    }
+}
+
+async fn enrol_choice(cx: &Ctx<'_>, user_oid: String) -> Result<Decision, Error> {
+    let user = cx.d.user(&user_oid).await?;
+    Ok(match cx.sub.method {
+        Some(EnrolMethod::Totp) => Decision::Show(
+            Step::EnrolTotp {
+                user_oid,
+                secret: TotpSecret::generate(),
+            },
+            None,
+        ),
+        Some(EnrolMethod::Passkey) => Decision::Show(cx.d.registration_step(&user).await?, None),
+        None => Decision::Show(Step::EnrolChoice { user_oid }, None),
+    })
+}
+
+async fn enrol_totp(cx: &Ctx<'_>, user_oid: String, secret: TotpSecret) -> Result<Decision, Error> {
+    let user = cx.d.user(&user_oid).await?;
+    if cx.d.locked(&user) {
+        return Ok(Decision::Show(
+            Step::EnrolTotp { user_oid, secret },
+            Some(Error::AccountLocked),
+        ));
+    }
+    let code = cx.sub.otc.as_deref().unwrap_or("");
+    match secret.matching_step(code, cx.d.now) {
+        Some(step) => {
+            cx.d.store
+                .enrol_totp(&user.oid, secret.base32(), step)
+                .await?;
+            Ok(Decision::Authenticated(
+                cx.d.done(&user, &PASSWORD_AND_TOTP),
+            ))
+        }
+        None => {
+            let e = cx.d.mfa_failure(&user).await?;
+            Ok(Decision::Show(
+                Step::EnrolTotp { user_oid, secret },
+                Some(e),
+            ))
+        }
+    }
+}
+
+async fn enrol_passkey(
+    cx: &Ctx<'_>,
+    user_oid: String,
+    state: PasskeyRegistration,
+) -> Result<Decision, Error> {
+    let user = cx.d.user(&user_oid).await?;
+    let rp = passkey::relying_party(cx.d.base_url)?;
+    let registered = cx
+        .sub
+        .credential
+        .as_deref()
+        .and_then(|answer| passkey::finish_registration(&rp, &state, answer));
+    Ok(match registered {
+        Some(pk) => {
+            cx.d.store.save_passkey(&user.oid, &pk, cx.d.now).await?;
+            // The new passkey is then used, so the amr says what was proven.
+            Decision::Show(cx.d.passkey_step(&user).await?, None)
+        }
+        None => Decision::Show(
+            cx.d.registration_step(&user).await?,
+            Some(passkey_refused()),
+        ),
+    })
+}
+
+/// "Stay signed in?": yes makes the SSO cookie persistent.
+fn stay_signed_in(cx: &Ctx<'_>, done: Done) -> Decision {
+    let persistence = match cx.sub.action {
+        Some(Action::Yes) => Persistence::Persistent,
+        _ => Persistence::BrowserSession,
+    };
+    Decision::Finish(Finish { done, persistence })
+}
+
+fn passkey_refused() -> Error {
+    Error::InvalidParameter {
+        name: "credential",
+        reason: "The passkey could not be verified. Try again.".into(),
+    }
+}
