@@ -6,6 +6,7 @@
 
 pub mod jwks;
 pub mod provider;
+pub mod verify;
 
 use std::sync::{Arc, RwLock};
 

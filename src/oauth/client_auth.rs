@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
 use crate::crypto::{digest_eq, sha256};
@@ -16,6 +16,7 @@ use crate::directory::{
     Application, AssertionReuse, ClientCertificate, ClientType, ResolvedTenant,
 };
 use crate::error::{Error, Result};
+use crate::keys::verify::signature_only;
 pub use crate::oauth::claims::AuthMethod;
 use crate::oauth::params::{Params, Secret};
 use crate::state::AppState;
@@ -245,15 +246,9 @@ fn check_assertion(
             app.client_id
         ))
     })?;
-    let mut validation = Validation::new(header.alg);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
     let key = DecodingKey::from_rsa_der(&cert.public_key_der);
-    let claims = jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation)
-        .map_err(|e| Error::InvalidClientAssertion(format!("Signature validation failed: {e}.")))?
-        .claims;
+    let claims: AssertionClaims = signature_only(assertion, header.alg, &key)
+        .map_err(|e| Error::InvalidClientAssertion(format!("Signature validation failed: {e}.")))?;
     if !claims.iss.eq_ignore_ascii_case(&app.client_id)
         || !claims.sub.eq_ignore_ascii_case(&app.client_id)
     {

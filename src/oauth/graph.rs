@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use crate::directory::TokenVersion;
 use crate::error::Error;
+use crate::keys::verify::verify;
 use crate::oauth::claims::{token_issuer, GRAPH_APP_ID};
 use crate::oauth::revocation;
-use crate::oauth::userinfo::verify;
 use crate::state::AppState;
 
 /// The permission revokeSignInSessions requires.

@@ -11,9 +11,9 @@ use serde::Deserialize;
 
 use crate::directory::Application;
 use crate::error::{Error, Result};
+use crate::keys::verify::verify;
 use crate::oauth::claims::login_hint_oid;
 use crate::oauth::params::Params;
-use crate::oauth::userinfo::verify;
 use crate::state::AppState;
 
 #[derive(Debug)]

@@ -15,6 +15,7 @@ use crate::directory::{Application, MfaMethod, MfaPolicy, ResolvedTenant, User};
 use crate::error::Error;
 use crate::oauth::authorize::{self, Authenticated, AuthorizeRequest, Prompt, Rejection, Reply};
 use crate::store::sessions::SsoSession;
+use crate::store::users::FailureCounter;
 
 /// `GET|POST /authorize`: validates the request, then answers from the SSO session or starts the
 /// pages. `Err` is for the error page (never redirected).
@@ -188,45 +189,39 @@ impl Deps<'_> {
         }
     }
 
-    /// Counts a wrong code and says what the page shows: AADSTS50053 once locked.
+    /// Counts a wrong code, and says what the page shows: AADSTS50053 once locked.
     pub(super) async fn mfa_failure(&self, user: &User) -> Result<Error, Error> {
-        let tenant = self
-            .directory
-            .tenant(&user.tenant_id)
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("the user's tenant vanished")))?;
-        let (threshold, secs) = (tenant.mfa_lockout_threshold, tenant.mfa_lockout_secs);
-        let locked = self
-            .store
-            .record_mfa_failure(&user.oid, threshold, secs, self.now)
-            .await?;
-        Ok(if locked {
-            Error::AccountLocked
-        } else {
-            Error::InvalidOtp
-        })
+        self.failure(user, FailureCounter::Mfa).await
     }
 
-    /// Counts a wrong password (smart lockout) and says what the page shows: AADSTS50053 once
+    /// Counts a wrong password (smart lockout), and says what the page shows: AADSTS50053 once
     /// locked, else AADSTS50126.
     pub(super) async fn password_failure(&self, user: &User) -> Result<Error, Error> {
+        self.failure(user, FailureCounter::Password).await
+    }
+
+    async fn failure(&self, user: &User, counter: FailureCounter) -> Result<Error, Error> {
         let tenant = self
             .directory
             .tenant(&user.tenant_id)
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("the user's tenant vanished")))?;
-        let locked = self
-            .store
-            .record_password_failure(
-                &user.oid,
+        let (threshold, secs, wrong) = match counter {
+            FailureCounter::Password => (
                 tenant.lockout_threshold,
                 tenant.lockout_secs,
-                self.now,
-            )
+                Error::InvalidCredentials,
+            ),
+            FailureCounter::Mfa => (
+                tenant.mfa_lockout_threshold,
+                tenant.mfa_lockout_secs,
+                Error::InvalidOtp,
+            ),
+        };
+        let locked = self
+            .store
+            .record_failure(&user.oid, counter, threshold, secs, self.now)
             .await?;
-        Ok(if locked {
-            Error::AccountLocked
-        } else {
-            Error::InvalidCredentials
-        })
+        Ok(if locked { Error::AccountLocked } else { wrong })
     }
 
     /// `login_hint` skips the username page when it names a user of the tenant (Entra), else it

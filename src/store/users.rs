@@ -4,48 +4,43 @@
 
 use super::{Store, Tx};
 
-impl Store {
-    /// Counts a wrong MFA code; at `threshold` failures in a row the user is locked until
-    /// `now + lock_secs` and the count starts again. Returns whether this failure locked the user.
-    pub async fn record_mfa_failure(
-        &self,
-        oid: &str,
-        threshold: i64,
-        lock_secs: i64,
-        now: i64,
-    ) -> sqlx::Result<bool> {
-        let until = now.saturating_add(lock_secs);
-        let locked: Option<Option<i64>> = sqlx::query_scalar(
-            "UPDATE users SET
-                mfa_failures = CASE WHEN mfa_failures + 1 >= ?1 THEN 0 ELSE mfa_failures + 1 END,
-                locked_until = CASE WHEN mfa_failures + 1 >= ?1 THEN ?2 ELSE locked_until END
-             WHERE oid = ?3 RETURNING locked_until",
-        )
-        .bind(threshold.max(1))
-        .bind(until)
-        .bind(oid)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(locked.flatten() == Some(until))
-    }
+/// What failed: each kind has its own count, and either locks the user (AADSTS50053).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureCounter {
+    /// Smart lockout.
+    Password,
+    Mfa,
+}
 
-    /// Counts a wrong password (Entra's smart lockout); at `threshold` failures in a row the user
+impl FailureCounter {
+    fn column(self) -> &'static str {
+        match self {
+            FailureCounter::Password => "password_failures",
+            FailureCounter::Mfa => "mfa_failures",
+        }
+    }
+}
+
+impl Store {
+    /// Counts a failure (a wrong password or MFA code); at `threshold` failures in a row the user
     /// is locked until `now + lock_secs` and the count starts again. Returns whether this failure
     /// locked the user.
-    pub async fn record_password_failure(
+    pub async fn record_failure(
         &self,
         oid: &str,
+        counter: FailureCounter,
         threshold: i64,
         lock_secs: i64,
         now: i64,
     ) -> sqlx::Result<bool> {
         let until = now.saturating_add(lock_secs);
-        let locked: Option<Option<i64>> = sqlx::query_scalar(
+        let column = counter.column();
+        let locked: Option<Option<i64>> = sqlx::query_scalar(&format!(
             "UPDATE users SET
-                password_failures = CASE WHEN password_failures + 1 >= ?1 THEN 0 ELSE password_failures + 1 END,
-                locked_until = CASE WHEN password_failures + 1 >= ?1 THEN ?2 ELSE locked_until END
-             WHERE oid = ?3 RETURNING locked_until",
-        )
+                {column} = CASE WHEN {column} + 1 >= ?1 THEN 0 ELSE {column} + 1 END,
+                locked_until = CASE WHEN {column} + 1 >= ?1 THEN ?2 ELSE locked_until END
+             WHERE oid = ?3 RETURNING locked_until"
+        ))
         .bind(threshold.max(1))
         .bind(until)
         .bind(oid)

@@ -1,5 +1,6 @@
 //! Part 2: /authorize and the password sign-in pages, errors, and the pages' security.
 
+use crate::fixture_builder::Fixture;
 use crate::helpers::*;
 use crate::signin_helpers::*;
 
@@ -447,7 +448,14 @@ async fn id_token_response_types_need_the_app_to_allow_them() {
 
 #[tokio::test]
 async fn id_token_response_types_refuse_the_query_mode() {
-    let (app, _dir) = spawn_with_bff_switches("", true).await;
+    let (app, _dir) = Fixture::builtin()
+        .app(
+            "bff",
+            "web.implicitGrantSettings.enableIdTokenIssuance",
+            true,
+        )
+        .spawn()
+        .await;
     let client = app.client();
     let params = with(
         with(code_request(BFF, BFF_REDIRECT), "response_type", "id_token"),
@@ -488,7 +496,14 @@ async fn id_token_response_types_refuse_the_query_mode() {
 
 #[tokio::test]
 async fn the_implicit_id_token_response_carries_only_an_id_token() {
-    let (app, _dir) = spawn_with_bff_switches("", true).await;
+    let (app, _dir) = Fixture::builtin()
+        .app(
+            "bff",
+            "web.implicitGrantSettings.enableIdTokenIssuance",
+            true,
+        )
+        .spawn()
+        .await;
     let client = app.client();
     let params = with(code_request(BFF, BFF_REDIRECT), "response_type", "id_token");
     let html = page(get(&client, &authorize_url(&app.https, &params)).await).await;

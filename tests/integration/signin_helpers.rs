@@ -345,29 +345,6 @@ pub fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// A fixture file: the built-in tenant with `mock` switches (TOML inline-table body, e.g.
-/// `staySignedInPrompt = true`) on the BFF, and ID tokens enabled for it when `implicit`.
-pub async fn spawn_with_bff_switches(mock: &str, implicit: bool) -> (TestApp, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let mut text = entra_mock::fixtures::DEFAULT_FIXTURE.replacen(
-        "name = \"bff\"\n",
-        &format!("name = \"bff\"\nmock = {{ {mock} }}\n"),
-        1,
-    );
-    if implicit {
-        text = text.replacen(
-            "logoutUrl = \"http://localhost:5001/auth/frontchannel-logout\" }",
-            "logoutUrl = \"http://localhost:5001/auth/frontchannel-logout\", implicitGrantSettings = { enableIdTokenIssuance = true } }",
-            1,
-        );
-    }
-    let path = dir.path().join("fixture.toml");
-    std::fs::write(&path, text).unwrap();
-    let data = dir.path().join("data");
-    let app = TestApp::spawn_with_fixtures(&data, path).await.unwrap();
-    (app, dir)
-}
-
 /// A software passkey: ES256 (P-256), `none` attestation, user presence and verification set.
 pub struct SoftAuthenticator {
     key: EcdsaKeyPair,

@@ -1,5 +1,6 @@
 //! Part 2: MFA by TOTP and by passkey, enrolment, lockout, and the amr each method gives.
 
+use crate::fixture_builder::Fixture;
 use crate::helpers::*;
 use crate::signin_helpers::*;
 
@@ -250,7 +251,10 @@ async fn passkeys_work_on_the_http_listener_too() {
 
 #[tokio::test]
 async fn an_app_requiring_mfa_makes_alice_enrol() {
-    let (app, _dir) = spawn_with_bff_switches("requireMfa = true", false).await;
+    let (app, _dir) = Fixture::builtin()
+        .app("bff", "mock.requireMfa", true)
+        .spawn()
+        .await;
     let client = app.client();
     let res = sign_in(
         &app,

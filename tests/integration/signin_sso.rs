@@ -1,6 +1,7 @@
 //! Part 2: the SSO session at the identity provider: silent sign-in, prompt, max_age, account
 //! picker, "Stay signed in?".
 
+use crate::fixture_builder::Fixture;
 use crate::helpers::*;
 use crate::signin_helpers::*;
 
@@ -199,7 +200,10 @@ async fn prompt_select_account_shows_the_account_picker() {
 
 #[tokio::test]
 async fn stay_signed_in_yes_makes_the_session_cookie_persistent() {
-    let (app, _dir) = spawn_with_bff_switches("staySignedInPrompt = true", false).await;
+    let (app, _dir) = Fixture::builtin()
+        .app("bff", "mock.staySignedInPrompt", true)
+        .spawn()
+        .await;
     let client = app.client();
     let res = sign_in(
         &app,
@@ -230,7 +234,10 @@ async fn stay_signed_in_yes_makes_the_session_cookie_persistent() {
 
 #[tokio::test]
 async fn stay_signed_in_no_keeps_a_browser_session_cookie() {
-    let (app, _dir) = spawn_with_bff_switches("staySignedInPrompt = true", false).await;
+    let (app, _dir) = Fixture::builtin()
+        .app("bff", "mock.staySignedInPrompt", true)
+        .spawn()
+        .await;
     let client = app.client();
     let res = sign_in(
         &app,
