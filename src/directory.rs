@@ -72,9 +72,10 @@ pub enum RefreshReuse {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AssertionReuse {
-    /// RFC 7523 section 3: a client assertion's `jti` is accepted once.
+    /// Strict RFC 7523 section 3: a client assertion's `jti` is accepted once.
     Reject,
-    /// Real Entra: the same assertion may be sent again while valid (MSAL caches it).
+    /// Real Entra, and the default: the same assertion may be sent again while it is valid
+    /// (MSAL and azure-identity cache it for minutes).
     Allow,
 }
 

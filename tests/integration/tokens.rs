@@ -230,8 +230,11 @@ async fn private_key_jwt_with_ps256_and_x5t_s256_authenticates() {
 }
 
 #[tokio::test]
-async fn a_client_assertion_jti_cannot_be_used_twice() {
-    let app = TestApp::spawn().await;
+async fn under_the_strict_option_a_client_assertion_jti_cannot_be_used_twice() {
+    let (app, _dir) = Fixture::builtin()
+        .app("bff", "mock.clientAssertionReuse", "reject")
+        .spawn()
+        .await;
     let now = app.state.clock.unix();
     let assertion = bff_assertion(Algorithm::RS256, &app.token_url(), "jti-once", now);
     let (first, _) = issue_code(&app, &CodeSpec::bff()).await;
@@ -246,11 +249,8 @@ async fn a_client_assertion_jti_cannot_be_used_twice() {
 }
 
 #[tokio::test]
-async fn an_app_set_to_entras_assertion_reuse_accepts_the_same_assertion_again() {
-    let (app, _dir) = Fixture::builtin()
-        .app("bff", "mock.clientAssertionReuse", "allow")
-        .spawn()
-        .await;
+async fn by_default_the_same_assertion_is_accepted_again_as_entra_does() {
+    let app = TestApp::spawn().await;
     let now = app.state.clock.unix();
     let assertion = bff_assertion(Algorithm::RS256, &app.token_url(), "jti-cached", now);
     for _ in 0..2 {

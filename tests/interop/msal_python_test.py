@@ -105,12 +105,12 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def server_reusing_assertions(tmp_path_factory):
-    """The built-in tenant with `bff` set to Entra's acceptance of a re-sent client assertion."""
+def server_single_use_assertions(tmp_path_factory):
+    """The built-in tenant with `bff` set to the strict RFC 7523 rule (a jti is single use)."""
     text = (ROOT / "fixtures" / "default.toml").read_text()
     anchor = 'passwordCredentials = [{ secretText = "bff-secret-local-dev-only"'
     assert anchor in text
-    text = text.replace(anchor, 'mock = { clientAssertionReuse = "allow" }\n' + anchor, 1)
+    text = text.replace(anchor, 'mock = { clientAssertionReuse = "reject" }\n' + anchor, 1)
     path = tmp_path_factory.mktemp("fixtures") / "entra-assertions.toml"
     path.write_text(text)
     s = start_server("--fixtures", str(path))
@@ -178,26 +178,47 @@ def test_private_key_jwt_rs256_with_x5t_from_a_sha1_thumbprint(server):
     assert claims_of(result["access_token"])["azpacr"] == "2"
 
 
-def test_msal_reuses_its_client_assertion_which_the_default_single_use_rule_refuses(server):
-    # MSAL Python re-sends one cached client assertion (same jti) for several minutes. By default
-    # entra-mock holds a jti to single use (RFC 7523), so the second request is refused...
+def test_msal_gets_two_tokens_in_a_row_with_its_cached_client_assertion(server):
+    # MSAL Python re-sends one cached client assertion (same jti) for several minutes; Entra, and
+    # entra-mock by default, accept it.
     app = bff_with_certificate(server, {"private_key": CERT_KEY, "public_certificate": CERT_PEM})
+    first = app.acquire_token_for_client(scopes=[f"api://{API}/.default"])
+    assert "access_token" in first, first
+    second = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
+    assert "access_token" in second, second
+
+
+def test_azure_identity_certificate_credential_gets_two_tokens_in_a_row(server, tmp_path):
+    # azure-identity takes the authority host with its port, and no instance discovery.
+    from azure.identity import CertificateCredential
+
+    pem = tmp_path / "bff.pem"
+    pem.write_text(CERT_KEY + "\n" + CERT_PEM)
+    credential = CertificateCredential(
+        TENANT,
+        BFF,
+        certificate_path=str(pem),
+        authority=server.url,
+        disable_instance_discovery=True,
+        connection_verify=server.ca,
+    )
+    first = credential.get_token(f"api://{API}/.default")
+    second = credential.get_token("https://graph.microsoft.com/.default")
+    assert claims_of(first.token)["aud"] == API
+    assert claims_of(second.token)["aud"] == "00000003-0000-0000-c000-000000000000"
+    assert first.expires_on > time.time()
+
+
+def test_the_strict_single_use_rule_refuses_msals_cached_assertion(server_single_use_assertions):
+    # Under `mock.clientAssertionReuse = "reject"` (strict RFC 7523) the re-sent assertion fails.
+    app = bff_with_certificate(
+        server_single_use_assertions, {"private_key": CERT_KEY, "public_certificate": CERT_PEM}
+    )
     first = app.acquire_token_for_client(scopes=[f"api://{API}/.default"])
     assert "access_token" in first, first
     second = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
     assert second.get("error") == "invalid_client", second
     assert 700027 in second.get("error_codes", []), second
-
-
-def test_msal_reuses_its_client_assertion_under_entras_reuse_rule(server_reusing_assertions):
-    # ...and with `mock.clientAssertionReuse = "allow"` it is accepted, as real Entra does.
-    app = bff_with_certificate(
-        server_reusing_assertions, {"private_key": CERT_KEY, "public_certificate": CERT_PEM}
-    )
-    first = app.acquire_token_for_client(scopes=[f"api://{API}/.default"])
-    assert "access_token" in first, first
-    second = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
-    assert "access_token" in second, second
 
 
 class Forms(HTMLParser):
