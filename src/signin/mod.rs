@@ -151,9 +151,11 @@ pub enum Action {
 }
 
 impl Action {
+    /// Entra's primary and back buttons are `<input type="submit">` whose value is their label
+    /// (`Next`, `Sign in`, `Verify`, `Yes`, `No`), so labels parse as well as the plain values.
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "next" => Some(Action::Next),
+        match s.trim().to_ascii_lowercase().as_str() {
+            "next" | "sign in" | "verify" => Some(Action::Next),
             "cancel" => Some(Action::Cancel),
             "yes" => Some(Action::Yes),
             "no" => Some(Action::No),

@@ -10,6 +10,7 @@ mod token_helpers;
 mod architecture;
 mod claims;
 mod e2e;
+mod entra_markup;
 mod foundation;
 mod hardening;
 mod signin;

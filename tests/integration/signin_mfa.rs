@@ -12,7 +12,7 @@ async fn bob_at_totp_page(app: &TestApp, client: &reqwest::Client) -> String {
     let res = sign_in(app, client, &code_request(BFF, BFF_REDIRECT), BOB, PASSWORD).await;
     let html = page(res).await;
     assert!(html.contains("name=\"otc\""), "{html}");
-    assert!(html.contains("id=\"idSIButton9\""));
+    assert!(html.contains("id=\"idSubmit_SAOTCC_Continue\""));
     html
 }
 
