@@ -106,6 +106,10 @@ pub enum Error {
     InvalidGrant(&'static str),
     #[error("Application '{client_id}'({name}) is not configured as a multi-tenant application. Usage of the /common endpoint is not supported for such applications created after '10/15/2018'. Use a tenant-specific endpoint or configure the application to be multi-tenant.")]
     SingleTenantAppOnCommon { client_id: String, name: String },
+    #[error(
+        "The request names a user other than the one signed in: the user must choose an account."
+    )]
+    AnotherUserNamed,
     #[error("No tenant-identifying information found in either the request or implied by any provided credentials.")]
     NoTenantInformation,
     #[error("An unexpected error occurred.")]
@@ -188,6 +192,9 @@ impl Error {
             // https://learn.microsoft.com/entra/identity-platform/reference-error-codes
             SingleTenantAppOnCommon { .. } => spec("invalid_request", 50194, 400),
             NoTenantInformation => spec("invalid_request", 50059, 400),
+            // SelectUserAccount: an interrupt whose UI lets the user pick among sessions
+            // (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
+            AnotherUserNamed => spec("interaction_required", 16000, 400),
             Internal(_) => spec("server_error", 90033, 500),
         }
     }

@@ -14,6 +14,7 @@ use crate::crypto::sha256;
 use crate::directory::{Application, MfaMethod, MfaPolicy, ResolvedTenant, User};
 use crate::error::Error;
 use crate::oauth::authorize::{self, Authenticated, AuthorizeRequest, Prompt, Rejection, Reply};
+use crate::oauth::claims::login_hint_oid;
 use crate::store::sessions::SsoSession;
 use crate::store::users::FailureCounter;
 
@@ -51,6 +52,15 @@ pub(super) fn browser_digest(browser: &str) -> String {
     hex::encode(sha256(browser.as_bytes()))
 }
 
+/// Whom a request names.
+pub(super) enum Named {
+    Nobody,
+    User(String),
+    Session(String),
+    /// A username no user of the tenant has.
+    Unknown,
+}
+
 /// Decides, for a validated request, between an answer from the SSO session, a `prompt=none`
 /// refusal and the pages.
 pub(super) async fn route(
@@ -73,10 +83,12 @@ pub(super) async fn route(
         None if silent => return refuse(&req, Error::LoginRequired),
         None => d.first_step(&req).await?,
         Some((session, user)) => {
-            let other_user = req
-                .login_hint
-                .as_deref()
-                .is_some_and(|h| !h.eq_ignore_ascii_case(&user.upn));
+            let other_user = match d.named(&req).await? {
+                Named::Nobody => false,
+                Named::User(oid) => oid != user.oid,
+                Named::Session(sid) => sid != session.id,
+                Named::Unknown => true,
+            };
             // OIDC Core 3.1.2.1 max_age: re-authenticate when the last one is older (max_age=0
             // always, like prompt=login).
             let too_old = req
@@ -90,7 +102,7 @@ pub(super) async fn route(
                 Some(Prompt::SelectAccount) => Step::AccountPicker {
                     session_id: session.id,
                 },
-                _ if other_user && silent => return refuse(&req, Error::LoginRequired),
+                _ if other_user && silent => return refuse(&req, Error::AnotherUserNamed),
                 _ if other_user => d.first_step(&req).await?,
                 _ if too_old && silent => return refuse(&req, Error::LoginRequired),
                 _ if too_old => Step::Password { user_oid: user.oid },
@@ -224,17 +236,40 @@ impl Deps<'_> {
         Ok(if locked { Error::AccountLocked } else { wrong })
     }
 
-    /// `login_hint` skips the username page when it names a user of the tenant (Entra), else it
-    /// pre-fills it.
+    /// Who the request names, as MSAL sends it: the ID token's opaque `login_hint` claim first,
+    /// then `sid`, then a `login_hint` that is a username
+    /// (<https://learn.microsoft.com/entra/identity-platform/optional-claims-reference>, `login_hint`).
+    pub(super) async fn named(&self, req: &AuthorizeRequest) -> Result<Named, Error> {
+        if let Some(oid) = req.login_hint.as_deref().and_then(login_hint_oid) {
+            return Ok(Named::User(oid));
+        }
+        if let Some(sid) = &req.sid {
+            return Ok(Named::Session(sid.clone()));
+        }
+        Ok(match &req.login_hint {
+            None => Named::Nobody,
+            Some(hint) => match self.store.user_by_upn(&req.tenant_id, hint).await? {
+                Some(user) => Named::User(user.oid),
+                None => Named::Unknown,
+            },
+        })
+    }
+
+    /// A `login_hint` naming a user of the tenant (claim or username) skips the username page,
+    /// as Entra does; an unknown one pre-fills it.
     pub(super) async fn first_step(&self, req: &AuthorizeRequest) -> Result<Step, Error> {
-        if let Some(hint) = &req.login_hint {
-            if let Some(user) = self.store.user_by_upn(&req.tenant_id, hint).await? {
-                return Ok(Step::Password { user_oid: user.oid });
+        if let Named::User(oid) = self.named(req).await? {
+            if let Some(user) = self.store.user_by_oid(&oid).await? {
+                if user.tenant_id == req.tenant_id {
+                    return Ok(Step::Password { user_oid: user.oid });
+                }
             }
         }
-        Ok(Step::Username {
-            prefill: req.login_hint.clone(),
-        })
+        let prefill = req
+            .login_hint
+            .clone()
+            .filter(|h| login_hint_oid(h).is_none());
+        Ok(Step::Username { prefill })
     }
 
     pub(super) async fn has_mfa_method(&self, user: &User) -> Result<bool, Error> {

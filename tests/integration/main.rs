@@ -16,6 +16,7 @@ mod hardening;
 mod signin;
 mod signin_mfa;
 mod signin_sso;
+mod silent_sso;
 mod tokens;
 mod tokens_errors;
 mod tokens_logout;

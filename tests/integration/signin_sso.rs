@@ -63,7 +63,8 @@ async fn prompt_none_without_a_session_gives_login_required() {
 }
 
 #[tokio::test]
-async fn prompt_none_for_another_user_or_an_ended_session_gives_login_required() {
+async fn prompt_none_for_another_user_gives_interaction_required_and_for_an_ended_session_login_required(
+) {
     let app = TestApp::spawn().await;
     let client = app.client();
     let code = sign_in_alice(&app, &client).await;
@@ -75,7 +76,8 @@ async fn prompt_none_for_another_user_or_an_ended_session_gives_login_required()
     let p = reply_params(&location(
         &get(&client, &authorize_url(&app.https, &params)).await,
     ));
-    assert_eq!(p["error"], "login_required");
+    assert_eq!(p["error"], "interaction_required");
+    assert!(p["error_description"].starts_with("AADSTS16000:"), "{p:?}");
 
     let session = stored_code(&app, &code).await.session_id;
     app.state

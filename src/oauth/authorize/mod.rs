@@ -110,6 +110,9 @@ pub struct AuthorizeRequest {
     pub nonce: Option<String>,
     pub prompt: Option<Prompt>,
     pub login_hint: Option<String>,
+    /// The `sid` of an ID token: selects that SSO session (MSAL's silent sign-in).
+    #[serde(default)]
+    pub sid: Option<String>,
     pub domain_hint: Option<String>,
     pub max_age: Option<i64>,
     pub pkce: Option<Pkce>,
@@ -302,6 +305,7 @@ pub fn parse(
         nonce,
         prompt,
         login_hint: p.non_empty("login_hint").map(|s| s.trim().to_string()),
+        sid: p.non_empty("sid").map(str::to_string),
         domain_hint: p.non_empty("domain_hint").map(str::to_string),
         max_age,
         pkce,
