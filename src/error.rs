@@ -96,8 +96,6 @@ pub enum Error {
     UserCancelled,
     #[error("The sign-in session has expired or is not valid. Start the sign-in again.")]
     SignInSessionInvalid,
-    #[error("The post logout redirect URI '{0}' is not registered for the application.")]
-    PostLogoutRedirectUriNotRegistered(String),
     #[error("Access token is missing or invalid.")]
     InvalidAccessToken,
     #[error("The resource principal named {0} was not found in the tenant. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You might have sent your authentication request to the wrong tenant.")]
@@ -185,7 +183,6 @@ impl Error {
             InvalidOtp => spec("invalid_grant", 50196, 400),
             UserCancelled => spec("access_denied", 50074, 400),
             SignInSessionInvalid => spec("invalid_request", 50196, 400),
-            PostLogoutRedirectUriNotRegistered(_) => spec("invalid_request", 50011, 400),
             InvalidAccessToken => spec("invalid_token", 80049, 401),
             ResourceNotFound(_) => spec("invalid_resource", 500011, 400),
             InvalidGrant(_) => spec("invalid_grant", 70000, 400),

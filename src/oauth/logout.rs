@@ -1,9 +1,14 @@
 //! End-session: `GET|POST /{tenant}/oauth2/v2.0/logout` (OpenID Connect RP-Initiated Logout 1.0,
 //! Entra's <https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#send-a-sign-out-request>).
-//! The app is identified by `client_id` or `id_token_hint`; `post_logout_redirect_uri` must be
-//! registered to it, else an error page and never a redirect. It ends the SSO session (cookie, or
-//! the `sid` of the hint), and returns the front-channel logout URLs (`?sid=`) of every app
-//! signed in through it (OpenID Connect Front-Channel Logout 1.0), and where to go next.
+//! As MSAL sends it, a request often names no app: msal-browser's `logoutRedirect` sends
+//! `post_logout_redirect_uri` and `logout_hint` (the ID token's `login_hint` claim) without
+//! `client_id` or `id_token_hint`. Entra ends the session `logout_hint` names (else the browser's
+//! SSO session, or the `sid` of the hint), sends front-channel logout (`?sid=`) to every app of
+//! that session (OpenID Connect Front-Channel Logout 1.0), and redirects to
+//! `post_logout_redirect_uri` only when it is registered for an app that took part in the session
+//! or for the app named by `client_id` / `id_token_hint`; otherwise it shows its signed-out page.
+//! It never redirects to an unregistered URI and never leaves the session alive on a well-formed
+//! request.
 
 use std::sync::Arc;
 
@@ -78,27 +83,6 @@ pub async fn end_session(state: &AppState, req: LogoutRequest) -> Result<LogoutO
         (None, Some(h)) => Some(state.directory.application(&tenant, &h.aud)?),
         (None, None) => None,
     };
-    // "This URL must match one of the redirect URIs registered for your application"
-    // (v2-protocols-oidc#send-a-sign-out-request): post-logout and reply URLs both count.
-    let redirect = match p.get("post_logout_redirect_uri") {
-        Some(uri) => {
-            let registered = app.as_ref().is_some_and(|a| {
-                a.post_logout_redirect_uris.iter().any(|u| u == uri)
-                    || a.redirect_uris.iter().any(|(_, u)| u == uri)
-            });
-            if !registered {
-                return Err(Error::PostLogoutRedirectUriNotRegistered(uri.to_string()));
-            }
-            let mut url = url::Url::parse(uri)
-                .map_err(|_| Error::PostLogoutRedirectUriNotRegistered(uri.to_string()))?;
-            if let Some(s) = p.get("state") {
-                url.query_pairs_mut().append_pair("state", s);
-            }
-            Some(url.to_string())
-        }
-        None => None,
-    };
-
     let wanted_user = p
         .get("logout_hint")
         .and_then(login_hint_oid)
@@ -108,10 +92,9 @@ pub async fn end_session(state: &AppState, req: LogoutRequest) -> Result<LogoutO
     candidates.extend(hint.as_ref().and_then(|h| h.sid.clone()));
     candidates.dedup();
 
-    let mut out = LogoutOutcome {
-        redirect,
-        ..LogoutOutcome::default()
-    };
+    let mut out = LogoutOutcome::default();
+    // The apps whose registered URIs may receive the browser afterwards.
+    let mut apps: Vec<Arc<Application>> = app.into_iter().collect();
     for sid in candidates {
         let Some(session) = state.store.active_session(&sid).await? else {
             continue;
@@ -120,22 +103,47 @@ pub async fn end_session(state: &AppState, req: LogoutRequest) -> Result<LogoutO
             continue;
         }
         for client_id in state.store.session_apps(&sid).await? {
-            let logout_url = state
-                .directory
-                .applications
-                .get(&client_id)
-                .and_then(|a| a.front_channel_logout_url.as_deref())
+            let Some(a) = state.directory.applications.get(&client_id) else {
+                continue;
+            };
+            let logout_url = a
+                .front_channel_logout_url
+                .as_deref()
                 .and_then(|u| url::Url::parse(u).ok());
             if let Some(mut u) = logout_url {
                 u.query_pairs_mut().append_pair("sid", &sid);
                 out.frontchannel_urls.push(u.to_string());
             }
+            apps.push(a.clone());
         }
         if state.store.end_session(&sid, req.now).await? {
             out.ended_sessions.push(sid);
         }
     }
+    out.redirect = post_logout_redirect(p, &apps);
     Ok(out)
+}
+
+/// `post_logout_redirect_uri` with `state`, when one of `apps` registered it. "This URL must
+/// match one of the redirect URIs registered for your application"
+/// (v2-protocols-oidc#send-a-sign-out-request): post-logout and reply URLs both count.
+fn post_logout_redirect(p: &Params, apps: &[Arc<Application>]) -> Option<String> {
+    let uri = p.get("post_logout_redirect_uri")?;
+    let registered = apps.iter().any(|a| {
+        a.post_logout_redirect_uris.iter().any(|u| u == uri)
+            || a.redirect_uris.iter().any(|(_, u)| u == uri)
+    });
+    if !registered {
+        tracing::info!(
+            "post_logout_redirect_uri not registered for the session's apps: no redirect"
+        );
+        return None;
+    }
+    let mut url = url::Url::parse(uri).ok()?;
+    if let Some(s) = p.get("state") {
+        url.query_pairs_mut().append_pair("state", s);
+    }
+    Some(url.to_string())
 }
 
 fn invalid_hint() -> Error {

@@ -126,34 +126,97 @@ async fn logout_notifies_each_signed_in_app_at_its_front_channel_url_with_sid() 
 }
 
 #[tokio::test]
-async fn an_unregistered_post_logout_uri_gets_an_error_page_and_no_redirect() {
-    let app = TestApp::spawn().await;
-    let (browser, jar, sid) = signed_in_browser(&app).await;
+async fn an_unregistered_post_logout_uri_ends_the_session_on_the_signed_out_page_without_redirect()
+{
     for query in [
         vec![
             ("client_id", BFF),
             ("post_logout_redirect_uri", "https://evil.example/"),
         ],
-        // No app named: nothing the URI could be registered to.
+        // No app named and none took part in the session: nothing registered the URI.
         vec![("post_logout_redirect_uri", "http://localhost:5001/")],
     ] {
+        let app = TestApp::spawn().await;
+        let (browser, jar, sid) = signed_in_browser(&app).await;
         let res = browser
             .get(logout_url(&app))
             .query(&query)
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), 400);
+        assert_eq!(res.status(), 200);
         assert!(res.headers().get("location").is_none());
-        assert!(res.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("text/html"));
         let html = res.text().await.unwrap();
-        assert!(html.contains("AADSTS50011"), "{html}");
-        assert!(!html.contains("http-equiv=\"refresh\""));
+        assert!(html.contains("You signed out of your account"), "{html}");
+        assert!(!html.contains("evil.example") && !html.contains("id=\"post-logout-redirect\""));
+        assert!(!has_sso_cookie(&app, &jar));
+        assert!(app
+            .state
+            .store
+            .active_session(&sid)
+            .await
+            .unwrap()
+            .is_none());
     }
-    assert!(has_sso_cookie(&app, &jar), "nothing was signed out");
+}
+
+/// How msal-browser's `logoutRedirect` calls: `post_logout_redirect_uri`, `logout_hint` (the ID
+/// token's `login_hint` claim), `state` and `client-request-id`, with no `client_id`.
+#[tokio::test]
+async fn logout_as_msal_browser_sends_it_ends_the_named_session_and_redirects_to_an_app_of_it() {
+    let app = TestApp::spawn().await;
+    let (browser, jar, sid) = signed_in_browser(&app).await;
+    let mut tx = app.state.store.write().await.unwrap();
+    tx.add_session_app(&sid, SPA).await.unwrap();
+    tx.commit().await.unwrap();
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let (_, id) = jwt_parts(app.redeem_bff(&code).await.str("id_token"));
+    let res = browser
+        .get(logout_url(&app))
+        .query(&[
+            ("post_logout_redirect_uri", "http://localhost:5002/"),
+            ("logout_hint", id["login_hint"].as_str().unwrap()),
+            ("state", "msal-state"),
+            ("client-request-id", "5b2a9f1e-0000-4000-8000-000000000001"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    assert_eq!(
+        res.headers()["location"],
+        "http://localhost:5002/?state=msal-state"
+    );
+    assert!(!has_sso_cookie(&app, &jar));
+    assert!(app
+        .state
+        .store
+        .active_session(&sid)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+#[tokio::test]
+async fn a_logout_hint_of_another_user_leaves_the_browsers_session_alone() {
+    let app = TestApp::spawn().await;
+    let (browser, _jar, sid) = signed_in_browser(&app).await;
+    let (code, _) = issue_code(
+        &app,
+        &CodeSpec {
+            user_oid: BOB_OID.into(),
+            ..CodeSpec::bff()
+        },
+    )
+    .await;
+    let (_, bob) = jwt_parts(app.redeem_bff(&code).await.str("id_token"));
+    let res = browser
+        .get(logout_url(&app))
+        .query(&[("logout_hint", bob["login_hint"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
     assert!(app
         .state
         .store
