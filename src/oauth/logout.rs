@@ -25,7 +25,7 @@ use crate::state::AppState;
 pub struct LogoutRequest {
     pub tenant: String,
     pub params: Params,
-    /// The value of the SSO cookie (`ESTSAUTH`), if the browser sent one.
+    /// The value of the SSO cookie (`ESTSAUTH` or `ESTSAUTHPERSISTENT`), if the browser sent one.
     pub sso_session: Option<String>,
     pub base_url: String,
     pub now: i64,
@@ -88,7 +88,9 @@ pub async fn end_session(state: &AppState, req: LogoutRequest) -> Result<LogoutO
         .and_then(login_hint_oid)
         .or_else(|| hint.as_ref().and_then(|h| h.oid.clone()));
     let mut candidates: Vec<String> = Vec::new();
-    candidates.extend(req.sso_session.clone());
+    if let Some(secret) = &req.sso_session {
+        candidates.extend(state.store.session_by_cookie(secret).await?.map(|s| s.id));
+    }
     candidates.extend(hint.as_ref().and_then(|h| h.sid.clone()));
     candidates.dedup();
 

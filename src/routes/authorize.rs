@@ -6,7 +6,6 @@ use super::signin_pages::{self, BrowserId};
 use crate::context::RequestContext;
 use crate::signin;
 use crate::state::AppState;
-use crate::store::sessions::SSO_COOKIE;
 
 pub async fn authorize_get(
     state: web::Data<AppState>,
@@ -39,7 +38,7 @@ async fn authorize(
     let outcome = match state.directory.resolve_tenant(tenant) {
         Ok(t) => {
             let deps = signin_pages::deps(state, &ctx);
-            let sso = req.cookie(SSO_COOKIE).map(|c| c.value().to_string());
+            let sso = super::http::sso_cookie(&req);
             signin::start(&deps, &t, params, sso.as_deref(), browser.value()).await
         }
         Err(e) => Err(e),

@@ -8,6 +8,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponseBuilder};
 
 use crate::context::RequestContext;
 use crate::oauth::params::{ClientRequest, Secret};
+use crate::store::sessions::{SSO_COOKIE, SSO_PERSISTENT_COOKIE};
 
 /// Entra's headers on every answer that carries tokens or credentials.
 pub fn no_store(mut res: HttpResponseBuilder) -> HttpResponseBuilder {
@@ -22,6 +23,13 @@ pub fn header(req: &HttpRequest, name: &str) -> Option<String> {
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
+}
+
+/// The browser's SSO cookie: `ESTSAUTHPERSISTENT` ("Stay signed in") or `ESTSAUTH`.
+pub fn sso_cookie(req: &HttpRequest) -> Option<String> {
+    req.cookie(SSO_PERSISTENT_COOKIE)
+        .or_else(|| req.cookie(SSO_COOKIE))
+        .map(|c| c.value().to_string())
 }
 
 /// A form POST of a client to the token or revocation endpoint, with what the protocol needs of

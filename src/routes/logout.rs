@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::oauth::logout::{self, LogoutRequest};
 use crate::oauth::params::Params;
 use crate::state::AppState;
-use crate::store::sessions::SSO_COOKIE;
+use crate::store::sessions::{SSO_COOKIE, SSO_PERSISTENT_COOKIE};
 
 #[derive(Template)]
 #[template(path = "logout.html")]
@@ -49,7 +49,7 @@ pub async fn logout(
     let request = LogoutRequest {
         tenant: tenant.into_inner(),
         params: Params::from(pairs),
-        sso_session: req.cookie(SSO_COOKIE).map(|c| c.value().to_string()),
+        sso_session: super::http::sso_cookie(&req),
         base_url: ctx.base_url.clone(),
         now: ctx.now.unix_timestamp(),
     };
@@ -57,26 +57,31 @@ pub async fn logout(
         Ok(o) => o,
         Err(e) => return error_page(&e, &ctx),
     };
-    let mut cookie = Cookie::build(SSO_COOKIE, "")
-        .path("/")
-        .http_only(true)
-        .secure(ctx.secure)
-        .same_site(if ctx.secure {
-            SameSite::None
-        } else {
-            SameSite::Lax
-        })
-        .finish();
-    cookie.make_removal();
+    let removal = |name: &'static str| {
+        let mut cookie = Cookie::build(name, "")
+            .path("/")
+            .http_only(true)
+            .secure(ctx.secure)
+            .same_site(if ctx.secure {
+                SameSite::None
+            } else {
+                SameSite::Lax
+            })
+            .finish();
+        cookie.make_removal();
+        cookie
+    };
+    let (session_cookie, persistent_cookie) = (removal(SSO_COOKIE), removal(SSO_PERSISTENT_COOKIE));
     // Nothing to notify: straight to the post-logout URI.
     if let (true, Some(to)) = (outcome.frontchannel_urls.is_empty(), &outcome.redirect) {
         return no_store(HttpResponse::Found())
             .insert_header((LOCATION, to.as_str()))
-            .cookie(cookie)
+            .cookie(session_cookie)
+            .cookie(persistent_cookie)
             .finish();
     }
     let mut res = no_store(HttpResponse::Ok());
-    res.cookie(cookie);
+    res.cookie(session_cookie).cookie(persistent_cookie);
     let page = LogoutPage {
         frontchannel_urls: &outcome.frontchannel_urls,
         redirect: outcome.redirect.as_deref(),

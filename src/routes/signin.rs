@@ -9,7 +9,6 @@ use crate::error::Error;
 use crate::signin::password::Password;
 use crate::signin::{self, AccountChoice, Action, EnrolMethod, Submission};
 use crate::state::AppState;
-use crate::store::sessions::SSO_COOKIE;
 
 /// The fields of Entra's sign-in forms; the first occurrence of a name wins.
 struct LoginForm(Vec<(String, String)>);
@@ -48,7 +47,7 @@ pub async fn login(
                 credential: f.take("credential"),
                 method: f.take("method").as_deref().and_then(EnrolMethod::parse),
                 account: f.take("account").as_deref().map(AccountChoice::parse),
-                sso_cookie: req.cookie(SSO_COOKIE).map(|c| c.value().to_string()),
+                sso_cookie: super::http::sso_cookie(&req),
             };
             signin::advance(&deps, sub, browser.value()).await
         }

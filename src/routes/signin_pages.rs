@@ -18,7 +18,7 @@ use crate::signin::{
     Account, Deps, NewSession, Outcome, Page, Persistence, View, PERSISTENT_SESSION_SECS,
 };
 use crate::state::AppState;
-use crate::store::sessions::SSO_COOKIE;
+use crate::store::sessions::{SSO_COOKIE, SSO_PERSISTENT_COOKIE};
 
 /// What the sign-in domain needs, for `/authorize` and `/login` alike.
 pub fn deps<'a>(state: &'a AppState, ctx: &'a RequestContext) -> Deps<'a> {
@@ -94,12 +94,17 @@ fn browser_cookie(value: String, secure: bool) -> Cookie<'static> {
     c
 }
 
+/// `ESTSAUTH` lives as long as the browser session; after "Stay signed in?" answered yes the
+/// session rides in `ESTSAUTHPERSISTENT`, which outlives it, as Entra names them.
 fn session_cookie(s: &NewSession, secure: bool) -> Cookie<'static> {
-    let mut c = cookie(SSO_COOKIE, s.id.clone(), secure);
-    if s.persistence == Persistence::Persistent {
-        c.set_max_age(CookieDuration::seconds(PERSISTENT_SESSION_SECS));
+    match s.persistence {
+        Persistence::BrowserSession => cookie(SSO_COOKIE, s.cookie.clone(), secure),
+        Persistence::Persistent => {
+            let mut c = cookie(SSO_PERSISTENT_COOKIE, s.cookie.clone(), secure);
+            c.set_max_age(CookieDuration::seconds(PERSISTENT_SESSION_SECS));
+            c
+        }
     }
-    c
 }
 
 /// Only characters a serialised origin can hold: nothing can break out of the CSP directive.

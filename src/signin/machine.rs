@@ -38,7 +38,10 @@ pub async fn start(
         }
     };
     let sso = match sso_cookie {
-        Some(id) => d.sso(id, &req.tenant_id).await?,
+        Some(secret) => match d.store.session_by_cookie(secret).await? {
+            Some(session) => d.with_user(session, &req.tenant_id).await?,
+            None => None,
+        },
         None => None,
     };
     route(d, req, sso, browser).await
@@ -173,16 +176,25 @@ impl Deps<'_> {
             .ok_or(Error::SignInSessionInvalid)
     }
 
-    /// The active SSO session named by the cookie, with its user, when the user belongs to the
-    /// tenant of the request.
+    /// The active SSO session of this id (kept in a flow), with its user, when the user belongs
+    /// to the tenant of the request.
     pub(super) async fn sso(
         &self,
         id: &str,
         tenant_id: &str,
     ) -> Result<Option<(SsoSession, User)>, Error> {
-        let Some(session) = self.store.active_session(id).await? else {
-            return Ok(None);
-        };
+        match self.store.active_session(id).await? {
+            Some(session) => self.with_user(session, tenant_id).await,
+            None => Ok(None),
+        }
+    }
+
+    /// A session with its user, when the user belongs to the tenant.
+    pub(super) async fn with_user(
+        &self,
+        session: SsoSession,
+        tenant_id: &str,
+    ) -> Result<Option<(SsoSession, User)>, Error> {
         let user = self.store.user_by_oid(&session.user_oid).await?;
         Ok(user
             .filter(|u| u.tenant_id == tenant_id)
@@ -335,9 +347,9 @@ impl Deps<'_> {
         let Finish { done, persistence } = f;
         let user = self.user(&done.user_oid).await?;
         let previous = match previous {
-            Some(id) => self
+            Some(secret) => self
                 .store
-                .active_session(id)
+                .session_by_cookie(secret)
                 .await?
                 .filter(|s| s.user_oid == user.oid),
             None => None,
@@ -356,7 +368,9 @@ impl Deps<'_> {
         // the code and the session's app, or none of them.
         let mut tx = self.store.write().await?;
         tx.clear_failures(&user.oid).await?;
-        tx.insert_session(&session).await?;
+        // The cookie carries a secret of its own: holding an ID token (`sid`) is no way in.
+        let cookie = crate::crypto::random_b64(32);
+        tx.insert_session(&session, &cookie).await?;
         if let Some(old) = previous {
             tx.copy_session_apps(&old.id, &session.id).await?;
             tx.end_session(&old.id, self.now).await?;
@@ -367,7 +381,7 @@ impl Deps<'_> {
         Ok(Outcome::Reply {
             reply,
             session: Some(NewSession {
-                id: session.id,
+                cookie,
                 persistence,
             }),
         })

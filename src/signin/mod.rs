@@ -126,7 +126,8 @@ pub(crate) struct Finish {
 /// A new SSO session whose cookie the response must set.
 #[derive(Debug, Clone)]
 pub struct NewSession {
-    pub id: String,
+    /// The cookie's value: a random secret (its digest is stored), not the session id.
+    pub cookie: String,
     pub persistence: Persistence,
 }
 
@@ -216,7 +217,8 @@ pub struct Submission {
     pub method: Option<EnrolMethod>,
     /// Account picker choice.
     pub account: Option<AccountChoice>,
-    /// The browser's SSO cookie (`ESTSAUTH`), if any: replaced when the same user signs in again.
+    /// The browser's SSO cookie (`ESTSAUTH` / `ESTSAUTHPERSISTENT`), if any: its session is
+    /// replaced when the same user signs in again.
     pub sso_cookie: Option<String>,
 }
 

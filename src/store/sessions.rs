@@ -2,9 +2,19 @@
 //! front-channel logout).
 
 use super::{Store, Tx};
+use crate::crypto::sha256;
 
-/// The SSO session cookie (Entra's own name); its value is the session id.
+/// The SSO session cookie, a browser-session cookie (Entra's own name). Its value is a random
+/// secret stored as a digest, never the session id.
 pub const SSO_COOKIE: &str = "ESTSAUTH";
+/// The SSO cookie after "Stay signed in?" was answered yes: persistent (Entra's own name).
+pub const SSO_PERSISTENT_COOKIE: &str = "ESTSAUTHPERSISTENT";
+
+const SESSION_COLUMNS: &str =
+    "s.id, s.user_oid, s.amr_json, s.auth_time, s.persistent, s.created_at, s.ended_at";
+/// Ended sessions, and sessions cut off by `revokeSignInSessions`, are not active.
+const ACTIVE: &str = "s.ended_at IS NULL
+    AND (u.sessions_revoked_at IS NULL OR s.created_at > u.sessions_revoked_at)";
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SsoSession {
@@ -22,13 +32,22 @@ pub struct SsoSession {
 impl Store {
     /// A session that has not ended and was not cut off by `revokeSignInSessions`.
     pub async fn active_session(&self, id: &str) -> sqlx::Result<Option<SsoSession>> {
-        sqlx::query_as::<_, SsoSession>(
-            "SELECT s.id, s.user_oid, s.amr_json, s.auth_time, s.persistent, s.created_at, s.ended_at
-             FROM sso_sessions s JOIN users u ON u.oid = s.user_oid
-             WHERE s.id = ? AND s.ended_at IS NULL
-               AND (u.sessions_revoked_at IS NULL OR s.created_at > u.sessions_revoked_at)",
-        )
+        sqlx::query_as::<_, SsoSession>(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sso_sessions s JOIN users u ON u.oid = s.user_oid
+             WHERE s.id = ? AND {ACTIVE}"
+        ))
         .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// The active session whose cookie secret this is.
+    pub async fn session_by_cookie(&self, secret: &str) -> sqlx::Result<Option<SsoSession>> {
+        sqlx::query_as::<_, SsoSession>(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sso_sessions s JOIN users u ON u.oid = s.user_oid
+             WHERE s.cookie_sha256 = ? AND {ACTIVE}"
+        ))
+        .bind(sha256(secret.as_bytes()))
         .fetch_optional(&self.pool)
         .await
     }
@@ -62,10 +81,16 @@ impl Store {
 }
 
 impl Tx {
-    pub async fn insert_session(&mut self, s: &SsoSession) -> sqlx::Result<()> {
+    /// Stores a session whose cookie carries `cookie_secret`.
+    pub async fn insert_session(
+        &mut self,
+        s: &SsoSession,
+        cookie_secret: &str,
+    ) -> sqlx::Result<()> {
         sqlx::query(
-            "INSERT INTO sso_sessions (id, user_oid, amr_json, auth_time, persistent, created_at, ended_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO sso_sessions (id, user_oid, amr_json, auth_time, persistent, created_at, ended_at,
+                cookie_sha256)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&s.id)
         .bind(&s.user_oid)
@@ -74,6 +99,7 @@ impl Tx {
         .bind(s.persistent)
         .bind(s.created_at)
         .bind(s.ended_at)
+        .bind(sha256(cookie_secret.as_bytes()))
         .execute(self.conn())
         .await?;
         Ok(())

@@ -151,7 +151,7 @@ async fn an_automation_script_written_for_entras_pages_signs_bob_in_unchanged() 
     let loc = location(&res);
     assert!(loc.starts_with(BFF_REDIRECT), "{loc}");
     assert!(reply_params(&loc).contains_key("code"));
-    let cookie = crate::signin_helpers::set_cookie(&res, "ESTSAUTH").expect("SSO cookie");
+    let cookie = crate::signin_helpers::set_cookie(&res, "ESTSAUTHPERSISTENT").expect("SSO cookie");
     assert!(
         cookie.contains("Max-Age"),
         "Yes keeps the session: {cookie}"

@@ -297,15 +297,18 @@ async fn a_restart_keeps_stored_sessions_while_reloading_fixtures() {
     {
         let app = TestApp::spawn_in(dir.path()).await;
         let mut tx = app.state.store.write().await.unwrap();
-        tx.insert_session(&entra_mock::store::sessions::SsoSession {
-            id: "session-kept".into(),
-            user_oid: ALICE_OID.into(),
-            amr_json: "[\"pwd\"]".into(),
-            auth_time: 1,
-            persistent: false,
-            created_at: app.state.clock.unix(),
-            ended_at: None,
-        })
+        tx.insert_session(
+            &entra_mock::store::sessions::SsoSession {
+                id: "session-kept".into(),
+                user_oid: ALICE_OID.into(),
+                amr_json: "[\"pwd\"]".into(),
+                auth_time: 1,
+                persistent: false,
+                created_at: app.state.clock.unix(),
+                ended_at: None,
+            },
+            "cookie-secret",
+        )
         .await
         .unwrap();
         tx.commit().await.unwrap();

@@ -219,8 +219,10 @@ async fn stay_signed_in_yes_makes_the_session_cookie_persistent() {
     assert!(kmsi.contains("Stay signed in?"));
     assert!(kmsi.contains("id=\"idBtn_Back\""));
     let res = submit(&client, &app.https, &kmsi, &[("action", "yes")]).await;
-    let cookie = set_cookie(&res, "ESTSAUTH").unwrap();
+    // As Entra names them: the persistent session rides in ESTSAUTHPERSISTENT.
+    let cookie = set_cookie(&res, "ESTSAUTHPERSISTENT").unwrap();
     assert!(cookie.contains("Max-Age=7776000"), "{cookie}");
+    assert!(set_cookie(&res, "ESTSAUTH").is_none());
     let p = reply_params(&location(&res));
     let session = stored_code(&app, &p["code"]).await.session_id;
     assert!(

@@ -84,3 +84,32 @@ async fn the_login_hint_claim_skips_the_username_page_when_there_is_no_session()
     assert!(html.contains("name=\"passwd\""), "{html}");
     assert!(html.contains(ALICE), "the password page names the user");
 }
+
+#[tokio::test]
+async fn the_sso_cookie_is_an_opaque_secret_and_a_sid_used_as_cookie_signs_nobody_in() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let params = code_request(BFF, BFF_REDIRECT);
+    let res = sign_in(&app, &client, &params, ALICE, PASSWORD).await;
+    let cookie = set_cookie(&res, "ESTSAUTH").expect("an SSO cookie");
+    let sid = reply_params(&location(&res))["session_state"].clone();
+    assert!(
+        !cookie.contains(&sid),
+        "the cookie is not the session id: {cookie}"
+    );
+
+    // Someone holding alice's ID token (its `sid`) forges the cookie: no session.
+    let (forger, jar) = crate::token_helpers::client_with_jar(&app);
+    let url: reqwest::Url = app.https.parse().unwrap();
+    jar.add_cookie_str(&format!("ESTSAUTH={sid}; Path=/; Secure"), &url);
+    let silent = with(code_request(BFF, BFF_REDIRECT), "prompt", "none");
+    let p = reply_params(&location(
+        &get(&forger, &authorize_url(&app.https, &silent)).await,
+    ));
+    assert_eq!(p["error"], "login_required", "{p:?}");
+    // The real cookie still works.
+    let p = reply_params(&location(
+        &get(&client, &authorize_url(&app.https, &silent)).await,
+    ));
+    assert!(p.contains_key("code"), "{p:?}");
+}

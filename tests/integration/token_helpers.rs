@@ -100,22 +100,31 @@ impl CodeSpec {
 
 /// An SSO session for `user_oid`, as the sign-in pages would create it. Returns its id (`sid`).
 pub async fn seed_session(app: &TestApp, user_oid: &str) -> String {
+    seed_session_with_cookie(app, user_oid).await.0
+}
+
+/// [`seed_session`], with the secret its SSO cookie carries.
+pub async fn seed_session_with_cookie(app: &TestApp, user_oid: &str) -> (String, String) {
     let now = app.state.clock.unix();
     let id = uuid::Uuid::new_v4().to_string();
+    let cookie = entra_mock::crypto::random_b64(32);
     let mut tx = app.state.store.write().await.unwrap();
-    tx.insert_session(&SsoSession {
-        id: id.clone(),
-        user_oid: user_oid.into(),
-        amr_json: r#"["pwd"]"#.into(),
-        auth_time: now,
-        persistent: false,
-        created_at: now,
-        ended_at: None,
-    })
+    tx.insert_session(
+        &SsoSession {
+            id: id.clone(),
+            user_oid: user_oid.into(),
+            amr_json: r#"["pwd"]"#.into(),
+            auth_time: now,
+            persistent: false,
+            created_at: now,
+            ended_at: None,
+        },
+        &cookie,
+    )
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    id
+    (id, cookie)
 }
 
 /// Issues a code as /authorize would (with a fresh session); returns (code, session id).

@@ -19,11 +19,11 @@ async fn signed_in_browser(
     std::sync::Arc<reqwest::cookie::Jar>,
     String,
 ) {
-    let sid = seed_session(app, ALICE_OID).await;
+    let (sid, cookie) = seed_session_with_cookie(app, ALICE_OID).await;
     let (client, jar) = client_with_jar(app);
     let url: reqwest::Url = app.https.parse().unwrap();
     jar.add_cookie_str(
-        &format!("{SSO_COOKIE}={sid}; Path=/; Secure; HttpOnly"),
+        &format!("{SSO_COOKIE}={cookie}; Path=/; Secure; HttpOnly"),
         &url,
     );
     (client, jar, sid)
