@@ -38,7 +38,7 @@ async fn authorize(
     let outcome = match state.directory.resolve_tenant(tenant) {
         Ok(t) => {
             let deps = signin_pages::deps(state, &ctx);
-            let sso = super::http::sso_cookie(&req);
+            let sso = super::http::sso_cookie(req);
             signin::start(&deps, &t, params, sso.as_deref(), browser.value()).await
         }
         Err(e) => Err(e),
