@@ -60,6 +60,18 @@ pub struct ServeArgs {
     /// Extra DNS names or IP addresses for the HTTPS certificate (comma separated).
     #[arg(long = "tls-san", env = "ENTRA_MOCK_TLS_SAN", value_delimiter = ',')]
     pub tls_san: Vec<String>,
+    /// List the RFC 7009 revocation endpoint (an entra-mock extension) in discovery as
+    /// `revocation_endpoint`. Entra has none, so by default it is served but not advertised.
+    #[arg(long, env = "ENTRA_MOCK_ADVERTISE_REVOCATION")]
+    pub advertise_revocation: bool,
+}
+
+/// Whether discovery lists entra-mock's RFC 7009 revocation endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevocationDiscovery {
+    /// As Entra: no `revocation_endpoint` (the endpoint is still served).
+    Hidden,
+    Advertised,
 }
 
 /// A listener address, or none.
@@ -103,6 +115,7 @@ pub struct Settings {
     pub tls_san: Vec<String>,
     /// Worker threads per listener set (actix workers).
     pub workers: usize,
+    pub revocation_discovery: RevocationDiscovery,
 }
 
 impl Settings {
@@ -130,6 +143,11 @@ impl Settings {
             public_base_url,
             tls_san: args.tls_san,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+            revocation_discovery: if args.advertise_revocation {
+                RevocationDiscovery::Advertised
+            } else {
+                RevocationDiscovery::Hidden
+            },
         })
     }
 
@@ -143,6 +161,7 @@ impl Settings {
             public_base_url: None,
             tls_san: Vec::new(),
             workers: 2,
+            revocation_discovery: RevocationDiscovery::Hidden,
         }
     }
 }

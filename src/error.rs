@@ -212,7 +212,8 @@ impl Error {
         ErrorBody {
             error: spec.error,
             error_description: format!(
-                "AADSTS{}: {} Trace ID: {} Correlation ID: {} Timestamp: {}",
+                // Entra joins the parts with CRLF.
+                "AADSTS{}: {}\r\nTrace ID: {}\r\nCorrelation ID: {}\r\nTimestamp: {}",
                 spec.code, self, ctx.trace_id, ctx.correlation_id, timestamp
             ),
             error_codes: [spec.code],

@@ -7,12 +7,13 @@ use serde_json::{json, Value};
 
 use super::KeySet;
 
-pub fn render(keys: &KeySet, issuer: &str) -> Value {
+/// The key set; `issuer` is written into each key of the v2.0 document, not the v1 one.
+pub fn render(keys: &KeySet, issuer: Option<&str>) -> Value {
     let keys: Vec<Value> = keys
         .published
         .iter()
         .map(|k| {
-            json!({
+            let mut key = json!({
                 "kty": "RSA",
                 "use": "sig",
                 "kid": k.kid,
@@ -20,8 +21,11 @@ pub fn render(keys: &KeySet, issuer: &str) -> Value {
                 "n": URL_SAFE_NO_PAD.encode(&k.n),
                 "e": URL_SAFE_NO_PAD.encode(&k.e),
                 "x5c": [STANDARD.encode(&k.cert_der)],
-                "issuer": issuer,
-            })
+            });
+            if let (Some(iss), Value::Object(m)) = (issuer, &mut key) {
+                m.insert("issuer".into(), iss.into());
+            }
+            key
         })
         .collect();
     json!({ "keys": keys })

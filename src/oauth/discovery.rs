@@ -1,9 +1,10 @@
-//! OpenID Provider metadata with the field set of a real Entra tenant
+//! OpenID Provider metadata with the field set of a real Entra tenant (v2.0 and v1)
 //! (<https://learn.microsoft.com/entra/identity-platform/v2-protocols-oidc#find-your-apps-openid-configuration-document-uri>),
 //! and MSAL's instance discovery answer.
 
 use serde_json::{json, Value};
 
+use crate::config::RevocationDiscovery;
 use crate::directory::{ResolvedTenant, TenantScope};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,49 +21,83 @@ pub fn issuer(base: &str, tid: &str, version: MetadataVersion) -> String {
     }
 }
 
-pub fn openid_configuration(base: &str, t: &ResolvedTenant, version: MetadataVersion) -> Value {
+/// The cloud Entra names in its documents: entra-mock answers as the public cloud does.
+const CLOUD_INSTANCE_NAME: &str = "microsoftonline.com";
+const CLOUD_GRAPH_HOST_NAME: &str = "graph.windows.net";
+const MSGRAPH_HOST: &str = "graph.microsoft.com";
+const RBAC_URL: &str = "https://pas.windows.net";
+
+/// The discovery document of a tenant: v2.0 (`/{tenant}/v2.0/.well-known/openid-configuration`)
+/// or v1 (`/{tenant}/.well-known/openid-configuration`, which Microsoft.IdentityModel reads for v1
+/// tokens), each with Entra's field set. `revocation` adds entra-mock's RFC 7009 endpoint.
+pub fn openid_configuration(
+    base: &str,
+    t: &ResolvedTenant,
+    version: MetadataVersion,
+    revocation: RevocationDiscovery,
+) -> Value {
     let seg = t.endpoint_segment();
-    let iss = issuer(base, t.issuer_tid(), version);
-    let host = base.split("://").nth(1).unwrap_or(base);
-    let jwks_uri = match version {
-        MetadataVersion::V2 => format!("{base}/{seg}/discovery/v2.0/keys"),
-        MetadataVersion::V1 => format!("{base}/{seg}/discovery/keys"),
-    };
     let region = match t.scope {
         TenantScope::Tenant => Value::from("WW"),
         _ => Value::Null,
     };
-    json!({
+    let mut doc = json!({
         "token_endpoint": format!("{base}/{seg}/oauth2/v2.0/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
-        "jwks_uri": jwks_uri,
         "response_modes_supported": ["query", "fragment", "form_post"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": iss,
-        "request_uri_parameter_supported": false,
+        "issuer": issuer(base, t.issuer_tid(), version),
         "userinfo_endpoint": format!("{base}/oidc/userinfo"),
         "authorization_endpoint": format!("{base}/{seg}/oauth2/v2.0/authorize"),
-        "device_authorization_endpoint": format!("{base}/{seg}/oauth2/v2.0/devicecode"),
         "http_logout_supported": true,
         "frontchannel_logout_supported": true,
         "end_session_endpoint": format!("{base}/{seg}/oauth2/v2.0/logout"),
-        // Not in Entra's document: RFC 7009 revocation is an entra-mock extension.
-        "revocation_endpoint": format!("{base}/{seg}/oauth2/v2.0/revoke"),
-        "claims_supported": [
-            "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
-            "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username",
-            "name", "tid", "ver", "at_hash", "c_hash", "email"
-        ],
         "kerberos_endpoint": format!("{base}/{seg}/kerberos"),
         "tenant_region_scope": region,
-        "cloud_instance_name": host,
-        "cloud_graph_host_name": host,
-        "msgraph_host": host,
-        "rbac_url": base,
-    })
+        "cloud_instance_name": CLOUD_INSTANCE_NAME,
+        "cloud_graph_host_name": CLOUD_GRAPH_HOST_NAME,
+        "msgraph_host": MSGRAPH_HOST,
+        "rbac_url": RBAC_URL,
+    });
+    let fields = match version {
+        MetadataVersion::V2 => json!({
+            "jwks_uri": format!("{base}/{seg}/discovery/v2.0/keys"),
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "request_uri_parameter_supported": false,
+            "device_authorization_endpoint": format!("{base}/{seg}/oauth2/v2.0/devicecode"),
+            "claims_supported": [
+                "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
+                "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username",
+                "name", "tid", "ver", "at_hash", "c_hash", "email"
+            ],
+        }),
+        // The v1 document's own response types, scopes and claims. Its authorization, token and
+        // logout endpoints stay the v2.0 ones entra-mock serves (the v1 endpoints with
+        // `resource=` are not served yet).
+        MetadataVersion::V1 => json!({
+            "jwks_uri": format!("{base}/{seg}/discovery/keys"),
+            "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
+            "scopes_supported": ["openid"],
+            "microsoft_multi_refresh_token": true,
+            "claims_supported": [
+                "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
+                "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "amr", "nonce", "email",
+                "given_name", "family_name", "nickname"
+            ],
+        }),
+    };
+    if let (Value::Object(doc), Value::Object(fields)) = (&mut doc, fields) {
+        doc.extend(fields);
+        if revocation == RevocationDiscovery::Advertised {
+            doc.insert(
+                "revocation_endpoint".into(),
+                format!("{base}/{seg}/oauth2/v2.0/revoke").into(),
+            );
+        }
+    }
+    doc
 }
 
 /// `GET /common/discovery/instance`: tells MSAL that this host is its own cloud.

@@ -27,7 +27,7 @@ fn openid_configuration(
     let generation = state.keys.snapshot().generation;
     let key = format!("oidc|{version:?}|{base}|{}", t.endpoint_segment());
     let body = state.documents.get_or_render(&key, generation, || {
-        discovery::openid_configuration(&base, &t, version)
+        discovery::openid_configuration(&base, &t, version, state.settings.revocation_discovery)
     });
     Ok(document(body))
 }
@@ -55,7 +55,9 @@ fn keys(state: &AppState, tenant: &str, version: MetadataVersion) -> Result<Http
     let body = state
         .documents
         .get_or_render(&key, snapshot.generation, || {
-            jwks::render(&snapshot, &issuer)
+            // Entra's v1 keys carry no `issuer`.
+            let issuer = (version == MetadataVersion::V2).then_some(issuer.as_str());
+            jwks::render(&snapshot, issuer)
         });
     Ok(document(body))
 }

@@ -17,6 +17,7 @@ async fn get_json(
     (status, headers, res.json().await.unwrap())
 }
 
+/// Every field of a real tenant's v2.0 document, and nothing else.
 const V2_FIELDS: &[&str] = &[
     "token_endpoint",
     "token_endpoint_auth_methods_supported",
@@ -138,6 +139,109 @@ async fn common_and_organizations_use_the_tenantid_template_and_keep_their_segme
     }
 }
 
+/// Every field of a real tenant's v1 document, and nothing else.
+const V1_FIELDS: &[&str] = &[
+    "token_endpoint",
+    "token_endpoint_auth_methods_supported",
+    "jwks_uri",
+    "response_modes_supported",
+    "subject_types_supported",
+    "id_token_signing_alg_values_supported",
+    "http_logout_supported",
+    "frontchannel_logout_supported",
+    "end_session_endpoint",
+    "response_types_supported",
+    "scopes_supported",
+    "issuer",
+    "claims_supported",
+    "microsoft_multi_refresh_token",
+    "userinfo_endpoint",
+    "authorization_endpoint",
+    "kerberos_endpoint",
+    "tenant_region_scope",
+    "cloud_instance_name",
+    "cloud_graph_host_name",
+    "msgraph_host",
+    "rbac_url",
+];
+
+fn field_set(doc: &Value) -> Vec<String> {
+    let mut f: Vec<String> = doc.as_object().unwrap().keys().cloned().collect();
+    f.sort();
+    f
+}
+
+fn sorted(fields: &[&str]) -> Vec<String> {
+    let mut f: Vec<String> = fields.iter().map(|s| s.to_string()).collect();
+    f.sort();
+    f
+}
+
+#[tokio::test]
+async fn discovery_documents_have_exactly_entras_field_sets_and_cloud_names() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let v2 = get_json(
+        &client,
+        &format!(
+            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
+            app.https
+        ),
+    )
+    .await
+    .2;
+    let v1 = get_json(
+        &client,
+        &format!("{}/{TENANT}/.well-known/openid-configuration", app.https),
+    )
+    .await
+    .2;
+    assert_eq!(field_set(&v2), sorted(V2_FIELDS));
+    assert_eq!(field_set(&v1), sorted(V1_FIELDS));
+    for doc in [&v1, &v2] {
+        assert_eq!(doc["cloud_instance_name"], "microsoftonline.com");
+        assert_eq!(doc["cloud_graph_host_name"], "graph.windows.net");
+        assert_eq!(doc["msgraph_host"], "graph.microsoft.com");
+        assert_eq!(doc["rbac_url"], "https://pas.windows.net");
+    }
+    assert_eq!(
+        v1["response_types_supported"],
+        serde_json::json!([
+            "code",
+            "id_token",
+            "code id_token",
+            "token id_token",
+            "token"
+        ])
+    );
+    assert!(v1["claims_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c == "amr"));
+}
+
+#[tokio::test]
+async fn the_revocation_endpoint_is_advertised_only_when_asked() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut settings = entra_mock::config::Settings::for_tests(temp.path().to_path_buf());
+    settings.revocation_discovery = entra_mock::config::RevocationDiscovery::Advertised;
+    let app = TestApp::spawn_with(settings).await;
+    let doc = get_json(
+        &app.client(),
+        &format!(
+            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
+            app.https
+        ),
+    )
+    .await
+    .2;
+    assert_eq!(
+        doc["revocation_endpoint"],
+        format!("{}/{TENANT}/oauth2/v2.0/revoke", app.https)
+    );
+}
+
 #[tokio::test]
 async fn v1_metadata_has_the_v1_issuer_and_v1_keys() {
     let app = TestApp::spawn().await;
@@ -169,6 +273,11 @@ async fn v1_metadata_has_the_v1_issuer_and_v1_keys() {
             .collect::<Vec<_>>()
     };
     assert_eq!(kids(&v1), kids(&v2));
+    // As Entra's: v1 keys carry no issuer, v2 keys do.
+    for k in v1["keys"].as_array().unwrap() {
+        assert!(k.get("issuer").is_none(), "{k}");
+    }
+    assert!(v2["keys"][0]["issuer"].is_string());
 }
 
 #[tokio::test]
@@ -350,10 +459,14 @@ async fn unknown_tenant_gets_aadsts90002_in_entras_error_shape() {
         desc.starts_with("AADSTS90002: Tenant 'nosuchtenant' not found."),
         "{desc}"
     );
-    assert!(desc.contains(&format!("Trace ID: {}", body["trace_id"].as_str().unwrap())));
-    assert!(desc.contains("Correlation ID: 0b5f6f7e-2d7a-4bd5-9a53-8d1f00c0ffee"));
+    // Entra joins message, Trace ID, Correlation ID and Timestamp with CRLF.
     assert!(desc.contains(&format!(
-        "Timestamp: {}",
+        "\r\nTrace ID: {}\r\n",
+        body["trace_id"].as_str().unwrap()
+    )));
+    assert!(desc.contains("\r\nCorrelation ID: 0b5f6f7e-2d7a-4bd5-9a53-8d1f00c0ffee\r\n"));
+    assert!(desc.ends_with(&format!(
+        "\r\nTimestamp: {}",
         body["timestamp"].as_str().unwrap()
     )));
     assert_eq!(body["error_uri"], format!("{}/error?code=90002", app.https));
