@@ -108,6 +108,12 @@ pub enum Error {
         "The request names a user other than the one signed in: the user must choose an account."
     )]
     AnotherUserNamed,
+    #[error("The provided value for the input parameter 'response_type' isn't allowed for this client. Expected value is 'code'. (response_type 'id_token' is not enabled for the application.)")]
+    IdTokenNotEnabled,
+    #[error("The provided value for the input parameter 'response_type' isn't allowed for this client. Expected value is 'code'. (response_type 'token' is not enabled for the application.)")]
+    TokenNotEnabled,
+    #[error("Invalid size of Code_Challenge parameter.")]
+    InvalidCodeChallenge,
     #[error("No tenant-identifying information found in either the request or implied by any provided credentials.")]
     NoTenantInformation,
     #[error("An unexpected error occurred.")]
@@ -132,6 +138,10 @@ fn spec(error: &'static str, code: u32, status: u16) -> Spec {
 }
 
 impl Error {
+    /// The one table of what each error is on the wire: `error`, AADSTS number and HTTP status,
+    /// each number meaning what Microsoft's reference documents
+    /// (<https://learn.microsoft.com/entra/identity-platform/reference-error-codes>; the rows with
+    /// a page of their own cite it). `invalid_client` answers 401, as Entra; the rest 400.
     pub fn spec(&self) -> Spec {
         use Error::*;
         match self {
@@ -143,7 +153,7 @@ impl Error {
             MissingParameter(_) => spec("invalid_request", 900144, 400),
             InvalidParameter { .. } => spec("invalid_request", 90100, 400),
             UnsupportedGrantType(_) => spec("unsupported_grant_type", 70003, 400),
-            UnsupportedResponseType(_) => spec("unsupported_response_type", 700054, 400),
+            UnsupportedResponseType(_) => spec("unsupported_response_type", 70005, 400),
             UnknownClient { .. } => spec("unauthorized_client", 700016, 400),
             RedirectUriMismatch { .. } => spec("invalid_request", 50011, 400),
             RedirectUriDiffers(_) => spec("invalid_grant", 500112, 400),
@@ -180,9 +190,13 @@ impl Error {
             UserNotFound { .. } => spec("invalid_grant", 50034, 400),
             InvalidCredentials => spec("invalid_grant", 50126, 400),
             AccountLocked => spec("invalid_grant", 50053, 400),
-            InvalidOtp => spec("invalid_grant", 50196, 400),
-            UserCancelled => spec("access_denied", 50074, 400),
-            SignInSessionInvalid => spec("invalid_request", 50196, 400),
+            // UserStrongAuthClientAuthNRequiredInterrupt: the user did not pass the MFA challenge.
+            InvalidOtp => spec("invalid_grant", 50074, 400),
+            // Sent as `error=access_denied&error_subcode=cancel` with no description (MSAL turns it
+            // into `user_cancelled`); UserDeclinedConsent is the closest documented number.
+            UserCancelled => spec("access_denied", 65004, 400),
+            // The flow (its token) expired or is not this browser's: start again.
+            SignInSessionInvalid => spec("invalid_request", 50089, 400),
             InvalidAccessToken => spec("invalid_token", 80049, 401),
             ResourceNotFound(_) => spec("invalid_resource", 500011, 400),
             InvalidGrant(_) => spec("invalid_grant", 70000, 400),
@@ -192,7 +206,12 @@ impl Error {
             // SelectUserAccount: an interrupt whose UI lets the user pick among sessions
             // (https://learn.microsoft.com/entra/identity-platform/reference-error-codes).
             AnotherUserNamed => spec("interaction_required", 16000, 400),
-            Internal(_) => spec("server_error", 90033, 500),
+            IdTokenNotEnabled => spec("unsupported_response_type", 700054, 400),
+            TokenNotEnabled => spec("unsupported_response_type", 700051, 400),
+            // InvalidCodeChallengeMethodInvalidSize.
+            InvalidCodeChallenge => spec("invalid_request", 501491, 400),
+            // TokenIssuanceError: "There's an issue with the sign-in service."
+            Internal(_) => spec("server_error", 50000, 500),
         }
     }
 
@@ -274,3 +293,107 @@ impl ResponseError for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod table_tests {
+    use super::Error::*;
+    use super::*;
+
+    #[test]
+    fn every_error_has_entras_code_error_and_status() {
+        let table: Vec<(Error, &str, u32, u16)> = vec![
+            (TenantNotFound("x".into()), "invalid_tenant", 90002, 400),
+            (MissingParameter("scope"), "invalid_request", 900144, 400),
+            (
+                InvalidParameter {
+                    name: "x",
+                    reason: "y".into(),
+                },
+                "invalid_request",
+                90100,
+                400,
+            ),
+            (
+                UnsupportedGrantType("x".into()),
+                "unsupported_grant_type",
+                70003,
+                400,
+            ),
+            (
+                UnsupportedResponseType("x".into()),
+                "unsupported_response_type",
+                70005,
+                400,
+            ),
+            (IdTokenNotEnabled, "unsupported_response_type", 700054, 400),
+            (TokenNotEnabled, "unsupported_response_type", 700051, 400),
+            (InvalidCodeChallenge, "invalid_request", 501491, 400),
+            (InvalidScope("x".into()), "invalid_scope", 70011, 400),
+            (MultipleResources("x".into()), "invalid_scope", 28000, 400),
+            (CodeAlreadyRedeemed, "invalid_grant", 54005, 400),
+            (GrantExpired, "invalid_grant", 70008, 400),
+            (MalformedGrant, "invalid_grant", 9002313, 400),
+            (
+                SpaRefreshTokenExpired("t".into()),
+                "invalid_grant",
+                700084,
+                400,
+            ),
+            (PkceMismatch, "invalid_grant", 501481, 400),
+            (MissingClientCredential, "invalid_client", 7000218, 401),
+            (PublicClientWithSecret, "invalid_client", 700025, 401),
+            (
+                InvalidClientAssertion("x".into()),
+                "invalid_client",
+                700027,
+                401,
+            ),
+            (SpaPkceRequired, "invalid_request", 9002325, 400),
+            (OriginOnNonSpa("o".into()), "invalid_request", 9002326, 400),
+            (SpaOriginRequired, "invalid_request", 9002327, 400),
+            (LoginRequired, "login_required", 50058, 400),
+            (MfaRequired("a".into()), "interaction_required", 50076, 400),
+            (MfaEnrolmentRequired, "interaction_required", 50079, 400),
+            (InvalidCredentials, "invalid_grant", 50126, 400),
+            (AccountLocked, "invalid_grant", 50053, 400),
+            (InvalidOtp, "invalid_grant", 50074, 400),
+            (UserCancelled, "access_denied", 65004, 400),
+            (SignInSessionInvalid, "invalid_request", 50089, 400),
+            (
+                ResourceNotFound("r".into()),
+                "invalid_resource",
+                500011,
+                400,
+            ),
+            (InvalidGrant("x"), "invalid_grant", 70000, 400),
+            (
+                SingleTenantAppOnCommon {
+                    client_id: "c".into(),
+                    name: "n".into(),
+                },
+                "invalid_request",
+                50194,
+                400,
+            ),
+            (NoTenantInformation, "invalid_request", 50059, 400),
+            (AnotherUserNamed, "interaction_required", 16000, 400),
+            (Internal(anyhow::anyhow!("x")), "server_error", 50000, 500),
+        ];
+        for (e, error, code, status) in table {
+            let spec = e.spec();
+            assert_eq!(
+                (spec.error, spec.code, spec.status.as_u16()),
+                (error, code, status),
+                "{e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn no_error_uses_the_request_loop_code() {
+        // 50196 is Entra's LoopDetected: nothing entra-mock refuses means that.
+        for e in [InvalidOtp, SignInSessionInvalid, UserCancelled] {
+            assert_ne!(e.code(), 50196, "{e:?}");
+        }
+    }
+}

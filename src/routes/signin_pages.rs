@@ -333,13 +333,15 @@ fn reply_response(reply: Reply, ctx: &RequestContext) -> HttpResponse {
                 tracing::error!(error = ?cause, "internal error during sign-in");
             }
             let b = error.body(ctx);
-            let mut p = vec![
-                ("error".to_string(), b.error.to_string()),
-                ("error_description".to_string(), b.error_description),
-                ("error_uri".to_string(), b.error_uri),
-            ];
-            if let Some(s) = subcode {
-                p.push(("error_subcode".to_string(), s.to_string()));
+            let mut p = vec![("error".to_string(), b.error.to_string())];
+            match subcode {
+                // A cancelled sign-in carries no description, as Entra's does:
+                // `error=access_denied&error_subcode=cancel&state=...`.
+                Some(s) => p.push(("error_subcode".to_string(), s.to_string())),
+                None => {
+                    p.push(("error_description".to_string(), b.error_description));
+                    p.push(("error_uri".to_string(), b.error_uri));
+                }
             }
             if let Some(state) = &target.state {
                 p.push(("state".to_string(), state.clone()));

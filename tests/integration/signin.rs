@@ -265,7 +265,16 @@ async fn request_errors_are_redirected_with_error_description_uri_and_state() {
         (
             with(code_request(BFF, BFF_REDIRECT), "response_type", "token"),
             "unsupported_response_type",
-            "AADSTS700054",
+            "AADSTS700051",
+        ),
+        (
+            with(
+                code_request(BFF, BFF_REDIRECT),
+                "response_type",
+                "code token_please",
+            ),
+            "unsupported_response_type",
+            "AADSTS70005",
         ),
         (
             with(code_request(BFF, BFF_REDIRECT), "prompt", "sometimes"),
@@ -280,6 +289,11 @@ async fn request_errors_are_redirected_with_error_description_uri_and_state() {
             ),
             "invalid_request",
             "AADSTS90100",
+        ),
+        (
+            with(code_request(BFF, BFF_REDIRECT), "code_challenge", "too-short"),
+            "invalid_request",
+            "AADSTS501491",
         ),
         (
             with(code_request(BFF, BFF_REDIRECT), "max_age", "-1"),
@@ -344,6 +358,8 @@ async fn cancelling_sign_in_returns_access_denied_with_subcode_cancel() {
     assert_eq!(p["error"], "access_denied");
     assert_eq!(p["error_subcode"], "cancel");
     assert_eq!(p["state"], STATE);
+    // As Entra's cancel: no description, so MSAL reports user_cancelled.
+    assert!(!p.contains_key("error_description"), "{p:?}");
     // The flow is over: its form cannot be posted again.
     let res = submit(&client, &app.https, &html, &[("loginfmt", ALICE)]).await;
     assert_eq!(res.status(), 400);

@@ -82,7 +82,7 @@ async fn repeated_wrong_totp_codes_lock_bob_with_aadsts50053() {
     for attempt in 1..=5 {
         html = page(submit(&client, &app.https, &html, &[("otc", &wrong)]).await).await;
         let expected = if attempt < 5 {
-            "AADSTS50196"
+            "AADSTS50074"
         } else {
             "AADSTS50053"
         };
@@ -136,7 +136,7 @@ async fn dave_enrols_totp_and_then_signs_in_with_it() {
     // A wrong first code is refused, the right one finishes the sign-in.
     let wrong = wrong_totp_code(&app, &secret);
     let enrol = page(submit(&client, &app.https, &enrol, &[("otc", &wrong)]).await).await;
-    assert!(enrol.contains("AADSTS50196"));
+    assert!(enrol.contains("AADSTS50074"));
     let code = totp_code(&app, &secret, 0);
     let res = submit(&client, &app.https, &enrol, &[("otc", &code)]).await;
     let p = reply_params(&location(&res));

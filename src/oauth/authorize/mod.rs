@@ -200,6 +200,15 @@ pub fn parse(
     }
     let response_type = match response_type {
         None => return refuse(&target, Error::MissingParameter("response_type")),
+        // An access token from /authorize (`token`, `id_token token`, `code id_token token`):
+        // AADSTS700051 unless the app enables implicit access tokens
+        // (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-implicit-grant-flow).
+        // entra-mock does not issue them from /authorize yet: such apps get AADSTS70005.
+        Some(None)
+            if wants_access_token(p.get("response_type")) && !app.allow_access_token_implicit =>
+        {
+            return refuse(&target, Error::TokenNotEnabled)
+        }
         Some(None) => {
             return refuse(
                 &target,
@@ -213,10 +222,7 @@ pub fn parse(
         // unsupported_response_type "signals that you must enable the ID token implicit grant
         // setting"; `query` "isn't supported when requesting an ID token"; nonce is required.
         if !app.allow_id_token_implicit {
-            return refuse(
-                &target,
-                Error::UnsupportedResponseType(p.get("response_type").unwrap_or("").into()),
-            );
+            return refuse(&target, Error::IdTokenNotEnabled);
         }
         if target.mode == ResponseMode::Query {
             target.mode = ResponseMode::Fragment;
@@ -315,6 +321,11 @@ pub fn parse(
     })
 }
 
+/// Whether a `response_type` asks for an access token from /authorize.
+fn wants_access_token(response_type: Option<&str>) -> bool {
+    response_type.is_some_and(|r| r.split_whitespace().any(|t| t == "token"))
+}
+
 /// RFC 7636 section 4.3: `plain` is the default method; Entra accepts `S256` and `plain`.
 fn parse_pkce(p: &Params) -> Result<Option<Pkce>, Error> {
     let method = p.non_empty("code_challenge_method");
@@ -337,10 +348,7 @@ fn parse_pkce(p: &Params) -> Result<Option<Pkce>, Error> {
     };
     if !crate::pkce::well_formed(challenge) || (method == PkceMethod::S256 && challenge.len() != 43)
     {
-        return Err(Error::InvalidParameter {
-            name: "code_challenge",
-            reason: "Invalid size of Code_Challenge parameter.".into(),
-        });
+        return Err(Error::InvalidCodeChallenge);
     }
     Ok(Some(Pkce {
         challenge: challenge.to_string(),
