@@ -3,6 +3,7 @@
 
 mod fixture_builder;
 mod helpers;
+mod implicit;
 mod log_capture;
 mod signin_helpers;
 mod token_helpers;

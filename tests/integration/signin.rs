@@ -291,7 +291,11 @@ async fn request_errors_are_redirected_with_error_description_uri_and_state() {
             "AADSTS90100",
         ),
         (
-            with(code_request(BFF, BFF_REDIRECT), "code_challenge", "too-short"),
+            with(
+                code_request(BFF, BFF_REDIRECT),
+                "code_challenge",
+                "too-short",
+            ),
             "invalid_request",
             "AADSTS501491",
         ),

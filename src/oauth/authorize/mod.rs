@@ -17,6 +17,8 @@ mod reply;
 pub use crate::oauth::client_info::ClientInfo;
 pub use reply::{complete, Authenticated, IdTokens, Rejection, Reply, ReplyBody, ReplyTarget};
 
+/// `response_type`, as Entra takes it
+/// (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-implicit-grant-flow>).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResponseType {
     Code,
@@ -24,6 +26,12 @@ pub enum ResponseType {
     CodeIdToken,
     /// Implicit flow, ID token only.
     IdToken,
+    /// Implicit flow, access token only.
+    Token,
+    /// Implicit flow, ID and access tokens.
+    IdTokenToken,
+    /// Hybrid flow with an access token as well.
+    CodeIdTokenToken,
 }
 
 impl ResponseType {
@@ -36,16 +44,40 @@ impl ResponseType {
             ["code"] => Some(ResponseType::Code),
             ["code", "id_token"] => Some(ResponseType::CodeIdToken),
             ["id_token"] => Some(ResponseType::IdToken),
+            ["token"] => Some(ResponseType::Token),
+            ["id_token", "token"] => Some(ResponseType::IdTokenToken),
+            ["code", "id_token", "token"] => Some(ResponseType::CodeIdTokenToken),
             _ => None,
         }
     }
 
     pub fn returns_id_token(self) -> bool {
-        !matches!(self, ResponseType::Code)
+        matches!(
+            self,
+            ResponseType::CodeIdToken
+                | ResponseType::IdToken
+                | ResponseType::IdTokenToken
+                | ResponseType::CodeIdTokenToken
+        )
     }
 
     pub fn returns_code(self) -> bool {
-        !matches!(self, ResponseType::IdToken)
+        matches!(
+            self,
+            ResponseType::Code | ResponseType::CodeIdToken | ResponseType::CodeIdTokenToken
+        )
+    }
+
+    pub fn returns_token(self) -> bool {
+        matches!(
+            self,
+            ResponseType::Token | ResponseType::IdTokenToken | ResponseType::CodeIdTokenToken
+        )
+    }
+
+    /// Tokens in the reply travel in the fragment by default, never in the query.
+    fn returns_tokens(self) -> bool {
+        self.returns_id_token() || self.returns_token()
     }
 }
 
@@ -174,7 +206,7 @@ pub fn parse(
     // From here on the redirect URI is trusted: errors go back to the app.
     let response_type = p.non_empty("response_type").map(ResponseType::parse);
     let default_mode = match response_type {
-        Some(Some(t)) if t.returns_id_token() => ResponseMode::Fragment,
+        Some(Some(t)) if t.returns_tokens() => ResponseMode::Fragment,
         _ => ResponseMode::Query,
     };
     let requested_mode = p.non_empty("response_mode").map(ResponseMode::parse);
@@ -200,15 +232,6 @@ pub fn parse(
     }
     let response_type = match response_type {
         None => return refuse(&target, Error::MissingParameter("response_type")),
-        // An access token from /authorize (`token`, `id_token token`, `code id_token token`):
-        // AADSTS700051 unless the app enables implicit access tokens
-        // (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-implicit-grant-flow).
-        // entra-mock does not issue them from /authorize yet: such apps get AADSTS70005.
-        Some(None)
-            if wants_access_token(p.get("response_type")) && !app.allow_access_token_implicit =>
-        {
-            return refuse(&target, Error::TokenNotEnabled)
-        }
         Some(None) => {
             return refuse(
                 &target,
@@ -217,20 +240,26 @@ pub fn parse(
         }
         Some(Some(t)) => t,
     };
-    if response_type.returns_id_token() {
+    // An access token from /authorize needs the app's implicit access-token setting
+    // (`oauth2AllowImplicitFlow` / `enableAccessTokenIssuance`), else AADSTS700051
+    // (https://learn.microsoft.com/entra/identity-platform/v2-oauth2-implicit-grant-flow).
+    if response_type.returns_token() && !app.allow_access_token_implicit {
+        return refuse(&target, Error::TokenNotEnabled);
+    }
+    if response_type.returns_id_token() && !app.allow_id_token_implicit {
         // https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#request-an-id-token-as-well-or-hybrid-flow:
         // unsupported_response_type "signals that you must enable the ID token implicit grant
         // setting"; `query` "isn't supported when requesting an ID token"; nonce is required.
-        if !app.allow_id_token_implicit {
-            return refuse(&target, Error::IdTokenNotEnabled);
-        }
+        return refuse(&target, Error::IdTokenNotEnabled);
+    }
+    if response_type.returns_tokens() {
         if target.mode == ResponseMode::Query {
             target.mode = ResponseMode::Fragment;
             return refuse(
                 &target,
                 Error::InvalidParameter {
                     name: "response_mode",
-                    reason: "'query' is not allowed when the response type contains id_token; use fragment or form_post.".into(),
+                    reason: "'query' is not allowed when the response type contains a token; use fragment or form_post.".into(),
                 },
             );
         }
@@ -240,6 +269,13 @@ pub fn parse(
     };
     if let Err(e) = check_scopes(directory, scope) {
         return refuse(&target, e);
+    }
+    // The access token's scopes must resolve now (one resource, consented): the reply has no
+    // later chance to refuse.
+    if response_type.returns_token() {
+        if let Err(e) = crate::oauth::grants::scopes::delegated(directory, &app, scope) {
+            return refuse(&target, e);
+        }
     }
     let nonce = p.get("nonce").map(str::to_string);
     if response_type.returns_id_token() && nonce.is_none() {
@@ -321,11 +357,6 @@ pub fn parse(
     })
 }
 
-/// Whether a `response_type` asks for an access token from /authorize.
-fn wants_access_token(response_type: Option<&str>) -> bool {
-    response_type.is_some_and(|r| r.split_whitespace().any(|t| t == "token"))
-}
-
 /// RFC 7636 section 4.3: `plain` is the default method; Entra accepts `S256` and `plain`.
 fn parse_pkce(p: &Params) -> Result<Option<Pkce>, Error> {
     let method = p.non_empty("code_challenge_method");
@@ -397,7 +428,12 @@ mod tests {
             ResponseType::parse("id_token code"),
             Some(ResponseType::CodeIdToken)
         );
-        assert_eq!(ResponseType::parse("token"), None);
+        assert_eq!(ResponseType::parse("token"), Some(ResponseType::Token));
+        assert_eq!(
+            ResponseType::parse("token id_token code"),
+            Some(ResponseType::CodeIdTokenToken)
+        );
+        assert_eq!(ResponseType::parse("code token"), None);
     }
 
     #[test]

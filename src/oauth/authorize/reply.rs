@@ -140,12 +140,51 @@ pub struct IdTokens<'a> {
 }
 
 impl IdTokens<'_> {
+    /// The access token of the implicit flow (`token`): for the request's scopes, as the token
+    /// endpoint would issue it to a public client; and the granted `scope`.
+    fn mint_access(
+        &self,
+        req: &AuthorizeRequest,
+        auth: &Authenticated,
+        user: &User,
+        now: i64,
+    ) -> Result<(claims::AccessToken, String), Error> {
+        let app = self
+            .directory
+            .applications
+            .get(&req.client_id)
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("application vanished")))?;
+        let scopes = crate::oauth::grants::scopes::delegated(self.directory, app, &req.scope)?;
+        let amr = auth.amr()?;
+        let access = claims::mint_access_token(
+            &self.keys,
+            &claims::AccessTokenInput {
+                base_url: self.base_url,
+                directory: self.directory,
+                tid: &user.tenant_id,
+                client: app,
+                client_auth: claims::AuthMethod::None,
+                target: &scopes.target,
+                subject: claims::Subject::User(claims::UserGrant {
+                    user,
+                    scp: &scopes.values,
+                    amr: &amr,
+                    session_id: Some(&auth.session_id),
+                    acrs: Vec::new(),
+                }),
+                now,
+            },
+        )?;
+        Ok((access, scopes.granted))
+    }
+
     fn mint(
         &self,
         req: &AuthorizeRequest,
         auth: &Authenticated,
         user: &User,
         code: Option<&str>,
+        access_token: Option<&str>,
         now: i64,
     ) -> Result<String, Error> {
         let app = self
@@ -168,7 +207,7 @@ impl IdTokens<'_> {
                 nonce: req.nonce.as_deref(),
                 with_email: req.scope.split_whitespace().any(|s| s == "email"),
                 code,
-                access_token: None,
+                access_token,
                 now,
             },
         )
@@ -190,11 +229,23 @@ pub async fn complete(
 ) -> Result<Reply, Error> {
     let mut params: Vec<(String, String)> = Vec::new();
     let code = req.response_type.returns_code().then(new_code);
-    let id_token = if req.response_type.returns_id_token() {
-        Some(id_tokens.mint(req, auth, user, code.as_deref(), now)?)
+    let access = if req.response_type.returns_token() {
+        Some(id_tokens.mint_access(req, auth, user, now)?)
     } else {
         None
     };
+    let id_token = if req.response_type.returns_id_token() {
+        let at = access.as_ref().map(|(a, _)| a.token.as_str());
+        Some(id_tokens.mint(req, auth, user, code.as_deref(), at, now)?)
+    } else {
+        None
+    };
+    if let Some((a, scope)) = &access {
+        params.push(("access_token".into(), a.token.clone()));
+        params.push(("token_type".into(), "Bearer".into()));
+        params.push(("expires_in".into(), a.expires_in.to_string()));
+        params.push(("scope".into(), scope.clone()));
+    }
     if let Some(code) = code {
         tx.insert_code(
             &code,
