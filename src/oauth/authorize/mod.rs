@@ -252,17 +252,15 @@ pub fn parse(
         // setting"; `query` "isn't supported when requesting an ID token"; nonce is required.
         return refuse(&target, Error::IdTokenNotEnabled);
     }
-    if response_type.returns_tokens() {
-        if target.mode == ResponseMode::Query {
-            target.mode = ResponseMode::Fragment;
-            return refuse(
-                &target,
-                Error::InvalidParameter {
-                    name: "response_mode",
-                    reason: "'query' is not allowed when the response type contains a token; use fragment or form_post.".into(),
-                },
-            );
-        }
+    if response_type.returns_tokens() && target.mode == ResponseMode::Query {
+        target.mode = ResponseMode::Fragment;
+        return refuse(
+            &target,
+            Error::InvalidParameter {
+                name: "response_mode",
+                reason: "'query' is not allowed when the response type contains a token; use fragment or form_post.".into(),
+            },
+        );
     }
     let Some(scope) = p.non_empty("scope") else {
         return refuse(&target, Error::MissingParameter("scope"));
