@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of entra-mock: the Rust unit and integration tests, then the interop tests with
-# real client libraries. Sets up what it needs without root: a Python virtualenv under target/.
+# real client libraries: MSAL Python and azure-identity (a Python virtualenv under target/), and
+# msal-browser in headless Chromium (npm packages under tests/interop/browser/node_modules, and
+# Debian's chromium, which this script installs with apt-get when it runs as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,4 +20,20 @@ if [ -d tests/interop ] && ls tests/interop/*_test.py >/dev/null 2>&1; then
   fi
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/interop/requirements.txt
   ENTRA_MOCK_BIN="$PWD/target/release/entra-mock" "$venv/bin/python" -m pytest -q tests/interop
+fi
+
+if [ -d tests/interop/browser ]; then
+  echo "== browser interop tests (node --test, msal-browser in headless Chromium)"
+  chromium_bin="${CHROMIUM:-/usr/bin/chromium}"
+  if [ ! -x "$chromium_bin" ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+    else
+      echo "Chromium is needed at $chromium_bin: install Debian's package (sudo apt-get install chromium)" >&2
+      exit 1
+    fi
+  fi
+  npm ci --prefix tests/interop/browser --no-audit --no-fund --loglevel=error
+  ENTRA_MOCK_BIN="$PWD/target/release/entra-mock" CHROMIUM="$chromium_bin" \
+    node --test tests/interop/browser/
 fi
