@@ -17,7 +17,7 @@ pub async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let args = match cli.command {
-        Some(Command::Serve(a)) => a,
+        Some(Command::Serve(a)) => *a,
         Some(Command::Healthcheck { url }) => {
             return match healthcheck(&url) {
                 Ok(()) => ExitCode::SUCCESS,

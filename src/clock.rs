@@ -25,9 +25,13 @@ impl Clock {
         self.offset_secs.load(Ordering::Relaxed)
     }
 
-    /// Moves the clock forward (or back, with a negative value) by `secs`.
+    /// Moves the clock forward (or back, with a negative value) by `secs`, saturating.
     pub fn advance(&self, secs: i64) {
-        self.offset_secs.fetch_add(secs, Ordering::Relaxed);
+        let _ = self
+            .offset_secs
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
+                Some(o.saturating_add(secs))
+            });
     }
 
     pub fn set_offset(&self, secs: i64) {

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use url::Url;
 
+use crate::secret::Secret;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "entra-mock",
@@ -23,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (the default when no subcommand is given).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Exit 0 when the server answers 200 on /healthz (for container health checks).
     Healthcheck {
         /// Plain-HTTP health URL.
@@ -64,6 +66,18 @@ pub struct ServeArgs {
     /// `revocation_endpoint`. Entra has none, so by default it is served but not advertised.
     #[arg(long, env = "ENTRA_MOCK_ADVERTISE_REVOCATION")]
     pub advertise_revocation: bool,
+    /// Require `Authorization: Bearer <token>` on the test-control API under `/_mock/`.
+    /// Without it, `/_mock/` answers anyone on every listener.
+    #[arg(long, env = "ENTRA_MOCK_ADMIN_TOKEN")]
+    pub admin_token: Option<Secret>,
+    /// Start with the virtual clock this many seconds ahead of (or, negative, behind) real time.
+    #[arg(
+        long,
+        env = "ENTRA_MOCK_CLOCK_OFFSET",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
+    pub clock_offset: i64,
 }
 
 /// Whether discovery lists entra-mock's RFC 7009 revocation endpoint.
@@ -116,6 +130,10 @@ pub struct Settings {
     /// Worker threads per listener set (actix workers).
     pub workers: usize,
     pub revocation_discovery: RevocationDiscovery,
+    /// The bearer token `/_mock/` requires, if any.
+    pub admin_token: Option<Secret>,
+    /// Seconds the virtual clock starts ahead of real time.
+    pub clock_offset: i64,
 }
 
 impl Settings {
@@ -148,6 +166,8 @@ impl Settings {
             } else {
                 RevocationDiscovery::Hidden
             },
+            admin_token: args.admin_token.filter(|t| !t.expose().trim().is_empty()),
+            clock_offset: args.clock_offset,
         })
     }
 
@@ -162,6 +182,8 @@ impl Settings {
             tls_san: Vec::new(),
             workers: 2,
             revocation_discovery: RevocationDiscovery::Hidden,
+            admin_token: None,
+            clock_offset: 0,
         }
     }
 }

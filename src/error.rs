@@ -114,6 +114,8 @@ pub enum Error {
     TokenNotEnabled,
     #[error("Invalid size of Code_Challenge parameter.")]
     InvalidCodeChallenge,
+    #[error("The test-control API needs the admin token: Authorization: Bearer <token>.")]
+    MockUnauthorized,
     #[error("No tenant-identifying information found in either the request or implied by any provided credentials.")]
     NoTenantInformation,
     #[error("An unexpected error occurred.")]
@@ -149,6 +151,8 @@ impl Error {
             // Entra answers unknown paths with an HTML page and no AADSTS code; entra-mock keeps its
             // JSON shape with a code of its own.
             NotFound(_) => spec("not_found", 900000, 404),
+            // entra-mock's own, like the one above: `/_mock/` without the admin token.
+            MockUnauthorized => spec("unauthorized", 900001, 401),
             MethodNotAllowed { .. } => spec("invalid_request", 900561, 405),
             MissingParameter(_) => spec("invalid_request", 900144, 400),
             InvalidParameter { .. } => spec("invalid_request", 90100, 400),
@@ -376,6 +380,7 @@ mod table_tests {
                 400,
             ),
             (NoTenantInformation, "invalid_request", 50059, 400),
+            (MockUnauthorized, "unauthorized", 900001, 401),
             (AnotherUserNamed, "interaction_required", 16000, 400),
             (Internal(anyhow::anyhow!("x")), "server_error", 50000, 500),
         ];

@@ -31,6 +31,15 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// From a command-line flag or environment variable (an admin token).
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret::new(s))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Secret;

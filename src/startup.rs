@@ -52,6 +52,7 @@ impl Application {
         fixtures.apply(&store).await.context("loading fixtures")?;
         let directory = Arc::new(store.load_directory().await?);
         let clock = Clock::default();
+        clock.set_offset(settings.clock_offset);
         let keys = Arc::new(KeyRing::load_or_create(&store, clock.unix()).await?);
         let tls = Arc::new(TlsMaterial::load_or_create(&data_dir, &settings.tls_san)?);
         let state = AppState {
@@ -81,6 +82,17 @@ impl Application {
                 .app_data(
                     web::FormConfig::default()
                         .limit(256 * 1024)
+                        .error_handler(|e, _| {
+                            Error::InvalidParameter {
+                                name: "body",
+                                reason: e.to_string(),
+                            }
+                            .into()
+                        }),
+                )
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(64 * 1024)
                         .error_handler(|e, _| {
                             Error::InvalidParameter {
                                 name: "body",
@@ -161,6 +173,10 @@ impl Application {
             out += &format!("  authority (MSAL): {u}/{}\n", t.id);
         }
         out += &format!("  CA certificate: {}\n", self.state.tls.ca_path.display());
+        out += match self.state.settings.admin_token {
+            Some(_) => "  test control: /_mock/ (needs the admin token)\n",
+            None => "  test control: /_mock/ (open to anyone on every listener; --admin-token locks it)\n",
+        };
         out
     }
 

@@ -34,6 +34,7 @@ pub async fn revoke_sign_in_sessions(
 
 /// The test-control convenience: the same revocation without a Graph token.
 pub async fn mock_revoke_sign_in_sessions(
+    _: super::mock::MockAdmin,
     state: web::Data<AppState>,
     user: web::Path<String>,
 ) -> HttpResponse {

@@ -6,6 +6,7 @@ mod graph;
 mod health;
 mod http;
 mod logout;
+mod mock;
 mod revoke;
 mod signin;
 mod signin_pages;
@@ -77,6 +78,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/v1.0/users/{id}/revokeSignInSessions")
                 .route(web::post().to(graph::revoke_sign_in_sessions))
                 .default_service(web::to(post_only)),
+        )
+        .service(
+            web::resource("/_mock/clock")
+                .route(web::get().to(mock::get_clock))
+                .route(web::post().to(mock::set_clock))
+                .route(web::delete().to(mock::reset_clock))
+                .default_service(web::to(signin::method_not_allowed)),
         )
         .service(
             web::resource("/_mock/users/{id}/revokeSignInSessions")

@@ -5,6 +5,7 @@ mod fixture_builder;
 mod helpers;
 mod implicit;
 mod log_capture;
+mod mock_api;
 mod signin_helpers;
 mod token_helpers;
 

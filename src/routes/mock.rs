@@ -1,0 +1,87 @@
+//! The test-control API under `/_mock/` (JSON in and out): the virtual clock. With
+//! `--admin-token`, every call needs `Authorization: Bearer <token>` ([`MockAdmin`]).
+
+use std::future::{ready, Ready};
+
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::http::header;
+use crate::error::{Error, Result};
+use crate::state::AppState;
+
+/// Proof that a request may use `/_mock/`: always, unless an admin token is configured, in which
+/// case the request must carry it as a bearer token (compared in constant time).
+pub struct MockAdmin;
+
+impl FromRequest for MockAdmin {
+    type Error = actix_web::Error;
+    type Future = Ready<std::result::Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let allowed = match req
+            .app_data::<web::Data<AppState>>()
+            .and_then(|s| s.settings.admin_token.clone())
+        {
+            None => true,
+            Some(token) => header(req, "Authorization")
+                .and_then(|h| h.strip_prefix("Bearer ").map(str::to_string))
+                .is_some_and(|presented| token.ct_eq(&presented)),
+        };
+        ready(if allowed {
+            Ok(MockAdmin)
+        } else {
+            Err(Error::MockUnauthorized.into())
+        })
+    }
+}
+
+/// The virtual clock: `now` (Unix seconds) and its `offset` from real time.
+#[derive(Serialize)]
+pub struct ClockState {
+    now: i64,
+    offset: i64,
+}
+
+/// `POST /_mock/clock`: move the clock by `advance` seconds, or set its `offset`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockChange {
+    advance: Option<i64>,
+    offset: Option<i64>,
+}
+
+fn clock_state(state: &AppState) -> HttpResponse {
+    HttpResponse::Ok().json(ClockState {
+        now: state.clock.unix(),
+        offset: state.clock.offset(),
+    })
+}
+
+pub async fn get_clock(_: MockAdmin, state: web::Data<AppState>) -> HttpResponse {
+    clock_state(&state)
+}
+
+pub async fn set_clock(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    change: web::Json<ClockChange>,
+) -> Result<HttpResponse> {
+    match (change.advance, change.offset) {
+        (Some(secs), None) => state.clock.advance(secs),
+        (None, Some(secs)) => state.clock.set_offset(secs),
+        _ => {
+            return Err(Error::InvalidParameter {
+                name: "body",
+                reason: "give exactly one of 'advance' and 'offset' (seconds).".into(),
+            })
+        }
+    }
+    Ok(clock_state(&state))
+}
+
+pub async fn reset_clock(_: MockAdmin, state: web::Data<AppState>) -> HttpResponse {
+    state.clock.set_offset(0);
+    clock_state(&state)
+}

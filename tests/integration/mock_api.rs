@@ -1,0 +1,139 @@
+//! The test-control API under `/_mock/` (part of issue 9): the virtual clock, `--clock-offset`,
+//! and the admin token.
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::token_helpers::jwt_parts;
+
+async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    body: Option<Value>,
+    token: Option<&str>,
+) -> (u16, Value) {
+    let mut req = app
+        .client()
+        .request(method, format!("{}/_mock/clock", app.https));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_virtual_clock_moves_and_resets_and_tokens_follow_it() {
+    let app = TestApp::spawn().await;
+    let (status, c) = call(&app, reqwest::Method::GET, None, None).await;
+    assert_eq!((status, c["offset"].as_i64()), (200, Some(0)));
+
+    let (status, c) = call(
+        &app,
+        reqwest::Method::POST,
+        Some(json!({"advance": 7200})),
+        None,
+    )
+    .await;
+    assert_eq!((status, c["offset"].as_i64()), (200, Some(7200)));
+    let real = time::OffsetDateTime::now_utc().unix_timestamp();
+    assert!((c["now"].as_i64().unwrap() - real - 7200).abs() <= 2);
+    // A token issued now carries the moved time.
+    let a = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            (
+                "scope",
+                "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
+            ),
+        ])
+        .await;
+    let (_, at) = jwt_parts(a.str("access_token"));
+    assert!(at["iat"].as_i64().unwrap() >= real + 7190, "{at}");
+
+    let (_, c) = call(
+        &app,
+        reqwest::Method::POST,
+        Some(json!({"offset": -60})),
+        None,
+    )
+    .await;
+    assert_eq!(c["offset"], -60);
+    let (_, c) = call(&app, reqwest::Method::DELETE, None, None).await;
+    assert_eq!(c["offset"], 0);
+}
+
+#[tokio::test]
+async fn a_clock_change_that_is_not_one_number_is_refused_in_entras_shape() {
+    let app = TestApp::spawn().await;
+    for body in [
+        json!({}),
+        json!({"advance": 1, "offset": 2}),
+        json!({"advance": "soon"}),
+    ] {
+        let (status, e) = call(&app, reqwest::Method::POST, Some(body.clone()), None).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(e["error"], "invalid_request", "{e}");
+        assert!(e["error_description"]
+            .as_str()
+            .unwrap()
+            .starts_with("AADSTS90100"));
+    }
+    assert_eq!(
+        call(&app, reqwest::Method::GET, None, None).await.1["offset"],
+        0
+    );
+}
+
+#[tokio::test]
+async fn clock_offset_at_start_moves_the_clock_from_the_first_request() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut settings = entra_mock::config::Settings::for_tests(temp.path().to_path_buf());
+    settings.clock_offset = 86_400;
+    let app = TestApp::spawn_with(settings).await;
+    assert_eq!(
+        call(&app, reqwest::Method::GET, None, None).await.1["offset"],
+        86_400
+    );
+}
+
+#[tokio::test]
+async fn with_an_admin_token_mock_needs_it_and_the_ca_stays_public() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut settings = entra_mock::config::Settings::for_tests(temp.path().to_path_buf());
+    settings.admin_token = Some(entra_mock::secret::Secret::new("s3cret-admin"));
+    let app = TestApp::spawn_with(settings).await;
+    for token in [None, Some("wrong")] {
+        let (status, e) = call(&app, reqwest::Method::GET, None, token).await;
+        assert_eq!(status, 401);
+        assert_eq!(e["error"], "unauthorized");
+    }
+    assert_eq!(
+        call(&app, reqwest::Method::GET, None, Some("s3cret-admin"))
+            .await
+            .0,
+        200
+    );
+    let revoke = app
+        .client()
+        .post(format!(
+            "{}/_mock/users/{ALICE}/revokeSignInSessions",
+            app.https
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 401);
+    let ca = app
+        .client()
+        .get(format!("{}/_mock/ca.pem", app.https))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ca.status(), 200);
+}
