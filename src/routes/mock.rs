@@ -1,4 +1,5 @@
-//! The test-control API under `/_mock/` (JSON in and out): the virtual clock. With
+//! The test-control API under `/_mock/` (JSON in and out): the virtual clock and users' current
+//! TOTP codes. With
 //! `--admin-token`, every call needs `Authorization: Bearer <token>` ([`MockAdmin`]).
 
 use std::future::{ready, Ready};
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::http::header;
 use crate::error::{Error, Result};
+use crate::signin::totp::TotpSecret;
 use crate::state::AppState;
 
 /// Proof that a request may use `/_mock/`: always, unless an admin token is configured, in which
@@ -84,4 +86,28 @@ pub async fn set_clock(
 pub async fn reset_clock(_: MockAdmin, state: web::Data<AppState>) -> HttpResponse {
     state.clock.set_offset(0);
     clock_state(&state)
+}
+
+/// `GET /_mock/users/{upn}/totp`: the user's current one-time code, by the virtual clock.
+#[derive(Serialize)]
+pub struct TotpNow {
+    code: String,
+    expires_in: i64,
+}
+
+pub async fn user_totp(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    user: web::Path<String>,
+) -> Result<HttpResponse> {
+    let now = state.clock.unix();
+    let found = state.store.user_by_id_or_upn(&user).await?;
+    let secret = found
+        .as_ref()
+        .and_then(|u| u.credentials.totp_secret_base32())
+        .map(TotpSecret::from_base32);
+    let (code, expires_in) = secret
+        .and_then(|s| s.code_at(now))
+        .ok_or_else(|| Error::NotFound(format!("a TOTP method of user '{user}'")))?;
+    Ok(HttpResponse::Ok().json(TotpNow { code, expires_in }))
 }

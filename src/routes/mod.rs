@@ -86,6 +86,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(mock::reset_clock))
                 .default_service(web::to(signin::method_not_allowed)),
         )
+        .service(get_only("/_mock/users/{id}/totp", mock::user_totp))
         .service(
             web::resource("/_mock/users/{id}/revokeSignInSessions")
                 .route(web::post().to(graph::mock_revoke_sign_in_sessions))

@@ -73,6 +73,15 @@ impl TotpSecret {
         found
     }
 
+    /// The code of the step `now_unix` falls in, and the seconds left in that step.
+    pub fn code_at(&self, now_unix: i64) -> Option<(String, i64)> {
+        let step = step_of(now_unix);
+        let code = self
+            .totp(None, String::new())?
+            .generate((step * STEP_SECS).max(0) as u64);
+        Some((code, (step + 1) * STEP_SECS - now_unix))
+    }
+
     /// The `otpauth://` QR code as a base64 PNG, for authenticator apps.
     pub fn qr_png_base64(&self, issuer: &str, account: &str) -> Option<String> {
         // otpauth labels may not contain ':'.
@@ -90,6 +99,15 @@ pub fn step_of(now_unix: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_current_code_matches_and_says_how_long_it_lasts() {
+        let s = TotpSecret::from_base32("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP");
+        let now = 1_767_924_132; // 12 s into its step
+        let (code, left) = s.code_at(now).unwrap();
+        assert_eq!(s.matching_step(&code, now), Some(step_of(now)));
+        assert_eq!(left, 18);
+    }
 
     #[test]
     fn codes_of_neighbouring_steps_match_and_others_do_not() {

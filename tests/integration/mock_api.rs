@@ -137,3 +137,33 @@ async fn with_an_admin_token_mock_needs_it_and_the_ca_stays_public() {
         .unwrap();
     assert_eq!(ca.status(), 200);
 }
+
+#[tokio::test]
+async fn the_current_totp_code_of_a_user_signs_bob_in() {
+    use crate::signin_helpers::*;
+    let app = TestApp::spawn().await;
+    let res = app
+        .client()
+        .get(format!("{}/_mock/users/{BOB}/totp", app.https))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let t: Value = res.json().await.unwrap();
+    let left = t["expires_in"].as_i64().unwrap();
+    assert!((1..=30).contains(&left), "{t}");
+    let code = t["code"].as_str().unwrap().to_string();
+    // The code of this step (or of the previous one, if a step boundary passed just now).
+    assert!(
+        code == totp_code(&app, BOB_TOTP_SECRET, 0) || code == totp_code(&app, BOB_TOTP_SECRET, -1),
+        "{code}"
+    );
+    // alice has no TOTP method: 404 in Entra's shape.
+    let res = app
+        .client()
+        .get(format!("{}/_mock/users/{ALICE}/totp", app.https))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
