@@ -16,6 +16,7 @@ use crate::directory::{Application, ClaimsConfig, Directory, OptionalClaim, Toke
 use crate::error::Result;
 use crate::keys::KeySet;
 use crate::oauth::discovery::{issuer, MetadataVersion};
+use crate::oauth::params::Endpoint;
 
 pub use crate::oauth::scope::GRAPH_APP_ID;
 
@@ -178,18 +179,23 @@ pub struct IdTokenInput<'a> {
     pub code: Option<&'a str>,
     /// The access token returned alongside from /authorize: adds `at_hash`.
     pub access_token: Option<&'a str>,
+    /// A v1 endpoint issues v1 ID tokens.
+    pub endpoint: Endpoint,
     pub now: i64,
 }
 
-/// Mints a v2.0 ID token.
+/// Mints an ID token: v2.0, or v1.0 from a v1 endpoint (issuer `{base}/{tid}/`, `unique_name`,
+/// `upn`, names, no `preferred_username`;
+/// <https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference#payload-claims>).
 pub fn mint_id_token(keys: &KeySet, t: &IdTokenInput<'_>) -> Result<String> {
     let tid = &t.user.tenant_id;
+    let version = match t.endpoint {
+        Endpoint::V2 => TokenVersion::V2,
+        Endpoint::V1 => TokenVersion::V1,
+    };
     let mut c = Map::new();
     c.insert("aud".into(), json!(t.app.client_id));
-    c.insert(
-        "iss".into(),
-        json!(token_issuer(t.base_url, tid, TokenVersion::V2)),
-    );
+    c.insert("iss".into(), json!(token_issuer(t.base_url, tid, version)));
     c.insert("iat".into(), json!(t.now));
     c.insert("nbf".into(), json!(t.now));
     c.insert("exp".into(), json!(t.now + t.app.id_token_lifetime_secs));
@@ -225,7 +231,21 @@ pub fn mint_id_token(keys: &KeySet, t: &IdTokenInput<'_>) -> Result<String> {
         c.insert("nonce".into(), json!(nonce));
     }
     c.insert("oid".into(), json!(t.user.oid));
-    c.insert("preferred_username".into(), json!(t.user.upn));
+    match version {
+        TokenVersion::V2 => {
+            c.insert("preferred_username".into(), json!(t.user.upn));
+        }
+        TokenVersion::V1 => {
+            c.insert("unique_name".into(), json!(t.user.upn));
+            c.insert("upn".into(), json!(t.user.upn));
+            if let Some(v) = &t.user.given_name {
+                c.insert("given_name".into(), json!(v));
+            }
+            if let Some(v) = &t.user.surname {
+                c.insert("family_name".into(), json!(v));
+            }
+        }
+    }
     c.insert("rh".into(), json!(rh()));
     if let Some(sid) = t.session_id {
         c.insert("sid".into(), json!(sid));
@@ -236,7 +256,13 @@ pub fn mint_id_token(keys: &KeySet, t: &IdTokenInput<'_>) -> Result<String> {
     );
     c.insert("tid".into(), json!(tid));
     c.insert("uti".into(), json!(random_b64(16)));
-    c.insert("ver".into(), json!("2.0"));
+    c.insert(
+        "ver".into(),
+        json!(match version {
+            TokenVersion::V2 => "2.0",
+            TokenVersion::V1 => "1.0",
+        }),
+    );
     Ok(keys.active.sign(&Value::Object(c), false)?)
 }
 

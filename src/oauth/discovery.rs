@@ -41,18 +41,23 @@ pub fn openid_configuration(
         TenantScope::Tenant => Value::from("WW"),
         _ => Value::Null,
     };
+    // v2.0 paths, or v1's (`/oauth2/authorize`, `resource=`) in the v1 document.
+    let v = match version {
+        MetadataVersion::V2 => "/v2.0",
+        MetadataVersion::V1 => "",
+    };
     let mut doc = json!({
-        "token_endpoint": format!("{base}/{seg}/oauth2/v2.0/token"),
+        "token_endpoint": format!("{base}/{seg}/oauth2{v}/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
         "response_modes_supported": ["query", "fragment", "form_post"],
         "subject_types_supported": ["pairwise"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "issuer": issuer(base, t.issuer_tid(), version),
         "userinfo_endpoint": format!("{base}/oidc/userinfo"),
-        "authorization_endpoint": format!("{base}/{seg}/oauth2/v2.0/authorize"),
+        "authorization_endpoint": format!("{base}/{seg}/oauth2{v}/authorize"),
         "http_logout_supported": true,
         "frontchannel_logout_supported": true,
-        "end_session_endpoint": format!("{base}/{seg}/oauth2/v2.0/logout"),
+        "end_session_endpoint": format!("{base}/{seg}/oauth2{v}/logout"),
         "kerberos_endpoint": format!("{base}/{seg}/kerberos"),
         "tenant_region_scope": region,
         "cloud_instance_name": CLOUD_INSTANCE_NAME,
@@ -73,9 +78,7 @@ pub fn openid_configuration(
                 "name", "tid", "ver", "at_hash", "c_hash", "email"
             ],
         }),
-        // The v1 document's own response types, scopes and claims. Its authorization, token and
-        // logout endpoints stay the v2.0 ones entra-mock serves (the v1 endpoints with
-        // `resource=` are not served yet).
+        // The v1 document's own response types, scopes and claims.
         MetadataVersion::V1 => json!({
             "jwks_uri": format!("{base}/{seg}/discovery/keys"),
             "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],

@@ -14,3 +14,4 @@ pub mod revocation;
 pub mod scope;
 pub mod token;
 pub mod userinfo;
+pub mod v1;

@@ -1,8 +1,19 @@
 //! Request parameters as the protocol layer receives them, re-exporting [`Secret`]: a leaf module, so that the token endpoint, client authentication,
 //! the grants and logout share these types without importing each other.
 
+use serde::{Deserialize, Serialize};
+
 use crate::error::{Error, Result};
 pub use crate::secret::Secret;
+
+/// The endpoint version a request came through (`/oauth2/v2.0/...` or v1's `/oauth2/...`): it
+/// decides how a request names what it wants and the shape of ID tokens and token responses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Endpoint {
+    #[default]
+    V2,
+    V1,
+}
 
 /// Form parameters of a request, in order. Empty values count as absent, as Entra treats them.
 #[derive(Clone, Default)]
@@ -37,6 +48,12 @@ impl Params {
         self.get(name).ok_or(Error::MissingParameter(name))
     }
 
+    /// The same parameters with `name` set to `value` (ahead of any value sent).
+    pub fn with(mut self, name: &str, value: String) -> Params {
+        self.0.insert(0, (name.to_string(), value));
+        self
+    }
+
     pub fn secret(&self, name: &str) -> Option<Secret> {
         self.get(name).map(Secret::new)
     }
@@ -56,4 +73,5 @@ pub struct ClientRequest {
     /// Scheme and authority the client used: issuers and audiences are written with it.
     pub base_url: String,
     pub now: i64,
+    pub endpoint: Endpoint,
 }

@@ -10,6 +10,7 @@ use crate::oauth::client_info::ClientInfo;
 pub use crate::oauth::grants::TokenResponse;
 use crate::oauth::grants::{self, authorization_code, client_credentials, refresh_token, Env};
 use crate::oauth::params::{ClientRequest, Params};
+use crate::oauth::v1::{self, V1TokenResponse};
 use crate::state::AppState;
 
 /// A token request as the HTTP layer hands it over.
@@ -56,6 +57,21 @@ pub async fn authenticate(
     Ok((tenant, client))
 }
 
+/// Handles one token request of the v1 endpoint: its `resource` stands for the scope, and the
+/// answer has v1's shape.
+pub async fn exchange_v1(state: &AppState, mut req: TokenRequest) -> Result<V1TokenResponse> {
+    let now = req.now;
+    let resource = req.params.get("resource").map(str::to_string);
+    if resource.is_none() && req.params.get("grant_type") == Some("client_credentials") {
+        return Err(Error::MissingParameter("resource"));
+    }
+    if let Some(scope) = v1::token_scope(&req.params) {
+        req.params = req.params.with("scope", scope);
+    }
+    let response = exchange(state, req).await?;
+    Ok(V1TokenResponse::new(response, resource.as_deref(), now))
+}
+
 /// Handles one token request.
 pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenResponse> {
     let grant = Grant::parse(&req.params)?;
@@ -74,6 +90,7 @@ pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenRespon
         origin: req.origin.as_deref(),
         client_info: ClientInfo::from_param(req.params.get("client_info")),
         claims: req.params.get("claims"),
+        endpoint: req.endpoint,
         now: req.now,
     };
     match grant {

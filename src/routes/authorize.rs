@@ -4,6 +4,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::signin_pages::{self, BrowserId};
 use crate::context::RequestContext;
+use crate::oauth::params::Endpoint;
 use crate::signin;
 use crate::state::AppState;
 
@@ -13,7 +14,17 @@ pub async fn authorize_get(
     tenant: web::Path<String>,
 ) -> HttpResponse {
     let params = signin_pages::form_pairs(req.query_string().as_bytes());
-    authorize(&state, &req, &tenant, &params).await
+    authorize(&state, &req, &tenant, &params, Endpoint::V2).await
+}
+
+/// v1's `GET /{tenant}/oauth2/authorize` (`resource=`).
+pub async fn authorize_v1(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    tenant: web::Path<String>,
+) -> HttpResponse {
+    let params = signin_pages::form_pairs(req.query_string().as_bytes());
+    authorize(&state, &req, &tenant, &params, Endpoint::V1).await
 }
 
 /// `response_mode=form_post` apps and some libraries POST the request as a form.
@@ -24,7 +35,7 @@ pub async fn authorize_post(
     body: web::Bytes,
 ) -> HttpResponse {
     let params = signin_pages::form_pairs(&body);
-    authorize(&state, &req, &tenant, &params).await
+    authorize(&state, &req, &tenant, &params, Endpoint::V2).await
 }
 
 async fn authorize(
@@ -32,6 +43,7 @@ async fn authorize(
     req: &HttpRequest,
     tenant: &str,
     params: &[(String, String)],
+    endpoint: Endpoint,
 ) -> HttpResponse {
     let ctx = RequestContext::current();
     let browser = BrowserId::of(req);
@@ -39,7 +51,7 @@ async fn authorize(
         Ok(t) => {
             let deps = signin_pages::deps(state, &ctx);
             let sso = super::http::sso_cookie(req);
-            signin::start(&deps, &t, params, sso.as_deref(), browser.value()).await
+            signin::start(&deps, &t, params, sso.as_deref(), browser.value(), endpoint).await
         }
         Err(e) => Err(e),
     };

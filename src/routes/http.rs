@@ -7,7 +7,7 @@ use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest, HttpResponseBuilder};
 
 use crate::context::RequestContext;
-use crate::oauth::params::{ClientRequest, Secret};
+use crate::oauth::params::{ClientRequest, Endpoint, Secret};
 use crate::store::sessions::{SSO_COOKIE, SSO_PERSISTENT_COOKIE};
 
 /// Entra's headers on every answer that carries tokens or credentials.
@@ -47,6 +47,12 @@ pub fn client_request(
         origin: header(req, "Origin"),
         base_url: ctx.base_url.clone(),
         now: ctx.now.unix_timestamp(),
+        // `/oauth2/v2.0/token` or v1's `/oauth2/token`.
+        endpoint: if req.path().contains("/v2.0/") {
+            Endpoint::V2
+        } else {
+            Endpoint::V1
+        },
     }
 }
 

@@ -45,6 +45,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(signin::method_not_allowed)),
         )
         .service(
+            web::resource("/{tenant}/oauth2/authorize")
+                .route(web::get().to(authorize::authorize_v1))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
+        .service(
             web::resource("/{tenant}/login")
                 .route(web::post().to(signin::login))
                 .default_service(web::to(signin::method_not_allowed)),
@@ -57,12 +62,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(post_only)),
         )
         .service(
+            web::resource("/{tenant}/oauth2/token")
+                .route(web::post().to(token::token))
+                .route(web::method(Method::OPTIONS).to(token::preflight))
+                .default_service(web::to(post_only)),
+        )
+        .service(
             web::resource("/{tenant}/oauth2/v2.0/revoke")
                 .route(web::post().to(revoke::revoke))
                 .default_service(web::to(post_only)),
         )
         .service(
             web::resource("/{tenant}/oauth2/v2.0/logout")
+                .route(web::get().to(logout::logout))
+                .route(web::post().to(logout::logout))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
+        .service(
+            web::resource("/{tenant}/oauth2/logout")
                 .route(web::get().to(logout::logout))
                 .route(web::post().to(logout::logout))
                 .default_service(web::to(signin::method_not_allowed)),

@@ -1,9 +1,10 @@
-//! `POST /{tenant}/oauth2/v2.0/token` and its CORS preflight.
+//! `POST /{tenant}/oauth2/v2.0/token`, v1's `POST /{tenant}/oauth2/token`, and their CORS preflight.
 
 use actix_web::http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, VARY};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use super::http::{header, no_store, ClientPost};
+use crate::oauth::params::Endpoint;
 use crate::oauth::token;
 use crate::state::AppState;
 
@@ -12,10 +13,15 @@ pub async fn token(state: web::Data<AppState>, ClientPost(request): ClientPost) 
         .origin
         .as_deref()
         .and_then(|o| token::cors_origin(&state.directory, request.params.get("client_id"), o));
-    let mut res = match token::exchange(&state, request).await {
-        Ok(body) => no_store(HttpResponse::Ok()).json(body),
-        Err(e) => e.error_response(),
+    let result = match request.endpoint {
+        Endpoint::V2 => token::exchange(&state, request)
+            .await
+            .map(|body| no_store(HttpResponse::Ok()).json(body)),
+        Endpoint::V1 => token::exchange_v1(&state, request)
+            .await
+            .map(|body| no_store(HttpResponse::Ok()).json(body)),
     };
+    let mut res = result.unwrap_or_else(|e| e.error_response());
     if let Some(v) = allow_origin.and_then(|o| HeaderValue::from_str(&o).ok()) {
         res.headers_mut().insert(ACCESS_CONTROL_ALLOW_ORIGIN, v);
         res.headers_mut()

@@ -15,6 +15,7 @@ use crate::directory::{Application, MfaMethod, MfaPolicy, ResolvedTenant, User};
 use crate::error::Error;
 use crate::oauth::authorize::{self, Authenticated, AuthorizeRequest, Prompt, Rejection, Reply};
 use crate::oauth::claims::login_hint_oid;
+use crate::oauth::params::Endpoint;
 use crate::store::sessions::SsoSession;
 use crate::store::users::FailureCounter;
 
@@ -26,8 +27,9 @@ pub async fn start(
     params: &[(String, String)],
     sso_cookie: Option<&str>,
     browser: &str,
+    endpoint: Endpoint,
 ) -> Result<Outcome, Error> {
-    let req = match authorize::parse(d.directory, tenant, params) {
+    let req = match authorize::parse(d.directory, tenant, params, endpoint) {
         Ok(r) => r,
         Err(Rejection::Page(e)) => return Err(e),
         Err(Rejection::Reply(reply)) => {

@@ -23,3 +23,4 @@ mod tokens;
 mod tokens_errors;
 mod tokens_logout;
 mod tokens_refresh;
+mod v1;

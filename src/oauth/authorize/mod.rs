@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::directory::{Application, Directory, Platform, ResolvedTenant, TenantScope};
 use crate::error::Error;
+use crate::oauth::params::Endpoint;
 pub use crate::pkce::{Pkce, PkceMethod};
 
 mod reply;
@@ -151,6 +152,9 @@ pub struct AuthorizeRequest {
     pub claims: Option<String>,
     pub mfa_demand: MfaDemand,
     pub client_info: ClientInfo,
+    /// The v1 endpoint (`resource=`) issues v1 ID tokens.
+    #[serde(default)]
+    pub endpoint: Endpoint,
 }
 
 /// Parameters as sent; the first occurrence of a name wins. Unknown parameters (MSAL's
@@ -175,6 +179,7 @@ pub fn parse(
     directory: &Directory,
     tenant: &ResolvedTenant,
     params: &[(String, String)],
+    endpoint: Endpoint,
 ) -> Result<AuthorizeRequest, Rejection> {
     let p = Params(params);
     let client_id = p
@@ -262,7 +267,16 @@ pub fn parse(
             },
         );
     }
-    let Some(scope) = p.non_empty("scope") else {
+    // v1 names a `resource` and ignores `scope` but for `openid`.
+    let v1_scope;
+    let scope = match endpoint {
+        Endpoint::V2 => p.non_empty("scope"),
+        Endpoint::V1 => {
+            v1_scope = crate::oauth::v1::delegated_scope(p.non_empty("resource"));
+            Some(v1_scope.as_str())
+        }
+    };
+    let Some(scope) = scope else {
         return refuse(&target, Error::MissingParameter("scope"));
     };
     if let Err(e) = check_scopes(directory, scope) {
@@ -352,6 +366,7 @@ pub fn parse(
         claims,
         mfa_demand,
         client_info: ClientInfo::from_param(p.get("client_info")),
+        endpoint,
     })
 }
 

@@ -208,6 +208,7 @@ impl IdTokens<'_> {
                 with_email: req.scope.split_whitespace().any(|s| s == "email"),
                 code,
                 access_token,
+                endpoint: req.endpoint,
                 now,
             },
         )

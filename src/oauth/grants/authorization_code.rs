@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::{check_not_revoked, check_origin, scopes, Authentication, Chain, Env, TokenResponse};
 use crate::directory::Platform;
 use crate::error::{Error, Result};
-use crate::oauth::params::{Params, Secret};
+use crate::oauth::params::{Endpoint, Params, Secret};
 use crate::store::codes::{AuthCode, CodeLookup};
 use crate::store::refresh::ChainKind;
 
@@ -21,6 +21,9 @@ pub struct Request {
     code: Secret,
     redirect_uri: String,
     code_verifier: Option<Secret>,
+    /// Only a v1 request's `resource` (as scope) chooses what a code is redeemed for; at v2.0 the
+    /// code's own scopes decide.
+    scope: Option<String>,
 }
 
 impl Request {
@@ -29,6 +32,7 @@ impl Request {
             code: Secret::new(params.require("code")?),
             redirect_uri: params.require("redirect_uri")?.to_string(),
             code_verifier: params.secret("code_verifier"),
+            scope: params.get("scope").map(str::to_string),
         })
     }
 }
@@ -69,7 +73,11 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         .await?
         .ok_or(Error::InvalidGrant("The user no longer exists."))?;
     check_not_revoked(&user, c.created_at)?;
-    let scopes = scopes::delegated(&env.state.directory, &env.client.app, &c.scope)?;
+    let scope = match (env.endpoint, &req.scope) {
+        (Endpoint::V1, Some(s)) => s,
+        _ => &c.scope,
+    };
+    let scopes = scopes::delegated(&env.state.directory, &env.client.app, scope)?;
     let refresh = scopes.oidc.offline_access;
     let auth = Authentication {
         session_id: Some(c.session_id.clone()),

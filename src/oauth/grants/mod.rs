@@ -20,6 +20,7 @@ use crate::oauth::claims::{self, AccessTokenInput, IdTokenInput, Subject, Target
 use crate::oauth::client_auth::AuthenticatedClient;
 use crate::oauth::client_info::ClientInfo;
 use crate::oauth::lifetimes::SPA_REFRESH_LIFETIME_SECS;
+use crate::oauth::params::Endpoint;
 use crate::state::AppState;
 use crate::store::refresh::{ChainKind, RefreshGrant};
 use crate::store::Tx;
@@ -35,6 +36,8 @@ pub struct Env<'a> {
     pub client_info: ClientInfo,
     /// The `claims` request parameter (JSON), if any.
     pub claims: Option<&'a str>,
+    /// v1 endpoints issue v1 ID tokens.
+    pub endpoint: Endpoint,
     pub now: i64,
 }
 
@@ -180,6 +183,7 @@ pub fn issue_user_tokens(
                 with_email: scopes.oidc.email,
                 code: None,
                 access_token: None,
+                endpoint: env.endpoint,
                 now: env.now,
             },
         )?)

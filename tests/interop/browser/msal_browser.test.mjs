@@ -3,7 +3,10 @@
 // loginRedirect (the script fills Entra's page controls by their ids: #i0116, #idSIButton9,
 // #i0118, #idSIButton9), then ssoSilent with the ID token's login_hint claim (a hidden iframe with
 // prompt=none, answered from the SSO cookie), then logoutRedirect back to the app (msal-browser
-// sends post_logout_redirect_uri and logout_hint, no client_id), then ssoSilent fails.
+// sends post_logout_redirect_uri and logout_hint, no client_id), then ssoSilent fails. A second
+// test signs bob in by the same ids with his one-time code (#idTxtBx_SAOTCC_OTC,
+// #idSubmit_SAOTCC_Continue), answers "Stay signed in?" with Yes (#KmsiCheckboxField, #idSIButton9),
+// and logs the persistent session out.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -59,7 +62,7 @@ before(async () => {
   spaBase = `http://localhost:${port}`;
   const fixture = readFileSync(join(root, "fixtures", "default.toml"), "utf8")
     .replace('spa = { redirectUris = ["http://localhost:5002/", "https://localhost:5002/"] }',
-      `spa = { redirectUris = ["${spaBase}/", "${spaBase}/redirect"] }`)
+      `spa = { redirectUris = ["${spaBase}/", "${spaBase}/redirect"] }\nmock = { staySignedInPrompt = true }`)
     .replace('postLogoutRedirectUris = ["http://localhost:5002/"]', `postLogoutRedirectUris = ["${spaBase}/"]`);
   assert.ok(fixture.includes(`${spaBase}/redirect`), "the fixture names the SPA's port");
   const dir = mkdtempSync(join(tmpdir(), "entra-mock-browser-"));
@@ -137,6 +140,9 @@ test("loginRedirect, ssoSilent with login_hint, logoutRedirect, then ssoSilent f
   await tab.waitForSelector("#i0118");
   await tab.fill("#i0118", "Passw0rd!");
   await tab.click("#idSIButton9");
+  // "Stay signed in?": No keeps the SSO cookie to the browser session.
+  await tab.waitForSelector("#KmsiCheckboxField");
+  await tab.click("#idBtn_Back");
   await tab.waitForURL(`${spaBase}/**`);
   await tab.waitForFunction(() => window.loginResult || window.readyError, null, { timeout: 30000 });
   const login = await tab.evaluate(() => window.loginResult || window.readyError);
@@ -167,4 +173,60 @@ test("loginRedirect, ssoSilent with login_hint, logoutRedirect, then ssoSilent f
   }, API_SCOPE);
   assert.equal(after.ok, false);
   assert.match(after.code, /login_required|interaction_required/);
+});
+
+/** The SSO cookies entra-mock set in the browser, by name. */
+async function ssoCookies(context) {
+  const all = await context.cookies(new URL(authority).origin);
+  return Object.fromEntries(all.filter((c) => c.name.startsWith("ESTSAUTH")).map((c) => [c.name, c]));
+}
+
+test("bob signs in with his one-time code and Stay signed in, and logoutRedirect ends the persistent session", async () => {
+  const context = browser;
+  const tab = await context.newPage();
+  await tab.goto(`${spaBase}/`);
+  await tab.waitForFunction(() => window.ready);
+
+  await tab.evaluate((scope) => { void pca.loginRedirect({ scopes: [scope], prompt: "login" }); }, API_SCOPE);
+  await tab.waitForSelector("#i0116");
+  await tab.fill("#i0116", "bob@contoso.onmicrosoft.com");
+  await tab.click("#idSIButton9");
+  await tab.waitForSelector("#i0118");
+  await tab.fill("#i0118", "Passw0rd!");
+  await tab.click("#idSIButton9");
+  await tab.waitForSelector("#idTxtBx_SAOTCC_OTC");
+  // The current code by entra-mock's clock, from the test-control API (what an authenticator shows).
+  const otp = await context.request.get(`${server.url}/_mock/users/bob@contoso.onmicrosoft.com/totp`);
+  assert.equal(otp.status(), 200);
+  const { code } = await otp.json();
+  assert.match(code, /^[0-9]{6}$/);
+  await tab.fill("#idTxtBx_SAOTCC_OTC", code);
+  await tab.click("#idSubmit_SAOTCC_Continue");
+  await tab.waitForSelector("#KmsiCheckboxField");
+  await tab.check("#KmsiCheckboxField");
+  await tab.click("#idSIButton9");
+  await tab.waitForURL(`${spaBase}/**`);
+  await tab.waitForFunction(() => window.loginResult || window.readyError, null, { timeout: 30000 });
+  const login = await tab.evaluate(() => window.loginResult || window.readyError);
+  assert.equal(login.account?.username, "bob@contoso.onmicrosoft.com", JSON.stringify(login));
+  assert.deepEqual(login.account.idTokenClaims.amr, ["pwd", "otp", "mfa"]);
+
+  const before = await ssoCookies(context);
+  assert.ok(before.ESTSAUTHPERSISTENT, "Yes makes the session persistent");
+  assert.ok(before.ESTSAUTHPERSISTENT.expires > Date.now() / 1000 + 86400, "it outlives the browser session");
+
+  await tab.evaluate((base) => { void pca.logoutRedirect({ account: pca.getActiveAccount(), postLogoutRedirectUri: `${base}/` }); }, spaBase);
+  await tab.waitForURL((u) => u.origin === spaBase && !u.pathname.includes("logout"), { timeout: 30000 });
+  await tab.waitForFunction(() => window.ready);
+
+  const afterLogout = await ssoCookies(context);
+  assert.equal(afterLogout.ESTSAUTHPERSISTENT, undefined, "logout clears the persistent cookie");
+  const silent = await tab.evaluate(async (scope) => {
+    try {
+      await pca.ssoSilent({ scopes: [scope], loginHint: "bob@contoso.onmicrosoft.com" });
+      return { ok: true };
+    } catch (e) { return { ok: false, code: e.errorCode || String(e) }; }
+  }, API_SCOPE);
+  assert.equal(silent.ok, false);
+  assert.match(silent.code, /login_required|interaction_required/);
 });
