@@ -78,6 +78,11 @@ pub struct ServeArgs {
         allow_hyphen_values = true
     )]
     pub clock_offset: i64,
+    /// Roll the signing keys automatically every this many seconds of the virtual clock (the
+    /// active key hands over to the published next key, the key before it is retired, a new next
+    /// key is published). Default: keys change only through `/_mock/keys/rotate`.
+    #[arg(long, env = "ENTRA_MOCK_KEY_ROTATION_INTERVAL", value_parser = clap::value_parser!(i64).range(1..))]
+    pub key_rotation_interval: Option<i64>,
 }
 
 /// Whether discovery lists entra-mock's RFC 7009 revocation endpoint.
@@ -134,6 +139,8 @@ pub struct Settings {
     pub admin_token: Option<Secret>,
     /// Seconds the virtual clock starts ahead of real time.
     pub clock_offset: i64,
+    /// Automatic key rollover period (seconds), if any.
+    pub key_rotation_interval: Option<i64>,
 }
 
 impl Settings {
@@ -168,6 +175,7 @@ impl Settings {
             },
             admin_token: args.admin_token.filter(|t| !t.expose().trim().is_empty()),
             clock_offset: args.clock_offset,
+            key_rotation_interval: args.key_rotation_interval,
         })
     }
 
@@ -184,6 +192,7 @@ impl Settings {
             revocation_discovery: RevocationDiscovery::Hidden,
             admin_token: None,
             clock_offset: 0,
+            key_rotation_interval: None,
         }
     }
 }

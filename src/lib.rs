@@ -14,6 +14,7 @@ pub mod directory;
 pub mod error;
 pub mod fixtures;
 pub mod keys;
+pub mod mock;
 pub mod oauth;
 pub mod pkce;
 pub mod render_cache;

@@ -133,6 +133,9 @@ impl Application {
         if http_addr.is_none() && https_addr.is_none() {
             anyhow::bail!("both listeners are off: turn on --http-addr or --https-addr");
         }
+        if let Some(interval) = settings.key_rotation_interval {
+            tokio::spawn(roll_keys(state.clone(), interval));
+        }
         Ok(Application {
             http_addr,
             https_addr,
@@ -173,6 +176,9 @@ impl Application {
             out += &format!("  authority (MSAL): {u}/{}\n", t.id);
         }
         out += &format!("  CA certificate: {}\n", self.state.tls.ca_path.display());
+        if let Some(secs) = self.state.settings.key_rotation_interval {
+            out += &format!("  signing keys roll over every {secs} s\n");
+        }
         out += match self.state.settings.admin_token {
             Some(_) => "  test control: /_mock/ (needs the admin token)\n",
             None => "  test control: /_mock/ (open to anyone on every listener; --admin-token locks it)\n",
@@ -191,6 +197,24 @@ impl Application {
         let result = server.await;
         drop(_ephemeral);
         result
+    }
+}
+
+/// `--key-rotation-interval`: checks the virtual clock every second (so a clock moved forward
+/// rolls the keys at once); a failed roll is logged and tried again.
+async fn roll_keys(state: AppState, interval: i64) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        match state
+            .keys
+            .roll_if_due(&state.store, interval, state.clock.unix())
+            .await
+        {
+            Ok(true) => tracing::info!("signing keys rolled over (--key-rotation-interval)"),
+            Ok(false) => {}
+            Err(e) => tracing::error!("automatic key rollover failed: {e:#}"),
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod jwks;
 pub mod provider;
+pub mod rotation;
 pub mod verify;
 
 use std::sync::{Arc, RwLock};
@@ -27,8 +28,13 @@ use crate::store::Store;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyState {
+    /// Published, not signing yet.
     Next,
+    /// Signs new tokens.
     Active,
+    /// Signed before; still published so that its tokens validate until it is retired.
+    Previous,
+    /// Unpublished: its tokens no longer validate.
     Retired,
 }
 
@@ -37,6 +43,7 @@ impl KeyState {
         match self {
             KeyState::Next => "next",
             KeyState::Active => "active",
+            KeyState::Previous => "previous",
             KeyState::Retired => "retired",
         }
     }
@@ -45,6 +52,7 @@ impl KeyState {
         match s {
             "next" => Some(KeyState::Next),
             "active" => Some(KeyState::Active),
+            "previous" => Some(KeyState::Previous),
             "retired" => Some(KeyState::Retired),
             _ => None,
         }
@@ -156,6 +164,8 @@ pub struct KeySet {
 #[derive(Debug)]
 pub struct KeyRing {
     current: RwLock<Arc<KeySet>>,
+    /// One rotation at a time (manual or automatic); readers never wait on it.
+    rotating: tokio::sync::Mutex<()>,
 }
 
 impl KeyRing {
@@ -177,6 +187,7 @@ impl KeyRing {
         let set = build_set(&rows, 1)?;
         Ok(KeyRing {
             current: RwLock::new(Arc::new(set)),
+            rotating: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -251,6 +262,7 @@ fn generate_blocking(now: i64) -> anyhow::Result<KeyRow> {
         created_at: now,
         activated_at: None,
         retired_at: None,
+        deactivated_at: None,
     })
 }
 

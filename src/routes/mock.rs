@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::http::header;
 use crate::error::{Error, Result};
+use crate::keys::rotation::Phase;
+use crate::mock;
 use crate::signin::totp::TotpSecret;
 use crate::state::AppState;
 
@@ -110,4 +112,23 @@ pub async fn user_totp(
         .and_then(|s| s.code_at(now))
         .ok_or_else(|| Error::NotFound(format!("a TOTP method of user '{user}'")))?;
     Ok(HttpResponse::Ok().json(TotpNow { code, expires_in }))
+}
+
+pub async fn list_keys(_: MockAdmin, state: web::Data<AppState>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(mock::keys::list(&state).await?))
+}
+
+/// `POST /_mock/keys/rotate {"phase": "publish" | "activate" | "retire" | "roll-now"}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rotate {
+    phase: Phase,
+}
+
+pub async fn rotate_keys(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    body: web::Json<Rotate>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(mock::keys::rotate(&state, body.phase).await?))
 }

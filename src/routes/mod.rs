@@ -104,6 +104,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(signin::method_not_allowed)),
         )
         .service(get_only("/_mock/users/{id}/totp", mock::user_totp))
+        .service(get_only("/_mock/keys", mock::list_keys))
+        .service(
+            web::resource("/_mock/keys/rotate")
+                .route(web::post().to(mock::rotate_keys))
+                .default_service(web::to(post_only)),
+        )
         .service(
             web::resource("/_mock/users/{id}/revokeSignInSessions")
                 .route(web::post().to(graph::mock_revoke_sign_in_sessions))

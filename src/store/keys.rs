@@ -11,6 +11,8 @@ pub struct KeyRow {
     pub created_at: i64,
     pub activated_at: Option<i64>,
     pub retired_at: Option<i64>,
+    /// When an active key stopped signing (it stays published as `previous` until retired).
+    pub deactivated_at: Option<i64>,
 }
 
 impl std::fmt::Debug for KeyRow {
@@ -46,6 +48,24 @@ impl Tx {
         .bind(k.retired_at)
         .execute(self.conn())
         .await?;
+        Ok(())
+    }
+
+    /// Moves a key to `state` at `now`, stamping the time that state names.
+    pub async fn set_key_state(&mut self, kid: &str, state: &str, now: i64) -> sqlx::Result<()> {
+        let column = match state {
+            "active" => "activated_at",
+            "previous" => "deactivated_at",
+            "retired" => "retired_at",
+            _ => "created_at",
+        };
+        let sql = format!("UPDATE signing_keys SET state = ?, {column} = ? WHERE kid = ?");
+        sqlx::query(&sql)
+            .bind(state)
+            .bind(now)
+            .bind(kid)
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 }

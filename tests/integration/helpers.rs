@@ -101,6 +101,31 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Calls the test-control API: `method /_mock/{path}` with an optional JSON body; the status
+    /// and the JSON answer (`null` when the body is empty).
+    pub async fn mock(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut req = self
+            .client()
+            .request(method, format!("{}/_mock/{path}", self.https));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"))
+        };
+        (status, json)
+    }
+
     pub fn authority(&self) -> String {
         format!("{}/{TENANT}", self.https)
     }
