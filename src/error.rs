@@ -118,8 +118,29 @@ pub enum Error {
     MockUnauthorized,
     #[error("No tenant-identifying information found in either the request or implied by any provided credentials.")]
     NoTenantInformation,
+    /// An error a fault rule of the test-control API asked for (`/_mock/faults`).
+    #[error("{}", .0.message)]
+    Forced(Box<Forced>),
     #[error("An unexpected error occurred.")]
     Internal(#[source] anyhow::Error),
+}
+
+/// An Entra error chosen by a test: any AADSTS number, one of Entra's `error` and `suberror`
+/// values, an optional `claims` challenge and `Retry-After`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Forced {
+    #[serde(serialize_with = "status_code")]
+    pub status: StatusCode,
+    pub error: &'static str,
+    pub code: u32,
+    pub suberror: Option<&'static str>,
+    pub claims: Option<String>,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+fn status_code<S: serde::Serializer>(s: &StatusCode, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_u16(s.as_u16())
 }
 
 /// What each error is on the wire.
@@ -214,6 +235,12 @@ impl Error {
             TokenNotEnabled => spec("unsupported_response_type", 700051, 400),
             // InvalidCodeChallengeMethodInvalidSize.
             InvalidCodeChallenge => spec("invalid_request", 501491, 400),
+            Forced(f) => Spec {
+                error: f.error,
+                code: f.code,
+                status: f.status,
+                suberror: f.suberror,
+            },
             // TokenIssuanceError: "There's an issue with the sign-in service."
             Internal(_) => spec("server_error", 50000, 500),
         }
@@ -245,6 +272,10 @@ impl Error {
             correlation_id: ctx.correlation_id.clone(),
             error_uri: format!("{}/error?code={}", ctx.base_url, spec.code),
             suberror: spec.suberror,
+            claims: match self {
+                Error::Forced(f) => f.claims.clone(),
+                _ => None,
+            },
         }
     }
 }
@@ -260,6 +291,9 @@ pub struct ErrorBody {
     pub error_uri: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suberror: Option<&'static str>,
+    /// A claims challenge (Conditional Access), as Entra returns it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub claims: Option<String>,
 }
 
 impl From<sqlx::Error> for Error {
@@ -289,6 +323,11 @@ impl ResponseError for Error {
             .insert_header(("Pragma", "no-cache"))
             .insert_header(("x-ms-request-id", ctx.trace_id.to_string()))
             .insert_header(("client-request-id", ctx.correlation_id.clone()));
+        if let Error::Forced(f) = self {
+            if let Some(secs) = f.retry_after {
+                res.insert_header(("Retry-After", secs.to_string()));
+            }
+        }
         if self.spec().error == "invalid_client" {
             res.insert_header(("WWW-Authenticate", "Basic realm=\"entra-mock\""));
         }

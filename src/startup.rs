@@ -15,6 +15,7 @@ use crate::context::{self, RequestContext};
 use crate::error::Error;
 use crate::fixtures::Fixtures;
 use crate::keys::{self, KeyRing};
+use crate::mock::faults::Faults;
 use crate::render_cache::RenderCache;
 use crate::routes;
 use crate::state::AppState;
@@ -63,6 +64,7 @@ impl Application {
             settings: Arc::new(settings.clone()),
             tls: tls.clone(),
             documents: Arc::new(RenderCache::default()),
+            faults: Arc::new(Faults::default()),
         };
 
         let app_state = state.clone();

@@ -6,6 +6,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::directory::Directory;
 use crate::keys::KeyRing;
+use crate::mock::faults::Faults;
 use crate::render_cache::RenderCache;
 use crate::store::Store;
 use crate::tls::TlsMaterial;
@@ -19,4 +20,6 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub tls: Arc<TlsMaterial>,
     pub documents: Arc<RenderCache>,
+    /// Fault rules of the test-control API (in memory).
+    pub faults: Arc<Faults>,
 }

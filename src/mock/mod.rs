@@ -1,4 +1,5 @@
 //! The test-control API's domain (`/_mock/`): what a test can change or read while the server
 //! runs. Handlers in `routes::mock` parse and call these; each change takes effect at once.
 
+pub mod faults;
 pub mod keys;

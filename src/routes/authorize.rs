@@ -2,8 +2,11 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use super::faults;
 use super::signin_pages::{self, BrowserId};
 use crate::context::RequestContext;
+use crate::error::Error;
+use crate::mock::faults::{FaultEndpoint, Outcome, RequestFacts};
 use crate::oauth::params::Endpoint;
 use crate::signin;
 use crate::state::AppState;
@@ -45,13 +48,44 @@ async fn authorize(
     params: &[(String, String)],
     endpoint: Endpoint,
 ) -> HttpResponse {
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let fault = faults::check(
+        state,
+        FaultEndpoint::Authorize,
+        RequestFacts {
+            client_id: param("client_id"),
+            user: param("login_hint"),
+            grant_type: None,
+            claims: param("claims"),
+        },
+    )
+    .await;
+    let forced = match fault {
+        Some(Outcome::Drop) => return faults::dropped(),
+        Some(Outcome::Error { forced }) => Some(Error::Forced(Box::new(forced))),
+        _ => None,
+    };
     let ctx = RequestContext::current();
     let browser = BrowserId::of(req);
     let outcome = match state.directory.resolve_tenant(tenant) {
         Ok(t) => {
             let deps = signin_pages::deps(state, &ctx);
             let sso = super::http::sso_cookie(req);
-            signin::start(&deps, &t, params, sso.as_deref(), browser.value(), endpoint).await
+            signin::start(
+                &deps,
+                &t,
+                params,
+                sso.as_deref(),
+                browser.value(),
+                endpoint,
+                forced,
+            )
+            .await
         }
         Err(e) => Err(e),
     };

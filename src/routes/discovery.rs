@@ -1,27 +1,54 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
+use super::faults;
 use crate::context::RequestContext;
 use crate::error::Result;
 use crate::keys::jwks;
+use crate::mock::faults::{FaultEndpoint, Outcome, RequestFacts};
 use crate::oauth::discovery::{self, MetadataVersion};
 use crate::state::AppState;
 
-/// Entra serves metadata and keys cacheable for a day, to any origin.
-fn document(body: actix_web::web::Bytes) -> HttpResponse {
+/// Entra serves metadata and keys cacheable for a day, to any origin (a fault rule may say
+/// otherwise).
+fn document(body: actix_web::web::Bytes, cache_control: Option<String>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json; charset=utf-8")
-        .insert_header(("Cache-Control", "max-age=86400, private"))
+        .insert_header((
+            "Cache-Control",
+            cache_control.unwrap_or_else(|| "max-age=86400, private".into()),
+        ))
         .insert_header(("Access-Control-Allow-Origin", "*"))
         .insert_header(("Access-Control-Allow-Methods", "GET, OPTIONS"))
         .body(body)
 }
 
-fn openid_configuration(
+/// A fault rule for a document: `Ok` with the answer it forces, or the `Cache-Control` and
+/// whether to serve a stale key set.
+async fn document_fault(
+    state: &AppState,
+    endpoint: FaultEndpoint,
+) -> Result<(Option<String>, bool), HttpResponse> {
+    match faults::check(state, endpoint, RequestFacts::default())
+        .await
+        .map(faults::respond)
+    {
+        Some(Ok(answer)) => Err(answer),
+        Some(Err(Outcome::CacheControl { value })) => Ok((Some(value), false)),
+        Some(Err(Outcome::StaleKeys)) => Ok((None, true)),
+        _ => Ok((None, false)),
+    }
+}
+
+async fn openid_configuration(
     state: &AppState,
     tenant: &str,
     version: MetadataVersion,
 ) -> Result<HttpResponse> {
+    let (cache_control, _) = match document_fault(state, FaultEndpoint::Discovery).await {
+        Ok(found) => found,
+        Err(answer) => return Ok(answer),
+    };
     let t = state.directory.resolve_tenant(tenant)?;
     let base = RequestContext::current().base_url;
     let generation = state.keys.snapshot().generation;
@@ -29,51 +56,60 @@ fn openid_configuration(
     let body = state.documents.get_or_render(&key, generation, || {
         discovery::openid_configuration(&base, &t, version, state.settings.revocation_discovery)
     });
-    Ok(document(body))
+    Ok(document(body, cache_control))
 }
 
 pub async fn openid_configuration_v2(
     state: web::Data<AppState>,
     tenant: web::Path<String>,
 ) -> Result<HttpResponse> {
-    openid_configuration(&state, &tenant, MetadataVersion::V2)
+    openid_configuration(&state, &tenant, MetadataVersion::V2).await
 }
 
 pub async fn openid_configuration_v1(
     state: web::Data<AppState>,
     tenant: web::Path<String>,
 ) -> Result<HttpResponse> {
-    openid_configuration(&state, &tenant, MetadataVersion::V1)
+    openid_configuration(&state, &tenant, MetadataVersion::V1).await
 }
 
-fn keys(state: &AppState, tenant: &str, version: MetadataVersion) -> Result<HttpResponse> {
+async fn keys(state: &AppState, tenant: &str, version: MetadataVersion) -> Result<HttpResponse> {
+    let (cache_control, stale) = match document_fault(state, FaultEndpoint::Jwks).await {
+        Ok(found) => found,
+        Err(answer) => return Ok(answer),
+    };
     let t = state.directory.resolve_tenant(tenant)?;
     let base = RequestContext::current().base_url;
     let snapshot = state.keys.snapshot();
     let issuer = discovery::issuer(&base, t.issuer_tid(), version);
-    let key = format!("jwks|{issuer}");
-    let body = state
-        .documents
-        .get_or_render(&key, snapshot.generation, || {
-            // Entra's v1 keys carry no `issuer`.
-            let issuer = (version == MetadataVersion::V2).then_some(issuer.as_str());
-            jwks::render(&snapshot, issuer)
-        });
-    Ok(document(body))
+    // Entra's v1 keys carry no `issuer`.
+    let key_issuer = (version == MetadataVersion::V2).then_some(issuer.as_str());
+    let body = if stale {
+        // A stale key set (a cache or CDN behind on a rollover): without the signing key.
+        web::Bytes::from(jwks::render_without_active(&snapshot, key_issuer).to_string())
+    } else {
+        let key = format!("jwks|{issuer}");
+        state
+            .documents
+            .get_or_render(&key, snapshot.generation, || {
+                jwks::render(&snapshot, key_issuer)
+            })
+    };
+    Ok(document(body, cache_control))
 }
 
 pub async fn keys_v2(
     state: web::Data<AppState>,
     tenant: web::Path<String>,
 ) -> Result<HttpResponse> {
-    keys(&state, &tenant, MetadataVersion::V2)
+    keys(&state, &tenant, MetadataVersion::V2).await
 }
 
 pub async fn keys_v1(
     state: web::Data<AppState>,
     tenant: web::Path<String>,
 ) -> Result<HttpResponse> {
-    keys(&state, &tenant, MetadataVersion::V1)
+    keys(&state, &tenant, MetadataVersion::V1).await
 }
 
 #[derive(Deserialize)]

@@ -10,6 +10,7 @@ use askama::Template;
 use super::http::no_store;
 use crate::context::RequestContext;
 use crate::error::Error;
+use crate::mock::faults::{FaultEndpoint, Outcome, RequestFacts};
 use crate::oauth::logout::{self, LogoutRequest};
 use crate::oauth::params::Params;
 use crate::state::AppState;
@@ -46,9 +47,27 @@ pub async fn logout(
     if req.method() == Method::POST {
         pairs.extend(url::form_urlencoded::parse(&body).into_owned());
     }
+    let params = Params::from(pairs);
+    match super::faults::check(
+        &state,
+        FaultEndpoint::Logout,
+        RequestFacts {
+            client_id: params.get("client_id"),
+            user: params.get("logout_hint"),
+            ..RequestFacts::default()
+        },
+    )
+    .await
+    {
+        Some(Outcome::Error { forced }) => {
+            return error_page(&Error::Forced(Box::new(forced)), &ctx)
+        }
+        Some(Outcome::Drop) => return super::faults::dropped(),
+        _ => {}
+    }
     let request = LogoutRequest {
         tenant: tenant.into_inner(),
-        params: Params::from(pairs),
+        params,
         sso_session: super::http::sso_cookie(&req),
         base_url: ctx.base_url.clone(),
         now: ctx.now.unix_timestamp(),

@@ -12,6 +12,7 @@ use super::http::header;
 use crate::error::{Error, Result};
 use crate::keys::rotation::Phase;
 use crate::mock;
+use crate::mock::faults::NewFault;
 use crate::signin::totp::TotpSecret;
 use crate::state::AppState;
 
@@ -131,4 +132,43 @@ pub async fn rotate_keys(
     body: web::Json<Rotate>,
 ) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(mock::keys::rotate(&state, body.phase).await?))
+}
+
+/// `POST /_mock/faults`: adds a rule; answers it with its `id`.
+pub async fn add_fault(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    body: web::Json<NewFault>,
+) -> Result<HttpResponse> {
+    Ok(HttpResponse::Created().json(state.faults.add(body.into_inner())?))
+}
+
+#[derive(Serialize)]
+struct FaultList {
+    faults: Vec<mock::faults::Rule>,
+}
+
+pub async fn list_faults(_: MockAdmin, state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(FaultList {
+        faults: state.faults.list(),
+    })
+}
+
+/// `DELETE /_mock/faults`: removes every rule.
+pub async fn clear_faults(_: MockAdmin, state: web::Data<AppState>) -> HttpResponse {
+    state.faults.remove(None);
+    HttpResponse::NoContent().finish()
+}
+
+/// `DELETE /_mock/faults/{id}`.
+pub async fn remove_fault(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<u64>,
+) -> Result<HttpResponse> {
+    if state.faults.remove(Some(*id)) {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(Error::NotFound(format!("fault rule {id}")))
+    }
 }

@@ -2,6 +2,7 @@
 
 mod authorize;
 mod discovery;
+mod faults;
 mod graph;
 mod health;
 mod http;
@@ -105,6 +106,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(get_only("/_mock/users/{id}/totp", mock::user_totp))
         .service(get_only("/_mock/keys", mock::list_keys))
+        .service(
+            web::resource("/_mock/faults")
+                .route(web::get().to(mock::list_faults))
+                .route(web::post().to(mock::add_fault))
+                .route(web::delete().to(mock::clear_faults))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
+        .service(
+            web::resource("/_mock/faults/{id}")
+                .route(web::delete().to(mock::remove_fault))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
         .service(
             web::resource("/_mock/keys/rotate")
                 .route(web::post().to(mock::rotate_keys))

@@ -3,7 +3,9 @@
 use actix_web::http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, VARY};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
+use super::faults;
 use super::http::{header, no_store, ClientPost};
+use crate::mock::faults::{FaultEndpoint, RequestFacts};
 use crate::oauth::params::Endpoint;
 use crate::oauth::token;
 use crate::state::AppState;
@@ -13,11 +15,24 @@ pub async fn token(state: web::Data<AppState>, ClientPost(request): ClientPost) 
         .origin
         .as_deref()
         .and_then(|o| token::cors_origin(&state.directory, request.params.get("client_id"), o));
-    let result = match request.endpoint {
-        Endpoint::V2 => token::exchange(&state, request)
+    let fault = faults::check(
+        &state,
+        FaultEndpoint::Token,
+        RequestFacts {
+            client_id: request.params.get("client_id"),
+            user: None,
+            grant_type: request.params.get("grant_type"),
+            claims: request.params.get("claims"),
+        },
+    )
+    .await
+    .map(faults::respond);
+    let result = match (fault, request.endpoint) {
+        (Some(Ok(answer)), _) => Ok(answer),
+        (_, Endpoint::V2) => token::exchange(&state, request)
             .await
             .map(|body| no_store(HttpResponse::Ok()).json(body)),
-        Endpoint::V1 => token::exchange_v1(&state, request)
+        (_, Endpoint::V1) => token::exchange_v1(&state, request)
             .await
             .map(|body| no_store(HttpResponse::Ok()).json(body)),
     };

@@ -4,10 +4,17 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use super::http::header;
 use crate::context::RequestContext;
+use crate::mock::faults::{FaultEndpoint, RequestFacts};
 use crate::oauth::userinfo;
 use crate::state::AppState;
 
 pub async fn userinfo(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    let fault = super::faults::check(&state, FaultEndpoint::Userinfo, RequestFacts::default())
+        .await
+        .map(super::faults::respond);
+    if let Some(Ok(answer)) = fault {
+        return answer;
+    }
     let ctx = RequestContext::current();
     let auth = header(&req, "Authorization");
     let bearer = auth.as_deref().and_then(|h| {

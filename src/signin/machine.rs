@@ -28,6 +28,7 @@ pub async fn start(
     sso_cookie: Option<&str>,
     browser: &str,
     endpoint: Endpoint,
+    forced: Option<Error>,
 ) -> Result<Outcome, Error> {
     let req = match authorize::parse(d.directory, tenant, params, endpoint) {
         Ok(r) => r,
@@ -39,6 +40,14 @@ pub async fn start(
             })
         }
     };
+    // A fault rule's error goes back to the app once its redirect URI is known to be registered,
+    // as Entra redirects its errors.
+    if let Some(error) = forced {
+        return Ok(Outcome::Reply {
+            reply: Reply::error(req.reply, error),
+            session: None,
+        });
+    }
     let sso = match sso_cookie {
         Some(secret) => match d.store.session_by_cookie(secret).await? {
             Some(session) => d.with_user(session, &req.tenant_id).await?,
