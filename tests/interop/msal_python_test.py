@@ -244,28 +244,35 @@ class Forms(HTMLParser):
             )
 
 
-def fill(form):
-    """The data a user submits: hidden and text fields as given, `loginfmt` and `passwd` typed in,
-    and the value of the one submit button pressed (`idSIButton9`, Entra's primary button)."""
+PRIMARY_BUTTONS = ("idSIButton9", "idSubmit_SAOTCC_Continue")
+
+
+def fill(form, user=ALICE, otp=None):
+    """The data a user submits: hidden and text fields as given, `loginfmt`, `passwd` and the
+    one-time code `otc` typed in, and the value of the one submit button pressed (Entra's primary
+    button: `idSIButton9`, or `idSubmit_SAOTCC_Continue` on the one-time-code page)."""
     data = {}
     for f in form["fields"]:
         if not f["name"]:
             continue
         if f["type"] == "submit":
-            if f["id"] == "idSIButton9":
+            if f["id"] in PRIMARY_BUTTONS:
                 data[f["name"]] = f["value"]
             continue
         if f["type"] in ("checkbox", "radio") and not f["checked"]:
             continue
         data[f["name"]] = f["value"]
     if "loginfmt" in data:
-        data["loginfmt"] = ALICE
+        data["loginfmt"] = user
     if "passwd" in data:
         data["passwd"] = PASSWORD
+    if "otc" in data:
+        assert otp is not None, "a one-time code was asked for"
+        data["otc"] = otp()
     return data
 
 
-def sign_in(browser, auth_uri):
+def sign_in(browser, auth_uri, user=ALICE, otp=None):
     """Drives the sign-in pages until the browser is sent to the redirect URI; returns the
     authorization response parameters."""
     res = browser.get(auth_uri, allow_redirects=False)
@@ -284,11 +291,11 @@ def sign_in(browser, auth_uri):
         parser.feed(res.text)
         assert parser.forms, f"no form on {res.url}: {res.text[:500]}"
         form = next(
-            (f for f in parser.forms if any(x["name"] in ("loginfmt", "passwd") for x in f["fields"])),
+            (f for f in parser.forms if any(x["name"] in ("loginfmt", "passwd", "otc") for x in f["fields"])),
             parser.forms[0],
         )
         action = urljoin(res.url, form["action"] or res.url)
-        data = fill(form)
+        data = fill(form, user, otp)
         if action.startswith(BFF_REDIRECT):  # response_mode=form_post
             return data
         if form["method"] == "post":
@@ -324,3 +331,59 @@ def test_auth_code_flow_for_alice_then_forced_silent_refresh(server):
     assert refreshed and "access_token" in refreshed, refreshed
     assert refreshed["access_token"] != result["access_token"]
     assert claims_of(refreshed["access_token"])["oid"] == ALICE_OID
+
+
+BOB = "bob@contoso.onmicrosoft.com"
+
+
+def test_mfa_required_preset_surfaces_as_a_claims_challenge_and_an_mfa_sign_in_answers_it(server):
+    """Conditional Access demanding MFA, rehearsed with `POST /_mock/faults {"preset": "mfa-required"}`:
+    MSAL's silent refresh returns Entra's claims challenge; an interactive sign-in with
+    `claims_challenge` and the one-time code gets tokens with `mfa` in `amr`."""
+    control = server.http()
+    app = msal.ConfidentialClientApplication(
+        BFF,
+        client_credential=BFF_SECRET,
+        authority=server.authority,
+        instance_discovery=False,
+        http_client=server.http(),
+    )
+
+    def otp():
+        r = control.get(f"{server.url}/_mock/users/{BOB}/totp")
+        assert r.status_code == 200, r.text
+        return r.json()["code"]
+
+    flow = app.initiate_auth_code_flow(scopes=[API_SCOPE], redirect_uri=BFF_REDIRECT)
+    first = app.acquire_token_by_auth_code_flow(flow, sign_in(server.http(), flow["auth_uri"], BOB, otp))
+    assert "access_token" in first, first
+    account = app.get_accounts(username=BOB)[0]
+
+    rule = control.post(
+        f"{server.url}/_mock/faults",
+        json={"endpoint": "token", "preset": "mfa-required", "client_id": BFF},
+    )
+    assert rule.status_code == 201, rule.text
+    try:
+        refused = app.acquire_token_silent_with_error([API_SCOPE], account=account, force_refresh=True)
+        assert refused["error"] == "interaction_required", refused
+        assert 50076 in refused["error_codes"], refused
+        assert refused["suberror"] == "basic_action", refused
+        challenge = refused["claims"]
+        assert json.loads(challenge)["access_token"]["amr"]["values"] == ["mfa"]
+
+        # The one-time code of the first sign-in is spent: wait for the next window by the
+        # virtual clock.
+        control.post(f"{server.url}/_mock/clock", json={"advance": 30})
+        flow = app.initiate_auth_code_flow(
+            scopes=[API_SCOPE], redirect_uri=BFF_REDIRECT, claims_challenge=challenge
+        )
+        assert "claims=" in flow["auth_uri"]
+        answered = app.acquire_token_by_auth_code_flow(
+            flow, sign_in(server.http(), flow["auth_uri"], BOB, otp)
+        )
+        assert "access_token" in answered, answered
+        assert "mfa" in claims_of(answered["access_token"])["amr"]
+    finally:
+        control.delete(f"{server.url}/_mock/faults")
+        control.delete(f"{server.url}/_mock/clock")
