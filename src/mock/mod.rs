@@ -3,3 +3,5 @@
 
 pub mod faults;
 pub mod keys;
+pub mod signin;
+pub mod tokens;

@@ -172,3 +172,31 @@ pub async fn remove_fault(
         Err(Error::NotFound(format!("fault rule {id}")))
     }
 }
+
+/// `POST /_mock/tokens`: a minted access, ID or refresh token.
+pub async fn mint_token(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    body: web::Json<mock::tokens::MintRequest>,
+) -> Result<HttpResponse> {
+    let ctx = crate::context::RequestContext::current();
+    let minted = mock::tokens::mint(
+        &state,
+        body.into_inner(),
+        &ctx.base_url,
+        ctx.now.unix_timestamp(),
+    )
+    .await?;
+    Ok(super::http::no_store(HttpResponse::Ok()).json(minted))
+}
+
+/// `POST /_mock/signin`: a user signed in without pages; answers the authorization code.
+pub async fn sign_in(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    body: web::Json<mock::signin::SignInRequest>,
+) -> Result<HttpResponse> {
+    let now = state.clock.unix();
+    let signed_in = mock::signin::sign_in(&state, body.into_inner(), now).await?;
+    Ok(super::http::no_store(HttpResponse::Ok()).json(signed_in))
+}

@@ -107,6 +107,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(get_only("/_mock/users/{id}/totp", mock::user_totp))
         .service(get_only("/_mock/keys", mock::list_keys))
         .service(
+            web::resource("/_mock/signin")
+                .route(web::post().to(mock::sign_in))
+                .default_service(web::to(post_only)),
+        )
+        .service(
+            web::resource("/_mock/tokens")
+                .route(web::post().to(mock::mint_token))
+                .default_service(web::to(post_only)),
+        )
+        .service(
             web::resource("/_mock/faults")
                 .route(web::get().to(mock::list_faults))
                 .route(web::post().to(mock::add_fault))

@@ -93,7 +93,7 @@ fn requested_acrs(claims: Option<&str>) -> Vec<String> {
 }
 
 /// A new opaque refresh token: 64 random bytes, base64url, after the `1.A` prefix of Entra's.
-fn new_refresh_token() -> String {
+pub fn new_refresh_token() -> String {
     format!("1.A{}", crate::crypto::random_b64(64))
 }
 
