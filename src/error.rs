@@ -331,11 +331,17 @@ impl ResponseError for Error {
         if self.spec().error == "invalid_client" {
             res.insert_header(("WWW-Authenticate", "Basic realm=\"entra-mock\""));
         }
-        res.json(self.body(&ctx))
+        let mut res = res.json(self.body(&ctx));
+        res.extensions_mut().insert(AadstsCode(self.code()));
+        res
     }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The AADSTS code an error answer carried, kept on the response for the request log.
+#[derive(Debug, Clone, Copy)]
+pub struct AadstsCode(pub u32);
 
 #[cfg(test)]
 mod table_tests {

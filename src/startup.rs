@@ -16,6 +16,7 @@ use crate::error::Error;
 use crate::fixtures::Fixtures;
 use crate::keys::{self, KeyRing};
 use crate::mock::faults::Faults;
+use crate::mock::requests::RequestLog;
 use crate::render_cache::RenderCache;
 use crate::routes;
 use crate::state::AppState;
@@ -65,6 +66,7 @@ impl Application {
             tls: tls.clone(),
             documents: Arc::new(RenderCache::default()),
             faults: Arc::new(Faults::default()),
+            requests: Arc::new(RequestLog::default()),
         };
 
         let app_state = state.clone();
@@ -112,6 +114,7 @@ impl Application {
                 }))
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
+                .wrap(actix_web::middleware::from_fn(routes::request_log::record))
                 .wrap_fn(move |req, srv| {
                     let ctx = RequestContext::from_request(&req, base.as_deref(), &clock);
                     context::scoped(ctx, srv.call(req))

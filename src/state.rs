@@ -7,6 +7,7 @@ use crate::config::Settings;
 use crate::directory::Directory;
 use crate::keys::KeyRing;
 use crate::mock::faults::Faults;
+use crate::mock::requests::RequestLog;
 use crate::render_cache::RenderCache;
 use crate::store::Store;
 use crate::tls::TlsMaterial;
@@ -22,4 +23,6 @@ pub struct AppState {
     pub documents: Arc<RenderCache>,
     /// Fault rules of the test-control API (in memory).
     pub faults: Arc<Faults>,
+    /// The request log of the test-control API (in memory, bounded).
+    pub requests: Arc<RequestLog>,
 }

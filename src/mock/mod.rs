@@ -3,5 +3,6 @@
 
 pub mod faults;
 pub mod keys;
+pub mod requests;
 pub mod signin;
 pub mod tokens;

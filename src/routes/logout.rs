@@ -128,7 +128,10 @@ fn error_page(e: &Error, ctx: &RequestContext) -> HttpResponse {
     let html = page
         .render()
         .unwrap_or_else(|_| format!("AADSTS{}: {}", e.code(), message));
-    no_store(HttpResponse::build(e.spec().status))
+    let mut res = no_store(HttpResponse::build(e.spec().status))
         .content_type("text/html; charset=utf-8")
-        .body(html)
+        .body(html);
+    res.extensions_mut()
+        .insert(crate::error::AadstsCode(e.code()));
+    res
 }

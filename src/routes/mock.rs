@@ -200,3 +200,36 @@ pub async fn sign_in(
     let signed_in = mock::signin::sign_in(&state, body.into_inner(), now).await?;
     Ok(super::http::no_store(HttpResponse::Ok()).json(signed_in))
 }
+
+#[derive(Serialize)]
+struct RequestList {
+    requests: Vec<mock::requests::Entry>,
+}
+
+/// `GET /_mock/requests?endpoint=&client_id=&grant_type=&error_code=&after=&limit=`.
+pub async fn list_requests(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    filter: web::Query<mock::requests::Filter>,
+) -> HttpResponse {
+    HttpResponse::Ok().json(RequestList {
+        requests: state.requests.list(&filter),
+    })
+}
+
+pub async fn clear_requests(_: MockAdmin, state: web::Data<AppState>) -> HttpResponse {
+    state.requests.clear();
+    HttpResponse::NoContent().finish()
+}
+
+#[derive(Serialize)]
+struct FindingList {
+    findings: Vec<mock::requests::Finding>,
+}
+
+/// `GET /_mock/findings`: what the client under test did wrong, by the request log.
+pub async fn findings(_: MockAdmin, state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(FindingList {
+        findings: state.requests.findings(),
+    })
+}

@@ -8,6 +8,7 @@ mod health;
 mod http;
 mod logout;
 mod mock;
+pub mod request_log;
 mod revoke;
 mod signin;
 mod signin_pages;
@@ -106,6 +107,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(get_only("/_mock/users/{id}/totp", mock::user_totp))
         .service(get_only("/_mock/keys", mock::list_keys))
+        .service(
+            web::resource("/_mock/requests")
+                .route(web::get().to(mock::list_requests))
+                .route(web::delete().to(mock::clear_requests))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
+        .service(get_only("/_mock/findings", mock::findings))
         .service(
             web::resource("/_mock/signin")
                 .route(web::post().to(mock::sign_in))

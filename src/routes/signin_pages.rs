@@ -400,5 +400,8 @@ pub fn error_page(e: &Error, ctx: &RequestContext) -> HttpResponse {
     let body = t
         .render()
         .unwrap_or_else(|_| format!("AADSTS{}: error. Trace ID: {}", spec.code, ctx.trace_id));
-    html(spec.status, None).body(body)
+    let mut res = html(spec.status, None).body(body);
+    res.extensions_mut()
+        .insert(crate::error::AadstsCode(spec.code));
+    res
 }

@@ -8,6 +8,7 @@ mod log_capture;
 mod mock_api;
 mod mock_faults;
 mod mock_keys;
+mod mock_requests;
 mod mock_tokens;
 mod signin_helpers;
 mod token_helpers;
