@@ -24,4 +24,7 @@ pub mod signin;
 pub mod startup;
 pub mod state;
 pub mod store;
+pub mod testing;
 pub mod tls;
+
+pub use testing::TestServer;

@@ -1,13 +1,13 @@
-//! TestApp: a real server per test.
+//! TestApp: a real server per test, on the library's own `entra_mock::TestServer` (with a data
+//! dir the test can inspect and restart on), plus the well-known tenant's values.
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 
-use actix_web::dev::ServerHandle;
 use entra_mock::config::{FixtureSource, Settings};
-use entra_mock::startup::Application;
 use entra_mock::state::AppState;
+use entra_mock::TestServer;
 
 pub const TENANT: &str = "aaaabbbb-0000-cccc-1111-dddd2222eeee";
 pub const DOMAIN: &str = "contoso.onmicrosoft.com";
@@ -37,7 +37,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     pub ca_pem: String,
     pub state: AppState,
-    handle: ServerHandle,
+    /// The library's in-process test server, which the tests run on.
+    pub server: TestServer,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -71,20 +72,14 @@ impl TestApp {
             entra_mock::config::DataDir::Persistent(p) => p.clone(),
             entra_mock::config::DataDir::Ephemeral => PathBuf::new(),
         };
-        let app = Application::build(settings).await?;
-        let http = format!("http://localhost:{}", app.http_addr.unwrap().port());
-        let https = format!("https://localhost:{}", app.https_addr.unwrap().port());
-        let ca_pem = app.state.tls.ca_pem.clone();
-        let state = app.state.clone();
-        let handle = app.handle();
-        tokio::spawn(app.run_until_stopped());
+        let server = TestServer::start_with_settings(settings).await?;
         Ok(TestApp {
-            http,
-            https,
+            http: server.http_url().to_string(),
+            https: server.https_url().to_string(),
             data_dir,
-            ca_pem,
-            state,
-            handle,
+            ca_pem: server.ca_pem().to_string(),
+            state: server.state().clone(),
+            server,
             _temp: None,
         })
     }
@@ -131,15 +126,6 @@ impl TestApp {
     }
 
     pub async fn stop(&self) {
-        self.handle.stop(true).await;
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        let handle = self.handle.clone();
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            rt.spawn(async move { handle.stop(false).await });
-        }
+        self.server.stop().await;
     }
 }

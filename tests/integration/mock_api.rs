@@ -167,3 +167,82 @@ async fn the_current_totp_code_of_a_user_signs_bob_in() {
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+/// The README's example of the in-process test server, run as written.
+#[tokio::test]
+async fn the_in_process_test_server_exposes_authority_ca_and_controls() {
+    use entra_mock::keys::rotation::Phase;
+    use entra_mock::mock::faults::NewFault;
+    use entra_mock::mock::tokens::MintRequest;
+    use entra_mock::TestServer;
+
+    let server = TestServer::start().await.unwrap();
+    assert_eq!(
+        server.authority(),
+        format!("{}/{TENANT}", server.https_url())
+    );
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let disco: Value = client
+        .get(format!(
+            "{}/v2.0/.well-known/openid-configuration",
+            server.authority()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(disco["issuer"], server.issuer());
+
+    let before = server.now();
+    server.advance_clock(3600);
+    assert!(server.now() >= before + 3600);
+    let bob_code = server.totp(BOB).await.unwrap().expect("bob has TOTP");
+    assert_eq!(bob_code.len(), 6);
+
+    let keys = server.rotate_keys(Phase::RollNow).await.unwrap();
+    assert_eq!(keys.keys.iter().filter(|k| k.state == "active").count(), 1);
+
+    let minted = server
+        .mint_token(
+            serde_json::from_value::<MintRequest>(json!({
+                "type": "access", "client_id": DAEMON,
+                "scope": "api://22223333-cccc-4444-dddd-5555eeee6666/.default"
+            }))
+            .unwrap(),
+        )
+        .await
+        .unwrap();
+    let (header, claims) = jwt_parts(&minted.token);
+    assert_eq!(header["kid"], keys.keys.last().unwrap().kid.as_str());
+    assert_eq!(claims["iss"], server.issuer());
+
+    server
+        .add_fault(
+            serde_json::from_value::<NewFault>(
+                json!({"endpoint": "discovery", "status": 503, "times": 1}),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    let res = client
+        .get(format!(
+            "{}/v2.0/.well-known/openid-configuration",
+            server.authority()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 503);
+    assert_eq!(
+        server
+            .requests(&entra_mock::mock::requests::Filter::default())
+            .len(),
+        2
+    );
+    server.stop().await;
+}
