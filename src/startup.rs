@@ -13,8 +13,9 @@ use crate::clock::Clock;
 use crate::config::{DataDir, FixtureSource, Listen, Settings};
 use crate::context::{self, RequestContext};
 use crate::error::Error;
-use crate::fixtures::Fixtures;
+use crate::fixtures::{self, Fixtures};
 use crate::keys::{self, KeyRing};
+use crate::mock::document::FixtureDocument;
 use crate::mock::faults::Faults;
 use crate::mock::requests::RequestLog;
 use crate::render_cache::RenderCache;
@@ -46,10 +47,24 @@ impl Application {
                 (t.path().to_path_buf(), Some(t))
             }
         };
-        let fixtures = match &settings.fixtures {
+        // Checked as written first, so that errors name the file and its line.
+        match &settings.fixtures {
             FixtureSource::BuiltIn => Fixtures::built_in(),
             FixtureSource::File(p) => Fixtures::from_path(p),
         }?;
+        // The same text again, kept for run-time changes and `/_mock/reset`: the changes saved
+        // for this text survive a restart.
+        let document = match &settings.fixtures {
+            FixtureSource::BuiltIn => {
+                FixtureDocument::open(fixtures::DEFAULT_FIXTURE, None, &data_dir)
+            }
+            FixtureSource::File(p) => FixtureDocument::open(
+                &std::fs::read_to_string(p)?,
+                p.parent().map(std::path::Path::to_path_buf),
+                &data_dir,
+            ),
+        }?;
+        let fixtures = document.fixtures().await?;
         let store = Store::open(&data_dir.join("entra-mock.sqlite")).await?;
         fixtures.apply(&store).await.context("loading fixtures")?;
         let directory = Arc::new(store.load_directory().await?);
@@ -61,12 +76,13 @@ impl Application {
             store,
             keys,
             clock,
-            directory,
+            directory_cell: Arc::new(std::sync::RwLock::new(directory)),
             settings: Arc::new(settings.clone()),
             tls: tls.clone(),
             documents: Arc::new(RenderCache::default()),
             faults: Arc::new(Faults::default()),
             requests: Arc::new(RequestLog::default()),
+            fixtures: Arc::new(document),
         };
 
         let app_state = state.clone();
@@ -171,12 +187,12 @@ impl Application {
         if let Some(u) = self.https_url() {
             out += &format!("  https:  {u}\n");
         }
-        for t in &self.state.directory.tenants {
+        for t in &self.state.directory().tenants {
             out += &format!("  tenant: {} ({}, {})\n", t.id, t.domain, t.display_name);
         }
         if let (Some(u), Some(t)) = (
             self.https_url().or_else(|| self.http_url()),
-            self.state.directory.tenants.first(),
+            self.state.directory().tenants.first(),
         ) {
             out += &format!("  authority (MSAL): {u}/{}\n", t.id);
         }

@@ -6,6 +6,7 @@ use crate::clock::Clock;
 use crate::config::Settings;
 use crate::directory::Directory;
 use crate::keys::KeyRing;
+use crate::mock::document::FixtureDocument;
 use crate::mock::faults::Faults;
 use crate::mock::requests::RequestLog;
 use crate::render_cache::RenderCache;
@@ -17,7 +18,9 @@ pub struct AppState {
     pub store: Store,
     pub keys: Arc<KeyRing>,
     pub clock: Clock,
-    pub directory: Arc<Directory>,
+    /// Tenants, applications, groups and role assignments: replaced as a whole when the
+    /// test-control API changes them (see [`AppState::directory`]).
+    pub directory_cell: Arc<std::sync::RwLock<Arc<Directory>>>,
     pub settings: Arc<Settings>,
     pub tls: Arc<TlsMaterial>,
     pub documents: Arc<RenderCache>,
@@ -25,4 +28,26 @@ pub struct AppState {
     pub faults: Arc<Faults>,
     /// The request log of the test-control API (in memory, bounded).
     pub requests: Arc<RequestLog>,
+    /// The fixture document as loaded and as changed at run time.
+    pub fixtures: Arc<FixtureDocument>,
+}
+
+impl AppState {
+    /// The directory as it is now. A request takes it once and keeps that snapshot, so a change
+    /// made meanwhile never shows half-applied.
+    pub fn directory(&self) -> Arc<Directory> {
+        match self.directory_cell.read() {
+            Ok(d) => d.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the directory (after the store changed).
+    pub fn set_directory(&self, directory: Directory) {
+        let directory = Arc::new(directory);
+        match self.directory_cell.write() {
+            Ok(mut d) => *d = directory,
+            Err(poisoned) => *poisoned.into_inner() = directory,
+        }
+    }
 }

@@ -104,12 +104,12 @@ impl TestServer {
     }
 
     /// The first tenant's id.
-    pub fn tenant_id(&self) -> &str {
+    pub fn tenant_id(&self) -> String {
         self.state
-            .directory
+            .directory()
             .tenants
             .first()
-            .map_or("", |t| t.id.as_str())
+            .map_or(String::new(), |t| t.id.clone())
     }
 
     /// What MSAL takes as `authority`: `https://localhost:PORT/{tenant id}`.

@@ -48,7 +48,7 @@ pub async fn sign_in(state: &AppState, req: SignInRequest, now: i64) -> Result<S
         .user_by_id_or_upn(&req.user)
         .await?
         .ok_or_else(|| Error::NotFound(format!("user '{}'", req.user)))?;
-    let tenant = state.directory.resolve_tenant(&user.tenant_id)?;
+    let tenant = state.directory().resolve_tenant(&user.tenant_id)?;
     let mut params = vec![
         ("client_id".to_string(), req.client_id.clone()),
         ("redirect_uri".to_string(), req.redirect_uri.clone()),
@@ -65,7 +65,7 @@ pub async fn sign_in(state: &AppState, req: SignInRequest, now: i64) -> Result<S
             params.push((name.to_string(), v.clone()));
         }
     }
-    let parsed = match authorize::parse(&state.directory, &tenant, &params, Endpoint::V2) {
+    let parsed = match authorize::parse(&state.directory(), &tenant, &params, Endpoint::V2) {
         Ok(r) => r,
         Err(Rejection::Page(e)) => return Err(e),
         Err(Rejection::Reply(reply)) => {
@@ -97,7 +97,7 @@ pub async fn sign_in(state: &AppState, req: SignInRequest, now: i64) -> Result<S
     let auth = Authenticated::by_session(&user, &session);
     let id_tokens = IdTokens {
         keys: state.keys.snapshot(),
-        directory: &state.directory,
+        directory: &state.directory(),
         base_url: "",
     };
     let mut tx = state.store.write().await?;

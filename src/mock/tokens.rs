@@ -110,7 +110,7 @@ async fn unpublished_key(now: i64) -> Result<&'static SigningKey> {
 }
 
 pub async fn mint(state: &AppState, req: MintRequest, base_url: &str, now: i64) -> Result<Minted> {
-    let directory = &state.directory;
+    let directory = &state.directory();
     let app = directory
         .applications
         .get(&req.client_id.to_ascii_lowercase())
@@ -383,7 +383,7 @@ async fn mint_refresh(
         scope.unwrap_or("User.Read")
     );
     // The scope must resolve as the refresh grant will resolve it.
-    scopes::delegated(&state.directory, app, &scope)?;
+    scopes::delegated(&state.directory(), app, &scope)?;
     let spa_only =
         !app.redirect_uris.is_empty() && app.redirect_uris.iter().all(|(p, _)| *p == Platform::Spa);
     let grant = RefreshGrant {

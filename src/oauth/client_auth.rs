@@ -89,7 +89,7 @@ pub async fn authenticate(
             _ => return Err(Error::MissingParameter("client_id")),
         },
     };
-    let app = state.directory.application(tenant, &client_id)?;
+    let app = state.directory().application(tenant, &client_id)?;
     let method = match (app.client_type, credential) {
         (ClientType::Public, Credential::None) => AuthMethod::None,
         (ClientType::Public, _) => return Err(Error::PublicClientWithSecret),

@@ -53,7 +53,8 @@ struct HintClaims {
 
 /// Ends the SSO session and says what to notify and where to go.
 pub async fn end_session(state: &AppState, req: LogoutRequest) -> Result<LogoutOutcome> {
-    let tenant = state.directory.resolve_tenant(&req.tenant)?;
+    let directory = state.directory();
+    let tenant = directory.resolve_tenant(&req.tenant)?;
     let p = &req.params;
 
     // An expired hint is still a hint (RP-Initiated Logout section 2); the signature must hold.
@@ -77,10 +78,10 @@ pub async fn end_session(state: &AppState, req: LogoutRequest) -> Result<LogoutO
         }
         (Some(id), _) => Some(
             state
-                .directory
+                .directory()
                 .application(&tenant, &id.to_ascii_lowercase())?,
         ),
-        (None, Some(h)) => Some(state.directory.application(&tenant, &h.aud)?),
+        (None, Some(h)) => Some(state.directory().application(&tenant, &h.aud)?),
         (None, None) => None,
     };
     let wanted_user = p
@@ -105,7 +106,7 @@ pub async fn end_session(state: &AppState, req: LogoutRequest) -> Result<LogoutO
             continue;
         }
         for client_id in state.store.session_apps(&sid).await? {
-            let Some(a) = state.directory.applications.get(&client_id) else {
+            let Some(a) = directory.applications.get(&client_id) else {
                 continue;
             };
             let logout_url = a

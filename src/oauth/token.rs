@@ -44,7 +44,7 @@ pub async fn authenticate(
     state: &AppState,
     req: &ClientRequest,
 ) -> Result<(ResolvedTenant, AuthenticatedClient)> {
-    let tenant = state.directory.resolve_tenant(&req.tenant)?;
+    let tenant = state.directory().resolve_tenant(&req.tenant)?;
     let client = client_auth::authenticate(
         state,
         &tenant,

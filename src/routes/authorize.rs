@@ -72,9 +72,10 @@ async fn authorize(
     };
     let ctx = RequestContext::current();
     let browser = BrowserId::of(req);
-    let outcome = match state.directory.resolve_tenant(tenant) {
+    let outcome = match state.directory().resolve_tenant(tenant) {
         Ok(t) => {
-            let deps = signin_pages::deps(state, &ctx);
+            let directory = state.directory();
+            let deps = signin_pages::deps(state, &ctx, &directory);
             let sso = super::http::sso_cookie(req);
             signin::start(
                 &deps,

@@ -49,7 +49,7 @@ async fn openid_configuration(
         Ok(found) => found,
         Err(answer) => return Ok(answer),
     };
-    let t = state.directory.resolve_tenant(tenant)?;
+    let t = state.directory().resolve_tenant(tenant)?;
     let base = RequestContext::current().base_url;
     let generation = state.keys.snapshot().generation;
     let key = format!("oidc|{version:?}|{base}|{}", t.endpoint_segment());
@@ -78,7 +78,7 @@ async fn keys(state: &AppState, tenant: &str, version: MetadataVersion) -> Resul
         Ok(found) => found,
         Err(answer) => return Ok(answer),
     };
-    let t = state.directory.resolve_tenant(tenant)?;
+    let t = state.directory().resolve_tenant(tenant)?;
     let base = RequestContext::current().base_url;
     let snapshot = state.keys.snapshot();
     let issuer = discovery::issuer(&base, t.issuer_tid(), version);
@@ -133,7 +133,7 @@ pub async fn instance(
         })
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "common".to_string());
-    let t = state.directory.resolve_tenant(&segment)?;
+    let t = state.directory().resolve_tenant(&segment)?;
     Ok(HttpResponse::Ok()
         .insert_header(("Access-Control-Allow-Origin", "*"))
         .json(discovery::instance_discovery(&base, t.endpoint_segment())))

@@ -12,6 +12,7 @@ use super::http::header;
 use crate::error::{Error, Result};
 use crate::keys::rotation::Phase;
 use crate::mock;
+use crate::mock::directory::Collection;
 use crate::mock::faults::NewFault;
 use crate::signin::totp::TotpSecret;
 use crate::state::AppState;
@@ -232,4 +233,81 @@ pub async fn findings(_: MockAdmin, state: web::Data<AppState>) -> HttpResponse 
     HttpResponse::Ok().json(FindingList {
         findings: state.requests.findings(),
     })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantQuery {
+    tenant: Option<String>,
+}
+
+fn collection(path: &str) -> Result<Collection> {
+    Collection::parse(path).ok_or_else(|| Error::NotFound(format!("/_mock/{path}")))
+}
+
+/// `GET /_mock/{users|applications|groups|assignments}`: the entries, in the fixture format.
+pub async fn list_entries(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+) -> Result<HttpResponse> {
+    let c = collection(&name)?;
+    Ok(HttpResponse::Ok().json(mock::directory::list(&state, c).await?))
+}
+
+/// `POST /_mock/{collection}[?tenant=]`: adds an entry in the fixture format; usable at once.
+pub async fn create_entry(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    name: web::Path<String>,
+    query: web::Query<TenantQuery>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse> {
+    let c = collection(&name)?;
+    let created =
+        mock::directory::create(&state, c, query.tenant.as_deref(), body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(created))
+}
+
+/// `PATCH /_mock/{collection}/{key}`: changes fields (`null` removes one).
+pub async fn patch_entry(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse> {
+    let (name, key) = path.into_inner();
+    let c = collection(&name)?;
+    let changed = mock::directory::patch(&state, c, &key, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(changed))
+}
+
+/// `DELETE /_mock/{collection}/{key}`.
+pub async fn delete_entry(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse> {
+    let (name, key) = path.into_inner();
+    let c = collection(&name)?;
+    mock::directory::delete(&state, c, &key).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    #[serde(default)]
+    keys: bool,
+}
+
+/// `POST /_mock/reset {"keys"?}`: everything back to the fixtures.
+pub async fn reset(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    body: Option<web::Json<ResetRequest>>,
+) -> Result<HttpResponse> {
+    let keys = body.is_some_and(|b| b.keys);
+    mock::directory::reset(&state, keys).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

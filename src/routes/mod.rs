@@ -115,6 +115,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(get_only("/_mock/findings", mock::findings))
         .service(
+            web::resource("/_mock/reset")
+                .route(web::post().to(mock::reset))
+                .default_service(web::to(post_only)),
+        )
+        .service(
             web::resource("/_mock/signin")
                 .route(web::post().to(mock::sign_in))
                 .default_service(web::to(post_only)),
@@ -145,6 +150,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/_mock/users/{id}/revokeSignInSessions")
                 .route(web::post().to(graph::mock_revoke_sign_in_sessions))
                 .default_service(web::to(post_only)),
+        )
+        // Directory entries; after the specific `/_mock/...` paths above.
+        .service(
+            web::resource("/_mock/{collection}")
+                .route(web::get().to(mock::list_entries))
+                .route(web::post().to(mock::create_entry))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
+        .service(
+            web::resource("/_mock/{collection}/{key}")
+                .route(web::patch().to(mock::patch_entry))
+                .route(web::delete().to(mock::delete_entry))
+                .default_service(web::to(signin::method_not_allowed)),
         );
 }
 

@@ -30,13 +30,14 @@ pub async fn login(
     let browser = BrowserId::of(&req);
     let mut f = LoginForm(signin_pages::form_pairs(&body));
     let outcome = match (
-        state.directory.resolve_tenant(&tenant),
+        state.directory().resolve_tenant(&tenant),
         f.take("ctx"),
         f.take("flowToken"),
     ) {
         (Err(e), _, _) => Err(e),
         (Ok(_), Some(flow_id), Some(csrf)) => {
-            let deps = signin_pages::deps(&state, &ctx);
+            let directory = state.directory();
+            let deps = signin_pages::deps(&state, &ctx, &directory);
             let sub = Submission {
                 flow_id,
                 csrf,

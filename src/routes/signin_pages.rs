@@ -21,15 +21,19 @@ use crate::state::AppState;
 use crate::store::sessions::{SSO_COOKIE, SSO_PERSISTENT_COOKIE};
 
 /// What the sign-in domain needs, for `/authorize` and `/login` alike.
-pub fn deps<'a>(state: &'a AppState, ctx: &'a RequestContext) -> Deps<'a> {
+pub fn deps<'a>(
+    state: &'a AppState,
+    ctx: &'a RequestContext,
+    directory: &'a crate::directory::Directory,
+) -> Deps<'a> {
     Deps {
         store: &state.store,
-        directory: &state.directory,
+        directory,
         now: ctx.now.unix_timestamp(),
         base_url: &ctx.base_url,
         id_tokens: IdTokens {
             keys: state.keys.snapshot(),
-            directory: &state.directory,
+            directory,
             base_url: &ctx.base_url,
         },
     }

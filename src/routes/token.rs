@@ -14,7 +14,7 @@ pub async fn token(state: web::Data<AppState>, ClientPost(request): ClientPost) 
     let allow_origin = request
         .origin
         .as_deref()
-        .and_then(|o| token::cors_origin(&state.directory, request.params.get("client_id"), o));
+        .and_then(|o| token::cors_origin(&state.directory(), request.params.get("client_id"), o));
     let fault = faults::check(
         &state,
         FaultEndpoint::Token,
@@ -48,7 +48,7 @@ pub async fn token(state: web::Data<AppState>, ClientPost(request): ClientPost) 
 pub async fn preflight(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     let mut res = HttpResponse::NoContent();
     if let Some(o) =
-        header(&req, "Origin").and_then(|o| token::cors_origin(&state.directory, None, &o))
+        header(&req, "Origin").and_then(|o| token::cors_origin(&state.directory(), None, &o))
     {
         res.insert_header(("Access-Control-Allow-Origin", o))
             .insert_header(("Access-Control-Allow-Methods", "POST, OPTIONS"))

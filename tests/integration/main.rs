@@ -6,6 +6,7 @@ mod helpers;
 mod implicit;
 mod log_capture;
 mod mock_api;
+mod mock_directory;
 mod mock_faults;
 mod mock_keys;
 mod mock_requests;

@@ -29,13 +29,13 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     if env.client.method == AuthMethod::None {
         return Err(Error::MissingClientCredential);
     }
-    let (target, roles) = scopes::app_only(&env.state.directory, app, &req.scope)?;
+    let (target, roles) = scopes::app_only(&env.state.directory(), app, &req.scope)?;
     let keys = env.state.keys.snapshot();
     let access = claims::mint_access_token(
         &keys,
         &AccessTokenInput {
             base_url: env.base_url,
-            directory: &env.state.directory,
+            directory: &env.state.directory(),
             tid: &app.tenant_id,
             client: app,
             client_auth: env.client.method,

@@ -146,7 +146,7 @@ pub fn issue_user_tokens(
 ) -> Result<Issued> {
     let app = &env.client.app;
     let keys = env.state.keys.snapshot();
-    let directory = &env.state.directory;
+    let directory = &env.state.directory();
     let claims_param = auth.claims.as_deref().or(env.claims);
     let access = claims::mint_access_token(
         &keys,

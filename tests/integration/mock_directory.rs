@@ -1,0 +1,272 @@
+//! Directory changes at run time and `/_mock/reset` (issue 9 item 6): a user, an app and a role
+//! assignment created through the test-control API are usable by the next request, survive a
+//! restart, and go with a reset.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::signin_helpers::{code_of, code_request, page, sign_in};
+use crate::token_helpers::*;
+
+const ERIN: &str = "erin@contoso.onmicrosoft.com";
+const ERIN_OID: &str = "e1e1e1e1-0000-4000-8000-000000000005";
+const TOOL: &str = "55556666-ffff-7777-aaaa-8888bbbb9999";
+
+fn erin() -> serde_json::Value {
+    json!({"id": ERIN_OID, "userPrincipalName": ERIN, "displayName": "Erin Example",
+           "password": "Erin-Passw0rd!", "mfa": "none"})
+}
+
+#[tokio::test]
+async fn a_user_created_at_run_time_signs_in_at_once_then_changes_and_goes() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.mock(Method::POST, "users", Some(erin())).await;
+    assert_eq!(status, 201, "{body}");
+
+    // Through the pages, with the new password.
+    let client = app.client();
+    let res = sign_in(
+        &app,
+        &client,
+        &code_request(BFF, BFF_REDIRECT),
+        ERIN,
+        "Erin-Passw0rd!",
+    )
+    .await;
+    let code = code_of(&res);
+    let a = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", BFF),
+            ("client_secret", BFF_SECRET),
+            ("code", &code),
+            ("redirect_uri", BFF_REDIRECT),
+            ("code_verifier", crate::signin_helpers::VERIFIER),
+        ])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (_, id) = jwt_parts(a.str("id_token"));
+    assert_eq!(id["oid"], ERIN_OID);
+    assert_eq!(id["name"], "Erin Example");
+
+    let (status, changed) = app
+        .mock(
+            Method::PATCH,
+            &format!("users/{ERIN}"),
+            Some(json!({"displayName": "Erin Changed"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{changed}");
+    let minted = app
+        .mock(
+            Method::POST,
+            "tokens",
+            Some(json!({"type": "id", "client_id": BFF, "user": ERIN})),
+        )
+        .await
+        .1;
+    assert_eq!(minted["claims"]["name"], "Erin Changed");
+
+    let (status, _) = app
+        .mock(Method::DELETE, &format!("users/{ERIN_OID}"), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, _) = app
+        .mock(
+            Method::POST,
+            "tokens",
+            Some(json!({"type": "id", "client_id": BFF, "user": ERIN})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app
+        .mock(Method::DELETE, &format!("users/{ERIN_OID}"), None)
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn an_app_and_a_role_assignment_created_at_run_time_shape_the_next_token() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app
+        .mock(
+            Method::POST,
+            "applications",
+            Some(
+                json!({"name": "tool", "appId": TOOL, "displayName": "A tool",
+                        "passwordCredentials": [{"secretText": "tool-secret"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let a = tool_token(&app).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(jwt_parts(a.str("access_token")).1.get("roles").is_none());
+
+    let (status, body) = app
+        .mock(
+            Method::POST,
+            "assignments",
+            Some(json!({"principal": "tool", "resource": "api", "role": "Tasks.ReadWrite.All"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let a = tool_token(&app).await;
+    assert_eq!(
+        jwt_parts(a.str("access_token")).1["roles"],
+        json!(["Tasks.ReadWrite.All"])
+    );
+
+    let (status, _) = app
+        .mock(
+            Method::DELETE,
+            "assignments/tool|api|Tasks.ReadWrite.All",
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let a = tool_token(&app).await;
+    assert!(jwt_parts(a.str("access_token")).1.get("roles").is_none());
+}
+
+#[tokio::test]
+async fn entries_are_checked_as_fixtures_are() {
+    let app = TestApp::spawn().await;
+    for (path, bad) in [
+        (
+            "users",
+            json!({"id": "not-a-guid", "userPrincipalName": "x@contoso.onmicrosoft.com",
+                         "displayName": "X", "password": "p"}),
+        ),
+        (
+            "users",
+            json!({"id": ERIN_OID, "userPrincipalName": ERIN, "displayName": "E",
+                         "password": "p", "shoeSize": 44}),
+        ),
+        (
+            "users",
+            json!({"id": ALICE_OID, "userPrincipalName": ALICE, "displayName": "A",
+                         "password": "p"}),
+        ),
+        (
+            "applications",
+            json!({"name": "bad", "appId": TOOL, "displayName": "B",
+                                "web": {"redirectUris": ["not a uri"]}}),
+        ),
+        ("users", json!("a string")),
+    ] {
+        let (status, body) = app.mock(Method::POST, path, Some(bad.clone())).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert_eq!(body["error"], "invalid_request");
+    }
+    // Nothing of the refused entries was written: the directory is as before.
+    let (_, users) = app.mock(Method::GET, "users", None).await;
+    assert!(!users.to_string().contains(ERIN));
+    let (status, _) = app
+        .mock(
+            Method::PATCH,
+            "users/nobody",
+            Some(json!({"displayName": "N"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, _) = app.mock(Method::GET, "widgets", None).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn run_time_users_survive_a_restart_and_reset_returns_to_the_fixtures() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = TestApp::spawn_in(dir.path()).await;
+    let (status, _) = app.mock(Method::POST, "users", Some(erin())).await;
+    assert_eq!(status, 201);
+    app.stop().await;
+    drop(app);
+
+    let app = TestApp::spawn_in(dir.path()).await;
+    let (status, _) = app
+        .mock(
+            Method::POST,
+            "tokens",
+            Some(json!({"type": "id", "client_id": BFF, "user": ERIN})),
+        )
+        .await;
+    assert_eq!(status, 200, "erin is still there after the restart");
+    // State to be reset: a session, a fault, a moved clock, a logged request.
+    let client = app.client();
+    sign_in_alice_page(&app, &client).await;
+    app.mock(
+        Method::POST,
+        "faults",
+        Some(json!({"endpoint": "userinfo", "status": 500})),
+    )
+    .await;
+    app.mock(Method::POST, "clock", Some(json!({"advance": 600})))
+        .await;
+    let kid = app.state.keys.snapshot().active.kid.clone();
+
+    let (status, _) = app.mock(Method::POST, "reset", Some(json!({}))).await;
+    assert_eq!(status, 204);
+    let (status, _) = app
+        .mock(
+            Method::POST,
+            "tokens",
+            Some(json!({"type": "id", "client_id": BFF, "user": ERIN})),
+        )
+        .await;
+    assert_eq!(status, 404, "erin is gone");
+    let (_, faults) = app.mock(Method::GET, "faults", None).await;
+    assert_eq!(faults["faults"], json!([]));
+    let (_, clock) = app.mock(Method::GET, "clock", None).await;
+    assert_eq!(clock["offset"], 0);
+    assert_eq!(app.state.keys.snapshot().active.kid, kid, "keys are kept");
+    // The browser's SSO session is over: the next sign-in asks for the username again.
+    let html = page(
+        client
+            .get(crate::signin_helpers::authorize_url(
+                &app.https,
+                &code_request(BFF, BFF_REDIRECT),
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert!(html.contains("name=\"loginfmt\""));
+
+    let (status, _) = app
+        .mock(Method::POST, "reset", Some(json!({"keys": true})))
+        .await;
+    assert_eq!(status, 204);
+    assert_ne!(
+        app.state.keys.snapshot().active.kid,
+        kid,
+        "asked: a new key signs"
+    );
+}
+
+async fn sign_in_alice_page(app: &TestApp, client: &reqwest::Client) {
+    let res = sign_in(
+        app,
+        client,
+        &code_request(BFF, BFF_REDIRECT),
+        ALICE,
+        PASSWORD,
+    )
+    .await;
+    code_of(&res);
+}
+
+async fn tool_token(app: &TestApp) -> Answer {
+    app.token(&[
+        ("grant_type", "client_credentials"),
+        ("client_id", TOOL),
+        ("client_secret", "tool-secret"),
+        (
+            "scope",
+            "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
+        ),
+    ])
+    .await
+}
