@@ -6,5 +6,6 @@ pub mod document;
 pub mod faults;
 pub mod keys;
 pub mod requests;
+pub mod sessions;
 pub mod signin;
 pub mod tokens;

@@ -311,3 +311,43 @@ pub async fn reset(
     mock::directory::reset(&state, keys).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[derive(Serialize)]
+struct SessionList {
+    sessions: Vec<mock::sessions::SessionView>,
+}
+
+pub async fn list_sessions(_: MockAdmin, state: web::Data<AppState>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(SessionList {
+        sessions: mock::sessions::sessions(&state).await?,
+    }))
+}
+
+pub async fn end_session(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    mock::sessions::end_session(&state, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Serialize)]
+struct FamilyList {
+    families: Vec<crate::store::refresh::FamilySummary>,
+}
+
+pub async fn list_families(_: MockAdmin, state: web::Data<AppState>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(FamilyList {
+        families: mock::sessions::families(&state).await?,
+    }))
+}
+
+pub async fn revoke_family(
+    _: MockAdmin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse> {
+    mock::sessions::revoke_family(&state, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -114,6 +114,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(signin::method_not_allowed)),
         )
         .service(get_only("/_mock/findings", mock::findings))
+        .service(get_only("/_mock/sessions", mock::list_sessions))
+        .service(
+            web::resource("/_mock/sessions/{id}")
+                .route(web::delete().to(mock::end_session))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
+        .service(get_only("/_mock/refresh-tokens", mock::list_families))
+        .service(
+            web::resource("/_mock/refresh-tokens/{family}")
+                .route(web::delete().to(mock::revoke_family))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
         .service(
             web::resource("/_mock/reset")
                 .route(web::post().to(mock::reset))

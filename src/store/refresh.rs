@@ -108,7 +108,33 @@ const COLUMNS: &str =
     "family_id, client_id, user_oid, scope, session_id, amr_json, auth_time, spa, \
     family_created_at, created_at, used_at, revoked_at";
 
+/// A refresh-token family (one grant) as the test-control API lists it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct FamilySummary {
+    pub family_id: String,
+    pub client_id: String,
+    pub user_oid: String,
+    pub scope: String,
+    pub created_at: i64,
+    /// Tokens issued in it (rotation adds one per use).
+    pub tokens: i64,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
 impl Store {
+    /// Every refresh-token family, oldest first.
+    pub async fn refresh_families(&self) -> sqlx::Result<Vec<FamilySummary>> {
+        sqlx::query_as(
+            "SELECT family_id, MIN(client_id) AS client_id, MIN(user_oid) AS user_oid,
+                    MIN(scope) AS scope, MIN(family_created_at) AS created_at,
+                    COUNT(*) AS tokens, MAX(revoked_at) AS revoked_at
+             FROM refresh_tokens GROUP BY family_id ORDER BY MIN(family_created_at), MIN(rowid)",
+        )
+        .fetch_all(&self.pool)
+        .await
+    }
+
     /// The grant of a refresh token, without using it.
     pub async fn find_refresh(&self, token: &str) -> sqlx::Result<Option<RefreshGrant>> {
         let row: Option<RefreshRow> = sqlx::query_as(&format!(

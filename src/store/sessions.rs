@@ -61,6 +61,16 @@ impl Store {
         Ok(())
     }
 
+    /// Every active session, oldest first (the test-control API's listing).
+    pub async fn active_sessions(&self) -> sqlx::Result<Vec<SsoSession>> {
+        sqlx::query_as::<_, SsoSession>(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sso_sessions s JOIN users u ON u.oid = s.user_oid
+             WHERE {ACTIVE} ORDER BY s.created_at, s.rowid"
+        ))
+        .fetch_all(&self.pool)
+        .await
+    }
+
     pub async fn session_apps(&self, session_id: &str) -> sqlx::Result<Vec<String>> {
         sqlx::query_scalar("SELECT client_id FROM session_apps WHERE session_id = ? ORDER BY rowid")
             .bind(session_id)

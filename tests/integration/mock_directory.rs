@@ -270,3 +270,58 @@ async fn tool_token(app: &TestApp) -> Answer {
     ])
     .await
 }
+
+#[tokio::test]
+async fn sessions_and_refresh_token_families_are_listed_and_ended_one_by_one() {
+    let app = TestApp::spawn().await;
+    let (_, signed_in) = app
+        .mock(
+            Method::POST,
+            "signin",
+            Some(
+                json!({"user": ALICE, "client_id": BFF, "redirect_uri": BFF_REDIRECT,
+                        "scope": "openid offline_access"}),
+            ),
+        )
+        .await;
+    let a = app.redeem_bff(signed_in["code"].as_str().unwrap()).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    let (_, sessions) = app.mock(Method::GET, "sessions", None).await;
+    let list = sessions["sessions"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["id"], signed_in["session_id"]);
+    assert_eq!(list[0]["user_oid"], ALICE_OID);
+    assert_eq!(list[0]["apps"], json!([BFF]));
+
+    let (_, families) = app.mock(Method::GET, "refresh-tokens", None).await;
+    let family = &families["families"][0];
+    assert_eq!(family["client_id"], BFF);
+    assert_eq!(family["tokens"], 1);
+    assert!(family["revoked_at"].is_null());
+    let (status, _) = app
+        .mock(
+            Method::DELETE,
+            &format!("refresh-tokens/{}", family["family_id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let refused = app.refresh_bff(a.str("refresh_token"), None).await;
+    assert_eq!(
+        (refused.status, refused.body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+
+    let sid = signed_in["session_id"].as_str().unwrap();
+    let (status, _) = app
+        .mock(Method::DELETE, &format!("sessions/{sid}"), None)
+        .await;
+    assert_eq!(status, 204);
+    let (_, sessions) = app.mock(Method::GET, "sessions", None).await;
+    assert_eq!(sessions["sessions"], json!([]));
+    let (status, _) = app
+        .mock(Method::DELETE, &format!("sessions/{sid}"), None)
+        .await;
+    assert_eq!(status, 404);
+}
