@@ -27,6 +27,18 @@ pub async fn main() -> ExitCode {
                 }
             };
         }
+        Some(Command::Ctl(a)) => {
+            return match crate::ctl::run(&a) {
+                Ok(out) => {
+                    println!("{out}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("entra-mock ctl: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         None => cli.serve,
     };
     match serve(args).await {

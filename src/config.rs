@@ -36,6 +36,9 @@ pub enum Command {
         )]
         url: String,
     },
+    /// The test-control API from the shell: `entra-mock ctl <noun> <verb> [args] [--json ...]`,
+    /// e.g. `ctl clock advance 3600`, `ctl keys rotate roll-now`, `ctl faults add --json '{...}'`.
+    Ctl(crate::ctl::CtlArgs),
 }
 
 #[derive(Debug, Clone, Args)]

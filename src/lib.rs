@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod context;
 pub mod crypto;
+pub mod ctl;
 pub mod directory;
 pub mod error;
 pub mod fixtures;

@@ -246,3 +246,63 @@ async fn the_in_process_test_server_exposes_authority_ca_and_controls() {
     );
     server.stop().await;
 }
+
+/// `entra-mock ctl`, the real binary, against a running server.
+async fn ctl(app: &TestApp, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_entra-mock"));
+    cmd.arg("ctl").arg("--url").arg(&app.http).args(args);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn ctl_makes_the_same_calls_as_the_api() {
+    let app = TestApp::spawn().await;
+    let (ok, out, err) = ctl(&app, &["clock", "advance", "120"]).await;
+    assert!(ok, "{err}");
+    let clock: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(clock["offset"], 120);
+    assert_eq!(app.state.clock.offset(), 120);
+
+    let (ok, out, err) = ctl(
+        &app,
+        &[
+            "faults",
+            "add",
+            "--json",
+            r#"{"endpoint": "token", "preset": "revoked", "times": 1}"#,
+        ],
+    )
+    .await;
+    assert!(ok, "{err}");
+    let rule: Value = serde_json::from_str(&out).unwrap();
+    let (_, out, _) = ctl(&app, &["faults", "list"]).await;
+    let list: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(list["faults"][0]["id"], rule["id"]);
+
+    let (ok, out, err) = ctl(&app, &["users", "totp", BOB]).await;
+    assert!(ok, "{err}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&out).unwrap()["code"]
+            .as_str()
+            .unwrap()
+            .len(),
+        6
+    );
+
+    // A refused call exits 1 with Entra's error on stderr.
+    let (ok, _, err) = ctl(&app, &["keys", "rotate", "retire"]).await;
+    assert!(!ok);
+    assert!(
+        err.contains("HTTP 400") && err.contains("invalid_request"),
+        "{err}"
+    );
+    let (ok, _, err) = ctl(&app, &["widgets", "list"]).await;
+    assert!(!ok && err.contains("unknown command"), "{err}");
+}
