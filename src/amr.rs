@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// An authentication method reference (`amr` value).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Amr {
     Pwd,

@@ -127,12 +127,15 @@ pub enum Error {
 
 /// An Entra error chosen by a test: any AADSTS number, one of Entra's `error` and `suberror`
 /// values, an optional `claims` challenge and `Retry-After`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Forced {
     #[serde(serialize_with = "status_code")]
+    #[schema(value_type = u16)]
     pub status: StatusCode,
+    #[schema(value_type = String)]
     pub error: &'static str,
     pub code: u32,
+    #[schema(value_type = Option<String>)]
     pub suberror: Option<&'static str>,
     pub claims: Option<String>,
     pub message: String,
@@ -280,16 +283,19 @@ impl Error {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct ErrorBody {
+    #[schema(value_type = String)]
     pub error: &'static str,
     pub error_description: String,
+    #[schema(value_type = Vec<u32>)]
     pub error_codes: [u32; 1],
     pub timestamp: String,
     pub trace_id: String,
     pub correlation_id: String,
     pub error_uri: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub suberror: Option<&'static str>,
     /// A claims challenge (Conditional Access), as Entra returns it.
     #[serde(skip_serializing_if = "Option::is_none")]

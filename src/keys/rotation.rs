@@ -15,7 +15,7 @@ use crate::store::keys::KeyRow;
 use crate::store::Store;
 
 /// A rollover step, as `POST /_mock/keys/rotate {"phase"}` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
     /// A new key appears in JWKS; nothing signs with it yet.

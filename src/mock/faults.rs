@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Forced, Result};
 
 /// The endpoints a rule can target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FaultEndpoint {
     Authorize,
@@ -24,7 +24,7 @@ pub enum FaultEndpoint {
 }
 
 /// Named faults, each in Entra's exact shape.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Preset {
     /// Conditional Access demands MFA: AADSTS50076 with a `claims` challenge for `mfa` in `amr`.
@@ -49,7 +49,7 @@ pub const MFA_CLAIMS_CHALLENGE: &str =
     r#"{"access_token":{"amr":{"essential":true,"values":["mfa"]}}}"#;
 
 /// An Entra error a rule answers with (`POST /_mock/faults {"error": {...}}`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ErrorSpec {
     /// The AADSTS number.
@@ -64,7 +64,7 @@ pub struct ErrorSpec {
 }
 
 /// `POST /_mock/faults`: what to match and what to do.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewFault {
     pub endpoint: FaultEndpoint,
@@ -89,7 +89,7 @@ pub struct NewFault {
 }
 
 /// What a matching request gets.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Outcome {
     /// An Entra error (JSON at the token endpoint, a redirect to the app at /authorize).
@@ -105,7 +105,7 @@ pub enum Outcome {
 }
 
 /// A rule as listed by `GET /_mock/faults`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Rule {
     pub id: u64,
     pub endpoint: FaultEndpoint,

@@ -8,7 +8,7 @@ use crate::keys::rotation::{Phase, RotationError};
 use crate::state::AppState;
 
 /// One signing key as the test-control API shows it (no key material).
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct KeyView {
     pub kid: String,
     /// `next`, `active`, `previous` (stopped signing, still published) or `retired`.
@@ -19,7 +19,7 @@ pub struct KeyView {
     pub retired_at: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct KeyList {
     pub keys: Vec<KeyView>,
 }

@@ -31,24 +31,27 @@ const SECRET_PARAMS: [&str; 14] = [
 ];
 
 /// One protocol request and its outcome.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Entry {
     pub id: u64,
     /// Unix seconds by the virtual clock.
     pub time: i64,
     pub method: String,
+    #[schema(value_type = String)]
     pub endpoint: &'static str,
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub grant_type: Option<String>,
-    /// Query and form parameters; secrets as `<redacted:fingerprint>`.
+    /// Query and form parameters as `[name, value]` pairs; secrets as `<redacted:fingerprint>`.
+    #[schema(value_type = Vec<Vec<String>>)]
     pub params: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
     /// What kind of bearer token came in `Authorization`, if any (`access` or `id`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub bearer: Option<&'static str>,
     pub status: u16,
     /// The AADSTS code of an error answer.
@@ -82,8 +85,9 @@ pub struct Observed {
 }
 
 /// Filters of `GET /_mock/requests`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Filter {
     pub endpoint: Option<String>,
     pub client_id: Option<String>,
@@ -191,12 +195,14 @@ impl RequestLog {
 }
 
 /// One thing the client under test did wrong.
-#[derive(Debug, Clone, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Serialize)]
 pub struct Finding {
+    #[schema(value_type = String)]
     pub rule: &'static str,
     pub request_id: u64,
     pub detail: String,
     /// The RFC section or Entra document the rule comes from.
+    #[schema(value_type = String)]
     pub reference: &'static str,
 }
 

@@ -8,11 +8,12 @@ use crate::error::{Error, Result};
 use crate::state::AppState;
 use crate::store::refresh::FamilySummary;
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct SessionView {
     /// The `sid` of tokens and front-channel logout.
     pub id: String,
     pub user_oid: String,
+    #[schema(value_type = Vec<String>)]
     pub amr: serde_json::Value,
     pub auth_time: i64,
     /// "Stay signed in" was answered yes.

@@ -14,7 +14,7 @@ use crate::signin::{amr_json, Amr};
 use crate::state::AppState;
 use crate::store::sessions::SsoSession;
 
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SignInRequest {
     /// Object id or UPN.
@@ -31,7 +31,7 @@ pub struct SignInRequest {
     pub state: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct SignedIn {
     pub code: String,
     pub redirect_uri: String,

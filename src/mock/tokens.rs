@@ -23,7 +23,7 @@ use crate::signin::Amr;
 use crate::state::AppState;
 use crate::store::refresh::{ChainKind, RefreshGrant};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenType {
     Access,
@@ -32,7 +32,7 @@ pub enum TokenType {
 }
 
 /// What is wrong with a minted token on purpose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Defect {
     /// `exp` an hour ago.
@@ -59,7 +59,7 @@ pub enum Defect {
     MissingScope,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(utoipa::ToSchema, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MintRequest {
     #[serde(rename = "type")]
@@ -71,19 +71,21 @@ pub struct MintRequest {
     /// (default Microsoft Graph).
     pub scope: Option<String>,
     /// Claims to set (a `null` removes the claim).
+    #[schema(value_type = Option<Object>)]
     pub claims: Option<Map<String, Value>>,
     pub defect: Option<Defect>,
     /// `amr` of a user token (default `["pwd"]`).
     pub amr: Option<Vec<Amr>>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(utoipa::ToSchema, Debug, Serialize)]
 pub struct Minted {
     pub token: String,
     #[serde(rename = "type")]
     pub token_type: TokenType,
     /// The payload of a JWT, as signed.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub claims: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub defect: Option<Defect>,

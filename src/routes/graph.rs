@@ -33,6 +33,10 @@ pub async fn revoke_sign_in_sessions(
 }
 
 /// The test-control convenience: the same revocation without a Graph token.
+#[utoipa::path(post, path = "/_mock/users/{user}/revokeSignInSessions", tag = "users",
+    params(("user" = String, Path, description = "Object id or UPN")),
+    responses((status = 200, description = "Graph's answer: {\"value\": true}"),
+        (status = 404, description = "No such user, in Graph's error shape")))]
 pub async fn mock_revoke_sign_in_sessions(
     _: super::mock::MockAdmin,
     state: web::Data<AppState>,

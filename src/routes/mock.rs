@@ -9,11 +9,16 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::http::header;
+use crate::error::ErrorBody;
 use crate::error::{Error, Result};
 use crate::keys::rotation::Phase;
 use crate::mock;
 use crate::mock::directory::Collection;
-use crate::mock::faults::NewFault;
+use crate::mock::faults::{NewFault, Rule};
+use crate::mock::keys::KeyList;
+use crate::mock::requests::Filter;
+use crate::mock::signin::{SignInRequest, SignedIn};
+use crate::mock::tokens::{MintRequest, Minted};
 use crate::signin::totp::TotpSecret;
 use crate::state::AppState;
 
@@ -44,14 +49,14 @@ impl FromRequest for MockAdmin {
 }
 
 /// The virtual clock: `now` (Unix seconds) and its `offset` from real time.
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 pub struct ClockState {
     now: i64,
     offset: i64,
 }
 
 /// `POST /_mock/clock`: move the clock by `advance` seconds, or set its `offset`.
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClockChange {
     advance: Option<i64>,
@@ -65,10 +70,12 @@ fn clock_state(state: &AppState) -> HttpResponse {
     })
 }
 
+#[utoipa::path(get, path = "/_mock/clock", tag = "clock", responses((status = 200, body = ClockState), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
 pub async fn get_clock(_: MockAdmin, state: web::Data<AppState>) -> HttpResponse {
     clock_state(&state)
 }
 
+#[utoipa::path(post, path = "/_mock/clock", tag = "clock", request_body = ClockChange, responses((status = 200, body = ClockState), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
 pub async fn set_clock(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -87,18 +94,20 @@ pub async fn set_clock(
     Ok(clock_state(&state))
 }
 
+#[utoipa::path(delete, path = "/_mock/clock", tag = "clock", responses((status = 200, body = ClockState), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
 pub async fn reset_clock(_: MockAdmin, state: web::Data<AppState>) -> HttpResponse {
     state.clock.set_offset(0);
     clock_state(&state)
 }
 
 /// `GET /_mock/users/{upn}/totp`: the user's current one-time code, by the virtual clock.
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 pub struct TotpNow {
     code: String,
     expires_in: i64,
 }
 
+#[utoipa::path(get, path = "/_mock/users/{user}/totp", tag = "users", params(("user" = String, Path, description = "Object id or UPN")), responses((status = 200, body = TotpNow), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody), (status = 404, description = "No such entry", body = ErrorBody)))]
 pub async fn user_totp(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -116,17 +125,19 @@ pub async fn user_totp(
     Ok(HttpResponse::Ok().json(TotpNow { code, expires_in }))
 }
 
+#[utoipa::path(get, path = "/_mock/keys", tag = "keys", responses((status = 200, body = KeyList), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
 pub async fn list_keys(_: MockAdmin, state: web::Data<AppState>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(mock::keys::list(&state).await?))
 }
 
 /// `POST /_mock/keys/rotate {"phase": "publish" | "activate" | "retire" | "roll-now"}`.
-#[derive(Deserialize)]
+#[derive(utoipa::ToSchema, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rotate {
     phase: Phase,
 }
 
+#[utoipa::path(post, path = "/_mock/keys/rotate", tag = "keys", request_body = Rotate, responses((status = 200, body = KeyList), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
 pub async fn rotate_keys(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -136,6 +147,7 @@ pub async fn rotate_keys(
 }
 
 /// `POST /_mock/faults`: adds a rule; answers it with its `id`.
+#[utoipa::path(post, path = "/_mock/faults", tag = "faults", request_body = NewFault, responses((status = 201, body = Rule), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
 pub async fn add_fault(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -144,11 +156,12 @@ pub async fn add_fault(
     Ok(HttpResponse::Created().json(state.faults.add(body.into_inner())?))
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 struct FaultList {
     faults: Vec<mock::faults::Rule>,
 }
 
+#[utoipa::path(get, path = "/_mock/faults", tag = "faults", responses((status = 200, body = FaultList), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
 pub async fn list_faults(_: MockAdmin, state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(FaultList {
         faults: state.faults.list(),
@@ -156,12 +169,14 @@ pub async fn list_faults(_: MockAdmin, state: web::Data<AppState>) -> HttpRespon
 }
 
 /// `DELETE /_mock/faults`: removes every rule.
+#[utoipa::path(delete, path = "/_mock/faults", tag = "faults", responses((status = 204), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
 pub async fn clear_faults(_: MockAdmin, state: web::Data<AppState>) -> HttpResponse {
     state.faults.remove(None);
     HttpResponse::NoContent().finish()
 }
 
 /// `DELETE /_mock/faults/{id}`.
+#[utoipa::path(delete, path = "/_mock/faults/{id}", tag = "faults", params(("id" = u64, Path)), responses((status = 204), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody), (status = 404, description = "No such entry", body = ErrorBody)))]
 pub async fn remove_fault(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -175,6 +190,7 @@ pub async fn remove_fault(
 }
 
 /// `POST /_mock/tokens`: a minted access, ID or refresh token.
+#[utoipa::path(post, path = "/_mock/tokens", tag = "tokens", request_body = MintRequest, responses((status = 200, body = Minted), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody), (status = 404, description = "No such entry", body = ErrorBody)))]
 pub async fn mint_token(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -192,6 +208,7 @@ pub async fn mint_token(
 }
 
 /// `POST /_mock/signin`: a user signed in without pages; answers the authorization code.
+#[utoipa::path(post, path = "/_mock/signin", tag = "signin", request_body = SignInRequest, responses((status = 200, body = SignedIn), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody), (status = 404, description = "No such entry", body = ErrorBody)))]
 pub async fn sign_in(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -202,12 +219,13 @@ pub async fn sign_in(
     Ok(super::http::no_store(HttpResponse::Ok()).json(signed_in))
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 struct RequestList {
     requests: Vec<mock::requests::Entry>,
 }
 
 /// `GET /_mock/requests?endpoint=&client_id=&grant_type=&error_code=&after=&limit=`.
+#[utoipa::path(get, path = "/_mock/requests", tag = "requests", params(Filter), responses((status = 200, body = RequestList), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
 pub async fn list_requests(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -218,25 +236,28 @@ pub async fn list_requests(
     })
 }
 
+#[utoipa::path(delete, path = "/_mock/requests", tag = "requests", responses((status = 204), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
 pub async fn clear_requests(_: MockAdmin, state: web::Data<AppState>) -> HttpResponse {
     state.requests.clear();
     HttpResponse::NoContent().finish()
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 struct FindingList {
     findings: Vec<mock::requests::Finding>,
 }
 
 /// `GET /_mock/findings`: what the client under test did wrong, by the request log.
+#[utoipa::path(get, path = "/_mock/findings", tag = "requests", responses((status = 200, body = FindingList), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
 pub async fn findings(_: MockAdmin, state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().json(FindingList {
         findings: state.requests.findings(),
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct TenantQuery {
     tenant: Option<String>,
 }
@@ -246,6 +267,7 @@ fn collection(path: &str) -> Result<Collection> {
 }
 
 /// `GET /_mock/{users|applications|groups|assignments}`: the entries, in the fixture format.
+#[utoipa::path(get, path = "/_mock/{collection}", tag = "directory", params(("collection" = String, Path, description = "users, applications, groups or assignments")), responses((status = 200, description = "The entries, in the fixture format", body = Vec<Object>), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody), (status = 404, description = "No such entry", body = ErrorBody)))]
 pub async fn list_entries(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -256,6 +278,7 @@ pub async fn list_entries(
 }
 
 /// `POST /_mock/{collection}[?tenant=]`: adds an entry in the fixture format; usable at once.
+#[utoipa::path(post, path = "/_mock/{collection}", tag = "directory", params(("collection" = String, Path, description = "users, applications, groups or assignments"), TenantQuery), request_body(content = Object, description = "An entry in the fixture format (camelCase JSON)"), responses((status = 201, body = Object), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody), (status = 404, description = "No such entry", body = ErrorBody)))]
 pub async fn create_entry(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -270,6 +293,7 @@ pub async fn create_entry(
 }
 
 /// `PATCH /_mock/{collection}/{key}`: changes fields (`null` removes one).
+#[utoipa::path(patch, path = "/_mock/{collection}/{key}", tag = "directory", params(("collection" = String, Path), ("key" = String, Path, description = "id or UPN, appId or name, group id or name, principal|resource|role")), request_body(content = Object, description = "Fields to change; null removes one"), responses((status = 200, body = Object), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody), (status = 404, description = "No such entry", body = ErrorBody)))]
 pub async fn patch_entry(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -283,6 +307,7 @@ pub async fn patch_entry(
 }
 
 /// `DELETE /_mock/{collection}/{key}`.
+#[utoipa::path(delete, path = "/_mock/{collection}/{key}", tag = "directory", params(("collection" = String, Path), ("key" = String, Path)), responses((status = 204), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody), (status = 404, description = "No such entry", body = ErrorBody)))]
 pub async fn delete_entry(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -294,7 +319,7 @@ pub async fn delete_entry(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(utoipa::ToSchema, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
     #[serde(default)]
@@ -302,6 +327,7 @@ pub struct ResetRequest {
 }
 
 /// `POST /_mock/reset {"keys"?}`: everything back to the fixtures.
+#[utoipa::path(post, path = "/_mock/reset", tag = "directory", request_body(content = ResetRequest, description = "Optional"), responses((status = 204), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
 pub async fn reset(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -312,17 +338,19 @@ pub async fn reset(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 struct SessionList {
     sessions: Vec<mock::sessions::SessionView>,
 }
 
+#[utoipa::path(get, path = "/_mock/sessions", tag = "sessions", responses((status = 200, body = SessionList), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
 pub async fn list_sessions(_: MockAdmin, state: web::Data<AppState>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(SessionList {
         sessions: mock::sessions::sessions(&state).await?,
     }))
 }
 
+#[utoipa::path(delete, path = "/_mock/sessions/{id}", tag = "sessions", params(("id" = String, Path)), responses((status = 204), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody), (status = 404, description = "No such entry", body = ErrorBody)))]
 pub async fn end_session(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -332,17 +360,19 @@ pub async fn end_session(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Serialize)]
+#[derive(utoipa::ToSchema, Serialize)]
 struct FamilyList {
     families: Vec<crate::store::refresh::FamilySummary>,
 }
 
+#[utoipa::path(get, path = "/_mock/refresh-tokens", tag = "sessions", responses((status = 200, body = FamilyList), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
 pub async fn list_families(_: MockAdmin, state: web::Data<AppState>) -> Result<HttpResponse> {
     Ok(HttpResponse::Ok().json(FamilyList {
         families: mock::sessions::families(&state).await?,
     }))
 }
 
+#[utoipa::path(delete, path = "/_mock/refresh-tokens/{family}", tag = "sessions", params(("family" = String, Path)), responses((status = 204), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody), (status = 404, description = "No such entry", body = ErrorBody)))]
 pub async fn revoke_family(
     _: MockAdmin,
     state: web::Data<AppState>,
@@ -350,4 +380,49 @@ pub async fn revoke_family(
 ) -> Result<HttpResponse> {
     mock::sessions::revoke_family(&state, &id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// The OpenAPI 3.1 document of the test-control API, generated from the handlers and their types.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "entra-mock test control",
+        description = "The test-control API of entra-mock under /_mock/: virtual clock, signing keys, faults, minted tokens, sign-in without pages, directory changes, sessions, request log and findings. With --admin-token, every call needs Authorization: Bearer <token>."
+    ),
+    paths(
+        get_clock,
+        set_clock,
+        reset_clock,
+        user_totp,
+        list_keys,
+        rotate_keys,
+        add_fault,
+        list_faults,
+        clear_faults,
+        remove_fault,
+        mint_token,
+        sign_in,
+        list_requests,
+        clear_requests,
+        findings,
+        list_entries,
+        create_entry,
+        patch_entry,
+        delete_entry,
+        reset,
+        list_sessions,
+        end_session,
+        list_families,
+        revoke_family,
+        super::graph::mock_revoke_sign_in_sessions
+    )
+)]
+pub struct MockApi;
+
+/// `GET /_mock/openapi.json`.
+pub async fn openapi_json(_: MockAdmin) -> HttpResponse {
+    use utoipa::OpenApi;
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(MockApi::openapi().to_json().unwrap_or_default())
 }

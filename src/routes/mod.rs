@@ -114,6 +114,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(signin::method_not_allowed)),
         )
         .service(get_only("/_mock/findings", mock::findings))
+        .service(get_only("/_mock/openapi.json", mock::openapi_json))
         .service(get_only("/_mock/sessions", mock::list_sessions))
         .service(
             web::resource("/_mock/sessions/{id}")

@@ -109,7 +109,7 @@ const COLUMNS: &str =
     family_created_at, created_at, used_at, revoked_at";
 
 /// A refresh-token family (one grant) as the test-control API lists it.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(utoipa::ToSchema, Debug, Clone, sqlx::FromRow, serde::Serialize)]
 pub struct FamilySummary {
     pub family_id: String,
     pub client_id: String,

@@ -306,3 +306,58 @@ async fn ctl_makes_the_same_calls_as_the_api() {
     let (ok, _, err) = ctl(&app, &["widgets", "list"]).await;
     assert!(!ok && err.contains("unknown command"), "{err}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_is_3_1_and_describes_every_test_control_path() {
+    let app = TestApp::spawn().await;
+    let (status, doc) = app.mock(reqwest::Method::GET, "openapi.json", None).await;
+    assert_eq!(status, 200);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    // Every /_mock/ route the server registers, but the CA certificate and the document itself,
+    // is described (the route table is the source).
+    let routes = include_str!("../../src/routes/mod.rs");
+    let mut registered: Vec<String> = routes
+        .split('"')
+        .filter(|s| s.starts_with("/_mock/"))
+        .map(|s| s.replace("/users/{id}/", "/users/{user}/"))
+        .filter(|s| !s.ends_with("ca.pem") && !s.ends_with("openapi.json"))
+        .collect();
+    registered.dedup();
+    assert!(registered.len() >= 14, "{registered:?}");
+    for path in &registered {
+        assert!(
+            paths.contains_key(path),
+            "{path} is not in the document: {:?}",
+            paths.keys()
+        );
+    }
+    // Request and response bodies name schemas the document defines.
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "NewFault",
+        "Preset",
+        "MintRequest",
+        "Defect",
+        "KeyList",
+        "Entry",
+        "Finding",
+        "ErrorBody",
+    ] {
+        assert!(schemas.contains_key(name), "{name}");
+    }
+    let text = doc.to_string();
+    for r in text.split("\"#/components/schemas/").skip(1) {
+        let name = &r[..r.find('"').unwrap()];
+        assert!(schemas.contains_key(name), "dangling reference {name}");
+    }
+    assert_eq!(
+        doc["paths"]["/_mock/faults"]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"],
+        "#/components/schemas/NewFault"
+    );
+}
