@@ -18,6 +18,7 @@ use crate::config::{DataDir, FixtureSource, Settings};
 use crate::error::Error;
 use crate::keys::rotation::Phase;
 use crate::mock;
+pub use crate::mock::directory::Collection;
 use crate::mock::faults::{NewFault, Rule};
 use crate::mock::requests::{Entry, Filter, Finding};
 use crate::signin::totp::TotpSecret;
@@ -185,6 +186,62 @@ impl TestServer {
             .map(TotpSecret::from_base32)
             .and_then(|s| s.code_at(self.now()))
             .map(|(code, _)| code))
+    }
+
+    pub fn faults(&self) -> Vec<Rule> {
+        self.state.faults.list()
+    }
+
+    /// Removes one fault rule; whether it existed.
+    pub fn remove_fault(&self, id: u64) -> bool {
+        self.state.faults.remove(Some(id))
+    }
+
+    /// Adds a user, application, group or role assignment (`entry` in the fixture format, as
+    /// JSON), usable by the next request.
+    pub async fn create(
+        &self,
+        collection: Collection,
+        entry: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        mock::directory::create(&self.state, collection, None, entry).await
+    }
+
+    /// Changes fields of an entry (`null` removes one).
+    pub async fn update(
+        &self,
+        collection: Collection,
+        key: &str,
+        changes: serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        mock::directory::patch(&self.state, collection, key, changes).await
+    }
+
+    pub async fn delete(&self, collection: Collection, key: &str) -> Result<(), Error> {
+        mock::directory::delete(&self.state, collection, key).await
+    }
+
+    /// Everything back to the fixtures; new signing keys too when `keys`.
+    pub async fn reset(&self, keys: bool) -> Result<(), Error> {
+        mock::directory::reset(&self.state, keys).await
+    }
+
+    pub async fn sessions(&self) -> Result<Vec<mock::sessions::SessionView>, Error> {
+        mock::sessions::sessions(&self.state).await
+    }
+
+    pub async fn end_session(&self, id: &str) -> Result<(), Error> {
+        mock::sessions::end_session(&self.state, id).await
+    }
+
+    pub async fn refresh_families(
+        &self,
+    ) -> Result<Vec<crate::store::refresh::FamilySummary>, Error> {
+        mock::sessions::families(&self.state).await
+    }
+
+    pub async fn revoke_family(&self, family_id: &str) -> Result<(), Error> {
+        mock::sessions::revoke_family(&self.state, family_id).await
     }
 
     pub fn requests(&self, filter: &Filter) -> Vec<Entry> {

@@ -81,7 +81,8 @@ pub struct NewFault {
     /// JWKS and discovery: the `Cache-Control` to send.
     pub cache_control: Option<String>,
     pub client_id: Option<String>,
-    /// A UPN: matches the `login_hint` of /authorize.
+    /// A UPN or object id: matches the `login_hint` of /authorize, the `logout_hint` of logout,
+    /// and the user of the code or refresh token at the token endpoint.
     pub user: Option<String>,
     pub grant_type: Option<String>,
     /// How many matching requests it applies to; absent: until removed.
@@ -130,7 +131,10 @@ pub struct Rule {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct RequestFacts<'a> {
     pub client_id: Option<&'a str>,
+    /// The user's UPN (or a hint naming the user).
     pub user: Option<&'a str>,
+    /// The user's object id, when known.
+    pub user_oid: Option<&'a str>,
     pub grant_type: Option<&'a str>,
     /// The request's `claims` parameter.
     pub claims: Option<&'a str>,
@@ -421,6 +425,15 @@ impl Faults {
         rules.len() != before
     }
 
+    /// Whether a rule for `endpoint` names a user (the endpoint then finds out whose request it is).
+    pub fn names_user(&self, endpoint: FaultEndpoint) -> bool {
+        self.any.load(Ordering::Acquire)
+            && self
+                .lock()
+                .iter()
+                .any(|r| r.endpoint == endpoint && r.user.is_some())
+    }
+
     /// The first rule matching a request at `endpoint`, counted as used.
     pub fn fire(&self, endpoint: FaultEndpoint, facts: RequestFacts<'_>) -> Option<Fired> {
         if !self.any.load(Ordering::Acquire) {
@@ -461,7 +474,7 @@ fn matches(r: &Rule, endpoint: FaultEndpoint, f: &RequestFacts<'_>) -> bool {
         r.preset == Some(Preset::MfaRequired) && f.claims.is_some_and(asks_for_mfa);
     r.endpoint == endpoint
         && eq(&r.client_id, f.client_id)
-        && eq(&r.user, f.user)
+        && (eq(&r.user, f.user) || (f.user_oid.is_some() && eq(&r.user, f.user_oid)))
         && eq(&r.grant_type, f.grant_type)
         && !answers_challenge
 }

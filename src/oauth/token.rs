@@ -3,7 +3,7 @@
 //! Response shape and headers as Entra's
 //! (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#successful-response-2>).
 
-use crate::directory::{Directory, ResolvedTenant, TenantScope};
+use crate::directory::{Directory, ResolvedTenant, TenantScope, User};
 use crate::error::{Error, Result};
 use crate::oauth::client_auth::{self, AuthenticatedClient};
 use crate::oauth::client_info::ClientInfo;
@@ -12,6 +12,7 @@ use crate::oauth::grants::{self, authorization_code, client_credentials, refresh
 use crate::oauth::params::{ClientRequest, Params};
 use crate::oauth::v1::{self, V1TokenResponse};
 use crate::state::AppState;
+use crate::store::codes::CodeLookup;
 
 /// A token request as the HTTP layer hands it over.
 pub type TokenRequest = ClientRequest;
@@ -70,6 +71,29 @@ pub async fn exchange_v1(state: &AppState, mut req: TokenRequest) -> Result<V1To
     }
     let response = exchange(state, req).await?;
     Ok(V1TokenResponse::new(response, resource.as_deref(), now))
+}
+
+/// The user a code or refresh-token request is for, without using either (fault rules that name
+/// a user match on it); `None` for other grants and unknown tokens.
+pub async fn request_user(state: &AppState, params: &Params) -> Result<Option<User>> {
+    let oid = match params.get("grant_type") {
+        Some("authorization_code") => match params.get("code") {
+            Some(code) => match state.store.find_code(code).await? {
+                CodeLookup::Fresh(c) | CodeLookup::Consumed(c) => Some(c.user_oid),
+                CodeLookup::Unknown => None,
+            },
+            None => None,
+        },
+        Some("refresh_token") => match params.get("refresh_token") {
+            Some(rt) => state.store.find_refresh(rt).await?.map(|g| g.user_oid),
+            None => None,
+        },
+        _ => None,
+    };
+    match oid {
+        Some(oid) => Ok(state.store.user_by_oid(&oid).await?),
+        None => Ok(None),
+    }
 }
 
 /// Handles one token request.

@@ -60,6 +60,7 @@ async fn authorize(
         RequestFacts {
             client_id: param("client_id"),
             user: param("login_hint"),
+            user_oid: None,
             grant_type: None,
             claims: param("claims"),
         },

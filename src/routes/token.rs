@@ -15,12 +15,21 @@ pub async fn token(state: web::Data<AppState>, ClientPost(request): ClientPost) 
         .origin
         .as_deref()
         .and_then(|o| token::cors_origin(&state.directory(), request.params.get("client_id"), o));
+    // Whose request it is, only when a fault rule asks.
+    let user = match state.faults.names_user(FaultEndpoint::Token) {
+        true => token::request_user(&state, &request.params)
+            .await
+            .ok()
+            .flatten(),
+        false => None,
+    };
     let fault = faults::check(
         &state,
         FaultEndpoint::Token,
         RequestFacts {
             client_id: request.params.get("client_id"),
-            user: None,
+            user: user.as_ref().map(|u| u.upn.as_str()),
+            user_oid: user.as_ref().map(|u| u.oid.as_str()),
             grant_type: request.params.get("grant_type"),
             claims: request.params.get("claims"),
         },

@@ -244,6 +244,37 @@ async fn the_in_process_test_server_exposes_authority_ca_and_controls() {
             .len(),
         2
     );
+
+    use entra_mock::testing::Collection;
+    server
+        .create(
+            Collection::Users,
+            json!({"id": "e1e1e1e1-0000-4000-8000-000000000005", "userPrincipalName": "erin@contoso.onmicrosoft.com",
+                   "displayName": "Erin", "password": "Passw0rd!"}),
+        )
+        .await
+        .unwrap();
+    assert!(server
+        .totp("erin@contoso.onmicrosoft.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(server
+        .state()
+        .store
+        .user_by_id_or_upn("erin@contoso.onmicrosoft.com")
+        .await
+        .unwrap()
+        .is_some());
+    server.reset(false).await.unwrap();
+    assert!(server
+        .state()
+        .store
+        .user_by_id_or_upn("erin@contoso.onmicrosoft.com")
+        .await
+        .unwrap()
+        .is_none());
+    assert!(server.faults().is_empty());
     server.stop().await;
 }
 
@@ -360,4 +391,80 @@ async fn the_openapi_document_is_3_1_and_describes_every_test_control_path() {
             ["schema"]["$ref"],
         "#/components/schemas/NewFault"
     );
+}
+
+/// Issue 9's clock checks, through the HTTP API: past `exp` an access token is refused, past
+/// 24 hours a SPA refresh token gets AADSTS700084, past a TOTP step the code changes.
+#[tokio::test]
+async fn moving_the_clock_through_the_api_expires_tokens_spa_chains_and_one_time_codes() {
+    let app = TestApp::spawn().await;
+    let advance = |secs: i64| {
+        let app = &app;
+        async move {
+            let (status, _) = app
+                .mock(
+                    reqwest::Method::POST,
+                    "clock",
+                    Some(json!({ "advance": secs })),
+                )
+                .await;
+            assert_eq!(status, 200);
+        }
+    };
+    // A Graph token for userinfo, which entra-mock itself validates by its clock.
+    let (_, graph) = app
+        .mock(
+            reqwest::Method::POST,
+            "tokens",
+            Some(json!({"type": "access", "client_id": BFF, "user": ALICE, "scope": "openid profile"})),
+        )
+        .await;
+    let userinfo = |token: String| {
+        let app = &app;
+        async move {
+            app.client()
+                .get(format!("{}/oidc/userinfo", app.https))
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let token = graph["token"].as_str().unwrap().to_string();
+    assert_eq!(userinfo(token.clone()).await, 200);
+    let lifetime =
+        graph["claims"]["exp"].as_i64().unwrap() - graph["claims"]["iat"].as_i64().unwrap();
+
+    let (_, spa) = app
+        .mock(
+            reqwest::Method::POST,
+            "tokens",
+            Some(json!({"type": "refresh", "client_id": SPA, "user": ALICE,
+                        "scope": "api://22223333-cccc-4444-dddd-5555eeee6666/access_as_user"})),
+        )
+        .await;
+    let (_, before) = app
+        .mock(reqwest::Method::GET, &format!("users/{BOB}/totp"), None)
+        .await;
+
+    advance(lifetime + 1).await;
+    assert_eq!(userinfo(token).await, 401, "past exp");
+    let (_, after) = app
+        .mock(reqwest::Method::GET, &format!("users/{BOB}/totp"), None)
+        .await;
+    assert_ne!(before["code"], after["code"], "another TOTP step");
+
+    advance(24 * 3600).await;
+    app.token_with(
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", SPA),
+            ("refresh_token", spa["token"].as_str().unwrap()),
+        ],
+        &[("Origin", "http://localhost:5002")],
+    )
+    .await
+    .assert_error(400, "invalid_grant", 700084);
 }

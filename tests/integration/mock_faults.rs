@@ -307,3 +307,31 @@ async fn rules_are_listed_removed_one_by_one_or_all_and_bad_rules_are_refused() 
         assert_eq!(body["error"], "invalid_request");
     }
 }
+
+#[tokio::test]
+async fn a_rule_naming_a_user_refuses_only_that_users_tokens_at_the_token_endpoint() {
+    let app = TestApp::spawn().await;
+    add(
+        &app,
+        json!({"endpoint": "token", "preset": "revoked", "user": BOB, "grant_type": "refresh_token"}),
+    )
+    .await;
+    let mut tokens = Vec::new();
+    for user in [ALICE_OID, BOB_OID] {
+        let (code, _) = issue_code(
+            &app,
+            &CodeSpec {
+                user_oid: user.into(),
+                ..CodeSpec::bff()
+            },
+        )
+        .await;
+        let a = app.redeem_bff(&code).await;
+        assert_eq!(a.status, 200, "codes are not refused: {}", a.body);
+        tokens.push(a.str("refresh_token").to_string());
+    }
+    assert_eq!(app.refresh_bff(&tokens[0], None).await.status, 200, "alice");
+    app.refresh_bff(&tokens[1], None)
+        .await
+        .assert_error(400, "invalid_grant", 50173);
+}
