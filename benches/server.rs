@@ -26,6 +26,10 @@ impl Drop for Server {
 }
 
 fn start(data_dir: &std::path::Path) -> (Server, Instant) {
+    start_with(data_dir, &[])
+}
+
+fn start_with(data_dir: &std::path::Path, extra: &[&str]) -> (Server, Instant) {
     let started = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_entra-mock"))
         .args([
@@ -37,6 +41,7 @@ fn start(data_dir: &std::path::Path) -> (Server, Instant) {
             "--data-dir",
         ])
         .arg(data_dir)
+        .args(extra)
         .env("ENTRA_MOCK_LOG", "error")
         .stdout(Stdio::piped())
         .spawn()
@@ -120,7 +125,27 @@ async fn main() {
         Duration::from_secs(10),
     )
     .await;
-    println!("client_credentials: {tps:.0} tokens/s (32 concurrent clients)");
+    println!("client_credentials: {tps:.0} tokens/s (32 concurrent clients, request log on)");
+    drop(server);
+
+    // The same with the request log off: the log must cost nothing measurable.
+    let (quiet, _) = start_with(dir.path(), &["--request-log", "off"]);
+    wait_ready(&client, &quiet.base).await;
+    let quiet_url = format!("{}/{TENANT}/oauth2/v2.0/token", quiet.base);
+    let tps_off = post_per_second(
+        &client,
+        &quiet_url,
+        &form,
+        32,
+        20_000,
+        Duration::from_secs(10),
+    )
+    .await;
+    drop(quiet);
+    println!(
+        "client_credentials: {tps_off:.0} tokens/s with the request log off (on/off: {:.0}%)",
+        100.0 * tps / tps_off
+    );
 
     let signs = raw_signing_rate().await;
     println!("raw RS256 signing, one core, key parsed once: {signs:.0} tokens/s");

@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// key is published). Default: keys change only through `/_mock/keys/rotate`.
     #[arg(long, env = "ENTRA_MOCK_KEY_ROTATION_INTERVAL", value_parser = clap::value_parser!(i64).range(1..))]
     pub key_rotation_interval: Option<i64>,
+    /// Keep the request log of `/_mock/requests` and `/_mock/findings` ("on", the default, or
+    /// "off").
+    #[arg(long, env = "ENTRA_MOCK_REQUEST_LOG", default_value = "on", value_parser = ["on", "off"])]
+    pub request_log: String,
 }
 
 /// Whether discovery lists entra-mock's RFC 7009 revocation endpoint.
@@ -144,6 +148,8 @@ pub struct Settings {
     pub clock_offset: i64,
     /// Automatic key rollover period (seconds), if any.
     pub key_rotation_interval: Option<i64>,
+    /// Whether protocol requests are recorded for `/_mock/requests` and `/_mock/findings`.
+    pub request_log: bool,
 }
 
 impl Settings {
@@ -179,6 +185,7 @@ impl Settings {
             admin_token: args.admin_token.filter(|t| !t.expose().trim().is_empty()),
             clock_offset: args.clock_offset,
             key_rotation_interval: args.key_rotation_interval,
+            request_log: args.request_log == "on",
         })
     }
 
@@ -196,6 +203,7 @@ impl Settings {
             admin_token: None,
             clock_offset: 0,
             key_rotation_interval: None,
+            request_log: true,
         }
     }
 }

@@ -8,6 +8,7 @@ mod health;
 mod http;
 mod logout;
 mod mock;
+mod openapi;
 pub mod request_log;
 mod revoke;
 mod signin;
@@ -114,7 +115,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(signin::method_not_allowed)),
         )
         .service(get_only("/_mock/findings", mock::findings))
-        .service(get_only("/_mock/openapi.json", mock::openapi_json))
+        .service(get_only("/_mock/openapi.json", openapi::openapi_json))
         .service(get_only("/_mock/sessions", mock::list_sessions))
         .service(
             web::resource("/_mock/sessions/{id}")

@@ -89,7 +89,11 @@ pub async fn record(
     let Some(endpoint) = endpoint_of(req.path()) else {
         return next.call(req).await;
     };
-    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+    let Some(state) = req
+        .app_data::<web::Data<AppState>>()
+        .filter(|s| s.settings.request_log)
+        .cloned()
+    else {
         return next.call(req).await;
     };
     let mut params: Vec<(String, String)> =

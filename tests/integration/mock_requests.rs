@@ -173,3 +173,13 @@ async fn findings_report_a_reused_code_a_missing_pkce_a_reused_refresh_token_and
         }
     }
 }
+
+#[tokio::test]
+async fn with_the_request_log_off_nothing_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = entra_mock::config::Settings::for_tests(dir.path().to_path_buf());
+    settings.request_log = false;
+    let app = TestApp::spawn_with(settings).await;
+    app.discovery(true).await;
+    assert!(requests(&app, "").await.is_empty());
+}
