@@ -6,6 +6,7 @@
 
 pub mod amr;
 pub mod cli;
+pub mod clients;
 pub mod clock;
 pub mod config;
 pub mod context;
@@ -28,4 +29,5 @@ pub mod store;
 pub mod testing;
 pub mod tls;
 
+pub use clients::validate;
 pub use testing::TestServer;

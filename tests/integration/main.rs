@@ -29,3 +29,4 @@ mod tokens_errors;
 mod tokens_logout;
 mod tokens_refresh;
 mod v1;
+mod validator;
