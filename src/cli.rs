@@ -39,6 +39,15 @@ pub async fn main() -> ExitCode {
                 }
             };
         }
+        Some(Command::Api(a)) => {
+            return match crate::clients::api::run(a).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("entra-mock api: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         None => cli.serve,
     };
     match serve(args).await {

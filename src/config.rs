@@ -39,6 +39,9 @@ pub enum Command {
     /// The test-control API from the shell: `entra-mock ctl <noun> <verb> [args] [--json ...]`,
     /// e.g. `ctl clock advance 3600`, `ctl keys rotate roll-now`, `ctl faults add --json '{...}'`.
     Ctl(crate::ctl::CtlArgs),
+    /// The reference resource API (`GET/POST /tasks`, `POST /tasks/admin` with MFA) on
+    /// localhost:5003, validating the tokens of the authority it is given.
+    Api(crate::clients::api::ApiArgs),
 }
 
 #[derive(Debug, Clone, Args)]

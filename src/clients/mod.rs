@@ -1,4 +1,6 @@
-//! The reference clients' shared library code (issue 10): token validation for resource APIs,
-//! usable by our users' Rust APIs as `entra_mock::validate`.
+//! The reference clients (issue 10): the resource API (`entra-mock api`) and their shared library
+//! code, token validation for resource APIs, usable by our users' Rust APIs as
+//! `entra_mock::validate`.
 
+pub mod api;
 pub mod validate;

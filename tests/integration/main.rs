@@ -20,6 +20,7 @@ mod e2e;
 mod entra_markup;
 mod foundation;
 mod hardening;
+mod reference_api;
 mod signin;
 mod signin_mfa;
 mod signin_sso;
