@@ -3,4 +3,5 @@
 //! `entra_mock::validate`.
 
 pub mod api;
+pub mod browser_session;
 pub mod validate;
