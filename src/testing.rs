@@ -21,7 +21,6 @@ use crate::mock;
 pub use crate::mock::directory::Collection;
 use crate::mock::faults::{NewFault, Rule};
 use crate::mock::requests::{Entry, Filter, Finding};
-use crate::signin::totp::TotpSecret;
 use crate::startup::Application;
 use crate::state::AppState;
 
@@ -179,12 +178,8 @@ impl TestServer {
 
     /// The user's current one-time code by the virtual clock, if the user has TOTP.
     pub async fn totp(&self, user: &str) -> Result<Option<String>, Error> {
-        let found = self.state.store.user_by_id_or_upn(user).await?;
-        Ok(found
-            .as_ref()
-            .and_then(|u| u.credentials.totp_secret_base32())
-            .map(TotpSecret::from_base32)
-            .and_then(|s| s.code_at(self.now()))
+        Ok(mock::current_totp(&self.state, user)
+            .await?
             .map(|(code, _)| code))
     }
 

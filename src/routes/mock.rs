@@ -19,7 +19,6 @@ use crate::mock::keys::KeyList;
 use crate::mock::requests::Filter;
 use crate::mock::signin::{SignInRequest, SignedIn};
 use crate::mock::tokens::{MintRequest, Minted};
-use crate::signin::totp::TotpSecret;
 use crate::state::AppState;
 
 /// Proof that a request may use `/_mock/`: always, unless an admin token is configured, in which
@@ -113,14 +112,8 @@ pub async fn user_totp(
     state: web::Data<AppState>,
     user: web::Path<String>,
 ) -> Result<HttpResponse> {
-    let now = state.clock.unix();
-    let found = state.store.user_by_id_or_upn(&user).await?;
-    let secret = found
-        .as_ref()
-        .and_then(|u| u.credentials.totp_secret_base32())
-        .map(TotpSecret::from_base32);
-    let (code, expires_in) = secret
-        .and_then(|s| s.code_at(now))
+    let (code, expires_in) = mock::current_totp(&state, &user)
+        .await?
         .ok_or_else(|| Error::NotFound(format!("a TOTP method of user '{user}'")))?;
     Ok(HttpResponse::Ok().json(TotpNow { code, expires_in }))
 }
