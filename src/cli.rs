@@ -48,6 +48,15 @@ pub async fn main() -> ExitCode {
                 }
             };
         }
+        Some(Command::Bff(a)) => {
+            return match crate::clients::bff::run(a).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("entra-mock bff: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         None => cli.serve,
     };
     match serve(args).await {

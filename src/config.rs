@@ -42,6 +42,9 @@ pub enum Command {
     /// The reference resource API (`GET/POST /tasks`, `POST /tasks/admin` with MFA) on
     /// localhost:5003, validating the tokens of the authority it is given.
     Api(crate::clients::api::ApiArgs),
+    /// The reference backend-for-frontend (cookie sessions, tokens kept server-side) on
+    /// localhost:5001.
+    Bff(crate::clients::bff::BffArgs),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -1,7 +1,9 @@
-//! The reference clients (issue 10): the resource API (`entra-mock api`) and their shared library
+//! The reference clients (issue 10): the BFF (`entra-mock bff`), the resource API
+//! (`entra-mock api`) and their shared library
 //! code, token validation for resource APIs, usable by our users' Rust APIs as
 //! `entra_mock::validate`.
 
 pub mod api;
+pub mod bff;
 pub mod browser_session;
 pub mod validate;

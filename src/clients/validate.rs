@@ -299,6 +299,30 @@ pub fn mfa_claims_challenge() -> String {
     )
 }
 
+/// The claims JSON a client must send back as the `claims` parameter of `/authorize`, from an
+/// `insufficient_claims` challenge (`claims` is base64 in the header, plain JSON in the request;
+/// <https://learn.microsoft.com/entra/identity-platform/claims-challenge#claims-challenge-header-format>).
+pub fn claims_from_challenge(www_authenticate: &str) -> Option<String> {
+    use base64::Engine;
+    if !www_authenticate.contains("insufficient_claims") {
+        return None;
+    }
+    let b64 = www_authenticate
+        .split("claims=\"")
+        .nth(1)?
+        .split('"')
+        .next()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64))
+        .ok()?;
+    let json = String::from_utf8(bytes).ok()?;
+    serde_json::from_str::<Value>(&json)
+        .ok()
+        .filter(Value::is_object)
+        .map(|_| json)
+}
+
 /// Whether the token's `amr` shows multi-factor authentication.
 pub fn has_mfa(claims: &Value) -> bool {
     claims["amr"]
@@ -345,6 +369,18 @@ mod tests {
             .unwrap();
         let v: Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(v["access_token"]["amr"]["values"][0], "mfa");
+        assert_eq!(
+            claims_from_challenge(&challenge).as_deref(),
+            Some(r#"{"access_token":{"amr":{"essential":true,"values":["mfa"]}}}"#)
+        );
+        assert_eq!(
+            claims_from_challenge("Bearer error=\"invalid_token\""),
+            None
+        );
+        assert_eq!(
+            claims_from_challenge("Bearer error=\"insufficient_claims\", claims=\"bm90IGpzb24=\""),
+            None
+        );
         assert!(has_mfa(&serde_json::json!({"amr": ["pwd", "mfa"]})));
         assert!(!has_mfa(&serde_json::json!({"amr": ["pwd"]})));
     }

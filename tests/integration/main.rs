@@ -21,6 +21,7 @@ mod entra_markup;
 mod foundation;
 mod hardening;
 mod reference_api;
+mod reference_bff;
 mod signin;
 mod signin_mfa;
 mod signin_sso;

@@ -9,7 +9,7 @@ use crate::helpers::*;
 
 const SPA_ORIGIN: &str = "http://localhost:5002";
 
-fn start_api(app: &TestApp) -> String {
+pub fn start_api(app: &TestApp) -> String {
     let args = ApiArgs {
         authority_host: app.https.clone(),
         tenant_id: TENANT.into(),
