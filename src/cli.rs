@@ -39,30 +39,26 @@ pub async fn main() -> ExitCode {
                 }
             };
         }
-        Some(Command::Api(a)) => {
-            return match crate::clients::api::run(a).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("entra-mock api: {e:#}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
-        Some(Command::Bff(a)) => {
-            return match crate::clients::bff::run(a).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("entra-mock bff: {e:#}");
-                    ExitCode::FAILURE
-                }
-            };
-        }
+        Some(Command::Api(a)) => return finish("api", crate::clients::api::run(a).await),
+        Some(Command::Bff(a)) => return finish("bff", crate::clients::bff::run(a).await),
+        Some(Command::Spa(a)) => return finish("spa", crate::clients::spa::run(a).await),
         None => cli.serve,
     };
     match serve(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("entra-mock: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The exit of a subcommand that runs until stopped.
+fn finish(name: &str, result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("entra-mock {name}: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -45,6 +45,8 @@ pub enum Command {
     /// The reference backend-for-frontend (cookie sessions, tokens kept server-side) on
     /// localhost:5001.
     Bff(crate::clients::bff::BffArgs),
+    /// The reference single-page app (PKCE in the browser, tokens in memory) on localhost:5002.
+    Spa(crate::clients::spa::SpaArgs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -96,6 +98,10 @@ pub struct ServeArgs {
     /// "off").
     #[arg(long, env = "ENTRA_MOCK_REQUEST_LOG", default_value = "on", value_parser = ["on", "off"])]
     pub request_log: String,
+    /// Hide the "Test accounts" hint that the sign-in page shows while the built-in tenant is in
+    /// use (the well-known users, their password and MFA method, bob's current code).
+    #[arg(long, env = "ENTRA_MOCK_NO_HINTS")]
+    pub no_hints: bool,
 }
 
 /// Whether discovery lists entra-mock's RFC 7009 revocation endpoint.
@@ -156,6 +162,8 @@ pub struct Settings {
     pub key_rotation_interval: Option<i64>,
     /// Whether protocol requests are recorded for `/_mock/requests` and `/_mock/findings`.
     pub request_log: bool,
+    /// The sign-in page's "Test accounts" hint (built-in tenant only).
+    pub hints: bool,
 }
 
 impl Settings {
@@ -192,6 +200,7 @@ impl Settings {
             clock_offset: args.clock_offset,
             key_rotation_interval: args.key_rotation_interval,
             request_log: args.request_log == "on",
+            hints: !args.no_hints,
         })
     }
 
@@ -210,6 +219,7 @@ impl Settings {
             clock_offset: 0,
             key_rotation_interval: None,
             request_log: true,
+            hints: true,
         }
     }
 }

@@ -4,6 +4,7 @@
 pub mod directory;
 pub mod document;
 pub mod faults;
+pub mod hints;
 pub mod keys;
 pub mod requests;
 pub mod sessions;

@@ -91,5 +91,6 @@ async fn authorize(
         }
         Err(e) => Err(e),
     };
-    signin_pages::respond(outcome, &ctx, &browser)
+    let hints = signin_pages::hints(&state, &outcome).await;
+    signin_pages::respond(outcome, &ctx, &browser, &hints)
 }

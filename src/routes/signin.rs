@@ -54,7 +54,8 @@ pub async fn login(
         }
         _ => Err(Error::SignInSessionInvalid),
     };
-    signin_pages::respond(outcome, &ctx, &browser)
+    let hints = signin_pages::hints(&state, &outcome).await;
+    signin_pages::respond(outcome, &ctx, &browser, &hints)
 }
 
 /// Other methods get Entra's error page rather than a bare 405.

@@ -13,6 +13,7 @@ use base64::Engine;
 
 use crate::context::RequestContext;
 use crate::error::Error;
+use crate::mock::hints::{test_accounts, TestAccount};
 use crate::oauth::authorize::{IdTokens, Reply, ReplyBody, ResponseMode};
 use crate::signin::{
     Account, Deps, NewSession, Outcome, Page, Persistence, View, PERSISTENT_SESSION_SECS,
@@ -143,14 +144,23 @@ fn html(status: StatusCode, form_target: Option<&str>) -> HttpResponseBuilder {
     b
 }
 
+/// The "Test accounts" hint for a page (none for other outcomes).
+pub async fn hints(state: &AppState, outcome: &Result<Outcome, Error>) -> Vec<TestAccount> {
+    match outcome {
+        Ok(Outcome::Page(page)) => test_accounts(state, page.strict_app).await,
+        _ => Vec::new(),
+    }
+}
+
 /// Turns the domain's answer into the HTTP response.
 pub fn respond(
     outcome: Result<Outcome, Error>,
     ctx: &RequestContext,
     browser: &BrowserId,
+    hints: &[TestAccount],
 ) -> HttpResponse {
     let mut res = match outcome {
-        Ok(Outcome::Page(page)) => page_response(&page),
+        Ok(Outcome::Page(page)) => page_response(&page, hints),
         Ok(Outcome::Reply { reply, session }) => {
             let mut res = reply_response(reply, ctx);
             if let Some(s) = session {
@@ -221,9 +231,10 @@ struct SigninTemplate<'a> {
     qr: &'a str,
     accounts: &'a [Account],
     error: Option<PageError>,
+    hints: &'a [TestAccount],
 }
 
-fn page_response(page: &Page) -> HttpResponse {
+fn page_response(page: &Page, hints: &[TestAccount]) -> HttpResponse {
     let mut t = SigninTemplate {
         kind: "",
         title: "Sign in to your account",
@@ -238,6 +249,7 @@ fn page_response(page: &Page) -> HttpResponse {
         qr: "",
         accounts: &[],
         error: None,
+        hints,
     };
     match &page.view {
         View::AccountPicker { accounts } => {

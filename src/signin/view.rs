@@ -62,6 +62,8 @@ pub struct Page {
     pub app_name: String,
     /// Origin of the app's redirect URI: the pages' forms lead there in the end.
     pub reply_origin: String,
+    /// The app asks for Entra's exact claims and pages (`strictEntraClaims`): no mock extras.
+    pub strict_app: bool,
     pub view: View,
 }
 
@@ -139,6 +141,7 @@ impl Deps<'_> {
             tenant_segment: flow.request.tenant_segment.clone(),
             app_name: app.display_name.clone(),
             reply_origin: flow.request.reply.origin(),
+            strict_app: app.strict_entra_claims,
             view,
         })
     }

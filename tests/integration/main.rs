@@ -23,6 +23,7 @@ mod hardening;
 mod reference_api;
 mod reference_bff;
 mod signin;
+mod signin_hints;
 mod signin_mfa;
 mod signin_sso;
 mod silent_sso;
