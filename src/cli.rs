@@ -41,6 +41,7 @@ pub async fn main() -> ExitCode {
         }
         Some(Command::Api(a)) => return finish("api", crate::clients::api::run(a).await),
         Some(Command::Bff(a)) => return finish("bff", crate::clients::bff::run(a).await),
+        Some(Command::Demo(a)) => return finish("demo", crate::clients::demo::run(*a).await),
         Some(Command::Spa(a)) => return finish("spa", crate::clients::spa::run(a).await),
         None => cli.serve,
     };

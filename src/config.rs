@@ -47,6 +47,25 @@ pub enum Command {
     Bff(crate::clients::bff::BffArgs),
     /// The reference single-page app (PKCE in the browser, tokens in memory) on localhost:5002.
     Spa(crate::clients::spa::SpaArgs),
+    /// The server and the three reference clients in one process (BFF on localhost:5001, SPA on
+    /// :5002, API on :5003), to click through both flows in a browser.
+    Demo(Box<DemoArgs>),
+}
+
+/// `entra-mock demo`: the server's own flags, and the reference clients' ports.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// The BFF's port on localhost (0: any free port).
+    #[arg(long, default_value_t = 5001)]
+    pub bff_port: u16,
+    /// The SPA's port on localhost (0: any free port).
+    #[arg(long, default_value_t = 5002)]
+    pub spa_port: u16,
+    /// The resource API's port on localhost (0: any free port).
+    #[arg(long, default_value_t = 5003)]
+    pub api_port: u16,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -23,7 +23,7 @@ if [ -d tests/interop ] && ls tests/interop/*_test.py >/dev/null 2>&1; then
 fi
 
 if [ -d tests/interop/browser ]; then
-  echo "== browser interop tests (node --test, msal-browser in headless Chromium)"
+  echo "== browser tests (node --test: msal-browser and the reference clients in headless Chromium)"
   chromium_bin="${CHROMIUM:-/usr/bin/chromium}"
   if [ ! -x "$chromium_bin" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

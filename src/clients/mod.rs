@@ -6,5 +6,6 @@
 pub mod api;
 pub mod bff;
 pub mod browser_session;
+pub mod demo;
 pub mod spa;
 pub mod validate;

@@ -22,6 +22,7 @@ mod foundation;
 mod hardening;
 mod reference_api;
 mod reference_bff;
+mod reference_spa;
 mod signin;
 mod signin_hints;
 mod signin_mfa;

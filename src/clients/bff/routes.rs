@@ -147,6 +147,16 @@ struct ProtectedPage {
     notice: String,
 }
 
+/// The end of the callback. Not a redirect: the navigation that brings the browser back from
+/// Entra is cross-site, and a redirect would stay part of it, so the new `SameSite=Strict`
+/// session cookie would not be sent with the next request and the sign-in would loop. A page
+/// that moves on by itself (meta refresh) starts a same-site navigation, which carries it.
+#[derive(Template)]
+#[template(path = "bff/continue.html")]
+struct ContinuePage<'a> {
+    to: &'a str,
+}
+
 #[derive(Template)]
 #[template(path = "bff/error.html")]
 struct ErrorPage<'a> {
@@ -326,10 +336,12 @@ async fn callback(bff: web::Data<BffState>, req: HttpRequest) -> HttpResponse {
     let mut clear_login = login_state_cookie(LOGIN, "", bff.https);
     clear_login.make_removal();
     match session::finish_login(&bff, cookie_state.as_deref(), &cb, now()).await {
-        Ok((session, to)) => see_other(&to)
-            .cookie(session_cookie(SESSION, session.id.expose(), bff.https))
-            .cookie(clear_login)
-            .finish(),
+        Ok((session, to)) => {
+            let mut res = html(&bff, StatusCode::OK, ContinuePage { to: &to }.render());
+            let _ = res.add_cookie(&session_cookie(SESSION, session.id.expose(), bff.https));
+            let _ = res.add_cookie(&clear_login);
+            res
+        }
         Err(e) => {
             let mut res = error_page(&bff, &e);
             let _ = res.add_cookie(&clear_login);

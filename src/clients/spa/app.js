@@ -108,7 +108,7 @@
     if (id.nonce !== tx.nonce) throw new Error("the ID token's nonce is not this sign-in's");
     if (id.aud !== cfg.clientId) throw new Error("the ID token is not for this app");
     if (id.iss !== `${authority()}/v2.0`) throw new Error("the ID token's issuer is not the tenant's");
-    if (id.exp < now - 60) throw new Error("the ID token has expired");
+    if (id.exp < now - 60) throw new Error(`the ID token has expired (exp ${id.exp}, now ${now})`);
     log("28-29) code redeemed cross-origin with the code verifier; ID token nonce, aud, iss checked");
     keep(t);
   }
