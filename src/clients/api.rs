@@ -23,20 +23,8 @@ const ROLE: &str = "Tasks.ReadWrite.All";
 
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
-    /// Scheme and host of the authority (entra-mock's HTTPS listener, or
-    /// https://login.microsoftonline.com).
-    #[arg(
-        long,
-        env = "API_AUTHORITY_HOST",
-        default_value = "https://localhost:8443"
-    )]
-    pub authority_host: String,
-    #[arg(
-        long,
-        env = "API_TENANT_ID",
-        default_value = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
-    )]
-    pub tenant_id: String,
+    #[command(flatten)]
+    pub authority: super::Authority,
     /// The API's client id (its App ID URI `api://{client id}` is accepted too).
     #[arg(
         long,
@@ -85,8 +73,8 @@ pub fn start(args: &ApiArgs, ca_pem: Option<&str>) -> anyhow::Result<RunningApi>
     }
     let app_id_uri = format!("api://{}", args.client_id);
     let config = ValidatorConfig::for_api(
-        &args.authority_host,
-        &args.tenant_id,
+        &args.authority.host,
+        &args.authority.tenant_id,
         &[&args.client_id, &app_id_uri],
     );
     let state = web::Data::new(ApiState {

@@ -78,11 +78,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
         format!("http://localhost:{api_port}"),
     );
     register(&app, &bff_url, &spa_url).await?;
+    let authority = super::Authority {
+        host: authority_host.clone(),
+        tenant_id: TENANT.into(),
+    };
 
     let api = api::start(
         &ApiArgs {
-            authority_host: authority_host.clone(),
-            tenant_id: TENANT.into(),
+            authority: authority.clone(),
             client_id: API_APP.into(),
             listen: loopback(api_port),
             spa_origin: spa_url.clone(),
@@ -92,8 +95,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     )?;
     let bff = bff::start(
         &BffArgs {
-            authority_host: authority_host.clone(),
-            tenant_id: TENANT.into(),
+            authority: authority.clone(),
             client_id: BFF_APP.into(),
             client_secret: "bff-secret-local-dev-only".into(),
             listen: loopback(bff_port),
@@ -107,8 +109,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<()> {
     )
     .await?;
     let spa = spa::start(&SpaArgs {
-        authority_host: authority_host.clone(),
-        tenant_id: TENANT.into(),
+        authority: authority.clone(),
         client_id: SPA_APP.into(),
         listen: loopback(spa_port),
         public_url: spa_url.clone(),

@@ -11,8 +11,10 @@ const SPA_ORIGIN: &str = "http://localhost:5002";
 
 pub fn start_api(app: &TestApp) -> String {
     let args = ApiArgs {
-        authority_host: app.https.clone(),
-        tenant_id: TENANT.into(),
+        authority: entra_mock::clients::Authority {
+            host: app.https.clone(),
+            tenant_id: TENANT.into(),
+        },
         client_id: API.into(),
         listen: "127.0.0.1:0".parse().unwrap(),
         spa_origin: SPA_ORIGIN.into(),

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 use crate::reference_api::start_api;
-use crate::signin_helpers::{page, reply_params, submit, totp_code};
+use crate::signin_helpers::{get, page, reply_params, submit, totp_code};
 
 const ERIN: &str = "erin@contoso.onmicrosoft.com";
 const ERIN_SECRET: &str = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU";
@@ -25,8 +25,10 @@ async fn start_bff(app: &TestApp) -> Bff {
     let api = start_api(app);
     let dir = tempfile::tempdir().unwrap();
     let args = BffArgs {
-        authority_host: app.https.clone(),
-        tenant_id: TENANT.into(),
+        authority: entra_mock::clients::Authority {
+            host: app.https.clone(),
+            tenant_id: TENANT.into(),
+        },
         client_id: BFF.into(),
         client_secret: BFF_SECRET.into(),
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -100,7 +102,7 @@ async fn at_entra(
     password: &str,
     totp_secret: Option<&str>,
 ) -> String {
-    let mut html = page(client.get(authorize).send().await.unwrap()).await;
+    let mut html = page(get(client, authorize).await).await;
     if html.contains("name=\"loginfmt\"") {
         html = page(submit(client, &app.https, &html, &[("loginfmt", upn)]).await).await;
     }
@@ -130,11 +132,7 @@ async fn sign_in(
     totp_secret: Option<&str>,
 ) -> String {
     // 1-2: no session, so a redirect to /authorize with state, nonce and PKCE.
-    let res = client
-        .get(format!("{}/protected", bff.base))
-        .send()
-        .await
-        .unwrap();
+    let res = get(client, &format!("{}/protected", bff.base)).await;
     assert_eq!(res.status(), 303);
     let authorize = location(&res);
     let login_cookie = set_cookie(&res, "bff-login");
@@ -148,7 +146,7 @@ async fn sign_in(
         "{callback}"
     );
     // 7-11: the code redeemed, the session stored, the session cookie set.
-    let res = client.get(&callback).send().await.unwrap();
+    let res = get(client, &callback).await;
     assert_eq!(res.status(), 200);
     let cookie = set_cookie(&res, "bff-session");
     assert_eq!(continues_to(res).await, "/protected");
@@ -171,11 +169,7 @@ async fn the_bff_signs_in_keeps_tokens_server_side_and_calls_the_api_as_steps_1_
     let bff = start_bff(&app).await;
     let client = app.client();
 
-    let res = client
-        .get(format!("{}/protected", bff.base))
-        .send()
-        .await
-        .unwrap();
+    let res = get(&client, &format!("{}/protected", bff.base)).await;
     let authorize = url::Url::parse(&location(&res)).unwrap();
     assert_eq!(
         authorize.as_str().split('?').next().unwrap(),
@@ -199,14 +193,7 @@ async fn the_bff_signs_in_keeps_tokens_server_side_and_calls_the_api_as_steps_1_
     assert!(stored.refresh_token.is_some() && stored.sid.is_some());
 
     // 12-16: the page shows who and amr; the tasks come from the API.
-    let html = page(
-        client
-            .get(format!("{}/protected", bff.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let html = page(get(&client, &format!("{}/protected", bff.base)).await).await;
     assert!(html.contains("Alice Example") && html.contains("<td id=\"amr\">pwd</td>"));
     assert!(html.contains("HTTP 200"), "{html}");
     let csrf = csrf_of(&html);
@@ -227,11 +214,8 @@ async fn the_bff_signs_in_keeps_tokens_server_side_and_calls_the_api_as_steps_1_
     assert_eq!(res.status(), 403);
     let res = add(Some(csrf.clone())).await.unwrap();
     assert_eq!(res.status(), 201);
-    let list: Value = client
-        .get(format!("{}/api/tasks", bff.base))
-        .send()
+    let list: Value = get(&client, &format!("{}/api/tasks", bff.base))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -240,11 +224,7 @@ async fn the_bff_signs_in_keeps_tokens_server_side_and_calls_the_api_as_steps_1_
 
     // 17-20: an expired access token is refreshed first; the rotated refresh token is stored.
     assert!(bff.store.expire_access_token(&session).await.unwrap());
-    let res = client
-        .get(format!("{}/api/tasks", bff.base))
-        .send()
-        .await
-        .unwrap();
+    let res = get(&client, &format!("{}/api/tasks", bff.base)).await;
     assert_eq!(res.status(), 200);
     let after = bff.store.session(&session).await.unwrap().unwrap();
     assert_ne!(
@@ -268,20 +248,12 @@ async fn the_bff_signs_in_keeps_tokens_server_side_and_calls_the_api_as_steps_1_
         .await;
     assert_eq!(status, 201);
     assert!(bff.store.expire_access_token(&session).await.unwrap());
-    let res = client
-        .get(format!("{}/api/tasks", bff.base))
-        .send()
-        .await
-        .unwrap();
+    let res = get(&client, &format!("{}/api/tasks", bff.base)).await;
     assert_eq!(res.status(), 401);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "session_ended");
     assert!(bff.store.session(&session).await.unwrap().is_none());
-    let res = client
-        .get(format!("{}/api/tasks", bff.base))
-        .send()
-        .await
-        .unwrap();
+    let res = get(&client, &format!("{}/api/tasks", bff.base)).await;
     assert_eq!(res.status(), 401);
 }
 
@@ -291,42 +263,30 @@ async fn the_callback_refuses_a_state_it_did_not_start_and_an_entra_error() {
     let bff = start_bff(&app).await;
     let client = app.client();
     // No login-state cookie: refused, nothing stored.
-    let res = client
-        .get(format!("{}/auth/callback?code=abc&state=xyz", bff.base))
-        .send()
-        .await
-        .unwrap();
+    let res = get(
+        &client,
+        &format!("{}/auth/callback?code=abc&state=xyz", bff.base),
+    )
+    .await;
     assert_eq!(res.status(), 400);
     let html = res.text().await.unwrap();
     assert!(html.contains("state mismatch"), "{html}");
     // A started login, answered with another state.
-    let res = client
-        .get(format!("{}/protected", bff.base))
-        .send()
-        .await
-        .unwrap();
+    let res = get(&client, &format!("{}/protected", bff.base)).await;
     assert_eq!(res.status(), 303);
-    let res = client
-        .get(format!("{}/auth/callback?code=abc&state=other", bff.base))
-        .send()
-        .await
-        .unwrap();
+    let res = get(
+        &client,
+        &format!("{}/auth/callback?code=abc&state=other", bff.base),
+    )
+    .await;
     assert_eq!(res.status(), 400);
     // An error reply with the right state shows Entra's error, escaped.
-    let res = client
-        .get(format!("{}/protected", bff.base))
-        .send()
-        .await
-        .unwrap();
+    let res = get(&client, &format!("{}/protected", bff.base)).await;
     let state = reply_params(&location(&res))["state"].clone();
-    let res = client
-        .get(format!(
+    let res = get(&client, &format!(
             "{}/auth/callback?state={state}&error=access_denied&error_description=%3Cscript%3Ex%3C/script%3E",
             bff.base
-        ))
-        .send()
-        .await
-        .unwrap();
+        )).await;
     assert_eq!(res.status(), 400);
     let html = res.text().await.unwrap();
     assert!(
@@ -335,20 +295,13 @@ async fn the_callback_refuses_a_state_it_did_not_start_and_an_entra_error() {
     );
     assert_eq!(bff.store.count().await.unwrap(), 0);
     // The login endpoint is no open redirect, and a claims value must be JSON.
-    let res = client
-        .get(format!(
-            "{}/auth/login?return_to=//evil.example/x",
-            bff.base
-        ))
-        .send()
-        .await
-        .unwrap();
+    let res = get(
+        &client,
+        &format!("{}/auth/login?return_to=//evil.example/x", bff.base),
+    )
+    .await;
     assert_eq!(res.status(), 303);
-    let res = client
-        .get(format!("{}/auth/login?claims=notjson", bff.base))
-        .send()
-        .await
-        .unwrap();
+    let res = get(&client, &format!("{}/auth/login?claims=notjson", bff.base)).await;
     assert_eq!(res.status(), 400);
 }
 
@@ -370,14 +323,7 @@ async fn a_claims_challenge_from_the_api_makes_the_bff_sign_in_again_with_mfa() 
     let bff = start_bff(&app).await;
     let client = app.client();
     let first = sign_in(&app, &bff, &client, ERIN, PASSWORD, None).await;
-    let html = page(
-        client
-            .get(format!("{}/protected", bff.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let html = page(get(&client, &format!("{}/protected", bff.base)).await).await;
     let csrf = csrf_of(&html);
     // The page's admin form: the API's claims challenge becomes a new sign-in with `claims`.
     let res = client
@@ -389,16 +335,12 @@ async fn a_claims_challenge_from_the_api_makes_the_bff_sign_in_again_with_mfa() 
     assert_eq!(res.status(), 303);
     let login = location(&res);
     assert!(login.starts_with("/auth/login?claims="), "{login}");
-    let res = client
-        .get(format!("{}{login}", bff.base))
-        .send()
-        .await
-        .unwrap();
+    let res = get(&client, &format!("{}{login}", bff.base)).await;
     let authorize = location(&res);
     let claims: Value = serde_json::from_str(&reply_params(&authorize)["claims"]).unwrap();
     assert_eq!(claims["access_token"]["amr"]["values"], json!(["mfa"]));
     // Entra asks for the second factor (the SSO session has only a password).
-    let mut html = page(client.get(&authorize).send().await.unwrap()).await;
+    let mut html = page(get(&client, &authorize).await).await;
     if html.contains("name=\"passwd\"") {
         html = page(submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await).await;
     }
@@ -407,21 +349,14 @@ async fn a_claims_challenge_from_the_api_makes_the_bff_sign_in_again_with_mfa() 
     let code = totp_code(&app, ERIN_SECRET, 0);
     let res = submit(&client, &app.https, &html, &[("otc", &code)]).await;
     let callback = location(&res);
-    let res = client.get(&callback).send().await.unwrap();
+    let res = get(&client, &callback).await;
     let second = set_cookie(&res, "bff-session");
     assert_eq!(continues_to(res).await, "/protected");
     assert!(
         !second.contains(&first),
         "a new session after a new sign-in"
     );
-    let html = page(
-        client
-            .get(format!("{}/protected", bff.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let html = page(get(&client, &format!("{}/protected", bff.base)).await).await;
     let amr = html
         .split("<td id=\"amr\">")
         .nth(1)
@@ -457,7 +392,7 @@ async fn logout_ends_the_session_here_and_at_entra_and_front_channel_logout_ends
         .await
         .unwrap();
     assert_eq!(res.status(), 403);
-    let html = page(client.get(&bff.base).send().await.unwrap()).await;
+    let html = page(get(&client, &bff.base).await).await;
     assert!(html.contains("Signed in"));
     let res = client
         .post(format!("{}/logout", bff.base))
@@ -475,9 +410,9 @@ async fn logout_ends_the_session_here_and_at_entra_and_front_channel_logout_ends
     assert_eq!(params["logout_hint"], stored.login_hint.clone().unwrap());
     assert!(bff.store.session(&session).await.unwrap().is_none());
     // Entra's sign-out page ends the SSO session and returns to the app.
-    let html = page(client.get(&end).send().await.unwrap()).await;
+    let html = page(get(&client, &end).await).await;
     assert!(html.contains(&format!("{}/", bff.base)), "{html}");
-    let html = page(client.get(&bff.base).send().await.unwrap()).await;
+    let html = page(get(&client, &bff.base).await).await;
     assert!(html.contains("Not signed in"));
 
     // Signed in again, then signed out at Entra by another app: its sign-out page loads our
@@ -491,23 +426,13 @@ async fn logout_ends_the_session_here_and_at_entra_and_front_channel_logout_ends
         .unwrap()
         .sid
         .unwrap();
-    let html = page(
-        client
-            .get(format!("{}/{TENANT}/oauth2/v2.0/logout", app.https))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let logout = format!("{}/{TENANT}/oauth2/v2.0/logout", app.https);
+    let html = page(get(&client, &logout).await).await;
     let frontchannel = format!("{}/auth/frontchannel-logout?sid={sid}", bff.base);
     assert!(html.contains(&frontchannel.replace('&', "&amp;")), "{html}");
-    let res = client.get(&frontchannel).send().await.unwrap();
+    let res = get(&client, &frontchannel).await;
     assert_eq!(res.status(), 200);
     assert!(bff.store.session(&session).await.unwrap().is_none());
-    let res = client
-        .get(format!("{}/protected", bff.base))
-        .send()
-        .await
-        .unwrap();
+    let res = get(&client, &format!("{}/protected", bff.base)).await;
     assert_eq!(res.status(), 303);
 }

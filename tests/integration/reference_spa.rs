@@ -12,8 +12,10 @@ use crate::helpers::*;
 async fn the_spa_host_serves_its_page_with_a_strict_csp_and_its_settings() {
     let app = TestApp::spawn().await;
     let args = SpaArgs {
-        authority_host: app.https.clone(),
-        tenant_id: TENANT.into(),
+        authority: entra_mock::clients::Authority {
+            host: app.https.clone(),
+            tenant_id: TENANT.into(),
+        },
         client_id: SPA.into(),
         listen: "127.0.0.1:0".parse().unwrap(),
         public_url: String::new(),

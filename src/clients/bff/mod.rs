@@ -26,20 +26,8 @@ use crate::secret::Secret;
 
 #[derive(Debug, Clone, Args)]
 pub struct BffArgs {
-    /// Scheme and host of the authority (entra-mock's HTTPS listener, or
-    /// https://login.microsoftonline.com).
-    #[arg(
-        long,
-        env = "BFF_AUTHORITY_HOST",
-        default_value = "https://localhost:8443"
-    )]
-    pub authority_host: String,
-    #[arg(
-        long,
-        env = "BFF_TENANT_ID",
-        default_value = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
-    )]
-    pub tenant_id: String,
+    #[command(flatten)]
+    pub authority: crate::clients::Authority,
     #[arg(
         long,
         env = "BFF_CLIENT_ID",
@@ -117,8 +105,8 @@ pub async fn start(args: &BffArgs, ca_pem: Option<&str>) -> anyhow::Result<Runni
         u => u.to_string(),
     };
     let reg = Registration {
-        authority_host: args.authority_host.trim_end_matches('/').to_string(),
-        tenant_id: args.tenant_id.clone(),
+        authority_host: args.authority.host.trim_end_matches('/').to_string(),
+        tenant_id: args.authority.tenant_id.clone(),
         client_id: args.client_id.clone(),
         client_secret: Secret::new(args.client_secret.clone()),
         redirect_uri: format!("{public_url}/auth/callback"),

@@ -19,20 +19,8 @@ const CSS: &str = include_str!("../static/app.css");
 
 #[derive(Debug, Clone, Args)]
 pub struct SpaArgs {
-    /// Scheme and host of the authority (entra-mock's HTTPS listener, or
-    /// https://login.microsoftonline.com).
-    #[arg(
-        long,
-        env = "SPA_AUTHORITY_HOST",
-        default_value = "https://localhost:8443"
-    )]
-    pub authority_host: String,
-    #[arg(
-        long,
-        env = "SPA_TENANT_ID",
-        default_value = "aaaabbbb-0000-cccc-1111-dddd2222eeee"
-    )]
-    pub tenant_id: String,
+    #[command(flatten)]
+    pub authority: crate::clients::Authority,
     #[arg(
         long,
         env = "SPA_CLIENT_ID",
@@ -76,11 +64,11 @@ pub fn start(args: &SpaArgs) -> anyhow::Result<RunningSpa> {
         "" => format!("http://localhost:{}", addr.port()),
         u => u.to_string(),
     };
-    let authority_host = args.authority_host.trim_end_matches('/').to_string();
+    let authority_host = args.authority.host.trim_end_matches('/').to_string();
     let api_url = args.api_url.trim_end_matches('/').to_string();
     let config = serde_json::json!({
         "authorityHost": authority_host,
-        "tenantId": args.tenant_id,
+        "tenantId": args.authority.tenant_id,
         "clientId": args.client_id,
         "redirectUri": format!("{public_url}/"),
         "apiUrl": api_url,
