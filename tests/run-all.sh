@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The conformance report's input, written afresh by this run's suites.
+rm -rf target/conformance target/conformance.md
+
 echo "== cargo build --release --locked (the Dockerfile's build)"
 cargo build --release --locked
 
@@ -37,3 +40,9 @@ if [ -d tests/interop/browser ]; then
   ENTRA_MOCK_BIN="$PWD/target/release/entra-mock" CHROMIUM="$chromium_bin" \
     node --test tests/interop/browser/
 fi
+
+echo "== mutation check (tests/mutations.sh): each broken rule must turn the suite red"
+bash tests/mutations.sh
+
+echo "== conformance report"
+python3 tests/conformance_report.py

@@ -93,7 +93,7 @@ pub fn session_cookie(name: &str, id: &str, https: bool) -> Cookie<'static> {
     };
     Cookie::build(name, id.to_string())
         .path("/")
-        .http_only(true)
+        .http_only(!super::mutation::Mutation::BffCookieNotHttpOnly.active())
         .secure(https)
         .same_site(SameSite::Strict)
         .finish()

@@ -7,6 +7,7 @@ pub mod api;
 pub mod bff;
 pub mod browser_session;
 pub mod demo;
+pub mod mutation;
 pub mod spa;
 pub mod validate;
 

@@ -192,6 +192,10 @@ async fn a_caching_resource_server_follows_publish_activate_and_retire() {
         .await
         .unwrap();
     assert_eq!(res.status(), 401);
+    crate::conformance::covered(
+        &["key-rollover"],
+        "mock_keys::a_caching_resource_server_follows_publish_activate_and_retire",
+    );
 }
 
 #[tokio::test]

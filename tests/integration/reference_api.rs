@@ -159,6 +159,10 @@ async fn admin_calls_need_mfa_and_get_entras_claims_challenge_without_it() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    crate::conformance::covered(
+        &["api-claims-challenge"],
+        "reference_api::admin_calls_need_mfa_and_get_entras_claims_challenge_without_it",
+    );
 }
 
 #[tokio::test]

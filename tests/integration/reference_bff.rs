@@ -191,12 +191,22 @@ async fn the_bff_signs_in_keeps_tokens_server_side_and_calls_the_api_as_steps_1_
     assert_eq!(stored.oid, ALICE_OID);
     assert_eq!(stored.amr, vec!["pwd".to_string()]);
     assert!(stored.refresh_token.is_some() && stored.sid.is_some());
+    // 14-15: the BFF verified the ID token with the tenant's keys (the JWKS fetch).
+    assert!(!app
+        .server
+        .requests(&entra_mock::mock::requests::Filter {
+            endpoint: Some("jwks".into()),
+            ..Default::default()
+        })
+        .is_empty());
+    crate::conformance::covered(&["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "14", "15"], "reference_bff::the_bff_signs_in_keeps_tokens_server_side_and_calls_the_api_as_steps_1_to_20_say");
 
     // 12-16: the page shows who and amr; the tasks come from the API.
     let html = page(get(&client, &format!("{}/protected", bff.base)).await).await;
     assert!(html.contains("Alice Example") && html.contains("<td id=\"amr\">pwd</td>"));
     assert!(html.contains("HTTP 200"), "{html}");
     let csrf = csrf_of(&html);
+    crate::conformance::covered(&["12", "13", "16"], "reference_bff::the_bff_signs_in_keeps_tokens_server_side_and_calls_the_api_as_steps_1_to_20_say");
 
     // State-changing requests need the session's CSRF token.
     let add = |token: Option<String>| {
@@ -221,6 +231,7 @@ async fn the_bff_signs_in_keeps_tokens_server_side_and_calls_the_api_as_steps_1_
         .unwrap();
     assert_eq!(list["owner"], ALICE_OID);
     assert_eq!(list["tasks"][0]["title"], "water the plants");
+    crate::conformance::covered(&["csrf-refused"], "reference_bff::the_bff_signs_in_keeps_tokens_server_side_and_calls_the_api_as_steps_1_to_20_say");
 
     // 17-20: an expired access token is refreshed first; the rotated refresh token is stored.
     assert!(bff.store.expire_access_token(&session).await.unwrap());
@@ -234,6 +245,7 @@ async fn the_bff_signs_in_keeps_tokens_server_side_and_calls_the_api_as_steps_1_
     assert_ne!(after.access_token.expose(), stored.access_token.expose());
     assert!(after.access_expires_at > time::OffsetDateTime::now_utc().unix_timestamp() + 600);
     assert!(after.refreshed_at.is_some());
+    crate::conformance::covered(&["17", "18", "19", "20", "access-token-expired-refreshed"], "reference_bff::the_bff_signs_in_keeps_tokens_server_side_and_calls_the_api_as_steps_1_to_20_say");
 
     // A refused refresh ends the session (logged as possible theft).
     let (status, _) = app
@@ -253,6 +265,7 @@ async fn the_bff_signs_in_keeps_tokens_server_side_and_calls_the_api_as_steps_1_
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "session_ended");
     assert!(bff.store.session(&session).await.unwrap().is_none());
+    crate::conformance::covered(&["refresh-refused-ends-session"], "reference_bff::the_bff_signs_in_keeps_tokens_server_side_and_calls_the_api_as_steps_1_to_20_say");
     let res = get(&client, &format!("{}/api/tasks", bff.base)).await;
     assert_eq!(res.status(), 401);
 }
@@ -303,6 +316,10 @@ async fn the_callback_refuses_a_state_it_did_not_start_and_an_entra_error() {
     assert_eq!(res.status(), 303);
     let res = get(&client, &format!("{}/auth/login?claims=notjson", bff.base)).await;
     assert_eq!(res.status(), 400);
+    crate::conformance::covered(
+        &["callback-refusals"],
+        "reference_bff::the_callback_refuses_a_state_it_did_not_start_and_an_entra_error",
+    );
 }
 
 #[tokio::test]
@@ -374,6 +391,10 @@ async fn a_claims_challenge_from_the_api_makes_the_bff_sign_in_again_with_mfa() 
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["admin"], true);
+    crate::conformance::covered(
+        &["mfa-step-up"],
+        "reference_bff::a_claims_challenge_from_the_api_makes_the_bff_sign_in_again_with_mfa",
+    );
 }
 
 #[tokio::test]
@@ -435,4 +456,29 @@ async fn logout_ends_the_session_here_and_at_entra_and_front_channel_logout_ends
     assert!(bff.store.session(&session).await.unwrap().is_none());
     let res = get(&client, &format!("{}/protected", bff.base)).await;
     assert_eq!(res.status(), 303);
+    crate::conformance::covered(&["logout"], "reference_bff::logout_ends_the_session_here_and_at_entra_and_front_channel_logout_ends_it_by_sid");
+}
+
+#[tokio::test]
+async fn a_callback_carried_to_another_browser_is_refused_and_stays_usable_by_its_own() {
+    // Login CSRF: an attacker's own sign-in answer, sent to a victim's browser, must not plant
+    // the attacker's session there. The state is bound to the browser that started the login.
+    let app = TestApp::spawn().await;
+    let bff = start_bff(&app).await;
+    let attacker = app.client();
+    let res = get(&attacker, &format!("{}/protected", bff.base)).await;
+    let callback = at_entra(&app, &attacker, &location(&res), ALICE, PASSWORD, None).await;
+    let victim = app.client();
+    let res = get(&victim, &callback).await;
+    assert_eq!(res.status(), 400);
+    assert!(res
+        .headers()
+        .get("set-cookie")
+        .is_none_or(|c| !c.to_str().unwrap().starts_with("bff-session=")));
+    assert_eq!(bff.store.count().await.unwrap(), 0);
+    // Checked before anything was consumed: the browser that started it still finishes it.
+    let res = get(&attacker, &callback).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(bff.store.count().await.unwrap(), 1);
+    crate::conformance::covered(&["login-csrf"], "reference_bff::a_callback_carried_to_another_browser_is_refused_and_stays_usable_by_its_own");
 }

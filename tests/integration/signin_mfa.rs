@@ -26,6 +26,10 @@ async fn bob_signs_in_with_a_totp_code_and_the_amr_says_otp_and_mfa() {
     let p = reply_params(&location(&res));
     assert_eq!(p["state"], STATE);
     assert_eq!(stored_amr(&app, &p["code"]).await, ["pwd", "otp", "mfa"]);
+    crate::conformance::covered(
+        &["bob-totp"],
+        "signin_mfa::bob_signs_in_with_a_totp_code_and_the_amr_says_otp_and_mfa",
+    );
 }
 
 #[tokio::test]
@@ -159,6 +163,10 @@ async fn dave_enrols_totp_and_then_signs_in_with_it() {
     let code = totp_code(&app, &secret, 0);
     let res = submit(&other, &app.https, &html, &[("otc", &code)]).await;
     assert!(reply_params(&location(&res)).contains_key("code"));
+    crate::conformance::covered(
+        &["dave-enrols-totp"],
+        "signin_mfa::dave_enrols_totp_and_then_signs_in_with_it",
+    );
 }
 
 #[tokio::test]
@@ -230,6 +238,10 @@ async fn carol_registers_a_passkey_and_then_signs_in_with_it() {
     let res = authenticator.complete(&other, &app.https, &html).await;
     let p = reply_params(&location(&res));
     assert_eq!(stored_amr(&app, &p["code"]).await, ["pwd", "hwk", "mfa"]);
+    crate::conformance::covered(
+        &["carol-passkey"],
+        "signin_mfa::carol_registers_a_passkey_and_then_signs_in_with_it",
+    );
 }
 
 #[tokio::test]

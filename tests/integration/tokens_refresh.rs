@@ -37,6 +37,7 @@ async fn every_refresh_returns_a_new_refresh_token_and_the_old_one_keeps_working
     // Entra's policy (`allow`): the rotated token still works.
     assert_eq!(app.refresh_bff(&rt1, None).await.status, 200);
     assert_eq!(app.refresh_bff(&rt2, None).await.status, 200);
+    crate::conformance::covered(&["refresh-rotation"], "tokens_refresh::every_refresh_returns_a_new_refresh_token_and_the_old_one_keeps_working_by_default");
 }
 
 #[tokio::test]
@@ -54,6 +55,7 @@ async fn under_the_detect_policy_reusing_a_rotated_refresh_token_revokes_the_who
     app.refresh_bff(&rt2, None)
         .await
         .assert_error(400, "invalid_grant", 50173);
+    crate::conformance::covered(&["refresh-reuse-detect"], "tokens_refresh::under_the_detect_policy_reusing_a_rotated_refresh_token_revokes_the_whole_family");
 }
 
 #[tokio::test]

@@ -73,6 +73,10 @@ async fn the_validator_accepts_a_good_token_and_names_each_defect() {
         require_any(&claims, &["access_as_user"], &["Tasks.ReadWrite.All"]),
         Err(Rejection::InsufficientScope)
     );
+    crate::conformance::covered(
+        &["api-refuses-defects"],
+        "validator::the_validator_accepts_a_good_token_and_names_each_defect",
+    );
 }
 
 #[tokio::test]
@@ -106,4 +110,8 @@ async fn an_unknown_kid_refetches_the_keys_at_most_once_per_interval() {
     ));
     eager.validate(&rolled).await.unwrap();
     assert_eq!(eager.fetches().await, 2);
+    crate::conformance::covered(
+        &["jwks-refetch-limit"],
+        "validator::an_unknown_kid_refetches_the_keys_at_most_once_per_interval",
+    );
 }

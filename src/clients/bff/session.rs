@@ -8,6 +8,7 @@ use super::entra::EntraError;
 use super::store::{LoginState, Rotation, Session};
 use super::BffState;
 use crate::clients::browser_session::PkcePair;
+use crate::clients::mutation::Mutation;
 use crate::clients::validate::claims_from_challenge;
 use crate::crypto::random_b64;
 use crate::secret::Secret;
@@ -123,7 +124,7 @@ pub async fn finish_login(
     let bound = cookie_state.is_some_and(|c| {
         !state.is_empty() && crate::crypto::digest_eq(c.as_bytes(), state.as_bytes())
     });
-    if !bound {
+    if !bound && !Mutation::BffSkipsState.active() {
         return Err(BffError::State);
     }
     let login = bff

@@ -118,7 +118,7 @@ pub async fn run(args: SpaArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn asset(state: &SpaState, content_type: &str, body: &'static str) -> HttpResponse {
+fn asset(state: &SpaState, content_type: &str, body: impl Into<String>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, content_type))
         .insert_header((header::CONTENT_SECURITY_POLICY, state.csp.clone()))
@@ -127,7 +127,7 @@ fn asset(state: &SpaState, content_type: &str, body: &'static str) -> HttpRespon
         .insert_header(("X-Frame-Options", "DENY"))
         // The code arrives in the URL's fragment, never sent in a Referer; say so anyway.
         .insert_header(("Referrer-Policy", "no-referrer"))
-        .body(body)
+        .body(body.into())
 }
 
 async fn index(state: web::Data<SpaState>) -> HttpResponse {
@@ -135,6 +135,13 @@ async fn index(state: web::Data<SpaState>) -> HttpResponse {
 }
 
 async fn app_js(state: web::Data<SpaState>) -> HttpResponse {
+    if crate::clients::mutation::Mutation::SpaUsesLocalStorage.active() {
+        let js = APP_JS.replace(
+            "  function keep(t) {\n",
+            "  function keep(t) {\n    localStorage.setItem(\"spa.tokens\", JSON.stringify(t));\n",
+        );
+        return asset(&state, "text/javascript; charset=utf-8", js);
+    }
     asset(&state, "text/javascript; charset=utf-8", APP_JS)
 }
 

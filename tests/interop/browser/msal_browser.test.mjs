@@ -11,7 +11,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { readFileSync, writeFileSync, mkdtempSync, mkdirSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync, mkdtempSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -173,6 +173,9 @@ test("loginRedirect, ssoSilent with login_hint, logoutRedirect, then ssoSilent f
   }, API_SCOPE);
   assert.equal(after.ok, false);
   assert.match(after.code, /login_required|interaction_required/);
+  mkdirSync(join(root, "target", "conformance"), { recursive: true });
+  appendFileSync(join(root, "target", "conformance", "steps.jsonl"),
+    JSON.stringify({ id: "browser-msal", test: "msal_browser: loginRedirect, ssoSilent, logoutRedirect", suite: "browser" }) + "\n");
 });
 
 /** The SSO cookies entra-mock set in the browser, by name. */
