@@ -74,6 +74,7 @@ VARIATIONS = {
     "browser-bff": "browser: bob signs in to the BFF with TOTP, tasks, MFA call, logout",
     "browser-spa": "browser: alice in the SPA, tokens only in memory, refresh after the clock moves, MFA step-up, logout",
     "browser-msal": "browser: msal-browser loginRedirect, ssoSilent, logoutRedirect",
+    "interop-node": "openid-client v6 (non-repudiation checks) and msal-node over HTTPS with the local CA",
 }
 
 

@@ -1,0 +1,61 @@
+// Interop with real Node.js client libraries against entra-mock's HTTPS listener, the local CA
+// trusted through NODE_EXTRA_CA_CERTS (as an app would trust a corporate CA): openid-client v6
+// with non-repudiation checks (discovery, auth code with PKCE, the ID token's signature checked
+// against the JWKS, refresh) and msal-node (client credentials, auth code with PKCE, a forced
+// silent refresh). Codes come from sign-in without pages (POST /_mock/signin); the pages
+// themselves are driven by the browser tests. The libraries run in a child process so that the
+// CA, which entra-mock makes at start, is trusted from the process's start.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFile } from "node:child_process";
+import { appendFileSync, mkdirSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..", "..", "..");
+const TENANT = "aaaabbbb-0000-cccc-1111-dddd2222eeee";
+let server;
+
+before(async () => {
+  const bin = process.env.ENTRA_MOCK_BIN || join(root, "target", "release", "entra-mock");
+  const proc = spawn(bin, ["--ephemeral", "--http-addr", "off", "--https-addr", "127.0.0.1:0"]);
+  server = await new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error("no banner: " + out)), 60000);
+    proc.stdout.on("data", (d) => {
+      out += d;
+      const url = out.match(/https:\s+(https:\/\/\S+)/);
+      const ca = out.match(/CA certificate: (\S+)/);
+      if (url && ca) {
+        clearTimeout(timer);
+        resolve({ proc, url: url[1], ca: ca[1] });
+      }
+    });
+    proc.on("exit", (code) => reject(new Error(`entra-mock exited ${code}: ${out}`)));
+  });
+});
+
+after(() => server?.proc.kill());
+
+test("openid-client v6 and msal-node sign in, refresh and get app tokens", async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, [join(here, "node_libraries_child.mjs")], {
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: server.ca, AUTHORITY: `${server.url}/${TENANT}`, MOCK: `${server.url}/_mock` },
+    timeout: 120000,
+  });
+  const r = JSON.parse(stdout.trim().split("\n").at(-1));
+  assert.equal(r.openidClient.issuer, `${server.url}/${TENANT}/v2.0`);
+  assert.equal(r.openidClient.sub.length > 0, true);
+  assert.equal(r.openidClient.name, "Alice Example");
+  assert.equal(r.openidClient.scp, "access_as_user");
+  assert.equal(r.openidClient.refreshedRotated, true);
+  assert.deepEqual(r.msalNode.clientCredentialsRoles, ["Tasks.ReadWrite.All"]);
+  assert.equal(r.msalNode.username, "bob@contoso.onmicrosoft.com");
+  assert.deepEqual(r.msalNode.amr, ["pwd", "otp", "mfa"]);
+  assert.equal(r.msalNode.silentNewToken, true);
+  assert.equal(r.msalNode.silentFromCache, false);
+  mkdirSync(join(root, "target", "conformance"), { recursive: true });
+  appendFileSync(join(root, "target", "conformance", "steps.jsonl"),
+    JSON.stringify({ id: "interop-node", test: "node_libraries: openid-client v6, msal-node", suite: "interop" }) + "\n");
+});

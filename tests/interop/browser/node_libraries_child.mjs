@@ -1,0 +1,93 @@
+// Run by node_libraries.test.mjs with NODE_EXTRA_CA_CERTS naming entra-mock's CA (so the
+// libraries trust the HTTPS listener as they would a real tenant's) and AUTHORITY set: drives
+// openid-client v6 and msal-node, prints one JSON line of results.
+import * as oidc from "openid-client";
+import { ConfidentialClientApplication } from "@azure/msal-node";
+
+const AUTHORITY = process.env.AUTHORITY; // https://localhost:PORT/{tenant}
+const MOCK = process.env.MOCK; // https://localhost:PORT/_mock
+const BFF = "00001111-aaaa-2222-bbbb-3333cccc4444";
+const BFF_SECRET = "bff-secret-local-dev-only";
+const REDIRECT = "http://localhost:5001/auth/callback";
+const DAEMON = "33334444-dddd-5555-eeee-6666ffff7777";
+const API_SCOPE = "api://22223333-cccc-4444-dddd-5555eeee6666/access_as_user";
+
+const claimsOf = (jwt) => JSON.parse(Buffer.from(jwt.split(".")[1], "base64url").toString());
+
+/** The code of a sign-in without pages (POST /_mock/signin), as the redirect would carry it. */
+async function signIn(user, params) {
+  const res = await fetch(`${MOCK}/signin`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ user, client_id: BFF, redirect_uri: REDIRECT, ...params }),
+  });
+  if (!res.ok) throw new Error(`signin: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+const out = {};
+
+// openid-client v6: discovery, auth code with PKCE, ID-token signature checked (non-repudiation).
+{
+  const config = await oidc.discovery(new URL(`${AUTHORITY}/v2.0`), BFF, BFF_SECRET);
+  oidc.enableNonRepudiationChecks(config);
+  const verifier = oidc.randomPKCECodeVerifier();
+  const nonce = oidc.randomNonce();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT, scope: `openid profile offline_access ${API_SCOPE}`,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: "S256",
+    nonce, state,
+  });
+  const p = url.searchParams;
+  const signed = await signIn("alice@contoso.onmicrosoft.com", {
+    scope: p.get("scope"), code_challenge: p.get("code_challenge"),
+    code_challenge_method: "S256", nonce, state,
+  });
+  const callback = new URL(`${REDIRECT}?code=${encodeURIComponent(signed.code)}&state=${encodeURIComponent(state)}`);
+  const tokens = await oidc.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: verifier, expectedNonce: nonce, expectedState: state, idTokenExpected: true,
+  });
+  const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token);
+  out.openidClient = {
+    issuer: config.serverMetadata().issuer,
+    sub: tokens.claims().sub,
+    name: tokens.claims().name,
+    scp: claimsOf(tokens.access_token).scp,
+    refreshedRotated: refreshed.refresh_token !== tokens.refresh_token,
+  };
+}
+
+// msal-node: client credentials, auth code with PKCE, then a forced silent refresh.
+{
+  const host = new URL(AUTHORITY).host;
+  const daemon = new ConfidentialClientApplication({
+    auth: { clientId: DAEMON, clientSecret: "daemon-secret-local-dev-only", authority: AUTHORITY, knownAuthorities: [host] },
+  });
+  const cc = await daemon.acquireTokenByClientCredential({ scopes: ["api://22223333-cccc-4444-dddd-5555eeee6666/.default"] });
+  const bff = new ConfidentialClientApplication({
+    auth: { clientId: BFF, clientSecret: BFF_SECRET, authority: AUTHORITY, knownAuthorities: [host] },
+  });
+  const verifier = oidc.randomPKCECodeVerifier();
+  const challenge = await oidc.calculatePKCECodeChallenge(verifier);
+  const authUrl = new URL(await bff.getAuthCodeUrl({
+    scopes: [API_SCOPE], redirectUri: REDIRECT, codeChallenge: challenge, codeChallengeMethod: "S256",
+  }));
+  const signed = await signIn("bob@contoso.onmicrosoft.com", {
+    scope: authUrl.searchParams.get("scope"), code_challenge: challenge, code_challenge_method: "S256",
+    methods: ["pwd", "otp"],
+  });
+  const code = await bff.acquireTokenByCode({
+    code: signed.code, redirectUri: REDIRECT, scopes: [API_SCOPE], codeVerifier: verifier,
+  });
+  const silent = await bff.acquireTokenSilent({ account: code.account, scopes: [API_SCOPE], forceRefresh: true });
+  out.msalNode = {
+    clientCredentialsRoles: claimsOf(cc.accessToken).roles,
+    username: code.account.username,
+    amr: claimsOf(code.accessToken).amr,
+    silentNewToken: silent.accessToken !== code.accessToken,
+    silentFromCache: silent.fromCache,
+  };
+}
+
+console.log(JSON.stringify(out));
