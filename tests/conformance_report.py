@@ -73,6 +73,7 @@ VARIATIONS = {
     "dave-enrols-totp": "dave enrols TOTP at first sign-in",
     "browser-bff": "browser: bob signs in to the BFF with TOTP, tasks, MFA call, logout",
     "browser-spa": "browser: alice in the SPA, tokens only in memory, refresh after the clock moves, MFA step-up, logout",
+    "browser-carol-passkey": "browser: carol registers a passkey in Chrome's virtual authenticator and signs in with it (SPA)",
     "browser-msal": "browser: msal-browser loginRedirect, ssoSilent, logoutRedirect",
     "interop-node": "openid-client v6 (non-repudiation checks) and msal-node over HTTPS with the local CA",
 }

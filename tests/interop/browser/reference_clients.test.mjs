@@ -5,12 +5,15 @@
 // adds a task, passes the MFA-protected admin call, logs out at Entra. SPA: alice signs in with
 // PKCE, the tokens stay out of every browser storage, the API answers, an expired access token
 // is refreshed before the call, and the API's claims challenge sends her back to Entra, where
-// she enrols an authenticator and comes back with `mfa` in `amr`.
+// she enrols an authenticator and comes back with `mfa` in `amr`. carol registers a passkey in
+// Chrome's virtual authenticator (CDP WebAuthn domain) and signs in with it again. Chromium trusts
+// entra-mock's CA by its key (--ignore-certificate-errors-spki-list): WebAuthn is refused on pages
+// with certificate errors.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createHmac } from "node:crypto";
-import { appendFileSync, mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
+import { createHash, createHmac, X509Certificate } from "node:crypto";
+import { appendFileSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -35,9 +38,10 @@ function startDemo() {
       const bff = out.match(/BFF:\s+(http:\/\/\S+)\//);
       const spa = out.match(/SPA:\s+(http:\/\/\S+)\//);
       const idp = out.match(/https:\s+(https:\/\/\S+)/);
-      if (bff && spa && idp && out.includes("Test accounts")) {
+      const ca = out.match(/CA certificate: (\S+)/);
+      if (bff && spa && idp && ca && out.includes("Test accounts")) {
         clearTimeout(timer);
-        resolve({ proc, bff: bff[1], spa: spa[1], idp: idp[1] });
+        resolve({ proc, bff: bff[1], spa: spa[1], idp: idp[1], ca: ca[1] });
       }
     });
     proc.stderr.on("data", (d) => { out += d; });
@@ -89,12 +93,16 @@ before(async () => {
   const profile = mkdtempSync(join(tmpdir(), "chromium-profile-"));
   mkdirSync(join(profile, "Default"));
   writeFileSync(join(profile, "Default", "Preferences"), JSON.stringify({ profile: { cookie_controls_mode: 0 } }));
+  // entra-mock's CA trusted by its key (not by ignoring certificate errors: Chromium refuses
+  // WebAuthn on a page with a certificate error).
+  const caKey = new X509Certificate(readFileSync(urls.ca)).publicKey.export({ type: "spki", format: "der" });
+  const spki = createHash("sha256").update(caKey).digest("base64");
   browser = await chromium.launchPersistentContext(profile, {
-    ignoreHTTPSErrors: true,
     viewport: { width: 1000, height: 760 },
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run", "--ignore-certificate-errors"],
+      "--disable-component-update", "--disable-sync", "--no-first-run",
+      `--ignore-certificate-errors-spki-list=${spki}`],
   });
 });
 
@@ -224,4 +232,55 @@ test("SPA: alice signs in with PKCE, tokens stay in memory, refresh, then MFA st
   await waitFor(tab, "#signed-out:not([hidden])");
   await tab.close();
   covered([...Array.from({ length: 18 }, (_, i) => String(i + 21)), "browser-spa"], "reference_clients: SPA");
+});
+
+test("SPA: carol registers a passkey in Chrome's virtual authenticator, then signs in with it", async () => {
+  const tab = await browser.newPage();
+  const cdp = await browser.newCDPSession(tab);
+  await cdp.send("WebAuthn.enable");
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
+    options: { protocol: "ctap2", transport: "internal", hasResidentKey: true,
+      hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+  });
+  const signIn = async () => {
+    await tab.goto(`${urls.spa}/`);
+    await tab.waitForSelector("body[data-ready=true]");
+    await tab.click("#login");
+    await tab.waitForSelector("#i0116");
+    await tab.fill("#i0116", "carol@contoso.onmicrosoft.com");
+    await tab.click("#idSIButton9");
+    await tab.waitForSelector("#i0118");
+    await tab.fill("#i0118", PASSWORD);
+    await tab.click("#idSIButton9");
+    await tab.waitForSelector("#webauthnOptions", { state: "attached" });
+    return tab.getAttribute("#webauthnOptions", "data-ceremony");
+  };
+  // First sign-in: Entra asks her to create a passkey; the virtual authenticator makes one.
+  assert.equal(await signIn(), "create");
+  await tab.click("#idSIButton9");
+  // Made, then used at once: Entra's registration ends with a sign-in by the new passkey.
+  await tab.waitForSelector("#webauthnOptions[data-ceremony=get]", { state: "attached" });
+  await tab.click("#idSIButton9");
+  await tab.waitForURL(`${urls.spa}/`);
+  await waitFor(tab, "#signed-in:not([hidden])");
+  assert.equal(await tab.textContent("#user-name"), "Carol Example");
+  assert.match(await tab.textContent("#amr"), /mfa/);
+  const { credentials } = await cdp.send("WebAuthn.getCredentials", { authenticatorId });
+  assert.equal(credentials.length, 1, "one passkey, made by the virtual authenticator");
+  assert.equal(credentials[0].rpId, "localhost");
+  await tab.click("#logout");
+  await tab.waitForURL(`${urls.spa}/`);
+  await waitFor(tab, "#signed-out:not([hidden])");
+
+  // Second sign-in: Entra asks for the passkey, the authenticator signs the challenge.
+  assert.equal(await signIn(), "get");
+  await tab.click("#idSIButton9");
+  await tab.waitForURL(`${urls.spa}/`);
+  await waitFor(tab, "#signed-in:not([hidden])");
+  assert.match(await tab.textContent("#amr"), /mfa/);
+  await shot(tab, "spa-carol-passkey");
+  await tab.click("#logout");
+  await tab.waitForURL(`${urls.spa}/`);
+  await tab.close();
+  covered(["carol-passkey", "browser-carol-passkey"], "reference_clients: SPA carol passkey");
 });
