@@ -298,3 +298,72 @@ async fn with_the_jwks_down_the_api_serves_known_kids_from_its_cache_then_fails_
     assert!(www.contains("invalid_token"), "{www}");
     covered(&["jwks-down-cache-then-fail-closed"], TEST);
 }
+
+#[tokio::test]
+async fn each_fault_preset_surfaces_in_the_bff_as_entras_error_and_stores_nothing() {
+    const TEST: &str =
+        "conformance::each_fault_preset_surfaces_in_the_bff_as_entras_error_and_stores_nothing";
+    use crate::reference_bff::{at_entra, location, start_bff};
+    let app = TestApp::spawn().await;
+    let bff = start_bff(&app).await;
+    let presets = [
+        ("mfa-required", "interaction_required", 50076),
+        ("consent-required", "invalid_grant", 65001),
+        ("user-blocked", "interaction_required", 53003),
+        ("throttled", "temporarily_unavailable", 90055),
+        ("server-error", "server_error", 50000),
+        ("revoked", "invalid_grant", 50173),
+        ("refresh-token-expired", "invalid_grant", 700082),
+    ];
+    for (preset, error, code) in presets {
+        // At the token endpoint: the code redemption is refused; the page says what Entra said.
+        let client = app.client();
+        let (status, rule) = app
+            .mock(
+                reqwest::Method::POST,
+                "faults",
+                Some(serde_json::json!({"endpoint": "token", "preset": preset,
+                                        "client_id": BFF, "times": 1})),
+            )
+            .await;
+        assert_eq!(status, 201, "{rule}");
+        let res = get(&client, &format!("{}/protected", bff.base)).await;
+        let callback = at_entra(&app, &client, &location(&res), ALICE, PASSWORD, None).await;
+        let res = get(&client, &callback).await;
+        assert_eq!(res.status(), 400, "{preset}");
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains(error) && html.contains(&format!("AADSTS{code}")),
+            "{preset}: {html}"
+        );
+        assert_eq!(bff.store.count().await.unwrap(), 0, "{preset}");
+    }
+    // At /authorize: the error comes back to the callback and is shown, escaped.
+    for (preset, error, code) in [
+        ("user-blocked", "interaction_required", 53003),
+        ("server-error", "server_error", 50000),
+    ] {
+        let client = app.client();
+        let (status, _) = app
+            .mock(
+                reqwest::Method::POST,
+                "faults",
+                Some(
+                    serde_json::json!({"endpoint": "authorize", "preset": preset,
+                                        "client_id": BFF, "times": 1}),
+                ),
+            )
+            .await;
+        assert_eq!(status, 201);
+        let res = get(&client, &format!("{}/protected", bff.base)).await;
+        let res = get(&client, &location(&res)).await;
+        let callback = location(&res);
+        let html = get(&client, &callback).await.text().await.unwrap();
+        assert!(
+            html.contains(error) && html.contains(&format!("AADSTS{code}")),
+            "{preset}: {html}"
+        );
+    }
+    assert_eq!(bff.store.count().await.unwrap(), 0);
+    covered(&["presets-in-clients"], TEST);
+}

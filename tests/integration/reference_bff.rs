@@ -14,14 +14,14 @@ use crate::signin_helpers::{get, page, reply_params, submit, totp_code};
 const ERIN: &str = "erin@contoso.onmicrosoft.com";
 const ERIN_SECRET: &str = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU";
 
-struct Bff {
-    base: String,
-    store: BffStore,
+pub struct Bff {
+    pub base: String,
+    pub store: BffStore,
     _dir: tempfile::TempDir,
 }
 
 /// entra-mock's API and BFF on port 0, the BFF registered with its real port.
-async fn start_bff(app: &TestApp) -> Bff {
+pub async fn start_bff(app: &TestApp) -> Bff {
     let api = start_api(app);
     let dir = tempfile::tempdir().unwrap();
     let args = BffArgs {
@@ -60,7 +60,7 @@ async fn start_bff(app: &TestApp) -> Bff {
     }
 }
 
-fn location(res: &reqwest::Response) -> String {
+pub fn location(res: &reqwest::Response) -> String {
     res.headers()
         .get("location")
         .unwrap_or_else(|| panic!("no Location ({})", res.status()))
@@ -94,7 +94,7 @@ fn csrf_of(html: &str) -> String {
 
 /// Steps 3-6 at entra-mock: username, password and (when asked) the one-time code of
 /// `totp_secret`; the redirect back to the BFF's callback.
-async fn at_entra(
+pub async fn at_entra(
     app: &TestApp,
     client: &reqwest::Client,
     authorize: &str,
