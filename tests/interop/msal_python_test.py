@@ -209,6 +209,33 @@ def test_azure_identity_certificate_credential_gets_two_tokens_in_a_row(server, 
     assert first.expires_on > time.time()
 
 
+def test_azure_identity_client_secret_credential_gets_an_app_token(server):
+    from azure.identity import ClientSecretCredential
+
+    credential = ClientSecretCredential(
+        TENANT,
+        DAEMON,
+        DAEMON_SECRET,
+        authority=server.url,
+        disable_instance_discovery=True,
+        connection_verify=server.ca,
+    )
+    token = credential.get_token(f"api://{API}/.default")
+    claims = claims_of(token.token)
+    assert claims["aud"] == API
+    assert claims["roles"] == ["Tasks.ReadWrite.All"]
+    assert claims["idtyp"] == "app"
+    wrong = ClientSecretCredential(
+        TENANT, DAEMON, "wrong", authority=server.url, disable_instance_discovery=True,
+        connection_verify=server.ca,
+    )
+    try:
+        wrong.get_token(f"api://{API}/.default")
+        raise AssertionError("a wrong secret must be refused")
+    except Exception as e:  # azure.identity raises ClientAuthenticationError
+        assert "AADSTS7000215" in str(e), e
+
+
 def test_the_strict_single_use_rule_refuses_msals_cached_assertion(server_single_use_assertions):
     # Under `mock.clientAssertionReuse = "reject"` (strict RFC 7523) the re-sent assertion fails.
     app = bff_with_certificate(
