@@ -72,6 +72,8 @@ async function waitFor(tab, selector) {
       error: document.getElementById("error")?.textContent,
       log: document.getElementById("log")?.innerText,
     })).catch(() => ({}));
+    // A failing step keeps its screenshot.
+    await tab.screenshot({ path: join(shots, `failed-${Date.now()}.png`), fullPage: true }).catch(() => {});
     throw new Error(`${e.message}\n${JSON.stringify(said, null, 2)}`);
   }
 }
