@@ -117,6 +117,11 @@ pub struct ServeArgs {
     /// "off").
     #[arg(long, env = "ENTRA_MOCK_REQUEST_LOG", default_value = "on", value_parser = ["on", "off"])]
     pub request_log: String,
+    /// Make fresh signing keys for an empty data dir instead of starting with the well-known
+    /// development keys (unique keys, at 100-300 ms of RSA key generation before the first
+    /// answer).
+    #[arg(long, env = "ENTRA_MOCK_FRESH_KEYS")]
+    pub fresh_keys: bool,
     /// Hide the "Test accounts" hint that the sign-in page shows while the built-in tenant is in
     /// use (the well-known users, their password and MFA method, bob's current code).
     #[arg(long, env = "ENTRA_MOCK_NO_HINTS")]
@@ -183,6 +188,8 @@ pub struct Settings {
     pub request_log: bool,
     /// The sign-in page's "Test accounts" hint (built-in tenant only).
     pub hints: bool,
+    /// The first signing keys of an empty data dir.
+    pub first_keys: crate::keys::FirstKeys,
 }
 
 impl Settings {
@@ -220,6 +227,11 @@ impl Settings {
             key_rotation_interval: args.key_rotation_interval,
             request_log: args.request_log == "on",
             hints: !args.no_hints,
+            first_keys: if args.fresh_keys {
+                crate::keys::FirstKeys::Fresh
+            } else {
+                crate::keys::FirstKeys::WellKnown
+            },
         })
     }
 
@@ -239,6 +251,7 @@ impl Settings {
             key_rotation_interval: None,
             request_log: true,
             hints: true,
+            first_keys: crate::keys::FirstKeys::WellKnown,
         }
     }
 }

@@ -70,7 +70,8 @@ impl Application {
         let directory = Arc::new(store.load_directory().await?);
         let clock = Clock::default();
         clock.set_offset(settings.clock_offset);
-        let keys = Arc::new(KeyRing::load_or_create(&store, clock.unix()).await?);
+        let keys =
+            Arc::new(KeyRing::load_or_create(&store, clock.unix(), settings.first_keys).await?);
         let tls = Arc::new(TlsMaterial::load_or_create(&data_dir, &settings.tls_san)?);
         let state = AppState {
             store,

@@ -169,12 +169,21 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// Loads the keys from the store, making an active and a next key on first start.
-    pub async fn load_or_create(store: &Store, now: i64) -> anyhow::Result<Self> {
+    /// Loads the keys from the store; on first start (no active key) stores an active and a next
+    /// key: the well-known development keys, or with [`FirstKeys::Fresh`] two new ones.
+    pub async fn load_or_create(store: &Store, now: i64, first: FirstKeys) -> anyhow::Result<Self> {
         let mut rows = store.signing_keys().await?;
         if !rows.iter().any(|r| r.state == KeyState::Active.as_str()) {
-            let (a, b) = tokio::join!(generate(now), generate(now));
-            let (mut active, next) = (a?, b?);
+            let (mut active, next) = match first {
+                FirstKeys::WellKnown => (
+                    well_known(WELL_KNOWN[0], now)?,
+                    well_known(WELL_KNOWN[1], now)?,
+                ),
+                FirstKeys::Fresh => {
+                    let (a, b) = tokio::join!(generate(now), generate(now));
+                    (a?, b?)
+                }
+            };
             active.state = KeyState::Active.as_str().into();
             active.activated_at = Some(now);
             // Both keys or neither: a crash in between must not leave a key set without a next key.
@@ -229,6 +238,49 @@ fn build_set(rows: &[KeyRow], generation: u64) -> anyhow::Result<KeySet> {
         generation,
         published,
         active: active.context("no active signing key")?,
+    })
+}
+
+/// Where the first keys of an empty store come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstKeys {
+    /// The well-known development keys of `fixtures/keys/` (public on purpose, like the bff
+    /// certificate): a first start needs no RSA key generation, which costs 100-300 ms a key and
+    /// would otherwise sit between the start of every CI job and its first answer. Rotations
+    /// still make fresh keys.
+    WellKnown,
+    /// Two new RSA-2048 keys (`--fresh-keys`): unique to this data dir, at that cost.
+    Fresh,
+}
+
+/// The well-known development signing keys (key, certificate), made once with
+/// `openssl req -x509 -newkey rsa:2048 -nodes -days 36500`; never valid anywhere real.
+const WELL_KNOWN: [(&str, &str); 2] = [
+    (
+        include_str!("../../fixtures/keys/dev-signing-1.key"),
+        include_str!("../../fixtures/keys/dev-signing-1.pem"),
+    ),
+    (
+        include_str!("../../fixtures/keys/dev-signing-2.key"),
+        include_str!("../../fixtures/keys/dev-signing-2.pem"),
+    ),
+];
+
+fn well_known((key_pem, cert_pem): (&str, &str), now: i64) -> anyhow::Result<KeyRow> {
+    use rustls_pki_types::pem::PemObject;
+    let key = rustls_pki_types::PrivatePkcs8KeyDer::from_pem_slice(key_pem.as_bytes())
+        .context("the well-known signing key")?;
+    let cert = rustls_pki_types::CertificateDer::from_pem_slice(cert_pem.as_bytes())
+        .context("the well-known signing certificate")?;
+    Ok(KeyRow {
+        kid: thumbprint_sha1(&cert),
+        state: KeyState::Next.as_str().into(),
+        private_key_pkcs8: key.secret_pkcs8_der().to_vec(),
+        cert_der: cert.to_vec(),
+        created_at: now,
+        activated_at: None,
+        retired_at: None,
+        deactivated_at: None,
     })
 }
 

@@ -275,3 +275,36 @@ async fn the_rotation_interval_rolls_keys_when_the_clock_passes_it() {
     let s = states(&keys);
     assert_eq!(s.values().filter(|v| *v == "next").count(), 1, "{s:?}");
 }
+
+#[tokio::test]
+async fn an_empty_data_dir_starts_with_the_well_known_keys_unless_fresh_keys_are_asked_for() {
+    use entra_mock::config::Settings;
+    use entra_mock::keys::FirstKeys;
+    let well_known = |pem: &str| {
+        use rustls_pki_types::pem::PemObject;
+        let der = rustls_pki_types::CertificateDer::from_pem_slice(pem.as_bytes()).unwrap();
+        entra_mock::keys::thumbprint_sha1(&der)
+    };
+    let first = well_known(include_str!("../../fixtures/keys/dev-signing-1.pem"));
+    let second = well_known(include_str!("../../fixtures/keys/dev-signing-2.pem"));
+    let app = TestApp::spawn().await;
+    let keys = app.state.keys.snapshot();
+    assert_eq!(keys.active.kid, first);
+    assert_eq!(
+        published_kids(&app).await,
+        vec![first.clone(), second.clone()]
+    );
+    // Rotation makes a fresh key: the well-known ones are only the start.
+    rotate(&app, "roll-now").await;
+    assert!(published_kids(&app)
+        .await
+        .iter()
+        .any(|k| k != &first && k != &second));
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::for_tests(dir.path().to_path_buf());
+    settings.first_keys = FirstKeys::Fresh;
+    let fresh = TestApp::spawn_with(settings).await;
+    let kid = fresh.state.keys.snapshot().active.kid.clone();
+    assert!(kid != first && kid != second, "{kid}");
+}
