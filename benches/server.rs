@@ -1,5 +1,5 @@
 //! `cargo bench`: measurements, not tests. Prints
-//! - start-up: process start to the first 200 on discovery, with an existing data dir;
+//! - start-up: process start to the first 200 on discovery, with an existing and an empty data dir;
 //! - idle RSS of the server process after start-up;
 //! - JWKS requests per second over plain HTTP from 32 concurrent clients;
 //! - `client_credentials` tokens per second, and the raw RS256 signing rate of the same kind of
@@ -81,18 +81,26 @@ async fn main() {
     }
 
     let mut startup = Vec::new();
-    for _ in 0..5 {
+    let mut empty = Vec::new();
+    for _ in 0..7 {
         let (server, started) = start(dir.path());
         wait_ready(&client, &server.base).await;
         startup.push(started.elapsed());
+        // An empty data dir: what every --ephemeral CI start pays (keys, CA, schema, fixtures).
+        let fresh = tempfile::tempdir().expect("tempdir");
+        let (server, started) = start(fresh.path());
+        wait_ready(&client, &server.base).await;
+        empty.push(started.elapsed());
     }
-    startup.sort();
-    println!(
-        "start-up to first discovery 200 (existing data dir): median {:?}, min {:?}, max {:?}",
-        startup[startup.len() / 2],
-        startup[0],
-        startup[startup.len() - 1]
-    );
+    for (what, mut times) in [("existing data dir", startup), ("empty data dir", empty)] {
+        times.sort();
+        println!(
+            "start-up to first discovery 200 ({what}): median {:?}, min {:?}, max {:?}",
+            times[times.len() / 2],
+            times[0],
+            times[times.len() - 1]
+        );
+    }
 
     let (server, _) = start(dir.path());
     wait_ready(&client, &server.base).await;
