@@ -159,6 +159,15 @@ test("loginRedirect, ssoSilent with login_hint, logoutRedirect, then ssoSilent f
   }, API_SCOPE);
   assert.deepEqual(silent, { ok: true, user: "alice@contoso.onmicrosoft.com", token: true });
 
+  // acquireTokenSilent: from the cache, then forced to the token endpoint with the refresh token.
+  const cached = await tab.evaluate(async (scope) => {
+    const account = pca.getActiveAccount();
+    const a = await pca.acquireTokenSilent({ scopes: [scope], account });
+    const b = await pca.acquireTokenSilent({ scopes: [scope], account, forceRefresh: true });
+    return { fromCache: a.fromCache, refreshed: !b.fromCache && b.accessToken !== a.accessToken };
+  }, API_SCOPE);
+  assert.deepEqual(cached, { fromCache: true, refreshed: true });
+
   // logoutRedirect back to the app: no client_id, logout_hint instead.
   await tab.evaluate((base) => { void pca.logoutRedirect({ account: pca.getActiveAccount(), postLogoutRedirectUri: `${base}/` }); }, spaBase);
   await tab.waitForURL((u) => u.origin === spaBase && !u.pathname.includes("logout"), { timeout: 30000 });
