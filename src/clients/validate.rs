@@ -1,5 +1,5 @@
 //! `entra_mock::validate`: access-token validation as a resource API must do it against Entra (or
-//! entra-mock): keys from the tenant's `jwks_uri`, cached by `kid` with a time to live and
+//! entra-mock): keys from the `jwks_uri` of the tenant's discovery document, cached by `kid` with a time to live and
 //! refetched on an unknown `kid` at most once per interval (so a flood of forged `kid`s cannot turn
 //! the API into a JWKS hammer); RS256 only; `iss`, `aud`, `exp`, `nbf`, `iat` (small skew), `tid`;
 //! and the permission the API needs (`scp` or `roles`). Each refusal says why, in the
@@ -40,6 +40,9 @@ pub struct ValidatorConfig {
     pub audiences: Vec<String>,
     /// The tenant id tokens must carry in `tid`.
     pub tenant_id: String,
+    /// The tenant's discovery document: its `jwks_uri` names the keys (read once).
+    pub discovery_uri: Option<String>,
+    /// Where the keys are when there is no discovery document to ask (or it names none).
     pub jwks_uri: String,
     /// Clock skew allowed on `exp`, `nbf` and `iat`.
     pub leeway: Duration,
@@ -58,6 +61,9 @@ impl ValidatorConfig {
             issuer: format!("{base}/{tenant_id}/v2.0"),
             audiences: audiences.iter().map(|a| a.to_string()).collect(),
             tenant_id: tenant_id.to_string(),
+            discovery_uri: Some(format!(
+                "{base}/{tenant_id}/v2.0/.well-known/openid-configuration"
+            )),
             jwks_uri: format!("{base}/{tenant_id}/discovery/v2.0/keys"),
             leeway: Duration::from_secs(60),
             keys_ttl: Duration::from_secs(24 * 3600),
@@ -119,6 +125,8 @@ impl Rejection {
 
 #[derive(Default)]
 struct Cache {
+    /// The `jwks_uri` the discovery document named.
+    jwks_uri: Option<String>,
     keys: HashMap<String, DecodingKey>,
     fetched_at: Option<Instant>,
     /// The last refetch an unknown kid caused.
@@ -159,18 +167,31 @@ impl Validator {
         self.cache.lock().await.fetches
     }
 
-    async fn fetch(&self, cache: &mut Cache) -> Result<(), Rejection> {
-        let unavailable = |e: String| Rejection::KeysUnavailable(e);
-        let body: Value = self
-            .http
-            .get(&self.config.jwks_uri)
+    async fn get_json(&self, url: &str) -> Result<Value, Rejection> {
+        let unavailable = |e: reqwest::Error| Rejection::KeysUnavailable(e.to_string());
+        self.http
+            .get(url)
             .send()
             .await
             .and_then(reqwest::Response::error_for_status)
-            .map_err(|e| unavailable(e.to_string()))?
+            .map_err(unavailable)?
             .json()
             .await
-            .map_err(|e| unavailable(e.to_string()))?;
+            .map_err(unavailable)
+    }
+
+    async fn fetch(&self, cache: &mut Cache) -> Result<(), Rejection> {
+        if cache.jwks_uri.is_none() {
+            cache.jwks_uri = Some(match &self.config.discovery_uri {
+                Some(d) => self.get_json(d).await?["jwks_uri"]
+                    .as_str()
+                    .unwrap_or(&self.config.jwks_uri)
+                    .to_string(),
+                None => self.config.jwks_uri.clone(),
+            });
+        }
+        let jwks_uri = cache.jwks_uri.clone().unwrap_or_default();
+        let body = self.get_json(&jwks_uri).await?;
         let mut keys = HashMap::new();
         for k in body["keys"].as_array().into_iter().flatten() {
             let (Some(kid), Some(n), Some(e)) =
