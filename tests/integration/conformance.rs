@@ -199,6 +199,11 @@ async fn the_spa_flow_walks_steps_21_to_38_in_order() {
         jwks_before + 1,
         "31-32: the API fetched the keys once"
     );
+    let discovery = app.server.requests(&Filter {
+        endpoint: Some("discovery".into()),
+        ..Filter::default()
+    });
+    assert_eq!(discovery.len(), 1, "31: the keys' URL came from discovery");
     covered(&["31", "32"], TEST);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["owner"], ALICE_OID);
