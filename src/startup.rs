@@ -132,6 +132,11 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
                 .wrap(actix_web::middleware::from_fn(routes::request_log::record))
+                // No response is to be sniffed into another type (issue 12, security headers).
+                .wrap(
+                    actix_web::middleware::DefaultHeaders::new()
+                        .add(("X-Content-Type-Options", "nosniff")),
+                )
                 .wrap_fn(move |req, srv| {
                     let ctx = RequestContext::from_request(&req, base.as_deref(), &clock);
                     context::scoped(ctx, srv.call(req))

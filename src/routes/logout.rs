@@ -105,8 +105,18 @@ pub async fn logout(
         frontchannel_urls: &outcome.frontchannel_urls,
         redirect: outcome.redirect.as_deref(),
     };
+    let origins: Vec<String> = outcome
+        .frontchannel_urls
+        .iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .collect();
     match page.render() {
-        Ok(html) => res.content_type("text/html; charset=utf-8").body(html),
+        Ok(html) => {
+            let mut res = res.content_type("text/html; charset=utf-8").body(html);
+            super::signin_pages::signout_headers(&mut res, &origins);
+            res
+        }
         Err(e) => error_page(&Error::Internal(e.into()), &ctx),
     }
 }
@@ -131,6 +141,7 @@ fn error_page(e: &Error, ctx: &RequestContext) -> HttpResponse {
     let mut res = no_store(HttpResponse::build(e.spec().status))
         .content_type("text/html; charset=utf-8")
         .body(html);
+    super::signin_pages::signout_headers(&mut res, &[]);
     res.extensions_mut()
         .insert(crate::error::AadstsCode(e.code()));
     res

@@ -74,12 +74,14 @@ pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
 const WEBAUTHN_JS: &str = include_str!("../../templates/static/webauthn.js");
 const AUTOSUBMIT_JS: &str = include_str!("../../templates/static/autosubmit.js");
 const SIGNIN_CSS: &str = include_str!("../../templates/static/signin.css");
+const LOGOUT_JS: &str = include_str!("../../templates/static/logout.js");
 
 /// `GET /_signin/{file}`: the only script the pages run (CSP `script-src 'self'`).
 pub async fn asset(file: web::Path<String>) -> Result<HttpResponse, Error> {
     let (body, content_type) = match file.as_str() {
         "webauthn.js" => (WEBAUTHN_JS, "text/javascript; charset=utf-8"),
         "autosubmit.js" => (AUTOSUBMIT_JS, "text/javascript; charset=utf-8"),
+        "logout.js" => (LOGOUT_JS, "text/javascript; charset=utf-8"),
         "signin.css" => (SIGNIN_CSS, "text/css; charset=utf-8"),
         other => return Err(Error::NotFound(format!("/_signin/{other}"))),
     };

@@ -112,6 +112,31 @@ fn session_cookie(s: &NewSession, secure: bool) -> Cookie<'static> {
     }
 }
 
+/// The headers of the sign-out pages (and their error page): the sign-in pages' CSP with no form,
+/// frames only from the front-channel logout URLs' origins.
+pub fn signout_headers(res: &mut HttpResponse, frame_origins: &[String]) {
+    let frames: Vec<String> = frame_origins.iter().map(|o| csp_source(o)).collect();
+    let frame_src = if frames.is_empty() {
+        "'none'".to_string()
+    } else {
+        frames.join(" ")
+    };
+    let csp = format!(
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; \
+         frame-src {frame_src}; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+    );
+    let h = res.headers_mut();
+    for (name, value) in [
+        ("content-security-policy", csp.as_str()),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        if let Ok(v) = actix_web::http::header::HeaderValue::from_str(value) {
+            h.insert(actix_web::http::header::HeaderName::from_static(name), v);
+        }
+    }
+}
+
 /// Only characters a serialised origin can hold: nothing can break out of the CSP directive.
 fn csp_source(origin: &str) -> String {
     origin

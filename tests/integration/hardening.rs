@@ -429,3 +429,39 @@ async fn a_failure_at_the_end_of_sign_in_leaves_no_session_behind() {
     assert_eq!(res.status(), 302);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM sso_sessions").await, 1);
 }
+
+#[tokio::test]
+async fn every_response_says_nosniff_and_the_sign_out_error_page_has_the_page_headers() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    for path in [
+        format!("/{TENANT}/discovery/v2.0/keys"),
+        format!("/{TENANT}/v2.0/.well-known/openid-configuration"),
+        "/no/such/thing".to_string(),
+        "/healthz".to_string(),
+    ] {
+        let res = client
+            .get(format!("{}{path}", app.https))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff", "{path}");
+    }
+    // A sign-out request with an unknown client: the error page, with the page headers.
+    let res = client
+        .get(format!(
+            "{}/{TENANT}/oauth2/v2.0/logout?client_id=nobody&post_logout_redirect_uri=https://evil.example/",
+            app.https
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error(), "{}", res.status());
+    assert!(res.headers().get("location").is_none());
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("frame-src 'none'") && csp.contains("frame-ancestors 'none'"),
+        "{csp}"
+    );
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+}

@@ -102,7 +102,23 @@ async fn logout_notifies_each_signed_in_app_at_its_front_channel_url_with_sid() 
         .to_str()
         .unwrap()
         .contains("Max-Age=0"));
+    // The sign-out page carries the sign-in pages' security headers; frames only from the
+    // front-channel URLs' origin, no inline script or style.
+    let csp = res.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        csp.contains("frame-src http://localhost:5001;") && csp.contains("script-src 'self';"),
+        "{csp}"
+    );
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(res.headers()["referrer-policy"], "no-referrer");
     let html = res.text().await.unwrap();
+    assert!(!html.contains("<script>") && !html.contains("<style>"));
+    assert!(html.contains("<script src=\"/_signin/logout.js\"></script>"));
     let iframe = format!(
         "<iframe class=\"frontchannel\" src=\"http://localhost:5001/auth/frontchannel-logout?sid={sid}\""
     );
