@@ -16,6 +16,7 @@ mod token_helpers;
 
 mod architecture;
 mod claims;
+mod concurrency;
 mod conformance;
 mod e2e;
 mod entra_markup;

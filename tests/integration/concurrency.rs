@@ -1,0 +1,105 @@
+//! Concurrency (issue 12 item 5): one refresh token used at once under the default policy (every
+//! use answered, each with a token of its own), and interactive sign-ins of different users at
+//! once, each getting its own identity and nothing of another's. One code redeemed at once is
+//! `tokens_errors::sixteen_concurrent_redemptions_of_one_code_give_exactly_one_success`; the
+//! `detect` policy's concurrent reuse is in `tokens_refresh`.
+
+use std::collections::HashSet;
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::signin_helpers::{code_of, code_request, sign_in};
+use crate::token_helpers::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn under_the_default_policy_concurrent_refreshes_of_one_token_each_get_their_own() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let first = app.redeem_bff(&code).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let rt = first.str("refresh_token").to_string();
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("client_id", BFF),
+        ("client_secret", BFF_SECRET),
+        ("refresh_token", rt.as_str()),
+    ];
+    let answers = concurrently(&app, 8, &form).await;
+    assert!(
+        answers.iter().all(|a| a.status == 200),
+        "{:?}",
+        answers.iter().map(|a| &a.body).collect::<Vec<_>>()
+    );
+    let new: HashSet<&str> = answers.iter().map(|a| a.str("refresh_token")).collect();
+    assert_eq!(new.len(), 8, "each answer has a refresh token of its own");
+    assert!(!new.contains(rt.as_str()));
+    for token in new {
+        let a = app.refresh_bff(token, None).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn interactive_sign_ins_of_different_users_at_once_mix_nothing() {
+    let app = TestApp::spawn().await;
+    let mut users = vec![(ALICE.to_string(), ALICE_OID.to_string())];
+    for i in 0..5 {
+        let upn = format!("user{i}@contoso.onmicrosoft.com");
+        let oid = format!("c0c0c0c0-0000-4000-8000-00000000000{i}");
+        let (status, body) = app
+            .mock(
+                Method::POST,
+                "users",
+                Some(
+                    json!({"id": oid, "userPrincipalName": upn, "displayName": format!("User {i}"),
+                            "password": PASSWORD, "mfa": "none"}),
+                ),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        users.push((upn, oid));
+    }
+    let app = std::sync::Arc::new(app);
+    let tasks: Vec<_> = users
+        .clone()
+        .into_iter()
+        .map(|(upn, _)| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                let client = app.client();
+                let res = sign_in(
+                    &app,
+                    &client,
+                    &code_request(BFF, BFF_REDIRECT),
+                    &upn,
+                    PASSWORD,
+                )
+                .await;
+                let code = code_of(&res);
+                let a = app
+                    .token(&[
+                        ("grant_type", "authorization_code"),
+                        ("client_id", BFF),
+                        ("client_secret", BFF_SECRET),
+                        ("code", &code),
+                        ("redirect_uri", BFF_REDIRECT),
+                        ("code_verifier", crate::signin_helpers::VERIFIER),
+                    ])
+                    .await;
+                assert_eq!(a.status, 200, "{}", a.body);
+                let (_, id) = jwt_parts(a.str("id_token"));
+                let (_, access) = jwt_parts(a.str("access_token"));
+                (upn, id, access)
+            })
+        })
+        .collect();
+    for (task, (upn, oid)) in tasks.into_iter().zip(users) {
+        let (signed_in, id, access) = task.await.unwrap();
+        assert_eq!(signed_in, upn);
+        assert_eq!(id["preferred_username"], upn.as_str());
+        assert_eq!(id["oid"], oid.as_str());
+        assert_eq!(access["oid"], oid.as_str());
+    }
+}
