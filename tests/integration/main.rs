@@ -18,6 +18,7 @@ mod architecture;
 mod claims;
 mod concurrency;
 mod conformance;
+mod crash_restart;
 mod e2e;
 mod entra_markup;
 mod foundation;
