@@ -119,6 +119,9 @@ pub struct Application {
     pub allow_id_token_implicit: bool,
     pub allow_access_token_implicit: bool,
     pub refresh_reuse: RefreshReuse,
+    /// Under `detect`, seconds after its first use within which a rotated refresh token is
+    /// answered again rather than taken as stolen.
+    pub refresh_reuse_grace_secs: i64,
     pub assertion_reuse: AssertionReuse,
     /// `None`: Entra's default, a random lifetime between 60 and 90 minutes.
     pub access_token_lifetime_secs: Option<i64>,

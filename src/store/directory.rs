@@ -35,6 +35,7 @@ struct AppRow {
     claims_json: String,
     sign_in_audience: String,
     graph_permissions_json: String,
+    refresh_reuse_grace_secs: i64,
 }
 
 /// A stored value that does not parse: an error, never a default.
@@ -69,6 +70,7 @@ impl TryFrom<AppRow> for Application {
             strict_entra_claims: r.strict_entra_claims,
             allow_id_token_implicit: r.allow_id_token_implicit,
             allow_access_token_implicit: r.allow_access_token_implicit,
+            refresh_reuse_grace_secs: r.refresh_reuse_grace_secs,
             refresh_reuse: match r.refresh_token_reuse.as_str() {
                 "allow" => RefreshReuse::Allow,
                 "detect" => RefreshReuse::Detect,

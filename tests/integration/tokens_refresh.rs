@@ -383,3 +383,82 @@ async fn under_the_detect_policy_concurrent_uses_of_one_refresh_token_leave_noth
         .await
         .assert_error(400, "invalid_grant", 50173);
 }
+
+#[tokio::test]
+async fn under_detect_a_rotation_whose_answer_was_lost_is_answered_again_within_the_grace_period() {
+    let (app, _dir) = Fixture::builtin()
+        .app("bff", "mock.refreshTokenReuse", "detect")
+        .app("bff", "mock.refreshTokenReuseGraceSeconds", 30)
+        .spawn()
+        .await;
+    let rt = bff_refresh_token(&app).await;
+
+    // The refresh is sent, the connection dropped before the answer is read: the server
+    // rotates the token all the same, and the client never sees the successor.
+    let http = app.http.trim_start_matches("http://").to_string();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "refresh_token")
+        .append_pair("client_id", BFF)
+        .append_pair("client_secret", BFF_SECRET)
+        .append_pair("refresh_token", &rt)
+        .finish();
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stream = tokio::net::TcpStream::connect(http.replace("localhost", "127.0.0.1"))
+            .await
+            .unwrap();
+        let request = format!(
+            "POST /{TENANT}/oauth2/v2.0/token HTTP/1.1\r\nHost: {http}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        stream.shutdown().await.unwrap();
+    }
+    let mut used = None;
+    for _ in 0..100 {
+        used = app
+            .state
+            .store
+            .find_refresh(&rt)
+            .await
+            .unwrap()
+            .unwrap()
+            .used_at;
+        if used.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(used.is_some(), "the dropped request rotated the token");
+
+    // The client retries with the token it has: within the grace period, answered again.
+    let again = app.refresh_bff(&rt, None).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    let successor = again.str("refresh_token").to_string();
+    // After the grace period, the same reuse is theft: the family goes, the successor with it.
+    app.state.clock.advance(31);
+    app.refresh_bff(&rt, None)
+        .await
+        .assert_error(400, "invalid_grant", 50173);
+    app.refresh_bff(&successor, None)
+        .await
+        .assert_error(400, "invalid_grant", 50173);
+}
+
+#[tokio::test]
+async fn a_grace_period_outside_0_to_300_seconds_is_refused_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fixture.toml");
+    let toml = Fixture::builtin()
+        .app("bff", "mock.refreshTokenReuseGraceSeconds", 301)
+        .to_toml();
+    std::fs::write(&path, toml).unwrap();
+    let err = TestApp::spawn_with_fixtures(&dir.path().join("data"), path)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        format!("{err:#}").contains("mock.refreshTokenReuseGraceSeconds"),
+        "{err:#}"
+    );
+}

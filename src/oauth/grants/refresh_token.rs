@@ -45,9 +45,18 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     if let Some(revoked_at) = g.revoked_at {
         return Err(revoked(&g, revoked_at));
     }
-    if mode == Use::SingleUse && g.used_at.is_some() {
+    // A reuse within the app's grace period (its first answer may never have arrived: a
+    // dropped connection, a crash after the commit) is answered again, as Okta's grace period
+    // and Auth0's reuse interval do; only a later one is taken as theft.
+    let grace = env.client.app.refresh_reuse_grace_secs;
+    let within_grace = grace > 0
+        && g.used_at
+            .is_some_and(|used| env.now.saturating_sub(used) <= grace);
+    if mode == Use::SingleUse && g.used_at.is_some() && !within_grace {
         return Err(reused(env, &g).await);
     }
+    // Answered again: the first use's time stays, so the window does not slide.
+    let mode = if within_grace { Use::Reusable } else { mode };
     // Check first: a request refused here leaves the token as it was (under `detect`, the
     // client's corrected retry must not look like theft).
     if g.client_id != env.client.app.client_id {
