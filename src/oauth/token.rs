@@ -8,7 +8,9 @@ use crate::error::{Error, Result};
 use crate::oauth::client_auth::{self, AuthenticatedClient};
 use crate::oauth::client_info::ClientInfo;
 pub use crate::oauth::grants::TokenResponse;
-use crate::oauth::grants::{self, authorization_code, client_credentials, refresh_token, Env};
+use crate::oauth::grants::{
+    self, authorization_code, client_credentials, password, refresh_token, Env,
+};
 use crate::oauth::params::{ClientRequest, Params};
 use crate::oauth::v1::{self, V1TokenResponse};
 use crate::state::AppState;
@@ -23,6 +25,7 @@ pub enum Grant {
     AuthorizationCode(authorization_code::Request),
     RefreshToken(refresh_token::Request),
     ClientCredentials(client_credentials::Request),
+    Password(password::Request),
 }
 
 impl Grant {
@@ -32,6 +35,7 @@ impl Grant {
                 authorization_code::Request::parse(params)?,
             )),
             "refresh_token" => Ok(Grant::RefreshToken(refresh_token::Request::parse(params)?)),
+            "password" => Ok(Grant::Password(password::Request::parse(params)?)),
             "client_credentials" => Ok(Grant::ClientCredentials(
                 client_credentials::Request::parse(params)?,
             )),
@@ -121,6 +125,7 @@ pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenRespon
         Grant::AuthorizationCode(r) => grants::authorization_code::redeem(&env, r).await,
         Grant::RefreshToken(r) => grants::refresh_token::redeem(&env, r).await,
         Grant::ClientCredentials(r) => grants::client_credentials::redeem(&env, r).await,
+        Grant::Password(r) => grants::password::redeem(&env, r).await,
     }
 }
 

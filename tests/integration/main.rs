@@ -35,5 +35,6 @@ mod tokens;
 mod tokens_errors;
 mod tokens_logout;
 mod tokens_refresh;
+mod tokens_ropc;
 mod v1;
 mod validator;

@@ -1,0 +1,70 @@
+//! `grant_type=password`, the resource owner password credentials grant (RFC 6749 section 4.3)
+//! as Entra speaks it (<https://learn.microsoft.com/entra/identity-platform/v2-oauth-ropc>):
+//! `username`, `password`, `scope`, `client_id` (and the secret of a confidential client). A
+//! client without "Allow public client flows" (`isFallbackPublicClient`) is confidential and must
+//! authenticate (AADSTS7000218 otherwise), as for every grant. An unknown user is AADSTS50034, a wrong password
+//! AADSTS50126, and a user (or app) that needs MFA AADSTS50076, because ROPC cannot prompt. The
+//! tokens are the interactive ones with `amr` `["pwd"]`; no SSO session is made.
+
+use super::{scopes, Authentication, Chain, Env, TokenResponse};
+use crate::directory::MfaPolicy;
+use crate::error::{Error, Result};
+use crate::oauth::params::{Params, Secret};
+use crate::store::refresh::ChainKind;
+
+#[derive(Debug)]
+pub struct Request {
+    username: String,
+    password: Secret,
+    scope: String,
+}
+
+impl Request {
+    pub fn parse(params: &Params) -> Result<Request> {
+        Ok(Request {
+            username: params.require("username")?.to_string(),
+            password: Secret::new(params.require("password")?),
+            scope: params.require("scope")?.to_string(),
+        })
+    }
+}
+
+pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
+    let app = &env.client.app;
+    let tenant = &env.tenant.tenant;
+    let user = env
+        .state
+        .store
+        .user_by_upn(&tenant.id, &req.username)
+        .await?
+        .ok_or_else(|| Error::UserNotFound {
+            user: req.username.clone(),
+            tenant: tenant.domain.clone(),
+        })?;
+    if !user.credentials.password_matches(req.password.expose()) {
+        return Err(Error::InvalidCredentials);
+    }
+    if user.mfa_policy == MfaPolicy::Required || app.require_mfa {
+        return Err(Error::MfaRequired(app.display_name.clone()));
+    }
+    let scopes = scopes::delegated(&env.state.directory(), app, &req.scope)?;
+    let refresh = scopes.oidc.offline_access;
+    let auth = Authentication {
+        session_id: None,
+        amr: vec![crate::amr::Amr::Pwd],
+        auth_time: env.now,
+        nonce: None,
+        include_auth_time: false,
+        claims: None,
+    };
+    let chain = Chain {
+        family_id: crate::crypto::random_b64(18),
+        family_created_at: env.now,
+        kind: ChainKind::Standard,
+    };
+    let issued = super::issue_user_tokens(env, &user, &scopes, &auth, chain, refresh)?;
+    let mut tx = env.state.store.write().await?;
+    issued.store(&mut tx).await?;
+    tx.commit().await?;
+    Ok(issued.response)
+}
