@@ -214,7 +214,13 @@ async fn an_origin_on_a_web_redirect_uri_gets_aadsts9002326() {
 async fn an_unknown_grant_type_gets_aadsts70003() {
     let app = TestApp::spawn().await;
     let a = app
-        .token(&[("grant_type", "password"), ("client_id", BFF)])
+        .token(&[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:saml2-bearer",
+            ),
+            ("client_id", BFF),
+        ])
         .await;
     a.assert_error(400, "unsupported_grant_type", 70003);
 }
