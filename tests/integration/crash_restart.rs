@@ -70,14 +70,7 @@ async fn refresh(http: &reqwest::Client, base: &str, rt: &str) -> (u16, Value) {
 }
 
 async fn kids(http: &reqwest::Client, base: &str) -> Vec<String> {
-    let jwks: Value = http
-        .get(format!("{base}/{TENANT}/discovery/v2.0/keys"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = get_json(http, &format!("{base}/{TENANT}/discovery/v2.0/keys")).await;
     jwks["keys"]
         .as_array()
         .unwrap()
@@ -181,14 +174,7 @@ async fn after_sigkill_under_load_everything_confirmed_before_the_kill_still_wor
         let (status, body) = refresh(&http, &base, rt).await;
         assert_eq!(status, 200, "{body}");
     }
-    let sessions: Value = http
-        .get(format!("{base}/_mock/sessions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sessions: Value = get_json(&http, &format!("{base}/_mock/sessions")).await;
     for sid in &confirmed_sessions {
         assert!(sessions.to_string().contains(sid.as_str()), "session {sid}");
     }

@@ -129,3 +129,8 @@ impl TestApp {
         self.server.stop().await;
     }
 }
+
+/// `GET url`, its JSON body.
+pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}

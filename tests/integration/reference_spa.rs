@@ -64,14 +64,7 @@ async fn the_spa_host_serves_its_page_with_a_strict_csp_and_its_settings() {
         assert!(!js.contains(storage), "the SPA never uses {storage}");
     }
 
-    let config: Value = http
-        .get(format!("{base}/config.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config: Value = get_json(&http, &format!("{base}/config.json")).await;
     assert_eq!(config["clientId"], SPA);
     assert_eq!(config["redirectUri"], format!("{base}/"));
     assert_eq!(config["authorityHost"], app.https);
