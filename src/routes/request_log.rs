@@ -107,7 +107,15 @@ pub async fn record(
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if is_form {
         // The body is read here and handed on: the endpoint parses it as before.
-        let body = req.extract::<Bytes>().await?;
+        // A body the extractor refuses (too large, cut short) is answered in Entra's shape, as
+        // the endpoint's own form parser would answer it.
+        let body =
+            req.extract::<Bytes>()
+                .await
+                .map_err(|e| crate::error::Error::InvalidParameter {
+                    name: "body",
+                    reason: e.to_string(),
+                })?;
         params.extend(url::form_urlencoded::parse(&body).into_owned());
         req.set_payload(Payload::from(body));
     }

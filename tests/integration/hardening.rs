@@ -465,3 +465,39 @@ async fn every_response_says_nosniff_and_the_sign_out_error_page_has_the_page_he
     );
     assert_eq!(res.headers()["x-frame-options"], "DENY");
 }
+
+#[tokio::test]
+async fn an_oversized_token_request_body_gets_an_entra_error_and_the_server_keeps_serving() {
+    let app = TestApp::spawn().await;
+    let body = format!(
+        "grant_type=client_credentials&padding={}",
+        "a".repeat(3 * 1024 * 1024)
+    );
+    let res = app
+        .client()
+        .post(app.token_url())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let json: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(json["error"], "invalid_request");
+    assert!(
+        json["error_codes"].is_array() && json["trace_id"].is_string(),
+        "{json}"
+    );
+    let ok = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            (
+                "scope",
+                "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
+            ),
+        ])
+        .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+}
