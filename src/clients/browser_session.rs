@@ -83,14 +83,19 @@ impl CsrfKey {
     }
 }
 
-/// The session cookie: an opaque id, `HttpOnly`, `SameSite=Strict`, and on HTTPS `Secure` with
-/// the `__Host-` prefix (no `Domain`, `Path=/`: no subdomain can set or read it).
-pub fn session_cookie(name: &str, id: &str, https: bool) -> Cookie<'static> {
-    let name = if https {
+/// A cookie's name as set and read: on HTTPS with the `__Host-` prefix.
+pub fn cookie_name(name: &str, https: bool) -> String {
+    if https {
         format!("__Host-{name}")
     } else {
         name.to_string()
-    };
+    }
+}
+
+/// The session cookie: an opaque id, `HttpOnly`, `SameSite=Strict`, and on HTTPS `Secure` with
+/// the `__Host-` prefix (no `Domain`, `Path=/`: no subdomain can set or read it).
+pub fn session_cookie(name: &str, id: &str, https: bool) -> Cookie<'static> {
+    let name = cookie_name(name, https);
     Cookie::build(name, id.to_string())
         .path("/")
         .http_only(!super::mutation::Mutation::BffCookieNotHttpOnly.active())
@@ -104,11 +109,7 @@ pub fn session_cookie(name: &str, id: &str, https: bool) -> Cookie<'static> {
 /// navigation, on which browsers send `Lax` cookies (GET) but never `Strict` ones, and the
 /// callback could then not check `state`. Ten minutes, like an authorization code.
 pub fn login_state_cookie(name: &str, value: &str, https: bool) -> Cookie<'static> {
-    let name = if https {
-        format!("__Host-{name}")
-    } else {
-        name.to_string()
-    };
+    let name = cookie_name(name, https);
     Cookie::build(name, value.to_string())
         .path("/")
         .http_only(true)

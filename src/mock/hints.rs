@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use crate::config::FixtureSource;
 use crate::fixtures::Fixtures;
+use crate::signin::totp::TotpSecret;
 use crate::state::AppState;
 
 /// One line of the hint.
@@ -22,31 +23,30 @@ pub struct TestAccount {
 }
 
 /// The hint's lines, or none when it is hidden.
-pub async fn test_accounts(state: &AppState, strict_app: bool) -> Vec<TestAccount> {
+pub fn test_accounts(state: &AppState, strict_app: bool) -> Vec<TestAccount> {
     let shown = state.settings.hints
         && !strict_app
         && matches!(state.settings.fixtures, FixtureSource::BuiltIn);
     if !shown {
         return Vec::new();
     }
-    let mut out = Vec::new();
-    for (account, has_totp) in well_known() {
-        let mut account = account.clone();
-        if *has_totp {
-            account.code = super::current_totp(state, &account.upn)
-                .await
-                .ok()
-                .flatten()
-                .map(|(code, _)| code);
-        }
-        out.push(account);
-    }
-    out
+    // The codes come from the secrets read once with the fixture: no store lookup per page.
+    let now = state.clock.unix();
+    well_known()
+        .iter()
+        .map(|(account, totp)| TestAccount {
+            code: totp
+                .as_ref()
+                .and_then(|t| t.code_at(now))
+                .map(|(code, _)| code),
+            ..account.clone()
+        })
+        .collect()
 }
 
 /// The built-in tenant's users, read once from the embedded fixture.
-fn well_known() -> &'static [(TestAccount, bool)] {
-    static USERS: OnceLock<Vec<(TestAccount, bool)>> = OnceLock::new();
+fn well_known() -> &'static [(TestAccount, Option<TotpSecret>)] {
+    static USERS: OnceLock<Vec<(TestAccount, Option<TotpSecret>)>> = OnceLock::new();
     USERS.get_or_init(|| {
         let Ok(fixtures) = Fixtures::built_in() else {
             return Vec::new();
@@ -66,7 +66,11 @@ fn well_known() -> &'static [(TestAccount, bool)] {
                 mfa: mfa.to_string(),
                 code: None,
             };
-            out.push((account, user.totp.is_some()));
+            let totp = user
+                .totp
+                .as_ref()
+                .map(|t| TotpSecret::from_base32(t.secret.expose()));
+            out.push((account, totp));
         }
         out
     })

@@ -91,6 +91,6 @@ async fn authorize(
         }
         Err(e) => Err(e),
     };
-    let hints = signin_pages::hints(state, &outcome).await;
+    let hints = signin_pages::hints(state, &outcome);
     signin_pages::respond(outcome, &ctx, &browser, &hints)
 }

@@ -54,7 +54,7 @@ pub async fn login(
         }
         _ => Err(Error::SignInSessionInvalid),
     };
-    let hints = signin_pages::hints(&state, &outcome).await;
+    let hints = signin_pages::hints(&state, &outcome);
     signin_pages::respond(outcome, &ctx, &browser, &hints)
 }
 

@@ -170,9 +170,9 @@ fn html(status: StatusCode, form_target: Option<&str>) -> HttpResponseBuilder {
 }
 
 /// The "Test accounts" hint for a page (none for other outcomes).
-pub async fn hints(state: &AppState, outcome: &Result<Outcome, Error>) -> Vec<TestAccount> {
+pub fn hints(state: &AppState, outcome: &Result<Outcome, Error>) -> Vec<TestAccount> {
     match outcome {
-        Ok(Outcome::Page(page)) => test_accounts(state, page.strict_app).await,
+        Ok(Outcome::Page(page)) => test_accounts(state, page.strict_app),
         _ => Vec::new(),
     }
 }

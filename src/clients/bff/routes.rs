@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use super::session::{self, BffError, Callback};
 use super::store::Session;
 use super::BffState;
-use crate::clients::browser_session::{login_state_cookie, session_cookie};
+use crate::clients::browser_session::{cookie_name, login_state_cookie, session_cookie};
 
 const SESSION: &str = "bff-session";
 const LOGIN: &str = "bff-login";
@@ -42,16 +42,8 @@ fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-fn cookie_name(bff: &BffState, name: &str) -> String {
-    if bff.https {
-        format!("__Host-{name}")
-    } else {
-        name.to_string()
-    }
-}
-
 fn cookie_value(bff: &BffState, req: &HttpRequest, name: &str) -> Option<String> {
-    req.cookie(&cookie_name(bff, name))
+    req.cookie(&cookie_name(name, bff.https))
         .map(|c| c.value().to_string())
         .filter(|v| !v.is_empty())
 }
