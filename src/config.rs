@@ -126,6 +126,11 @@ pub struct ServeArgs {
     /// use (the well-known users, their password and MFA method, bob's current code).
     #[arg(long, env = "ENTRA_MOCK_NO_HINTS")]
     pub no_hints: bool,
+    /// Open connections served at once, all listeners together; more wait for a free one.
+    /// Keep it under the process's file-descriptor limit (`ulimit -n`).
+    #[arg(long, env = "ENTRA_MOCK_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
 }
 
 /// Whether discovery lists entra-mock's RFC 7009 revocation endpoint.
@@ -190,6 +195,8 @@ pub struct Settings {
     pub hints: bool,
     /// The first signing keys of an empty data dir.
     pub first_keys: crate::keys::FirstKeys,
+    /// Connections served at once, all workers together.
+    pub max_connections: usize,
 }
 
 impl Settings {
@@ -227,6 +234,7 @@ impl Settings {
             key_rotation_interval: args.key_rotation_interval,
             request_log: args.request_log == "on",
             hints: !args.no_hints,
+            max_connections: args.max_connections as usize,
             first_keys: if args.fresh_keys {
                 crate::keys::FirstKeys::Fresh
             } else {
@@ -252,6 +260,7 @@ impl Settings {
             request_log: true,
             hints: true,
             first_keys: crate::keys::FirstKeys::WellKnown,
+            max_connections: 1024,
         }
     }
 }

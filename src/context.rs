@@ -46,6 +46,7 @@ impl RequestContext {
     pub fn from_request(
         req: &ServiceRequest,
         public_base_url: Option<&str>,
+        tls_san: &[String],
         clock: &Clock,
     ) -> Self {
         let secure = req.app_config().secure();
@@ -57,7 +58,7 @@ impl RequestContext {
                     .headers()
                     .get(actix_web::http::header::HOST)
                     .and_then(|h| h.to_str().ok())
-                    .filter(|h| is_valid_host(h))
+                    .filter(|h| host_allowed(h, tls_san, None))
                     .map(str::to_string)
                     .unwrap_or_else(|| req.app_config().local_addr().to_string());
                 format!("{scheme}://{host}")
@@ -98,6 +99,49 @@ pub fn is_valid_host(host: &str) -> bool {
         })
 }
 
+/// The names a request may address this server by: loopback names (`localhost` and its
+/// subdomains), IP literals (they cannot be pointed elsewhere by DNS), the `--tls-san` names and
+/// the `--public-base-url` host. Case-insensitive, with or without a port.
+pub fn host_allowed(host: &str, tls_san: &[String], public_base_url: Option<&str>) -> bool {
+    let Some(name) = host_name(host) else {
+        return false;
+    };
+    let name = name.to_ascii_lowercase();
+    if name == "localhost"
+        || name.ends_with(".localhost")
+        || name.parse::<std::net::IpAddr>().is_ok()
+    {
+        return true;
+    }
+    if tls_san.iter().any(|s| s.eq_ignore_ascii_case(&name)) {
+        return true;
+    }
+    public_base_url
+        .and_then(|u| url::Url::parse(u).ok())
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .is_some_and(|h| h.trim_start_matches('[').trim_end_matches(']') == name)
+}
+
+/// The host part of a `Host` header (`name`, `name:port`, `[v6]`, `[v6]:port`), if well formed.
+fn host_name(host: &str) -> Option<&str> {
+    if !is_valid_host(host) {
+        return None;
+    }
+    if let Some(rest) = host.strip_prefix('[') {
+        let (inside, after) = rest.split_once(']')?;
+        return (after.is_empty() || valid_port(after.strip_prefix(':')?)).then_some(inside);
+    }
+    match host.split_once(':') {
+        Some((name, port)) if valid_port(port) && !name.is_empty() => Some(name),
+        Some(_) => None,
+        None => Some(host),
+    }
+}
+
+fn valid_port(p: &str) -> bool {
+    p.parse::<u16>().is_ok()
+}
+
 /// Runs the request's future with `ctx` set; adds the ids as response headers like Entra.
 pub async fn scoped<Fut>(ctx: RequestContext, fut: Fut) -> Result<ServiceResponse, actix_web::Error>
 where
@@ -126,5 +170,39 @@ mod tests {
         assert!(is_valid_host("[::1]:8443"));
         assert!(!is_valid_host("evil.com/<script>"));
         assert!(!is_valid_host("a b"));
+    }
+
+    #[test]
+    fn loopback_names_ip_literals_and_configured_names_are_allowed() {
+        let san = vec!["entra-mock".to_string()];
+        let public = Some("https://login.contoso.test:8443");
+        for ok in [
+            "localhost",
+            "localhost:8443",
+            "LOCALHOST:1",
+            "app.localhost:3000",
+            "127.0.0.1:8080",
+            "[::1]:8443",
+            "[::1]",
+            "10.0.0.7",
+            "entra-mock:8080",
+            "login.contoso.test",
+        ] {
+            assert!(host_allowed(ok, &san, public), "{ok}");
+        }
+        for refused in [
+            "evil.example",
+            "evil.example:8443",
+            "localhost.evil.example",
+            "entra-mock.evil",
+            "localhost:99999",
+            "localhost:",
+            ":8080",
+            "[::1",
+            "evil\"<script>",
+            "",
+        ] {
+            assert!(!host_allowed(refused, &san, public), "{refused}");
+        }
     }
 }

@@ -121,6 +121,11 @@ pub enum Error {
     /// An error a fault rule of the test-control API asked for (`/_mock/faults`).
     #[error("{}", .0.message)]
     Forced(Box<Forced>),
+    /// A limit of the HTTP layer (body size or time, header size): 413, 408 or 431.
+    #[error("The request isn't valid: {reason}.")]
+    HttpLimit { status: StatusCode, reason: String },
+    #[error("The request isn't valid: the Host header names a host this server does not answer to (localhost, an IP address, a --tls-san name or the --public-base-url host).")]
+    HostNotAllowed,
     #[error("An unexpected error occurred.")]
     Internal(#[source] anyhow::Error),
 }
@@ -244,6 +249,12 @@ impl Error {
                 status: f.status,
                 suberror: f.suberror,
             },
+            // InvalidRequest: "The authentication service request isn't valid."
+            HttpLimit { status, .. } => Spec {
+                status: *status,
+                ..spec("invalid_request", 90023, 400)
+            },
+            HostNotAllowed => spec("invalid_request", 90023, 400),
             // TokenIssuanceError: "There's an issue with the sign-in service."
             Internal(_) => spec("server_error", 50000, 500),
         }

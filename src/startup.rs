@@ -90,6 +90,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             let state = app_state.clone();
             let base = state.settings.public_base_url.clone();
+            let tls_san = state.settings.tls_san.clone();
             let clock = state.clock.clone();
             App::new()
                 .app_data(web::Data::new(state))
@@ -132,17 +133,25 @@ impl Application {
                 .configure(routes::configure)
                 .default_service(web::to(routes::not_found))
                 .wrap(actix_web::middleware::from_fn(routes::request_log::record))
+                .wrap(actix_web::middleware::from_fn(routes::guard::limits))
                 // No response is to be sniffed into another type (issue 12, security headers).
                 .wrap(
                     actix_web::middleware::DefaultHeaders::new()
                         .add(("X-Content-Type-Options", "nosniff")),
                 )
                 .wrap_fn(move |req, srv| {
-                    let ctx = RequestContext::from_request(&req, base.as_deref(), &clock);
+                    let ctx = RequestContext::from_request(&req, base.as_deref(), &tls_san, &clock);
                     context::scoped(ctx, srv.call(req))
                 })
         })
         .workers(settings.workers)
+        // Issue 12, limits: a client gets 5 s to send its request head (then 408), an idle
+        // keep-alive connection is closed after 15 s, a closing one is dropped after 1 s, and
+        // no more than --max-connections are open at once (actix counts per worker).
+        .client_request_timeout(std::time::Duration::from_secs(5))
+        .keep_alive(std::time::Duration::from_secs(15))
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        .max_connections(settings.max_connections.div_ceil(settings.workers.max(1)))
         .shutdown_timeout(2);
 
         let mut http_addr = None;

@@ -4,6 +4,7 @@ mod authorize;
 mod discovery;
 mod faults;
 mod graph;
+pub mod guard;
 mod health;
 mod http;
 mod logout;

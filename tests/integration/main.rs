@@ -23,6 +23,7 @@ mod e2e;
 mod entra_markup;
 mod foundation;
 mod hardening;
+mod limits;
 mod reference_api;
 mod reference_bff;
 mod reference_spa;

@@ -1,0 +1,140 @@
+//! The HTTP layer's own limits (issue 12, limits and growth), checked before any endpoint runs
+//! and answered like every other error: Entra's JSON shape on protocol endpoints, Entra's error
+//! page on the pages a browser shows (sign-in and sign-out).
+//!
+//! - `Host`: only names this server answers to (see [`crate::context::host_allowed`]), so that a foreign `Host`
+//!   header cannot write itself into issuers and endpoint URLs.
+//! - Headers: [`MAX_HEADER_BYTES`] in all (431). Beyond actix's own 128 KiB buffer the HTTP
+//!   parser answers a bare 431 before any of this runs.
+//! - Body: at most [`MAX_BODY_BYTES`] (413), read within [`BODY_TIMEOUT`] (408) and handed on
+//!   whole, so that no endpoint waits on a slow client and a request that declares 1,000 bytes
+//!   and sends 2 holds its connection for seconds, not forever.
+
+use std::time::Duration;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::context::{host_allowed, RequestContext};
+use crate::error::Error;
+use crate::state::AppState;
+
+/// The largest request body any endpoint takes (the form and JSON limits are at most this).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// Time allowed to receive a whole body once the head is in.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Header names and values together. Entra's front end refuses well under actix's 128 KiB
+/// buffer; 32 KiB leaves room for Entra's own cookies (ESTSAUTH and friends).
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+pub async fn limits(
+    mut req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return next.call(req).await;
+    };
+    if let Err(e) = check_head(&req, &state) {
+        return Ok(refuse(req, e));
+    }
+    if has_body(&req) {
+        let read = tokio::time::timeout(BODY_TIMEOUT, req.extract::<Bytes>()).await;
+        let body = match read {
+            Err(_) => Err(Error::HttpLimit {
+                status: StatusCode::REQUEST_TIMEOUT,
+                reason: format!(
+                    "the request body did not arrive within {} seconds",
+                    BODY_TIMEOUT.as_secs()
+                ),
+            }),
+            Ok(Err(e)) if e.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(too_large())
+            }
+            Ok(Err(e)) => Err(Error::InvalidParameter {
+                name: "body",
+                reason: e.to_string(),
+            }),
+            Ok(Ok(body)) => Ok(body),
+        };
+        match body {
+            Ok(body) => req.set_payload(Payload::from(body)),
+            Err(e) => return Ok(refuse(req, e)),
+        }
+    }
+    next.call(req).await
+}
+
+fn too_large() -> Error {
+    Error::HttpLimit {
+        status: StatusCode::PAYLOAD_TOO_LARGE,
+        reason: format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+    }
+}
+
+/// Host and header size; a declared body over the limit is refused before it is read.
+fn check_head(req: &ServiceRequest, state: &AppState) -> Result<(), Error> {
+    let host = req
+        .headers()
+        .get(HOST)
+        .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+    if let Some(host) = host {
+        if !host_allowed(
+            &host,
+            &state.settings.tls_san,
+            state.settings.public_base_url.as_deref(),
+        ) {
+            return Err(Error::HostNotAllowed);
+        }
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    if header_bytes > MAX_HEADER_BYTES {
+        return Err(Error::HttpLimit {
+            status: StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            reason: format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
+        });
+    }
+    let declared = req
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    Ok(())
+}
+
+fn has_body(req: &ServiceRequest) -> bool {
+    let headers = req.headers();
+    headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() != "0")
+}
+
+/// Pages a browser shows get Entra's error page; everything else the JSON error.
+fn refuse(req: ServiceRequest, e: Error) -> ServiceResponse<BoxBody> {
+    let path = req.path();
+    let page = ["/oauth2/v2.0/authorize", "/oauth2/authorize", "/login"]
+        .iter()
+        .chain(&["/oauth2/v2.0/logout", "/oauth2/logout"])
+        .any(|p| path.ends_with(p));
+    let res: HttpResponse = if page {
+        super::signin_pages::error_page(&e, &RequestContext::current())
+    } else {
+        e.error_response()
+    };
+    // The unread rest of a refused body is not waited for: the connection closes after this.
+    req.into_response(res)
+}
