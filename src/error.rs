@@ -121,6 +121,10 @@ pub enum Error {
     /// An error a fault rule of the test-control API asked for (`/_mock/faults`).
     #[error("{}", .0.message)]
     Forced(Box<Forced>),
+    #[error(
+        "The query string is too long: its parameters take {0} bytes, at most 16384 are accepted."
+    )]
+    QueryStringTooLong(usize),
     /// A limit of the HTTP layer (body size or time, header size): 413, 408 or 431.
     #[error("The request isn't valid: {reason}.")]
     HttpLimit { status: StatusCode, reason: String },
@@ -255,6 +259,9 @@ impl Error {
                 ..spec("invalid_request", 90023, 400)
             },
             HostNotAllowed => spec("invalid_request", 90023, 400),
+            // QueryStringTooLong (reference-error-codes); it also bounds what an anonymous
+            // /authorize can make entra-mock store.
+            QueryStringTooLong(_) => spec("invalid_request", 90015, 400),
             // TokenIssuanceError: "There's an issue with the sign-in service."
             Internal(_) => spec("server_error", 50000, 500),
         }

@@ -169,6 +169,7 @@ impl Application {
         if http_addr.is_none() && https_addr.is_none() {
             anyhow::bail!("both listeners are off: turn on --http-addr or --https-addr");
         }
+        tokio::spawn(purge(state.clone()));
         if let Some(interval) = settings.key_rotation_interval {
             tokio::spawn(roll_keys(state.clone(), interval));
         }
@@ -250,6 +251,34 @@ async fn roll_keys(state: AppState, interval: i64) {
             Ok(true) => tracing::info!("signing keys rolled over (--key-rotation-interval)"),
             Ok(false) => {}
             Err(e) => tracing::error!("automatic key rollover failed: {e:#}"),
+        }
+    }
+}
+
+/// Deletes expired rows and applies the per-user caps ([`crate::store::purge`]) every 30 s, or
+/// sooner when many sign-in flows start. Rows expire by real time here even when the virtual
+/// clock was moved forward, so that a test that moves the clock sees Entra's errors for expired
+/// grants (which need the rows) rather than unknown ones.
+async fn purge(state: AppState) {
+    loop {
+        state
+            .store
+            .purge_signal
+            .wait(std::time::Duration::from_secs(30))
+            .await;
+        let real = time::OffsetDateTime::now_utc().unix_timestamp();
+        let lifetimes = crate::store::purge::RefreshLifetimes {
+            spa_secs: crate::oauth::lifetimes::SPA_REFRESH_LIFETIME_SECS,
+            inactivity_secs: crate::oauth::lifetimes::REFRESH_INACTIVITY_SECS,
+        };
+        match state
+            .store
+            .purge(state.clock.unix().min(real), lifetimes)
+            .await
+        {
+            Ok(p) if p != Default::default() => tracing::debug!(?p, "purged"),
+            Ok(_) => {}
+            Err(e) => tracing::error!("purging expired rows failed: {e:#}"),
         }
     }
 }

@@ -152,7 +152,6 @@ pub(super) async fn route(
     let flow_id = Uuid::new_v4().to_string();
     let csrf = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let json = serde_json::to_string(&flow).map_err(|e| Error::Internal(e.into()))?;
-    d.store.purge_flows(d.now).await?;
     d.store
         .insert_flow(&flow_id, &csrf, &json, d.now, d.now + FLOW_LIFETIME_SECS)
         .await?;

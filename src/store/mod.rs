@@ -4,6 +4,7 @@
 pub mod codes;
 pub mod directory;
 pub mod keys;
+pub mod purge;
 pub mod refresh;
 pub mod sessions;
 pub mod signin;
@@ -24,6 +25,8 @@ use sqlx::SqlitePool;
 #[derive(Clone, Debug)]
 pub struct Store {
     pub pool: SqlitePool,
+    /// Wakes the background purge when many sign-in flows start ([`purge`]).
+    pub purge_signal: std::sync::Arc<purge::PurgeSignal>,
 }
 
 impl Store {
@@ -44,6 +47,9 @@ impl Store {
             .run(&pool)
             .await
             .context("applying migrations")?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            purge_signal: Default::default(),
+        })
     }
 }

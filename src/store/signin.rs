@@ -34,6 +34,7 @@ impl Store {
         .bind(expires_at)
         .execute(&self.pool)
         .await?;
+        self.purge_signal.flow_started();
         Ok(())
     }
 
@@ -64,14 +65,5 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected() == 1)
-    }
-
-    /// Drops expired flows.
-    pub async fn purge_flows(&self, now: i64) -> sqlx::Result<()> {
-        sqlx::query("DELETE FROM signin_flows WHERE expires_at <= ?")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 }

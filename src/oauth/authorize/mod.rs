@@ -174,6 +174,10 @@ impl Params<'_> {
     }
 }
 
+/// The parameters of one authorization request, names and values together (AADSTS90015 beyond).
+/// A flow stores its request, so this also bounds what an anonymous request leaves behind.
+pub const MAX_PARAMS_BYTES: usize = 16 * 1024;
+
 /// Validates an authorization request against the directory.
 pub fn parse(
     directory: &Directory,
@@ -181,6 +185,10 @@ pub fn parse(
     params: &[(String, String)],
     endpoint: Endpoint,
 ) -> Result<AuthorizeRequest, Rejection> {
+    let size: usize = params.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    if size > MAX_PARAMS_BYTES {
+        return Err(Rejection::Page(Error::QueryStringTooLong(size)));
+    }
     let p = Params(params);
     let client_id = p
         .non_empty("client_id")

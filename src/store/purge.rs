@@ -1,0 +1,146 @@
+//! Growth bounds (issue 12, limits and growth). Expired rows are deleted by a background task
+//! ([`Store::purge`], started by `startup`), never on a request's path, and what one user, or a
+//! client that never signs in, can leave behind is capped, the oldest going first.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::Store;
+
+/// How long refresh tokens live (the protocol's rule, `oauth::lifetimes`, handed in).
+#[derive(Debug, Clone, Copy)]
+pub struct RefreshLifetimes {
+    /// A SPA chain's fixed lifetime from its first token.
+    pub spa_secs: i64,
+    /// Other tokens' lifetime without use.
+    pub inactivity_secs: i64,
+}
+
+/// Sign-in flows in progress, everyone's together (each is a browser at the sign-in page).
+pub const MAX_FLOWS: i64 = 5_000;
+/// SSO sessions kept per user.
+pub const MAX_SESSIONS_PER_USER: i64 = 100;
+/// Refresh tokens (rotated ones included) kept per user.
+pub const MAX_REFRESH_TOKENS_PER_USER: i64 = 1_000;
+/// Flows started since the last purge that wake the purge before its interval.
+pub const PURGE_AFTER_FLOWS: usize = 1_000;
+/// Expired codes, ended sessions and dead refresh tokens are kept this long after they stopped
+/// working, so that a late replay still gets the precise error (expired, redeemed, revoked).
+const KEEP_AFTER_EXPIRY_SECS: i64 = 3_600;
+
+/// Rows removed by one purge.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Purged {
+    pub flows: u64,
+    pub codes: u64,
+    pub sessions: u64,
+    pub refresh_tokens: u64,
+    pub assertions: u64,
+}
+
+/// Counts flows started since the last purge and wakes the purge task.
+#[derive(Debug, Default)]
+pub struct PurgeSignal {
+    flows: AtomicUsize,
+    wake: tokio::sync::Notify,
+}
+
+impl PurgeSignal {
+    pub fn flow_started(&self) {
+        if self.flows.fetch_add(1, Ordering::Relaxed) + 1 >= PURGE_AFTER_FLOWS {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Waits until enough flows were started, or `timeout` passed.
+    pub async fn wait(&self, timeout: std::time::Duration) {
+        let _ = tokio::time::timeout(timeout, self.wake.notified()).await;
+        self.flows.store(0, Ordering::Relaxed);
+    }
+}
+
+impl Store {
+    /// Deletes what expired before `now` (plus [`KEEP_AFTER_EXPIRY_SECS`]) and applies the caps.
+    pub async fn purge(&self, now: i64, refresh: RefreshLifetimes) -> sqlx::Result<Purged> {
+        let old = now - KEEP_AFTER_EXPIRY_SECS;
+        let mut purged = Purged::default();
+        let exec = |sql: &'static str, bind: i64| {
+            let pool = self.pool.clone();
+            async move {
+                sqlx::query(sql)
+                    .bind(bind)
+                    .execute(&pool)
+                    .await
+                    .map(|r| r.rows_affected())
+            }
+        };
+        purged.flows += exec("DELETE FROM signin_flows WHERE expires_at <= ?", now).await?;
+        purged.flows += exec(
+            "DELETE FROM signin_flows WHERE id IN
+               (SELECT id FROM signin_flows ORDER BY created_at DESC LIMIT -1 OFFSET ?)",
+            MAX_FLOWS,
+        )
+        .await?;
+        purged.assertions += exec("DELETE FROM used_assertions WHERE expires_at <= ?", now).await?;
+        purged.codes += exec("DELETE FROM auth_codes WHERE expires_at <= ?", old).await?;
+        // A code's family link goes with the code once the family has no refresh token left.
+        sqlx::query(
+            "DELETE FROM code_families
+             WHERE code_sha256 NOT IN (SELECT code_sha256 FROM auth_codes)
+               AND family_id NOT IN (SELECT family_id FROM refresh_tokens)",
+        )
+        .execute(&self.pool)
+        .await?;
+        purged.sessions += exec(
+            "DELETE FROM sso_sessions WHERE ended_at IS NOT NULL AND ended_at <= ?",
+            old,
+        )
+        .await?;
+        purged.refresh_tokens += sqlx::query(
+            "DELETE FROM refresh_tokens
+             WHERE (spa = 1 AND family_created_at <= ?)
+                OR created_at <= ?
+                OR (revoked_at IS NOT NULL AND revoked_at <= ?)",
+        )
+        .bind(old - refresh.spa_secs)
+        .bind(old - refresh.inactivity_secs)
+        .bind(old)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        purged.sessions += self
+            .cap_per_user("sso_sessions", "id", MAX_SESSIONS_PER_USER)
+            .await?;
+        purged.refresh_tokens += self
+            .cap_per_user(
+                "refresh_tokens",
+                "token_sha256",
+                MAX_REFRESH_TOKENS_PER_USER,
+            )
+            .await?;
+        Ok(purged)
+    }
+
+    /// Keeps the newest `cap` rows of each user in `table`.
+    async fn cap_per_user(&self, table: &str, key: &str, cap: i64) -> sqlx::Result<u64> {
+        let over: Vec<String> = sqlx::query_scalar(&format!(
+            "SELECT user_oid FROM {table} GROUP BY user_oid HAVING COUNT(*) > ?"
+        ))
+        .bind(cap)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut removed = 0;
+        for user in over {
+            removed += sqlx::query(&format!(
+                "DELETE FROM {table} WHERE {key} IN
+                   (SELECT {key} FROM {table} WHERE user_oid = ?
+                    ORDER BY created_at DESC LIMIT -1 OFFSET ?)"
+            ))
+            .bind(&user)
+            .bind(cap)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
+        Ok(removed)
+    }
+}

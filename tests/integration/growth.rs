@@ -1,0 +1,279 @@
+//! Growth bounds (issue 12, limits and growth): an anonymous /authorize stores a bounded flow,
+//! the background purge deletes what expired and caps what one user can leave behind.
+
+use entra_mock::oauth::lifetimes::{REFRESH_INACTIVITY_SECS, SPA_REFRESH_LIFETIME_SECS};
+use entra_mock::store::purge::{
+    RefreshLifetimes, MAX_FLOWS, MAX_REFRESH_TOKENS_PER_USER, MAX_SESSIONS_PER_USER,
+};
+
+const LIFETIMES: RefreshLifetimes = RefreshLifetimes {
+    spa_secs: SPA_REFRESH_LIFETIME_SECS,
+    inactivity_secs: REFRESH_INACTIVITY_SECS,
+};
+
+use crate::helpers::*;
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap()
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[tokio::test]
+async fn an_authorize_request_over_the_size_limit_is_refused_and_stores_nothing() {
+    let app = TestApp::spawn().await;
+    let url = |state: &str| {
+        format!(
+            "{}/{TENANT}/oauth2/v2.0/authorize?client_id={BFF}&response_type=code&scope=openid\
+             &redirect_uri={}&state={state}",
+            app.http,
+            urlencode(BFF_REDIRECT)
+        )
+    };
+    let res = app
+        .client()
+        .get(url(&"s".repeat(20_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("AADSTS90015"), "{page}");
+    assert_eq!(count(&app, "signin_flows").await, 0);
+    // Under the limit, the same request starts a flow.
+    let res = app
+        .client()
+        .get(url(&"s".repeat(2_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(count(&app, "signin_flows").await, 1);
+}
+
+#[tokio::test]
+async fn the_purge_deletes_expired_rows_and_keeps_live_ones() {
+    let app = TestApp::spawn().await;
+    let pool = &app.state.store.pool;
+    let t = now();
+    for (id, expires) in [("old", t - 10), ("live", t + 600)] {
+        sqlx::query(
+            "INSERT INTO signin_flows (id, csrf_token, state_json, created_at, expires_at)
+             VALUES (?, 'c', '{}', ?, ?)",
+        )
+        .bind(id)
+        .bind(t - 700)
+        .bind(expires)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    for (jti, expires) in [("a", t - 1), ("b", t + 60)] {
+        sqlx::query("INSERT INTO used_assertions (jti, expires_at) VALUES (?, ?)")
+            .bind(jti)
+            .bind(expires)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    // Ended sessions go an hour after they ended; live ones stay.
+    for (id, ended) in [
+        ("ended-long-ago", Some(t - 7200)),
+        ("ended-now", Some(t)),
+        ("live", None),
+    ] {
+        insert_session(&app, id, ALICE_OID, t - 8000, ended).await;
+    }
+    // Refresh tokens: one inactive for 91 days, one of a SPA chain older than 25 hours, a live one.
+    insert_refresh(
+        &app,
+        b"inactive",
+        ALICE_OID,
+        false,
+        t - 91 * 86400,
+        t - 91 * 86400,
+    )
+    .await;
+    insert_refresh(
+        &app,
+        b"spa-old",
+        ALICE_OID,
+        true,
+        t - 25 * 3600 - 3600,
+        t - 3600,
+    )
+    .await;
+    insert_refresh(&app, b"live", ALICE_OID, false, t - 3600, t - 60).await;
+
+    let purged = app.state.store.purge(t, LIFETIMES).await.unwrap();
+    assert_eq!(purged.flows, 1);
+    assert_eq!(purged.assertions, 1);
+    assert_eq!(purged.sessions, 1);
+    assert_eq!(purged.refresh_tokens, 2);
+    let flows: Vec<String> = sqlx::query_scalar("SELECT id FROM signin_flows")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(flows, ["live"]);
+    let sessions: Vec<String> = sqlx::query_scalar("SELECT id FROM sso_sessions ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, ["ended-now", "live"]);
+    assert_eq!(count(&app, "refresh_tokens").await, 1);
+    // A second purge finds nothing more.
+    assert_eq!(
+        app.state.store.purge(t, LIFETIMES).await.unwrap(),
+        Default::default()
+    );
+}
+
+#[tokio::test]
+async fn flows_sessions_and_refresh_tokens_are_capped_oldest_first() {
+    let app = TestApp::spawn().await;
+    let pool = &app.state.store.pool;
+    let t = now();
+    let mut tx = pool.begin().await.unwrap();
+    for i in 0..MAX_FLOWS + 10 {
+        sqlx::query(
+            "INSERT INTO signin_flows (id, csrf_token, state_json, created_at, expires_at)
+             VALUES (?, 'c', '{}', ?, ?)",
+        )
+        .bind(format!("flow-{i}"))
+        .bind(t - 600 + i)
+        .bind(t + 600)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    for i in 0..MAX_SESSIONS_PER_USER + 5 {
+        insert_session(&app, &format!("s-{i:04}"), BOB_OID, t - 1000 + i, None).await;
+    }
+    insert_session(&app, "alice-1", ALICE_OID, t - 5000, None).await;
+    for i in 0..MAX_REFRESH_TOKENS_PER_USER + 3 {
+        let token = format!("rt-{i}");
+        insert_refresh(
+            &app,
+            token.as_bytes(),
+            BOB_OID,
+            false,
+            t - 5000,
+            t - 5000 + i,
+        )
+        .await;
+    }
+
+    let purged = app.state.store.purge(t, LIFETIMES).await.unwrap();
+    assert_eq!(purged.flows, 10);
+    assert_eq!(purged.sessions, 5);
+    assert_eq!(purged.refresh_tokens, 3);
+    assert_eq!(count(&app, "signin_flows").await, MAX_FLOWS);
+    let oldest_flow: bool =
+        sqlx::query_scalar("SELECT COUNT(*) > 0 FROM signin_flows WHERE id = 'flow-0'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert!(!oldest_flow, "the oldest flow was evicted");
+    let oldest_session: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM sso_sessions WHERE user_oid = ? ORDER BY created_at LIMIT 1",
+    )
+    .bind(BOB_OID)
+    .fetch_optional(pool)
+    .await
+    .unwrap();
+    assert_eq!(oldest_session.as_deref(), Some("s-0005"));
+    // Another user's session is not touched by bob's cap.
+    assert!(app
+        .state
+        .store
+        .active_session("alice-1")
+        .await
+        .unwrap()
+        .is_some());
+    let bobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM refresh_tokens WHERE user_oid = ?")
+        .bind(BOB_OID)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(bobs, MAX_REFRESH_TOKENS_PER_USER);
+}
+
+#[tokio::test]
+async fn an_anonymous_authorize_request_stores_a_bounded_flow() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    // Requests near the parameter limit, with every parameter Entra knows.
+    let state = "s".repeat(15_000);
+    for _ in 0..50 {
+        let res = client
+            .get(format!(
+                "{}/{TENANT}/oauth2/v2.0/authorize?client_id={BFF}&response_type=code\
+                 &scope=openid&redirect_uri={}&state={state}",
+                app.http,
+                urlencode(BFF_REDIRECT)
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let largest: i64 = sqlx::query_scalar("SELECT MAX(LENGTH(state_json)) FROM signin_flows")
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap();
+    assert!(
+        (15_000..=entra_mock::oauth::authorize::MAX_PARAMS_BYTES as i64 + 4_096).contains(&largest),
+        "a flow of {largest} bytes"
+    );
+}
+
+async fn insert_session(app: &TestApp, id: &str, user: &str, created: i64, ended: Option<i64>) {
+    sqlx::query(
+        "INSERT INTO sso_sessions (id, user_oid, amr_json, auth_time, persistent, created_at, ended_at)
+         VALUES (?, ?, '[\"pwd\"]', ?, 0, ?, ?)",
+    )
+    .bind(id)
+    .bind(user)
+    .bind(created)
+    .bind(created)
+    .bind(ended)
+    .execute(&app.state.store.pool)
+    .await
+    .unwrap();
+}
+
+async fn insert_refresh(
+    app: &TestApp,
+    token: &[u8],
+    user: &str,
+    spa: bool,
+    family_created: i64,
+    created: i64,
+) {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_sha256, family_id, client_id, user_oid, scope,
+            amr_json, auth_time, spa, family_created_at, created_at)
+         VALUES (?, ?, ?, ?, 'openid', '[\"pwd\"]', ?, ?, ?, ?)",
+    )
+    .bind(token)
+    .bind(String::from_utf8_lossy(token).into_owned())
+    .bind(BFF)
+    .bind(user)
+    .bind(family_created)
+    .bind(spa)
+    .bind(family_created)
+    .bind(created)
+    .execute(&app.state.store.pool)
+    .await
+    .unwrap();
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
