@@ -15,6 +15,27 @@ cargo build --release --locked
 echo "== cargo test --release --locked"
 cargo test --release --locked
 
+echo "== fuzz targets (fuzz/): built on this toolchain, each run a few seconds over a copy of its corpus"
+# Stable Rust builds the cargo-fuzz targets with libFuzzer but without coverage instrumentation
+# (random and corpus-mutation inputs); with nightly and cargo-fuzz installed, the instrumented
+# build runs instead. The same targets also ran above as ordinary tests (fuzz_targets.rs).
+CARGO_TARGET_DIR="$PWD/target" cargo build --release --locked --manifest-path fuzz/Cargo.toml
+fuzz_secs="${ENTRA_MOCK_FUZZ_SECONDS:-5}"
+for target in fuzz/fuzz_targets/*.rs; do
+  name=$(basename "$target" .rs)
+  work="target/fuzz-corpus/$name"
+  rm -rf "$work" && mkdir -p "$work" && cp fuzz/corpus/"$name"/* "$work"/
+  if command -v cargo-fuzz >/dev/null && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+    (cd fuzz && cargo +nightly fuzz run "$name" "../$work" -- -max_total_time="$fuzz_secs")
+  else
+    if ! "target/release/$name" -max_total_time="$fuzz_secs" "$work" >"$work.log" 2>&1; then
+      cat "$work.log"
+      exit 1
+    fi
+    echo "$name: $(tail -n 1 "$work.log")"
+  fi
+done
+
 if [ -d tests/interop ] && ls tests/interop/*_test.py >/dev/null 2>&1; then
   echo "== interop tests (pytest, real client libraries)"
   venv=target/interop-venv

@@ -22,6 +22,7 @@ mod crash_restart;
 mod e2e;
 mod entra_markup;
 mod foundation;
+mod fuzz_targets;
 mod growth;
 mod hardening;
 mod limits;

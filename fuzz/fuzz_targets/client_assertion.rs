@@ -1,0 +1,12 @@
+#![no_main]
+//! See `entra_mock::fuzzing::Target::ClientAssertion`.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Err(broken) =
+        entra_mock::fuzzing::run(entra_mock::fuzzing::Target::ClientAssertion, data)
+    {
+        panic!("{broken}");
+    }
+});

@@ -1,0 +1,443 @@
+//! Fuzz targets (issue 12, bad input), shared by the cargo-fuzz crate in `fuzz/` (nightly) and by
+//! the stable test `tests/integration/fuzz_targets.rs`, which runs them over the saved corpus in
+//! `fuzz/corpus/` and over random inputs. Each target turns arbitrary bytes into one request to a
+//! real entra-mock (in-process, real HTTP and SQLite, started once per process) and checks the
+//! answer ([`check_answer`]): never a 5xx, every JSON error in Entra's shape, no `Location` outside
+//! the registered URIs and the server's own pages. The fixture target feeds the loader directly.
+//!
+//! To reach past the signature checks, the JWT targets sign what the fuzzer wrote with the keys
+//! the server trusts: the well-known development signing key (tokens presented to userinfo,
+//! logout and revocation) and `bff`'s well-known certificate key (client assertions).
+
+use std::sync::OnceLock;
+
+use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey};
+
+use crate::testing::TestServer;
+
+const TENANT: &str = "aaaabbbb-0000-cccc-1111-dddd2222eeee";
+const BFF: &str = "00001111-aaaa-2222-bbbb-3333cccc4444";
+const BFF_REDIRECT: &str = "http://localhost:5001/auth/callback";
+const BFF_CERT_PEM: &str = include_str!("../fixtures/certs/bff-dev-only.pem");
+const BFF_CERT_KEY: &str = include_str!("../fixtures/certs/bff-dev-only.key");
+const DEV_SIGNING_KEY: &str = include_str!("../fixtures/keys/dev-signing-1.key");
+
+/// The fuzz targets, by the names of `fuzz/fuzz_targets/*.rs` and `fuzz/corpus/*`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The query of `GET /{tenant}/oauth2/v2.0/authorize`; the first line is the tenant segment.
+    AuthorizeQuery,
+    /// The body of `POST /{tenant}/oauth2/v2.0/token`.
+    TokenForm,
+    /// A `client_assertion` for `bff` (raw, or the fuzzer's bytes as a signed payload).
+    ClientAssertion,
+    /// A JWT presented to userinfo, logout (`id_token_hint`) or revocation.
+    BearerJwt,
+    /// The body of a sign-in form POST, on a live flow.
+    SigninForm,
+    /// A fixture file.
+    Fixture,
+}
+
+pub const TARGETS: [(&str, Target); 6] = [
+    ("authorize_query", Target::AuthorizeQuery),
+    ("token_form", Target::TokenForm),
+    ("client_assertion", Target::ClientAssertion),
+    ("bearer_jwt", Target::BearerJwt),
+    ("signin_form", Target::SigninForm),
+    ("fixture", Target::Fixture),
+];
+
+struct Harness {
+    rt: tokio::runtime::Runtime,
+    server: TestServer,
+    dev_key: EncodingKey,
+    dev_kid: String,
+    bff_key: EncodingKey,
+    bff_x5t: String,
+    /// Every redirect and post-logout URI the built-in apps register.
+    registered: Vec<String>,
+}
+
+fn harness() -> &'static Harness {
+    static H: OnceLock<Harness> = OnceLock::new();
+    H.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let server = rt.block_on(TestServer::start()).expect("entra-mock starts");
+        let dev_kid = rt
+            .block_on(server.keys())
+            .ok()
+            .and_then(|list| list.keys.into_iter().find(|k| k.state == "active"))
+            .map(|k| k.kid)
+            .expect("an active key");
+        let registered = crate::fixtures::Fixtures::built_in()
+            .expect("built-in fixtures")
+            .tenants()
+            .iter()
+            .flat_map(|t| &t.applications)
+            .flat_map(|a| {
+                a.web
+                    .redirect_uris
+                    .iter()
+                    .chain(&a.spa.redirect_uris)
+                    .chain(&a.public_client.redirect_uris)
+                    .chain(&a.post_logout_redirect_uris)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(BFF_CERT_PEM.as_bytes()).expect("pem");
+        use sha1::Digest as _;
+        Harness {
+            dev_key: EncodingKey::from_rsa_pem(DEV_SIGNING_KEY.as_bytes()).expect("dev key"),
+            dev_kid,
+            bff_key: EncodingKey::from_rsa_pem(BFF_CERT_KEY.as_bytes()).expect("bff key"),
+            bff_x5t: URL_SAFE.encode(sha1::Sha1::digest(&pem.contents)),
+            registered,
+            rt,
+            server,
+        }
+    })
+}
+
+/// Runs one input; `Err` names the property the answer broke.
+pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
+    if target == Target::Fixture {
+        // Any outcome but a panic is fine: an error names the file, entry and field.
+        let _ = crate::fixtures::Fixtures::parse(&String::from_utf8_lossy(data), "fuzz.toml", None);
+        return Ok(());
+    }
+    let h = harness();
+    h.rt.block_on(async {
+        let base = h.server.http_url().to_string();
+        const FORM: (&str, &[u8]) = ("Content-Type", b"application/x-www-form-urlencoded");
+        let token_path = format!("/{TENANT}/oauth2/v2.0/token");
+        let answer = match target {
+            Target::AuthorizeQuery => {
+                let (tenant, query) = split_line(data);
+                let mut target = format!("/{}/oauth2/v2.0/authorize?", encode_all(tenant)).into_bytes();
+                target.extend_from_slice(query);
+                send(&base, "GET", &target, &[], &[]).await?
+            }
+            Target::TokenForm => send(&base, "POST", token_path.as_bytes(), &[FORM], data).await?,
+            Target::ClientAssertion => {
+                let assertion = jwt(data, &h.bff_key, |header| {
+                    header.insert("x5t".into(), h.bff_x5t.clone().into());
+                });
+                let body = format!(
+                    "grant_type=client_credentials&client_id={BFF}\
+                     &client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer\
+                     &scope=api%3A%2F%2F22223333-cccc-4444-dddd-5555eeee6666%2F.default\
+                     &client_assertion={}",
+                    encode_all(assertion.as_bytes())
+                );
+                send(&base, "POST", token_path.as_bytes(), &[FORM], body.as_bytes()).await?
+            }
+            Target::BearerJwt => {
+                let (selector, rest) = data.split_first().unwrap_or((&0, &[]));
+                let token = jwt(rest, &h.dev_key, |header| {
+                    header.insert("kid".into(), h.dev_kid.clone().into());
+                });
+                match selector % 3 {
+                    0 => {
+                        let bearer = format!("Bearer {token}");
+                        send(&base, "GET", b"/oidc/userinfo", &[("Authorization", bearer.as_bytes())], &[])
+                            .await?
+                    }
+                    1 => {
+                        let target = format!(
+                            "/{TENANT}/oauth2/v2.0/logout?id_token_hint={}",
+                            encode_all(token.as_bytes())
+                        );
+                        send(&base, "GET", target.as_bytes(), &[], &[]).await?
+                    }
+                    _ => {
+                        let body = format!("client_id={BFF}&token={}", encode_all(token.as_bytes()));
+                        let target = format!("/{TENANT}/oauth2/v2.0/revoke");
+                        send(&base, "POST", target.as_bytes(), &[FORM], body.as_bytes()).await?
+                    }
+                }
+            }
+            Target::SigninForm => {
+                let (flow, csrf) = start_flow(&base).await?;
+                let mut body =
+                    format!("ctx={}&flowToken={}&", encode_all(flow.as_bytes()), encode_all(csrf.as_bytes()))
+                        .into_bytes();
+                body.extend_from_slice(data);
+                let target = format!("/{TENANT}/login");
+                send(&base, "POST", target.as_bytes(), &[FORM], &body).await?
+            }
+            Target::Fixture => unreachable!("handled above"),
+        };
+        check_answer(&answer, &base, &h.registered)
+    })
+}
+
+/// What came back: status, `Content-Type`, `Location`, body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: String,
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// One request over a fresh connection, bytes as given: the fuzzer's bad UTF-8 and
+/// percent-encoding reach the server unchanged (an HTTP client library would refuse or normalise
+/// them). Only bytes a request line cannot carry are percent-encoded.
+async fn send(
+    base: &str,
+    method: &str,
+    target: &[u8],
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+) -> Result<Answer, String> {
+    let addr = base
+        .trim_start_matches("http://")
+        .replace("localhost", "127.0.0.1");
+    let host = base.trim_start_matches("http://");
+    let mut request = Vec::with_capacity(target.len() + body.len() + 256);
+    request.extend_from_slice(method.as_bytes());
+    request.push(b' ');
+    for &b in target {
+        if (0x21..0x7f).contains(&b) {
+            request.push(b);
+        } else {
+            request.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
+    request.extend_from_slice(
+        format!(" HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n").as_bytes(),
+    );
+    for (name, value) in headers {
+        request.extend_from_slice(name.as_bytes());
+        request.extend_from_slice(b": ");
+        // A header value carries visible bytes, spaces and tabs: anything else is refused by
+        // actix's parser with a bare 400 before entra-mock sees the request.
+        request.extend(value.iter().map(|&b| match b {
+            b'\t' | b' '..=b'~' | 0x80..=0xff => b,
+            _ => b' ',
+        }));
+        request.extend_from_slice(b"\r\n");
+    }
+    if !body.is_empty() || method == "POST" {
+        request.extend_from_slice(format!("Content-Length: {}\r\n", body.len()).as_bytes());
+    }
+    request.extend_from_slice(b"\r\n");
+    request.extend_from_slice(body);
+    if request.len() - body.len() > PARSER_LIMIT {
+        // Past the HTTP parser's own limits (a request target over 64 KiB, a head over 128 KiB)
+        // actix answers a bare 400 or 431, or resets the connection, before entra-mock sees the
+        // request (README, "Limits and growth"). What is checked then: the server still answers.
+        let _ = exchange(&addr, &request).await;
+        let health = exchange(
+            &addr,
+            format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
+        .await?;
+        let answer = parse_answer(&health)?;
+        return match answer.status {
+            200 => Ok(Answer {
+                status: 400,
+                content_type: String::new(),
+                location: None,
+                body: String::new(),
+            }),
+            other => Err(format!(
+                "/healthz answered {other} after an oversized request"
+            )),
+        };
+    }
+    parse_answer(&exchange(&addr, &request).await?)
+}
+
+/// Request heads longer than this are refused by actix's parser, not by entra-mock.
+const PARSER_LIMIT: usize = 60 * 1024;
+
+async fn exchange(addr: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("no connection: {e}"))?;
+    stream
+        .write_all(request)
+        .await
+        .map_err(|e| format!("request not sent: {e}"))?;
+    let mut raw = Vec::new();
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        stream.read_to_end(&mut raw),
+    )
+    .await
+    .map_err(|_| "no answer within 30 s".to_string())?
+    .map_err(|e| format!("no answer: {e}"))?;
+    Ok(raw)
+}
+
+fn parse_answer(raw: &[u8]) -> Result<Answer, String> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("no complete answer: {:?}", String::from_utf8_lossy(raw)))?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no status line: {head}"))?;
+    let mut content_type = String::new();
+    let mut location = None;
+    let mut chunked = false;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim().to_string();
+        match name.to_ascii_lowercase().as_str() {
+            "content-type" => content_type = value,
+            "location" => location = Some(value),
+            "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
+            _ => {}
+        }
+    }
+    let mut body = raw[split + 4..].to_vec();
+    if chunked {
+        body = dechunk(&body)?;
+    }
+    Ok(Answer {
+        status,
+        content_type,
+        location,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    loop {
+        let end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or("a chunk size without its line end")?;
+        let size_text = String::from_utf8_lossy(&data[..end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
+            .map_err(|e| format!("chunk size {size_text:?}: {e}"))?;
+        data = &data[end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        if data.len() < size + 2 {
+            return Err("a chunk cut short".into());
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+/// The properties every answer keeps, whatever was sent.
+pub fn check_answer(a: &Answer, base: &str, registered: &[String]) -> Result<(), String> {
+    if a.status >= 500 {
+        return Err(format!("status {}: {}", a.status, a.body));
+    }
+    if a.content_type.starts_with("application/json") && a.status >= 400 {
+        let v: serde_json::Value =
+            serde_json::from_str(&a.body).map_err(|e| format!("error body is not JSON: {e}"))?;
+        let entra_shape = v["error"].is_string()
+            && v["error_codes"].is_array()
+            && v["trace_id"].is_string()
+            && v["correlation_id"].is_string()
+            && v["timestamp"].is_string()
+            && v["error_description"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("AADSTS") && d.contains("Trace ID: "));
+        if !entra_shape {
+            return Err(format!("not Entra's error shape: {}", a.body));
+        }
+    }
+    if a.content_type.starts_with("text/html") && a.status >= 400 && !a.body.contains("AADSTS") {
+        return Err(format!(
+            "an error page without its AADSTS code: {}",
+            a.status
+        ));
+    }
+    if let Some(location) = &a.location {
+        let own = location == base
+            || location.starts_with(&format!("{base}/"))
+            || (location.starts_with('/') && !location.starts_with("//"));
+        // A registered URI followed by its query or fragment, never a longer path or host.
+        let registered = registered.iter().any(|uri| {
+            location == uri
+                || location
+                    .strip_prefix(uri.as_str())
+                    .is_some_and(|rest| rest.starts_with('?') || rest.starts_with('#'))
+        });
+        if !own && !registered {
+            return Err(format!("Location off the registered URIs: {location}"));
+        }
+    }
+    Ok(())
+}
+
+/// A flow at the username step, as a browser gets it from `/authorize`.
+async fn start_flow(base: &str) -> Result<(String, String), String> {
+    let target = format!(
+        "/{TENANT}/oauth2/v2.0/authorize?client_id={BFF}&response_type=code&scope=openid\
+         &redirect_uri={}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGKSx-9GHM\
+         &code_challenge_method=S256",
+        encode_all(BFF_REDIRECT.as_bytes())
+    );
+    let page = send(base, "GET", target.as_bytes(), &[], &[]).await?.body;
+    let field = |name: &str| {
+        let marker = format!("name=\"{name}\" value=\"");
+        page.split_once(&marker)
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(v, _)| v.to_string())
+            .ok_or_else(|| format!("no {name} on the sign-in page"))
+    };
+    Ok((field("ctx")?, field("flowToken")?))
+}
+
+/// `data` as a JWT: if it already has three dot-separated parts it is sent as it is; otherwise
+/// it is the payload, signed with `key` under a header `edit` completes.
+fn jwt(
+    data: &[u8],
+    key: &EncodingKey,
+    edit: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> String {
+    let text = String::from_utf8_lossy(data);
+    if text.split('.').count() == 3 {
+        return text.into_owned();
+    }
+    let mut header = serde_json::Map::new();
+    header.insert("alg".into(), "RS256".into());
+    header.insert("typ".into(), "JWT".into());
+    edit(&mut header);
+    let signing_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(serde_json::Value::Object(header).to_string()),
+        URL_SAFE_NO_PAD.encode(data)
+    );
+    let signature = jsonwebtoken::crypto::sign(signing_input.as_bytes(), key, Algorithm::RS256)
+        .unwrap_or_default();
+    format!("{signing_input}.{signature}")
+}
+
+fn split_line(data: &[u8]) -> (&[u8], &[u8]) {
+    match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (TENANT.as_bytes(), data),
+    }
+}
+
+/// Percent-encodes every byte outside unreserved characters.
+fn encode_all(bytes: &[u8]) -> String {
+    url::form_urlencoded::byte_serialize(bytes).collect()
+}
