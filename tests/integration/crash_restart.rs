@@ -3,54 +3,11 @@
 //! token and SSO session whose issuing answer (HTTP 200) was received before the kill still works,
 //! the signing keys and the CA are unchanged, and SQLite's integrity check passes.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
 use crate::helpers::*;
-
-struct Process {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &std::path::Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_entra-mock"))
-        .args([
-            "--http-addr",
-            "127.0.0.1:0",
-            "--https-addr",
-            "off",
-            "--data-dir",
-        ])
-        .arg(dir)
-        .env("ENTRA_MOCK_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut base = None;
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if let Some(url) = line.trim().strip_prefix("http:") {
-            base = Some(url.trim().to_string());
-            break;
-        }
-    }
-    Process {
-        child,
-        base: base.expect("the banner names the HTTP listener"),
-    }
-}
 
 async fn refresh(http: &reqwest::Client, base: &str, rt: &str) -> (u16, Value) {
     let res = http
@@ -82,7 +39,7 @@ async fn kids(http: &reqwest::Client, base: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn after_sigkill_under_load_everything_confirmed_before_the_kill_still_works() {
     let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path());
+    let server = start_process(dir.path());
     let base = server.base.clone();
     let http = reqwest::Client::new();
 
@@ -163,7 +120,7 @@ async fn after_sigkill_under_load_everything_confirmed_before_the_kill_still_wor
     assert!(confirmed.len() > 20, "the load ran: {}", confirmed.len());
 
     // Restarted on the same data dir.
-    let server = start(dir.path());
+    let server = start_process(dir.path());
     let base = server.base.clone();
     assert_eq!(kids(&http, &base).await, kids_before);
     assert_eq!(

@@ -201,6 +201,7 @@ fn the_checks_catch_a_broken_answer() {
     let base = "http://localhost:1";
     let registered = vec!["http://localhost:5001/auth/callback".to_string()];
     let answer = |status, content_type: &str, location: Option<&str>, body: &str| Answer {
+        head: String::new(),
         status,
         content_type: content_type.into(),
         location: location.map(str::to_string),

@@ -3,7 +3,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 
 use entra_mock::config::{FixtureSource, Settings};
 use entra_mock::state::AppState;
@@ -133,4 +135,53 @@ impl TestApp {
 /// `GET url`, its JSON body.
 pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// The release binary, started as a process of its own on a data dir (plain HTTP, port 0).
+pub struct Process {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_process(dir: &std::path::Path) -> Process {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_entra-mock"))
+        .args([
+            "--http-addr",
+            "127.0.0.1:0",
+            "--https-addr",
+            "off",
+            "--data-dir",
+        ])
+        .arg(dir)
+        .env("ENTRA_MOCK_LOG", "error")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut base = None;
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        if let Some(url) = line.trim().strip_prefix("http:") {
+            base = Some(url.trim().to_string());
+            break;
+        }
+    }
+    // The rest of its output (errors only: ENTRA_MOCK_LOG=error) goes to the test's output.
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            eprintln!("entra-mock: {line}");
+        }
+    });
+    Process {
+        child,
+        base: base.expect("the banner names the HTTP listener"),
+    }
 }

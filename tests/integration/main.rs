@@ -15,6 +15,7 @@ mod signin_helpers;
 mod token_helpers;
 
 mod architecture;
+mod battery;
 mod claims;
 mod concurrency;
 mod conformance;

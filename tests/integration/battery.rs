@@ -1,0 +1,591 @@
+//! The hostile-input battery (issue 12, bad input): thousands of malformed, oversized and hostile
+//! requests to every endpoint of the release binary, run as a process of its own so that its
+//! memory can be read. Every answer must keep the properties of `entra_mock::fuzzing::check_answer`
+//! (no 5xx, Entra's error shape, no Location off the registered URIs), carry no markup or header
+//! the request injected, and a refused request (4xx) must not add a row to any table. At the end
+//! the server still answers and its memory is back near where it was idle.
+
+use entra_mock::fuzzing::{check_answer, raw_request, Answer};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::SqlitePool;
+
+use crate::helpers::*;
+
+const SCRIPT: &str = "<script>alert(1337)</script>";
+const ATTR: &str = "\"><svg onload=alert(1337)>";
+const CRLF: &str = "x\r\nX-Injected: 1\r\n\r\n<h1>injected</h1>";
+
+/// Values that break parsers or escape their context, sent raw (bad percent-encoding and UTF-8
+/// are written into the request as they are) or form-encoded.
+fn hostile_values() -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = [
+        SCRIPT,
+        ATTR,
+        CRLF,
+        "javascript:alert(1337)",
+        "https://evil.example/cb",
+        "//evil.example",
+        "http://localhost:5001/auth/callback.evil.example",
+        "",
+        " ",
+        "null",
+        "[]",
+        "{\"a\":",
+        "-1",
+        "99999999999999999999",
+        "../../etc/passwd",
+        "common",
+    ]
+    .iter()
+    .map(|s| encode(s.as_bytes()).into_bytes())
+    .collect();
+    v.push(b"%ZZ%".to_vec());
+    v.push(b"%FF%FE%C3%28".to_vec());
+    v.push(b"\xff\xfe\xc3\x28".to_vec());
+    v.push(b"%00%0d%0aX-Injected:%201".to_vec());
+    v.push(vec![b'a'; 20_000]);
+    v
+}
+
+fn encode(bytes: &[u8]) -> String {
+    url::form_urlencoded::byte_serialize(bytes).collect()
+}
+
+/// An endpoint, a valid request to it, and the parameters the battery replaces one at a time.
+struct Case {
+    method: &'static str,
+    path: String,
+    /// Query (GET) or form body (POST).
+    base_params: Vec<(&'static str, String)>,
+    params: &'static [&'static str],
+}
+
+fn cases() -> Vec<Case> {
+    let authorize = vec![
+        ("client_id", BFF.to_string()),
+        ("response_type", "code".into()),
+        ("scope", "openid profile".into()),
+        ("redirect_uri", BFF_REDIRECT.into()),
+        ("state", "s".into()),
+        ("nonce", "n".into()),
+    ];
+    let authorize_params: &[&str] = &[
+        "client_id",
+        "redirect_uri",
+        "response_type",
+        "scope",
+        "state",
+        "nonce",
+        "prompt",
+        "login_hint",
+        "domain_hint",
+        "claims",
+        "code_challenge",
+        "code_challenge_method",
+        "response_mode",
+        "max_age",
+        "sid",
+        "resource",
+    ];
+    let token = vec![
+        ("grant_type", "client_credentials".to_string()),
+        ("client_id", DAEMON.to_string()),
+        ("client_secret", DAEMON_SECRET.to_string()),
+        ("scope", format!("api://{API}/.default")),
+    ];
+    let token_params: &[&str] = &[
+        "grant_type",
+        "client_id",
+        "client_secret",
+        "scope",
+        "code",
+        "redirect_uri",
+        "code_verifier",
+        "refresh_token",
+        "client_assertion",
+        "client_assertion_type",
+        "username",
+        "password",
+        "assertion",
+        "requested_token_use",
+        "resource",
+        "claims",
+    ];
+    let logout = vec![
+        (
+            "post_logout_redirect_uri",
+            "http://localhost:5001/".to_string(),
+        ),
+        ("client_id", BFF.to_string()),
+        ("state", "s".into()),
+    ];
+    let logout_params: &[&str] = &[
+        "post_logout_redirect_uri",
+        "client_id",
+        "id_token_hint",
+        "logout_hint",
+        "state",
+    ];
+    let t = TENANT;
+    vec![
+        Case {
+            method: "GET",
+            path: format!("/{t}/oauth2/v2.0/authorize"),
+            base_params: authorize.clone(),
+            params: authorize_params,
+        },
+        Case {
+            method: "POST",
+            path: format!("/{t}/oauth2/v2.0/authorize"),
+            base_params: authorize.clone(),
+            params: authorize_params,
+        },
+        Case {
+            method: "GET",
+            path: format!("/{t}/oauth2/authorize"),
+            base_params: authorize,
+            params: authorize_params,
+        },
+        Case {
+            method: "POST",
+            path: format!("/{t}/oauth2/v2.0/token"),
+            base_params: token.clone(),
+            params: token_params,
+        },
+        Case {
+            method: "POST",
+            path: format!("/{t}/oauth2/token"),
+            base_params: token,
+            params: token_params,
+        },
+        Case {
+            method: "GET",
+            path: format!("/{t}/oauth2/v2.0/logout"),
+            base_params: logout.clone(),
+            params: logout_params,
+        },
+        Case {
+            method: "POST",
+            path: format!("/{t}/oauth2/logout"),
+            base_params: logout,
+            params: logout_params,
+        },
+        Case {
+            method: "POST",
+            path: format!("/{t}/oauth2/v2.0/revoke"),
+            base_params: vec![("token", "x".into()), ("client_id", BFF.into())],
+            params: &["token", "token_type_hint", "client_id"],
+        },
+        Case {
+            method: "POST",
+            path: format!("/{t}/login"),
+            base_params: vec![
+                ("ctx", "x".into()),
+                ("flowToken", "y".into()),
+                ("loginfmt", ALICE.into()),
+            ],
+            params: &[
+                "ctx",
+                "flowToken",
+                "loginfmt",
+                "passwd",
+                "otc",
+                "action",
+                "credential",
+                "kmsi",
+            ],
+        },
+        Case {
+            method: "GET",
+            path: "/oidc/userinfo".into(),
+            base_params: vec![],
+            params: &["access_token"],
+        },
+        Case {
+            method: "GET",
+            path: format!("/{t}/v2.0/.well-known/openid-configuration"),
+            base_params: vec![],
+            params: &["appid", "p"],
+        },
+        Case {
+            method: "GET",
+            path: format!("/{t}/discovery/v2.0/keys"),
+            base_params: vec![],
+            params: &["appid"],
+        },
+        Case {
+            method: "GET",
+            path: format!("/{t}/discovery/instance"),
+            base_params: vec![],
+            params: &["authorization_endpoint", "api-version"],
+        },
+        Case {
+            method: "POST",
+            path: format!("/v1.0/users/{ALICE_OID}/revokeSignInSessions"),
+            base_params: vec![],
+            params: &["x"],
+        },
+    ]
+}
+
+fn query(params: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, (k, v)) in params.iter().enumerate() {
+        if i > 0 {
+            out.push(b'&');
+        }
+        out.extend_from_slice(k.as_bytes());
+        out.push(b'=');
+        out.extend_from_slice(v);
+    }
+    out
+}
+
+struct Battery {
+    base: String,
+    pool: SqlitePool,
+    sent: usize,
+    failures: Vec<String>,
+}
+
+impl Battery {
+    async fn rows(&self) -> i64 {
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE '\\_%' ESCAPE '\\'
+               AND name NOT LIKE 'sqlite%'",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
+        let mut total = 0;
+        for t in tables {
+            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM \"{t}\""))
+                .fetch_one(&self.pool)
+                .await
+                .unwrap();
+            total += n;
+        }
+        total
+    }
+
+    async fn send(
+        &mut self,
+        what: &str,
+        method: &str,
+        target: &[u8],
+        headers: &[(&str, &[u8])],
+        body: &[u8],
+    ) {
+        let before = self.rows().await;
+        self.sent += 1;
+        let answer = match raw_request(&self.base, method, target, headers, body).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.failures.push(format!("{what}: {e}"));
+                return;
+            }
+        };
+        if let Err(e) = self.check(&answer) {
+            self.failures.push(format!("{what}: {e}"));
+        }
+        if answer.status >= 400 && self.rows().await != before {
+            self.failures.push(format!(
+                "{what}: refused with {} but wrote a row",
+                answer.status
+            ));
+        }
+    }
+
+    fn check(&self, a: &Answer) -> Result<(), String> {
+        let registered = [
+            BFF_REDIRECT.to_string(),
+            SPA_REDIRECT.to_string(),
+            "http://localhost:5001/".to_string(),
+            "http://localhost:5002/".to_string(),
+            "http://localhost:5001/signed-out".to_string(),
+        ];
+        check_answer(a, &self.base, &registered)?;
+        // A header line of its own, not the text inside another header (a Location carries the
+        // request's values percent-encoded).
+        if a.head
+            .lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("x-injected"))
+        {
+            return Err(format!("an injected header: {}", a.head));
+        }
+        if a.content_type.starts_with("text/html")
+            && (a.body.contains("alert(1337)</script>")
+                || a.body.contains("<svg onload")
+                || a.body.contains("<h1>injected"))
+        {
+            return Err("markup reflected into a page".into());
+        }
+        Ok(())
+    }
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn hostile_requests_to_every_endpoint_are_refused_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_process(dir.path());
+    let pool = SqlitePool::connect_with(
+        SqliteConnectOptions::new()
+            .filename(dir.path().join("entra-mock.sqlite"))
+            .read_only(true),
+    )
+    .await
+    .unwrap();
+    let mut b = Battery {
+        base: server.base.clone(),
+        pool,
+        sent: 0,
+        failures: Vec::new(),
+    };
+    // Warm up, then take the idle figure.
+    for _ in 0..50 {
+        b.send(
+            "warm-up",
+            "GET",
+            format!("/{TENANT}/v2.0/.well-known/openid-configuration").as_bytes(),
+            &[],
+            &[],
+        )
+        .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let idle = rss_kib(server.child.id());
+
+    const FORM: (&str, &[u8]) = ("Content-Type", b"application/x-www-form-urlencoded");
+    let values = hostile_values();
+    for case in cases() {
+        // One parameter at a time replaced by each hostile value, the rest valid.
+        for &param in case.params {
+            for value in &values {
+                let mut params: Vec<(&str, Vec<u8>)> = case
+                    .base_params
+                    .iter()
+                    .filter(|(k, _)| *k != param)
+                    .map(|(k, v)| (*k, encode(v.as_bytes()).into_bytes()))
+                    .collect();
+                params.push((param, value.clone()));
+                let what = format!(
+                    "{} {} {param}={}",
+                    case.method,
+                    case.path,
+                    String::from_utf8_lossy(&value[..value.len().min(40)])
+                );
+                let q = query(&params);
+                if case.method == "GET" {
+                    let mut target = case.path.clone().into_bytes();
+                    target.push(b'?');
+                    target.extend_from_slice(&q);
+                    b.send(&what, "GET", &target, &[], &[]).await;
+                } else {
+                    b.send(&what, "POST", case.path.as_bytes(), &[FORM], &q)
+                        .await;
+                }
+            }
+        }
+        let valid: Vec<(&str, Vec<u8>)> = case
+            .base_params
+            .iter()
+            .map(|(k, v)| (*k, encode(v.as_bytes()).into_bytes()))
+            .collect();
+        let body = query(&valid);
+        let path = case.path.as_bytes();
+        // A parameter repeated a thousand times.
+        let mut repeated = valid.clone();
+        for _ in 0..1000 {
+            repeated.push(("scope", b"openid".to_vec()));
+        }
+        b.send(
+            &format!("{} repeated", case.path),
+            "POST",
+            path,
+            &[FORM],
+            &query(&repeated),
+        )
+        .await;
+        // Wrong content types, a body over the limit, a declared length larger than sent (the
+        // connection closes: a truncated body).
+        for ct in [
+            "application/json",
+            "text/plain",
+            "multipart/form-data; boundary=x",
+            "application/x-www-form-urlencoded; charset=utf-16",
+            "\u{7f}",
+        ] {
+            b.send(
+                &format!("{} content-type {ct}", case.path),
+                "POST",
+                path,
+                &[("Content-Type", ct.as_bytes())],
+                &body,
+            )
+            .await;
+        }
+        b.send(
+            &format!("{} huge body", case.path),
+            "POST",
+            path,
+            &[FORM],
+            &vec![b'a'; 300 * 1024],
+        )
+        .await;
+        b.send(
+            &format!("{} json body", case.path),
+            "POST",
+            path,
+            &[("Content-Type", b"application/json")],
+            b"{\"grant_type\":[1,2,{}]}",
+        )
+        .await;
+        // Methods the endpoint does not take.
+        for method in ["PUT", "DELETE", "PATCH", "TRACE"] {
+            b.send(&format!("{method} {}", case.path), method, path, &[], &[])
+                .await;
+        }
+        // Long and hostile Host headers.
+        for host in [
+            "a".repeat(300),
+            "evil.example".into(),
+            format!("localhost{SCRIPT}"),
+            "localhost:99999".into(),
+        ] {
+            b.send(
+                &format!("{} host {}", case.path, &host[..host.len().min(30)]),
+                "GET",
+                path,
+                &[("Host", host.as_bytes())],
+                &[],
+            )
+            .await;
+        }
+        // An Authorization header with hostile contents.
+        for auth in [
+            format!("Bearer {SCRIPT}"),
+            "Bearer a.b.c".into(),
+            "Basic %%%".into(),
+            format!("Bearer {}", "a".repeat(20_000)),
+        ] {
+            b.send(
+                &format!("{} authorization", case.path),
+                case.method,
+                path,
+                &[("Authorization", auth.as_bytes()), FORM],
+                &body,
+            )
+            .await;
+        }
+    }
+    // Path tricks in the tenant segment, on every endpoint path.
+    for tenant in [
+        "..",
+        "%2e%2e",
+        "%2F%2F",
+        "%00",
+        "%3Cscript%3E",
+        "<script>",
+        "a%ZZ",
+        "%FF",
+        &"t".repeat(5_000),
+        "common/../organizations",
+        "contoso.onmicrosoft.com%0d%0aX-Injected:%201",
+    ] {
+        for rest in [
+            "oauth2/v2.0/authorize?client_id=x",
+            "oauth2/v2.0/token",
+            "v2.0/.well-known/openid-configuration",
+            "discovery/v2.0/keys",
+            "oauth2/v2.0/logout",
+            "login",
+        ] {
+            let target = format!("/{tenant}/{rest}");
+            let method = if rest == "oauth2/v2.0/token" || rest == "login" {
+                "POST"
+            } else {
+                "GET"
+            };
+            b.send(
+                &format!("tenant {tenant} {rest}"),
+                method,
+                target.as_bytes(),
+                &[FORM],
+                b"a=b",
+            )
+            .await;
+        }
+    }
+    for path in [
+        "/_signin/..%2F..%2FCargo.toml",
+        "/_signin/%2e%2e/Cargo.toml",
+        "/_mock/ca.pem/../../etc/passwd",
+        "//evil.example/",
+        "/%ZZ",
+        "/_mock/users/%3Cscript%3E/totp",
+    ] {
+        b.send(&format!("path {path}"), "GET", path.as_bytes(), &[], &[])
+            .await;
+    }
+    // Bodies cut short: a declared length larger than what is sent, then the client closes.
+    for _ in 0..20 {
+        use tokio::io::AsyncWriteExt;
+        let addr = b
+            .base
+            .trim_start_matches("http://")
+            .replace("localhost", "127.0.0.1");
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(format!("POST /{TENANT}/oauth2/v2.0/token HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 500\r\n\r\ngrant_type=client_cre").as_bytes()).await.unwrap();
+        s.shutdown().await.unwrap();
+        drop(s);
+        b.sent += 1;
+    }
+
+    assert!(
+        b.failures.is_empty(),
+        "{} of {} hostile requests broke a rule:\n{}",
+        b.failures.len(),
+        b.sent,
+        b.failures
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(b.sent >= 2_500, "only {} requests", b.sent);
+    // Still serving, with a valid token request.
+    let ok = reqwest::Client::new()
+        .post(format!("{}/{TENANT}/oauth2/v2.0/token", server.base))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            ("scope", &format!("api://{API}/.default")),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    // Memory back near idle: buffers of refused requests are released.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let after = rss_kib(server.child.id());
+    assert!(
+        after <= idle + 16 * 1024,
+        "RSS {} KiB after the battery, {} KiB idle before",
+        after,
+        idle
+    );
+}
