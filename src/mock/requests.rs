@@ -11,6 +11,11 @@ use serde::{Deserialize, Serialize};
 
 /// How many requests the ring keeps.
 pub const CAPACITY: usize = 2000;
+/// Bytes of parameter values one entry keeps (longer values are cut, later ones dropped), so the
+/// whole log stays within a few MiB whatever clients send (issue 12, memory after load).
+pub const ENTRY_VALUE_BUDGET: usize = 4096;
+/// Bytes kept of one value.
+pub const VALUE_LIMIT: usize = 512;
 
 /// Parameters whose values are secrets or tokens: logged as a fingerprint.
 const SECRET_PARAMS: [&str; 14] = [
@@ -106,6 +111,18 @@ pub struct RequestLog {
     ring: Mutex<VecDeque<Entry>>,
 }
 
+/// `v` cut to at most `limit` bytes (on a character boundary), saying how long it was.
+fn cut(v: String, limit: usize) -> String {
+    if v.len() <= limit {
+        return v;
+    }
+    let mut end = limit;
+    while !v.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…({} bytes)", &v[..end], v.len())
+}
+
 /// The value a secret parameter is logged as.
 pub fn redact(value: &str) -> String {
     let digest = crate::crypto::sha256(value.as_bytes());
@@ -115,18 +132,25 @@ pub fn redact(value: &str) -> String {
 
 impl RequestLog {
     pub fn record(&self, o: Observed) {
-        let params: Vec<(String, String)> = o
-            .params
-            .into_iter()
-            .map(|(k, v)| {
-                let v = if SECRET_PARAMS.contains(&k.as_str()) {
-                    redact(&v)
-                } else {
-                    v
-                };
-                (k, v)
-            })
-            .collect();
+        let mut budget = ENTRY_VALUE_BUDGET;
+        let total = o.params.len();
+        let mut params: Vec<(String, String)> = Vec::new();
+        for (k, v) in o.params {
+            let v = if SECRET_PARAMS.contains(&k.as_str()) {
+                redact(&v)
+            } else {
+                cut(v, VALUE_LIMIT)
+            };
+            if v.len() + k.len() > budget {
+                params.push((
+                    "…".into(),
+                    format!("{} more parameters", total - params.len()),
+                ));
+                break;
+            }
+            budget -= v.len() + k.len();
+            params.push((cut(k, VALUE_LIMIT), v));
+        }
         let find = |name: &str| {
             params
                 .iter()
@@ -399,6 +423,24 @@ mod tests {
             error_code: None,
             trace_id: String::new(),
         }
+    }
+
+    #[test]
+    fn long_values_are_cut_and_an_entry_keeps_a_bounded_size() {
+        let log = RequestLog::default();
+        let long = "é".repeat(10_000);
+        let many: Vec<(String, String)> =
+            (0..100).map(|i| (format!("p{i}"), long.clone())).collect();
+        let pairs: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        log.record(observed("authorize", &pairs));
+        let e = &log.list(&Filter::default())[0];
+        let size: usize = e.params.iter().map(|(k, v)| k.len() + v.len()).sum();
+        assert!(size <= ENTRY_VALUE_BUDGET + 64, "{size}");
+        let first = e.param("p0").unwrap();
+        assert!(first.ends_with("…(20000 bytes)"), "{first}");
+        assert!(first.len() <= VALUE_LIMIT + 20);
+        let (k, v) = e.params.last().unwrap();
+        assert_eq!((k.as_str(), v.as_str()), ("…", "93 more parameters"));
     }
 
     #[test]

@@ -37,6 +37,9 @@ impl Store {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
+            // 1 MiB of page cache per connection (SQLite's default is 2 MiB): the hot rows are
+            // few, and the memory a burst of writes leaves behind stays bounded (issue 12).
+            .pragma("cache_size", "-1024")
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
