@@ -179,6 +179,7 @@ pub async fn mint(state: &AppState, req: MintRequest, base_url: &str, now: i64) 
                         amr: &amr,
                         session_id: None,
                         acrs: Vec::new(),
+                        client_capabilities: Vec::new(),
                     }),
                     now,
                 },

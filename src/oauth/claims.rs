@@ -284,6 +284,8 @@ pub struct UserGrant<'a> {
     pub session_id: Option<&'a str>,
     /// Authentication context classes asked for by the `claims` parameter.
     pub acrs: Vec<String>,
+    /// Client capabilities the client declared (`xms_cc`), e.g. `cp1` for CAE.
+    pub client_capabilities: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -398,6 +400,13 @@ fn user_claims(
     }
     if !u.acrs.is_empty() {
         c.insert("acrs".into(), json!(u.acrs));
+    }
+    // MSAL's `clientCapabilities` arrive as `{"access_token":{"xms_cc":{"values":["cp1"]}}}` and
+    // come back in the access token's `xms_cc`
+    // (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>,
+    // <https://learn.microsoft.com/entra/identity-platform/app-resilience-continuous-access-evaluation>).
+    if !u.client_capabilities.is_empty() {
+        c.insert("xms_cc".into(), json!(u.client_capabilities));
     }
     match t.target.api() {
         Some(api) => {

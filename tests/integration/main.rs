@@ -17,6 +17,7 @@ mod token_helpers;
 mod architecture;
 mod battery;
 mod claims;
+mod client_capabilities;
 mod concurrency;
 mod conformance;
 mod crash_restart;

@@ -171,6 +171,7 @@ impl IdTokens<'_> {
                     amr: &amr,
                     session_id: Some(&auth.session_id),
                     acrs: Vec::new(),
+                    client_capabilities: Vec::new(),
                 }),
                 now,
             },

@@ -75,10 +75,27 @@ pub fn check_origin(kind: ChainKind, origin: Option<&str>) -> Result<()> {
 /// `acrs` values asked for by a `claims` parameter:
 /// `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}` (or `values`).
 fn requested_acrs(claims: Option<&str>) -> Vec<String> {
+    access_token_claim_values(claims, "acrs")
+}
+
+/// The client capabilities (`xms_cc`) of the sign-in's `claims` and of this request's, together:
+/// MSAL sends its `clientCapabilities` with every request, merged with any claims challenge.
+fn client_capabilities(signin: Option<&str>, request: Option<&str>) -> Vec<String> {
+    let mut out = access_token_claim_values(signin, "xms_cc");
+    for v in access_token_claim_values(request, "xms_cc") {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// `value` and `values` of one member of the `claims` parameter's `access_token` object.
+fn access_token_claim_values(claims: Option<&str>, name: &str) -> Vec<String> {
     let Some(v) = claims.and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok()) else {
         return Vec::new();
     };
-    let acrs = &v["access_token"]["acrs"];
+    let acrs = &v["access_token"][name];
     let mut out: Vec<String> = acrs["values"]
         .as_array()
         .map(|a| {
@@ -164,6 +181,7 @@ pub fn issue_user_tokens(
                 amr: &auth.amr,
                 session_id: auth.session_id.as_deref(),
                 acrs: requested_acrs(claims_param),
+                client_capabilities: client_capabilities(auth.claims.as_deref(), env.claims),
             }),
             now: env.now,
         },
