@@ -156,7 +156,7 @@ async fn insert(conn: &mut SqliteConnection, code: &str, c: &AuthCode) -> sqlx::
 impl Store {
     /// Stores `code` (the opaque value handed to the client) with what it is bound to.
     pub async fn insert_code(&self, code: &str, c: &AuthCode) -> sqlx::Result<()> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         insert(&mut conn, code, c).await
     }
 

@@ -64,7 +64,7 @@ impl Store {
         let old = now - KEEP_AFTER_EXPIRY_SECS;
         let mut purged = Purged::default();
         let exec = |sql: &'static str, bind: i64| {
-            let pool = self.pool.clone();
+            let pool = self.writer.clone();
             async move {
                 sqlx::query(sql)
                     .bind(bind)
@@ -88,7 +88,7 @@ impl Store {
              WHERE code_sha256 NOT IN (SELECT code_sha256 FROM auth_codes)
                AND family_id NOT IN (SELECT family_id FROM refresh_tokens)",
         )
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         purged.sessions += exec(
             "DELETE FROM sso_sessions WHERE ended_at IS NOT NULL AND ended_at <= ?",
@@ -104,7 +104,7 @@ impl Store {
         .bind(old - refresh.spa_secs)
         .bind(old - refresh.inactivity_secs)
         .bind(old)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?
         .rows_affected();
         purged.sessions += self
@@ -137,7 +137,7 @@ impl Store {
             ))
             .bind(&user)
             .bind(cap)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?
             .rows_affected();
         }

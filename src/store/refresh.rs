@@ -205,16 +205,17 @@ impl Store {
         expires_at: i64,
         now: i64,
     ) -> sqlx::Result<bool> {
-        sqlx::query("DELETE FROM used_assertions WHERE expires_at < ?")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        // A jti seen before counts only while that use has not expired (expired rows are purged
+        // in the background, off this path).
         let r = sqlx::query(
-            "INSERT INTO used_assertions (jti, expires_at) VALUES (?, ?) ON CONFLICT(jti) DO NOTHING",
+            "INSERT INTO used_assertions (jti, expires_at) VALUES (?, ?)
+             ON CONFLICT(jti) DO UPDATE SET expires_at = excluded.expires_at
+             WHERE used_assertions.expires_at < ?",
         )
         .bind(jti)
         .bind(expires_at)
-        .execute(&self.pool)
+        .bind(now)
+        .execute(&self.writer)
         .await?;
         Ok(r.rows_affected() > 0)
     }

@@ -56,7 +56,7 @@ impl Store {
         sqlx::query("UPDATE sso_sessions SET persistent = ? WHERE id = ?")
             .bind(persistent)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -84,7 +84,7 @@ impl Store {
             sqlx::query("UPDATE sso_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
                 .bind(now)
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         Ok(r.rows_affected() > 0)
     }

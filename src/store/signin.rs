@@ -32,7 +32,7 @@ impl Store {
         .bind(state_json)
         .bind(now)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         self.purge_signal.flow_started();
         Ok(())
@@ -53,7 +53,7 @@ impl Store {
         sqlx::query("UPDATE signin_flows SET state_json = ? WHERE id = ?")
             .bind(state_json)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -62,7 +62,7 @@ impl Store {
     pub async fn end_flow(&self, id: &str) -> sqlx::Result<bool> {
         let r = sqlx::query("DELETE FROM signin_flows WHERE id = ?")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(r.rows_affected() == 1)
     }

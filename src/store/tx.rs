@@ -21,7 +21,7 @@ impl std::fmt::Debug for Tx {
 impl Store {
     /// Opens a write transaction.
     pub async fn write(&self) -> sqlx::Result<Tx> {
-        Ok(Tx(self.pool.begin_with("BEGIN IMMEDIATE").await?))
+        Ok(Tx(self.writer.begin_with("BEGIN IMMEDIATE").await?))
     }
 }
 

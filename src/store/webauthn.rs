@@ -37,7 +37,7 @@ impl Store {
         .bind(user_oid)
         .bind(serde_json::to_string(passkey)?)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

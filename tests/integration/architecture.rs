@@ -54,6 +54,10 @@ fn paths(module: &str, text: &str) -> Vec<String> {
     let ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b':';
     let mut i = 0;
     while i < bytes.len() {
+        if !code.is_char_boundary(i) {
+            i += 1;
+            continue;
+        }
         let rest = &code[i..];
         let starts = (rest.starts_with("crate::") || rest.starts_with("super::"))
             && (i == 0 || !ident(bytes[i - 1]));
