@@ -62,6 +62,9 @@ if [ -d tests/interop/browser ]; then
     node --test tests/interop/browser/
 fi
 
+echo "== benchmark harness, smoke run (BENCH_QUICK=1 cargo bench --bench server; the full run is in README)"
+BENCH_QUICK=1 cargo bench --locked --bench server
+
 echo "== mutation check (tests/mutations.sh): each broken rule must turn the suite red"
 bash tests/mutations.sh
 
