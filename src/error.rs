@@ -125,6 +125,10 @@ pub enum Error {
         "The query string is too long: its parameters take {0} bytes, at most 16384 are accepted."
     )]
     QueryStringTooLong(usize),
+    #[error("{0}")]
+    InvalidAssertion(String),
+    #[error("Assertion is not within its valid time range. Ensure that the access token is not expired before using it for user assertion, or request a new token.")]
+    AssertionOutOfTime,
     /// A limit of the HTTP layer (body size or time, header size): 413, 408 or 431.
     #[error("The request isn't valid: {reason}.")]
     HttpLimit { status: StatusCode, reason: String },
@@ -259,6 +263,10 @@ impl Error {
                 ..spec("invalid_request", 90023, 400)
             },
             HostNotAllowed => spec("invalid_request", 90023, 400),
+            // On-behalf-of (v2-oauth2-on-behalf-of-flow; reference-error-codes): InvalidAssertion
+            // and the assertion's time window.
+            InvalidAssertion(_) => spec("invalid_grant", 50013, 400),
+            AssertionOutOfTime => spec("invalid_grant", 500133, 400),
             // QueryStringTooLong (reference-error-codes); it also bounds what an anonymous
             // /authorize can make entra-mock store.
             QueryStringTooLong(_) => spec("invalid_request", 90015, 400),

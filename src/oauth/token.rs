@@ -9,7 +9,7 @@ use crate::oauth::client_auth::{self, AuthenticatedClient};
 use crate::oauth::client_info::ClientInfo;
 pub use crate::oauth::grants::TokenResponse;
 use crate::oauth::grants::{
-    self, authorization_code, client_credentials, password, refresh_token, Env,
+    self, authorization_code, client_credentials, on_behalf_of, password, refresh_token, Env,
 };
 use crate::oauth::params::{ClientRequest, Params};
 use crate::oauth::v1::{self, V1TokenResponse};
@@ -26,6 +26,7 @@ pub enum Grant {
     RefreshToken(refresh_token::Request),
     ClientCredentials(client_credentials::Request),
     Password(password::Request),
+    OnBehalfOf(on_behalf_of::Request),
 }
 
 impl Grant {
@@ -36,6 +37,9 @@ impl Grant {
             )),
             "refresh_token" => Ok(Grant::RefreshToken(refresh_token::Request::parse(params)?)),
             "password" => Ok(Grant::Password(password::Request::parse(params)?)),
+            "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
+                Ok(Grant::OnBehalfOf(on_behalf_of::Request::parse(params)?))
+            }
             "client_credentials" => Ok(Grant::ClientCredentials(
                 client_credentials::Request::parse(params)?,
             )),
@@ -126,6 +130,7 @@ pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenRespon
         Grant::RefreshToken(r) => grants::refresh_token::redeem(&env, r).await,
         Grant::ClientCredentials(r) => grants::client_credentials::redeem(&env, r).await,
         Grant::Password(r) => grants::password::redeem(&env, r).await,
+        Grant::OnBehalfOf(r) => grants::on_behalf_of::redeem(&env, r).await,
     }
 }
 

@@ -39,6 +39,7 @@ mod silent_sso;
 mod tokens;
 mod tokens_errors;
 mod tokens_logout;
+mod tokens_obo;
 mod tokens_refresh;
 mod tokens_ropc;
 mod v1;
