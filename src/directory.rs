@@ -102,6 +102,14 @@ pub struct AppRole {
     pub for_apps: bool,
 }
 
+/// What kind of managed identity an entry is
+/// (<https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/overview>).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManagedIdentity {
+    SystemAssigned,
+    UserAssigned,
+}
+
 #[derive(Clone)]
 pub struct Application {
     pub client_id: String,
@@ -122,6 +130,8 @@ pub struct Application {
     /// Under `detect`, seconds after its first use within which a rotated refresh token is
     /// answered again rather than taken as stolen.
     pub refresh_reuse_grace_secs: i64,
+    /// A managed identity's kind; `None` for an app registration.
+    pub managed_identity: Option<ManagedIdentity>,
     pub assertion_reuse: AssertionReuse,
     /// `None`: Entra's default, a random lifetime between 60 and 90 minutes.
     pub access_token_lifetime_secs: Option<i64>,

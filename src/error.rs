@@ -129,6 +129,9 @@ pub enum Error {
     InvalidAssertion(String),
     #[error("Assertion is not within its valid time range. Ensure that the access token is not expired before using it for user assertion, or request a new token.")]
     AssertionOutOfTime,
+    /// A managed-identity endpoint's own refusal (missing header, unknown identity).
+    #[error("{reason}")]
+    ManagedIdentityRequest { status: u16, reason: String },
     /// A limit of the HTTP layer (body size or time, header size): 413, 408 or 431.
     #[error("The request isn't valid: {reason}.")]
     HttpLimit { status: StatusCode, reason: String },
@@ -263,6 +266,7 @@ impl Error {
                 ..spec("invalid_request", 90023, 400)
             },
             HostNotAllowed => spec("invalid_request", 90023, 400),
+            ManagedIdentityRequest { status, .. } => spec("invalid_request", 90023, *status),
             // On-behalf-of (v2-oauth2-on-behalf-of-flow; reference-error-codes): InvalidAssertion
             // and the assertion's time window.
             InvalidAssertion(_) => spec("invalid_grant", 50013, 400),

@@ -9,6 +9,7 @@ pub mod grants;
 pub mod graph;
 pub mod lifetimes;
 pub mod logout;
+pub mod managed_identity;
 pub mod params;
 pub mod revocation;
 pub mod scope;

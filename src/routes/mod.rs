@@ -8,6 +8,7 @@ pub mod guard;
 mod health;
 mod http;
 mod logout;
+mod managed_identity;
 mod mock;
 mod openapi;
 pub mod request_log;
@@ -24,6 +25,11 @@ use crate::error::Error;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(get_only("/healthz", health::healthz))
+        .service(get_only("/msi/token", managed_identity::app_service))
+        .service(get_only(
+            "/metadata/identity/oauth2/token",
+            managed_identity::imds,
+        ))
         .service(get_only("/_mock/ca.pem", health::ca_pem))
         .service(get_only(
             "/{tenant}/v2.0/.well-known/openid-configuration",

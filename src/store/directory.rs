@@ -8,8 +8,8 @@ use sqlx::Row;
 use super::Store;
 use crate::directory::{
     AppRole, Application, AssertionReuse, ClientCertificate, ClientType, Credentials, Directory,
-    Group, MfaMethod, MfaPolicy, Platform, RefreshReuse, SignInAudience, Tenant, TokenVersion,
-    User,
+    Group, ManagedIdentity, MfaMethod, MfaPolicy, Platform, RefreshReuse, SignInAudience, Tenant,
+    TokenVersion, User,
 };
 
 #[derive(sqlx::FromRow)]
@@ -36,6 +36,7 @@ struct AppRow {
     sign_in_audience: String,
     graph_permissions_json: String,
     refresh_reuse_grace_secs: i64,
+    managed_identity: Option<String>,
 }
 
 /// A stored value that does not parse: an error, never a default.
@@ -71,6 +72,12 @@ impl TryFrom<AppRow> for Application {
             allow_id_token_implicit: r.allow_id_token_implicit,
             allow_access_token_implicit: r.allow_access_token_implicit,
             refresh_reuse_grace_secs: r.refresh_reuse_grace_secs,
+            managed_identity: match r.managed_identity.as_deref() {
+                None => None,
+                Some("systemAssigned") => Some(ManagedIdentity::SystemAssigned),
+                Some("userAssigned") => Some(ManagedIdentity::UserAssigned),
+                Some(other) => return Err(corrupt("managedIdentity", &other)),
+            },
             refresh_reuse: match r.refresh_token_reuse.as_str() {
                 "allow" => RefreshReuse::Allow,
                 "detect" => RefreshReuse::Detect,

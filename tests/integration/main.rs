@@ -28,6 +28,7 @@ mod fuzz_targets;
 mod growth;
 mod hardening;
 mod limits;
+mod managed_identity;
 mod reference_api;
 mod reference_bff;
 mod reference_spa;

@@ -476,3 +476,62 @@ def test_azure_identity_on_behalf_of_credential(server):
     claims = claims_of(token.token)
     assert claims["aud"] == GRAPH
     assert claims["oid"] == ALICE_OID
+
+
+MI_SCRIPT = """
+import base64, json, sys
+from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
+kind, resource = sys.argv[1], sys.argv[2]
+if kind == "default":
+    credential = DefaultAzureCredential()
+elif kind == "user-assigned":
+    credential = ManagedIdentityCredential(client_id=sys.argv[3])
+else:
+    credential = ManagedIdentityCredential()
+token = credential.get_token(resource + "/.default").token
+payload = token.split(".")[1]
+print(json.dumps(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))))
+"""
+
+
+def managed_identity_claims(server, env, *args):
+    """azure-identity in a process of its own, configured by environment variables only, as
+    code running in Azure is; REQUESTS_CA_BUNDLE trusts entra-mock's CA."""
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))}
+    clean.update(env)
+    clean["REQUESTS_CA_BUNDLE"] = server.ca
+    out = subprocess.run(
+        [sys.executable, "-c", MI_SCRIPT, *args],
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+
+def test_azure_identity_managed_identity_on_the_app_service_protocol(server):
+    env = {
+        "IDENTITY_ENDPOINT": f"{server.url}/msi/token",
+        "IDENTITY_HEADER": "identity-header-local-dev-only",
+    }
+    for kind in ("managed", "default"):
+        claims = managed_identity_claims(server, env, kind, f"api://{API}")
+        assert claims["aud"] == API, claims
+        assert claims["azp"] == "44445555-eeee-6666-ffff-7777aaaa8888", claims
+        assert claims["roles"] == ["Tasks.ReadWrite.All"], claims
+
+
+def test_azure_identity_managed_identity_on_imds_for_a_user_assigned_identity(server):
+    env = {"AZURE_POD_IDENTITY_AUTHORITY_HOST": server.url}
+    claims = managed_identity_claims(
+        server, env, "user-assigned", "https://graph.microsoft.com",
+        "66667777-aaaa-8888-bbbb-9999cccc0000",
+    )
+    assert claims["aud"] == GRAPH, claims
+    # Graph's tokens are v1: the client is `appid`.
+    assert claims["appid"] == "66667777-aaaa-8888-bbbb-9999cccc0000", claims
