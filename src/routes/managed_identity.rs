@@ -12,41 +12,36 @@ pub async fn app_service(
     state: web::Data<AppState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, Error> {
-    let q = query(&req);
     let header_ok = req
         .headers()
         .get("x-identity-header")
         .is_some_and(|v| v.as_bytes() == IDENTITY_HEADER.as_bytes());
-    answer(
-        &state,
-        Request {
-            protocol: Protocol::AppService,
-            resource: get(&q, "resource"),
-            api_version: get(&q, "api-version"),
-            client_id: get(&q, "client_id"),
-            object_id: get(&q, "principal_id").or_else(|| get(&q, "object_id")),
-            header_ok,
-        },
-    )
+    answer(&state, parse(&req, Protocol::AppService, header_ok))
 }
 
 pub async fn imds(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, Error> {
-    let q = query(&req);
     let header_ok = req
         .headers()
         .get("metadata")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
-    answer(
-        &state,
-        Request {
-            protocol: Protocol::Imds,
-            resource: get(&q, "resource"),
-            api_version: get(&q, "api-version"),
-            client_id: get(&q, "client_id"),
-            object_id: get(&q, "object_id").or_else(|| get(&q, "principal_id")),
-            header_ok,
-        },
-    )
+    answer(&state, parse(&req, Protocol::Imds, header_ok))
+}
+
+/// The query of either protocol: App Service names the service principal `principal_id`, IMDS
+/// `object_id`; both are taken.
+fn parse(req: &HttpRequest, protocol: Protocol, header_ok: bool) -> Request {
+    let q: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect();
+    let get = |name: &str| q.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    Request {
+        protocol,
+        resource: get("resource"),
+        api_version: get("api-version"),
+        client_id: get("client_id"),
+        object_id: get("object_id").or_else(|| get("principal_id")),
+        header_ok,
+    }
 }
 
 fn answer(state: &AppState, req: Request) -> Result<HttpResponse, Error> {
@@ -55,14 +50,4 @@ fn answer(state: &AppState, req: Request) -> Result<HttpResponse, Error> {
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(answer))
-}
-
-fn query(req: &HttpRequest) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(req.query_string().as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn get(q: &[(String, String)], name: &str) -> Option<String> {
-    q.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
 }

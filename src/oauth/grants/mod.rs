@@ -152,6 +152,37 @@ impl Issued {
     }
 }
 
+/// The tokens of a grant that starts a new chain without a sign-in session (username/password,
+/// on-behalf-of): minted, then the refresh token (with `offline_access`) stored in one
+/// transaction.
+pub async fn issue_without_session(
+    env: &Env<'_>,
+    user: &User,
+    scopes: &scopes::Delegated,
+    amr: Vec<Amr>,
+    auth_time: i64,
+) -> Result<TokenResponse> {
+    let auth = Authentication {
+        session_id: None,
+        amr,
+        auth_time,
+        nonce: None,
+        include_auth_time: false,
+        claims: None,
+    };
+    let chain = Chain {
+        family_id: crate::crypto::random_b64(18),
+        family_created_at: env.now,
+        kind: ChainKind::Standard,
+    };
+    let refresh = scopes.oidc.offline_access;
+    let issued = issue_user_tokens(env, user, scopes, &auth, chain, refresh)?;
+    let mut tx = env.state.store.write().await?;
+    issued.store(&mut tx).await?;
+    tx.commit().await?;
+    Ok(issued.response)
+}
+
 /// Mints the tokens of a delegated grant: access token for the resolved target, ID token with
 /// `openid`, a new refresh token with `offline_access` (rotation: every use returns a new one).
 /// Writes nothing.

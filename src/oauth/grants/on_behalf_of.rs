@@ -12,12 +12,11 @@
 
 use serde::Deserialize;
 
-use super::{scopes, Authentication, Chain, Env, TokenResponse};
+use super::{scopes, Env, TokenResponse};
 use crate::amr::Amr;
 use crate::error::{Error, Result};
 use crate::oauth::claims::AuthMethod;
 use crate::oauth::params::{Params, Secret};
-use crate::store::refresh::ChainKind;
 
 #[derive(Debug)]
 pub struct Request {
@@ -109,7 +108,6 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         .ok_or_else(|| Error::InvalidAssertion("the assertion's user does not exist".into()))?;
     super::check_not_revoked(&user, incoming.iat.unwrap_or(env.now))?;
     let scopes = scopes::delegated(&env.state.directory(), app, &req.scope)?;
-    let refresh = scopes.oidc.offline_access;
     let mut amr: Vec<Amr> = incoming
         .amr
         .iter()
@@ -118,22 +116,5 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     if amr.is_empty() {
         amr.push(Amr::Pwd);
     }
-    let auth = Authentication {
-        session_id: None,
-        amr,
-        auth_time: incoming.iat.unwrap_or(env.now),
-        nonce: None,
-        include_auth_time: false,
-        claims: None,
-    };
-    let chain = Chain {
-        family_id: crate::crypto::random_b64(18),
-        family_created_at: env.now,
-        kind: ChainKind::Standard,
-    };
-    let issued = super::issue_user_tokens(env, &user, &scopes, &auth, chain, refresh)?;
-    let mut tx = env.state.store.write().await?;
-    issued.store(&mut tx).await?;
-    tx.commit().await?;
-    Ok(issued.response)
+    super::issue_without_session(env, &user, &scopes, amr, incoming.iat.unwrap_or(env.now)).await
 }

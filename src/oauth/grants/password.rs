@@ -6,11 +6,10 @@
 //! AADSTS50126, and a user (or app) that needs MFA AADSTS50076, because ROPC cannot prompt. The
 //! tokens are the interactive ones with `amr` `["pwd"]`; no SSO session is made.
 
-use super::{scopes, Authentication, Chain, Env, TokenResponse};
+use super::{scopes, Env, TokenResponse};
 use crate::directory::MfaPolicy;
 use crate::error::{Error, Result};
 use crate::oauth::params::{Params, Secret};
-use crate::store::refresh::ChainKind;
 
 #[derive(Debug)]
 pub struct Request {
@@ -48,23 +47,5 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         return Err(Error::MfaRequired(app.display_name.clone()));
     }
     let scopes = scopes::delegated(&env.state.directory(), app, &req.scope)?;
-    let refresh = scopes.oidc.offline_access;
-    let auth = Authentication {
-        session_id: None,
-        amr: vec![crate::amr::Amr::Pwd],
-        auth_time: env.now,
-        nonce: None,
-        include_auth_time: false,
-        claims: None,
-    };
-    let chain = Chain {
-        family_id: crate::crypto::random_b64(18),
-        family_created_at: env.now,
-        kind: ChainKind::Standard,
-    };
-    let issued = super::issue_user_tokens(env, &user, &scopes, &auth, chain, refresh)?;
-    let mut tx = env.state.store.write().await?;
-    issued.store(&mut tx).await?;
-    tx.commit().await?;
-    Ok(issued.response)
+    super::issue_without_session(env, &user, &scopes, vec![crate::amr::Amr::Pwd], env.now).await
 }
