@@ -198,17 +198,7 @@ async fn a_v1_access_token_names_the_api_as_the_request_did() {
 #[tokio::test]
 async fn app_only_tokens_expire_in_3599_seconds_and_delegated_in_60_to_90_minutes() {
     let app = TestApp::spawn().await;
-    let a = app
-        .token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DAEMON),
-            ("client_secret", DAEMON_SECRET),
-            (
-                "scope",
-                "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
-            ),
-        ])
-        .await;
+    let a = app.daemon_token().await;
     assert_eq!(a.body["expires_in"], 3599, "{}", a.body);
     let (_, at) = jwt_parts(a.str("access_token"));
     assert_eq!(

@@ -490,16 +490,6 @@ async fn an_oversized_token_request_body_gets_an_entra_error_and_the_server_keep
         "{}",
         refused.body
     );
-    let ok = app
-        .token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DAEMON),
-            ("client_secret", DAEMON_SECRET),
-            (
-                "scope",
-                "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
-            ),
-        ])
-        .await;
+    let ok = app.daemon_token().await;
     assert_eq!(ok.status, 200, "{}", ok.body);
 }

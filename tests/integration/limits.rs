@@ -158,17 +158,7 @@ async fn a_body_that_never_finishes_is_dropped_and_the_server_keeps_serving() {
         held.push(s);
     }
     // Meanwhile others are served.
-    let ok = app
-        .token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DAEMON),
-            ("client_secret", DAEMON_SECRET),
-            (
-                "scope",
-                "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
-            ),
-        ])
-        .await;
+    let ok = app.daemon_token().await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     // Each held request is answered 408 in Entra's shape once its body time is up, and closed.
     let mut first = held.remove(0);

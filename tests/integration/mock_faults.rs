@@ -15,19 +15,6 @@ async fn add(app: &TestApp, rule: Value) -> Value {
     body
 }
 
-async fn daemon_token(app: &TestApp) -> Answer {
-    app.token(&[
-        ("grant_type", "client_credentials"),
-        ("client_id", DAEMON),
-        ("client_secret", DAEMON_SECRET),
-        (
-            "scope",
-            "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
-        ),
-    ])
-    .await
-}
-
 #[tokio::test]
 async fn each_preset_answers_in_entras_shape_for_exactly_times_requests() {
     let app = TestApp::spawn().await;
@@ -73,7 +60,7 @@ async fn each_preset_answers_in_entras_shape_for_exactly_times_requests() {
         .await;
         assert_eq!(rule["remaining"], 2);
         for _ in 0..2 {
-            let a = daemon_token(&app).await;
+            let a = app.daemon_token().await;
             a.assert_error(status, error, code);
             assert_eq!(
                 a.body["suberror"].as_str(),
@@ -98,7 +85,7 @@ async fn each_preset_answers_in_entras_shape_for_exactly_times_requests() {
             }
         }
         // The third request is answered normally, and the rule is gone.
-        let a = daemon_token(&app).await;
+        let a = app.daemon_token().await;
         assert_eq!(a.status, 200, "{preset}: {}", a.body);
         let (_, list) = app.mock(Method::GET, "faults", None).await;
         assert_eq!(list["faults"], json!([]));
@@ -120,7 +107,7 @@ async fn a_rule_matches_only_its_client_and_grant_and_a_custom_error_keeps_its_f
     )
     .await;
     // Another grant passes.
-    assert_eq!(daemon_token(&app).await.status, 200);
+    assert_eq!(app.daemon_token().await.status, 200);
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
     let a = app.redeem_bff(&code).await;
     a.assert_error(400, "interaction_required", 50079);

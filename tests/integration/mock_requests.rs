@@ -18,17 +18,7 @@ async fn requests(app: &TestApp, query: &str) -> Vec<Value> {
 #[tokio::test]
 async fn protocol_requests_are_logged_with_outcomes_and_without_secrets() {
     let app = TestApp::spawn().await;
-    let ok = app
-        .token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DAEMON),
-            ("client_secret", DAEMON_SECRET),
-            (
-                "scope",
-                "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
-            ),
-        ])
-        .await;
+    let ok = app.daemon_token().await;
     assert_eq!(ok.status, 200);
     let bad = app
         .token_with(

@@ -235,6 +235,17 @@ impl TestApp {
         answer(req.send().await.unwrap()).await
     }
 
+    /// `daemon`'s app token for `api` (client credentials with its secret).
+    pub async fn daemon_token(&self) -> Answer {
+        self.token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            ("scope", &format!("api://{API}/.default")),
+        ])
+        .await
+    }
+
     /// Redeems a BFF code with client_secret_post.
     pub async fn redeem_bff(&self, code: &str) -> Answer {
         self.token(&[

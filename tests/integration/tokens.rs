@@ -332,17 +332,7 @@ async fn token_endpoint_errors_carry_cors_for_spa_origins_but_not_for_others() {
 #[tokio::test]
 async fn client_credentials_gives_daemon_an_app_token_with_its_granted_roles() {
     let app = TestApp::spawn().await;
-    let a = app
-        .token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DAEMON),
-            ("client_secret", DAEMON_SECRET),
-            (
-                "scope",
-                "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
-            ),
-        ])
-        .await;
+    let a = app.daemon_token().await;
     assert_eq!(a.status, 200, "{}", a.body);
     let mut fields: Vec<&str> = a
         .body
