@@ -137,6 +137,22 @@ pub enum Error {
     HttpLimit { status: StatusCode, reason: String },
     #[error("The request isn't valid: the Host header names a host this server does not answer to (localhost, an IP address, a --tls-san name or the --public-base-url host).")]
     HostNotAllowed,
+    /// Device code flow (v2-oauth2-device-code, "Expected errors"): the user has not finished.
+    #[error("OAuth 2.0 device flow error. Authorization is pending. Continue polling.")]
+    AuthorizationPending,
+    /// RFC 8628 section 3.5: polled sooner than `interval` after the last poll.
+    #[error("OAuth 2.0 device flow error. The device is polling too fast: wait {0} seconds between requests.")]
+    SlowDown(i64),
+    #[error("The user declined to authorize the device.")]
+    AuthorizationDeclined,
+    #[error("Verification code expired. Have the user retry the sign-in.")]
+    DeviceCodeExpired,
+    #[error(
+        "Invalid verification code: the code was not recognized. Check the code and try again."
+    )]
+    BadVerificationCode,
+    #[error("The request was already authorized or declined.")]
+    DeviceFlowFinished,
     #[error("An unexpected error occurred.")]
     Internal(#[source] anyhow::Error),
 }
@@ -274,6 +290,16 @@ impl Error {
             // QueryStringTooLong (reference-error-codes); it also bounds what an anonymous
             // /authorize can make entra-mock store.
             QueryStringTooLong(_) => spec("invalid_request", 90015, 400),
+            // The device code flow (v2-oauth2-device-code, "Expected errors"; reference-error-codes
+            // AuthorizationPending 70016, BadVerificationCode 70018, CodeExpired 70019,
+            // InvalidDeviceFlowRequest 90120). Entra documents no number for RFC 8628's
+            // slow_down, a kind of pending: 70016. A declined request is UserDeclinedConsent.
+            AuthorizationPending => spec("authorization_pending", 70016, 400),
+            SlowDown(_) => spec("slow_down", 70016, 400),
+            AuthorizationDeclined => spec("authorization_declined", 65004, 400),
+            DeviceCodeExpired => spec("expired_token", 70019, 400),
+            BadVerificationCode => spec("bad_verification_code", 70018, 400),
+            DeviceFlowFinished => spec("invalid_request", 90120, 400),
             // TokenIssuanceError: "There's an issue with the sign-in service."
             Internal(_) => spec("server_error", 50000, 500),
         }
@@ -443,6 +469,12 @@ mod table_tests {
             (AccountLocked, "invalid_grant", 50053, 400),
             (InvalidOtp, "invalid_grant", 50074, 400),
             (UserCancelled, "access_denied", 65004, 400),
+            (AuthorizationPending, "authorization_pending", 70016, 400),
+            (SlowDown(5), "slow_down", 70016, 400),
+            (AuthorizationDeclined, "authorization_declined", 65004, 400),
+            (DeviceCodeExpired, "expired_token", 70019, 400),
+            (BadVerificationCode, "bad_verification_code", 70018, 400),
+            (DeviceFlowFinished, "invalid_request", 90120, 400),
             (SignInSessionInvalid, "invalid_request", 50089, 400),
             (
                 ResourceNotFound("r".into()),

@@ -224,6 +224,7 @@ pub async fn reset(state: &AppState, keys: bool) -> Result<()> {
             "auth_codes",
             "sso_sessions",
             "signin_flows",
+            "device_codes",
             "used_assertions",
             "webauthn_credentials",
         ] {

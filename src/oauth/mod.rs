@@ -4,6 +4,7 @@ pub mod authorize;
 pub mod claims;
 pub mod client_auth;
 pub mod client_info;
+pub mod device_code;
 pub mod discovery;
 pub mod grants;
 pub mod graph;

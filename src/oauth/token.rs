@@ -9,7 +9,8 @@ use crate::oauth::client_auth::{self, AuthenticatedClient};
 use crate::oauth::client_info::ClientInfo;
 pub use crate::oauth::grants::TokenResponse;
 use crate::oauth::grants::{
-    self, authorization_code, client_credentials, on_behalf_of, password, refresh_token, Env,
+    self, authorization_code, client_credentials, device_code, on_behalf_of, password,
+    refresh_token, Env,
 };
 use crate::oauth::params::{ClientRequest, Params};
 use crate::oauth::v1::{self, V1TokenResponse};
@@ -27,6 +28,7 @@ pub enum Grant {
     ClientCredentials(client_credentials::Request),
     Password(password::Request),
     OnBehalfOf(on_behalf_of::Request),
+    DeviceCode(device_code::Request),
 }
 
 impl Grant {
@@ -40,6 +42,10 @@ impl Grant {
             "urn:ietf:params:oauth:grant-type:jwt-bearer" => {
                 Ok(Grant::OnBehalfOf(on_behalf_of::Request::parse(params)?))
             }
+            crate::oauth::device_code::GRANT_TYPE => {
+                Ok(Grant::DeviceCode(device_code::Request::parse(params)?))
+            }
+            "device_code" => Ok(Grant::DeviceCode(device_code::Request::parse_v1(params)?)),
             "client_credentials" => Ok(Grant::ClientCredentials(
                 client_credentials::Request::parse(params)?,
             )),
@@ -131,6 +137,7 @@ pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenRespon
         Grant::ClientCredentials(r) => grants::client_credentials::redeem(&env, r).await,
         Grant::Password(r) => grants::password::redeem(&env, r).await,
         Grant::OnBehalfOf(r) => grants::on_behalf_of::redeem(&env, r).await,
+        Grant::DeviceCode(r) => grants::device_code::redeem(&env, r).await,
     }
 }
 

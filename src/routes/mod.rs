@@ -1,6 +1,8 @@
 //! HTTP only: each handler extracts the request, calls one domain function and maps the result.
 
 mod authorize;
+mod device_code;
+mod device_login;
 mod discovery;
 mod faults;
 mod graph;
@@ -74,6 +76,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(signin::method_not_allowed)),
         )
         .service(get_only("/_signin/{file}", signin::asset))
+        .service(
+            web::resource("/{tenant}/oauth2/v2.0/devicecode")
+                .route(web::post().to(device_code::devicecode))
+                .default_service(web::to(post_only)),
+        )
+        .service(
+            web::resource("/{tenant}/oauth2/devicecode")
+                .route(web::post().to(device_code::devicecode))
+                .default_service(web::to(post_only)),
+        )
+        .service(
+            web::resource("/devicelogin")
+                .route(web::get().to(device_login::form))
+                .route(web::post().to(device_login::submit))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
+        .service(get_only("/devicelogin/done", device_login::done))
         .service(
             web::resource("/{tenant}/oauth2/token")
                 .route(web::post().to(token::token))

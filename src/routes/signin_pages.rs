@@ -157,7 +157,7 @@ fn csp(form_target: Option<&str>) -> String {
     )
 }
 
-fn html(status: StatusCode, form_target: Option<&str>) -> HttpResponseBuilder {
+pub(super) fn html(status: StatusCode, form_target: Option<&str>) -> HttpResponseBuilder {
     let mut b = HttpResponse::build(status);
     b.content_type("text/html; charset=utf-8")
         .insert_header(("X-Frame-Options", "DENY"))
@@ -213,7 +213,7 @@ pub struct PageError {
     pub message: String,
 }
 
-fn page_error(e: &Error, id: &'static str) -> PageError {
+pub(super) fn page_error(e: &Error, id: &'static str) -> PageError {
     let message = match e {
         Error::MissingParameter("loginfmt") => {
             "Enter a valid email address, phone number, or Skype name.".to_string()

@@ -48,6 +48,17 @@ pub async fn start(
             session: None,
         });
     }
+    start_prepared(d, req, sso_cookie, browser).await
+}
+
+/// Starts the sign-in of a request the protocol built itself (the device code flow's, at
+/// `/devicelogin`) rather than parsed from `/authorize`.
+pub async fn start_prepared(
+    d: &Deps<'_>,
+    req: AuthorizeRequest,
+    sso_cookie: Option<&str>,
+    browser: &str,
+) -> Result<Outcome, Error> {
     let sso = match sso_cookie {
         Some(secret) => match d.store.session_by_cookie(secret).await? {
             Some(session) => d.with_user(session, &req.tenant_id).await?,

@@ -28,7 +28,7 @@ mod steps;
 pub mod totp;
 mod view;
 
-pub use machine::start;
+pub use machine::{start, start_prepared};
 pub use steps::advance;
 pub use view::{Account, Page, View};
 

@@ -66,6 +66,10 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
         if !d.store.end_flow(&sub.flow_id).await? {
             return Err(Error::SignInSessionInvalid);
         }
+        // A device code's sign-in cancelled: the device's next poll gets authorization_declined.
+        if let Some(device) = &request.device {
+            d.store.decline_device_code(device, d.now).await?;
+        }
         // Entra: error=access_denied&error_subcode=cancel, which MSAL turns into user_cancelled.
         return Ok(Outcome::Reply {
             reply: Reply {

@@ -15,7 +15,8 @@ pub struct RefreshLifetimes {
     pub inactivity_secs: i64,
 }
 
-/// Sign-in flows in progress, everyone's together (each is a browser at the sign-in page).
+/// Sign-in flows in progress, everyone's together (each is a browser at the sign-in page); device
+/// codes are capped at the same number (each is a device waiting for its user).
 pub const MAX_FLOWS: i64 = 5_000;
 /// SSO sessions kept per user.
 pub const MAX_SESSIONS_PER_USER: i64 = 100;
@@ -77,6 +78,13 @@ impl Store {
         purged.flows += exec(
             "DELETE FROM signin_flows WHERE id IN
                (SELECT id FROM signin_flows ORDER BY created_at DESC LIMIT -1 OFFSET ?)",
+            MAX_FLOWS,
+        )
+        .await?;
+        purged.flows += exec("DELETE FROM device_codes WHERE expires_at <= ?", old).await?;
+        purged.flows += exec(
+            "DELETE FROM device_codes WHERE device_sha256 IN
+               (SELECT device_sha256 FROM device_codes ORDER BY created_at DESC LIMIT -1 OFFSET ?)",
             MAX_FLOWS,
         )
         .await?;

@@ -110,6 +110,7 @@ fn cases() -> Vec<Case> {
         "requested_token_use",
         "resource",
         "claims",
+        "device_code",
     ];
     let logout = vec![
         (
@@ -194,6 +195,24 @@ fn cases() -> Vec<Case> {
                 "credential",
                 "kmsi",
             ],
+        },
+        Case {
+            method: "POST",
+            path: format!("/{t}/oauth2/v2.0/devicecode"),
+            base_params: vec![("client_id", SPA.into()), ("scope", "openid".into())],
+            params: &["client_id", "scope", "claims"],
+        },
+        Case {
+            method: "POST",
+            path: "/devicelogin".into(),
+            base_params: vec![("otc", "ABCDEFGHJ".into())],
+            params: &["otc", "user_code", "action"],
+        },
+        Case {
+            method: "GET",
+            path: "/devicelogin/done".into(),
+            base_params: vec![("state", SPA.into())],
+            params: &["state", "error"],
         },
         Case {
             method: "GET",

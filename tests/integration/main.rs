@@ -21,6 +21,7 @@ mod client_capabilities;
 mod concurrency;
 mod conformance;
 mod crash_restart;
+mod device_code;
 mod e2e;
 mod entra_markup;
 mod foundation;

@@ -478,6 +478,67 @@ def test_azure_identity_on_behalf_of_credential(server):
     assert claims["oid"] == ALICE_OID
 
 
+def device_sign_in(browser, verification_uri, user_code, user=ALICE):
+    """The person of the device code flow: opens the verification URI, types the user code,
+    confirms the app and signs in through the pages until entra-mock says the device is signed in."""
+    page = browser.get(verification_uri, allow_redirects=False)
+    assert page.status_code == 200 and 'name="otc"' in page.text, page.text[:500]
+    res = browser.post(verification_uri, data={"otc": user_code}, allow_redirects=False)
+    for _ in range(20):
+        if res.is_redirect:
+            res = browser.get(urljoin(res.url, res.headers["Location"]), allow_redirects=False)
+            continue
+        assert res.status_code == 200, f"{res.status_code} at {res.url}: {res.text[:500]}"
+        if "You have signed in to the" in res.text:
+            return
+        parser = Forms()
+        parser.feed(res.text)
+        assert parser.forms, f"no form on {res.url}: {res.text[:500]}"
+        form = parser.forms[0]
+        res = browser.post(urljoin(res.url, form["action"]), data=fill(form, user), allow_redirects=False)
+    pytest.fail("the device sign-in did not finish in 20 steps")
+
+
+def test_msal_device_flow_with_the_code_entered_by_a_test_driver(server):
+    app = msal.PublicClientApplication(
+        SPA, authority=server.authority, instance_discovery=False, http_client=server.http()
+    )
+    flow = app.initiate_device_flow(scopes=[API_SCOPE])
+    assert "user_code" in flow, flow
+    assert flow["verification_uri"] == f"{server.url}/devicelogin"
+    assert flow["user_code"] in flow["message"]
+    device_sign_in(server.http(), flow["verification_uri"], flow["user_code"])
+    result = app.acquire_token_by_device_flow(flow)
+    assert "access_token" in result, result
+    assert claims_of(result["access_token"])["oid"] == ALICE_OID
+    assert result["id_token_claims"]["preferred_username"] == ALICE
+    # MSAL keeps the account: a silent call answers from its cache or with the refresh token.
+    accounts = app.get_accounts(username=ALICE)
+    assert accounts
+    again = app.acquire_token_silent([API_SCOPE], account=accounts[0], force_refresh=True)
+    assert again and "access_token" in again, again
+
+
+def test_azure_identity_device_code_credential(server):
+    from azure.identity import DeviceCodeCredential
+
+    def prompt(verification_uri, user_code, expires_on):
+        device_sign_in(server.http(), verification_uri, user_code)
+
+    credential = DeviceCodeCredential(
+        client_id=SPA,
+        tenant_id=TENANT,
+        authority=server.url,
+        disable_instance_discovery=True,
+        connection_verify=server.ca,
+        prompt_callback=prompt,
+    )
+    token = credential.get_token(API_SCOPE)
+    claims = claims_of(token.token)
+    assert claims["aud"] == API
+    assert claims["oid"] == ALICE_OID
+
+
 MI_SCRIPT = """
 import base64, json, sys
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential

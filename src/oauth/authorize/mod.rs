@@ -155,6 +155,10 @@ pub struct AuthorizeRequest {
     /// The v1 endpoint (`resource=`) issues v1 ID tokens.
     #[serde(default)]
     pub endpoint: Endpoint,
+    /// The device code (its row's key) a `/devicelogin` sign-in approves instead of issuing a
+    /// code (`oauth::device_code`).
+    #[serde(default)]
+    pub device: Option<String>,
 }
 
 /// Parameters as sent; the first occurrence of a name wins. Unknown parameters (MSAL's
@@ -354,11 +358,7 @@ pub fn parse(
     };
     Ok(AuthorizeRequest {
         tenant_segment: tenant.segment.clone(),
-        // common/organizations: users are looked up in the app's own tenant.
-        tenant_id: match tenant.scope {
-            TenantScope::Tenant => tenant.tenant.id.clone(),
-            _ => app.tenant_id.clone(),
-        },
+        tenant_id: signin_tenant(tenant, &app),
         client_id: app.client_id.clone(),
         reply: target,
         platform,
@@ -375,7 +375,16 @@ pub fn parse(
         mfa_demand,
         client_info: ClientInfo::from_param(p.get("client_info")),
         endpoint,
+        device: None,
     })
+}
+
+/// The tenant whose users sign in: the one named, or for `common`/`organizations` the app's own.
+pub fn signin_tenant(tenant: &ResolvedTenant, app: &Application) -> String {
+    match tenant.scope {
+        TenantScope::Tenant => tenant.tenant.id.clone(),
+        _ => app.tenant_id.clone(),
+    }
 }
 
 /// RFC 7636 section 4.3: `plain` is the default method; Entra accepts `S256` and `plain`.
@@ -424,6 +433,14 @@ fn mfa_demand(claims: &serde_json::Value) -> MfaDemand {
         MfaDemand::Asked
     } else {
         MfaDemand::NotAsked
+    }
+}
+
+/// The MFA demand of a stored `claims` parameter (the device code flow's).
+pub fn mfa_demand_of(claims: Option<&str>) -> MfaDemand {
+    match claims.and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok()) {
+        Some(v) => mfa_demand(&v),
+        None => MfaDemand::NotAsked,
     }
 }
 

@@ -229,6 +229,9 @@ pub async fn complete(
     user: &User,
     now: i64,
 ) -> Result<Reply, Error> {
+    if let Some(device) = &req.device {
+        return approve_device(tx, req, device, auth, now).await;
+    }
     let mut params: Vec<(String, String)> = Vec::new();
     let code = req.response_type.returns_code().then(new_code);
     let access = if req.response_type.returns_token() {
@@ -285,6 +288,38 @@ pub async fn complete(
     Ok(Reply {
         target: req.reply.clone(),
         body: ReplyBody::Success(params),
+    })
+}
+
+/// The end of a `/devicelogin` sign-in: the device code is approved for the user (the device's
+/// next poll gets the tokens) and the browser goes to entra-mock's own "you may close this window"
+/// page. A code that expired or was declined meanwhile approves nothing.
+async fn approve_device(
+    tx: &mut Tx,
+    req: &AuthorizeRequest,
+    device: &str,
+    auth: &Authenticated,
+    now: i64,
+) -> Result<Reply, Error> {
+    let approved = tx
+        .approve_device_code(
+            device,
+            &auth.user_oid,
+            &auth.session_id,
+            &auth.amr_json,
+            auth.auth_time,
+            now,
+        )
+        .await?;
+    if !approved {
+        return Err(Error::DeviceFlowFinished);
+    }
+    Ok(Reply {
+        target: req.reply.clone(),
+        body: ReplyBody::Success(match &req.reply.state {
+            Some(state) => vec![("state".into(), state.clone())],
+            None => Vec::new(),
+        }),
     })
 }
 

@@ -8,6 +8,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod on_behalf_of;
 pub mod password;
 pub mod refresh_token;

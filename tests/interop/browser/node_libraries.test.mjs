@@ -39,7 +39,7 @@ before(async () => {
 
 after(() => server?.proc.kill());
 
-test("openid-client v6 and msal-node sign in, refresh and get app tokens", async () => {
+test("openid-client v6 and msal-node sign in, refresh, get app tokens, use the device code and on-behalf-of", async () => {
   const { stdout } = await promisify(execFile)(process.execPath, [join(here, "node_libraries_child.mjs")], {
     env: { ...process.env, NODE_EXTRA_CA_CERTS: server.ca, AUTHORITY: `${server.url}/${TENANT}`, MOCK: `${server.url}/_mock` },
     timeout: 120000,
@@ -55,7 +55,14 @@ test("openid-client v6 and msal-node sign in, refresh and get app tokens", async
   assert.deepEqual(r.msalNode.amr, ["pwd", "otp", "mfa"]);
   assert.equal(r.msalNode.silentNewToken, true);
   assert.equal(r.msalNode.silentFromCache, false);
+  assert.match(r.deviceCodeMessage, new RegExp(`open the page ${server.url}/devicelogin and enter the code [A-Z0-9]{9} `));
+  assert.equal(r.msalNodeDevice.username, "alice@contoso.onmicrosoft.com");
+  assert.equal(r.msalNodeDevice.aud, "22223333-cccc-4444-dddd-5555eeee6666");
+  assert.equal(r.msalNodeDevice.oboAud, "00000003-0000-0000-c000-000000000000");
+  assert.equal(r.msalNodeDevice.oboOid, "a11ce000-0000-4000-8000-000000000001");
+  // msal-node adds openid and profile, which Graph tokens list too (as Entra's do).
+  assert.ok(r.msalNodeDevice.oboScp.split(" ").includes("User.Read"), r.msalNodeDevice.oboScp);
   mkdirSync(join(root, "target", "conformance"), { recursive: true });
   appendFileSync(join(root, "target", "conformance", "steps.jsonl"),
-    JSON.stringify({ id: "interop-node", test: "node_libraries: openid-client v6, msal-node", suite: "interop" }) + "\n");
+    JSON.stringify({ id: "interop-node", test: "node_libraries: openid-client v6, msal-node (auth code, client credentials, device code, on-behalf-of)", suite: "interop" }) + "\n");
 });

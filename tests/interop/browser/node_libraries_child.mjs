@@ -2,7 +2,7 @@
 // libraries trust the HTTPS listener as they would a real tenant's) and AUTHORITY set: drives
 // openid-client v6 and msal-node, prints one JSON line of results.
 import * as oidc from "openid-client";
-import { ConfidentialClientApplication } from "@azure/msal-node";
+import { ConfidentialClientApplication, PublicClientApplication } from "@azure/msal-node";
 
 const AUTHORITY = process.env.AUTHORITY; // https://localhost:PORT/{tenant}
 const MOCK = process.env.MOCK; // https://localhost:PORT/_mock
@@ -87,6 +87,87 @@ const out = {};
     amr: claimsOf(code.accessToken).amr,
     silentNewToken: silent.accessToken !== code.accessToken,
     silentFromCache: silent.fromCache,
+  };
+}
+
+// The person of the device code flow, over HTTP with a cookie jar: opens the verification URI,
+// types the user code, confirms the app, then fills each sign-in page's form (its hidden fields
+// plus `loginfmt` or `passwd`, and its primary button) until entra-mock says the device is in.
+async function deviceSignIn(verificationUri, userCode, user) {
+  const jar = new Map();
+  const send = async (url, form) => {
+    const res = await fetch(url, {
+      method: form ? "POST" : "GET",
+      redirect: "manual",
+      headers: {
+        ...(form ? { "content-type": "application/x-www-form-urlencoded" } : {}),
+        cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; "),
+      },
+      body: form ? new URLSearchParams(form).toString() : undefined,
+    });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(";");
+      const i = pair.indexOf("=");
+      jar.set(pair.slice(0, i), pair.slice(i + 1));
+    }
+    if (res.status === 302) return send(new URL(res.headers.get("location"), url).toString());
+    return { url, html: await res.text(), status: res.status };
+  };
+  const attr = (tag, name) => tag.match(new RegExp(`${name}="([^"]*)"`))?.[1];
+  const unescape = (s) => s.replace(/&quot;/g, '"').replace(/&#x27;|&#39;/g, "'").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+  let page = await send(verificationUri);
+  page = await send(verificationUri, { otc: userCode });
+  for (let i = 0; i < 10; i++) {
+    if (page.status !== 200) throw new Error(`device sign-in: ${page.status} ${page.html.slice(0, 300)}`);
+    if (page.html.includes("You have signed in to the")) return;
+    const form = page.html.slice(page.html.indexOf("<form"), page.html.indexOf("</form>"));
+    const action = unescape(attr(form.slice(0, form.indexOf(">")), "action"));
+    const fields = {};
+    for (const tag of form.match(/<(input|button)[^>]*>/g)) {
+      const name = attr(tag, "name");
+      const value = unescape(attr(tag, "value") ?? "");
+      if (!name) continue;
+      if (attr(tag, "type") === "hidden") fields[name] = value;
+      if (attr(tag, "id") === "idSIButton9") fields[name] = value;
+      if (name === "loginfmt") fields.loginfmt = user;
+      if (name === "passwd") fields.passwd = "Passw0rd!";
+    }
+    page = await send(new URL(action, page.url).toString(), fields);
+  }
+  throw new Error("the device sign-in did not finish");
+}
+
+// msal-node: the device code flow on the public `spa` app (the person signs in while msal-node
+// polls), then on-behalf-of: `api` exchanges alice's token from it for a Graph token.
+{
+  const host = new URL(AUTHORITY).host;
+  const spa = new PublicClientApplication({
+    auth: { clientId: "11112222-bbbb-3333-cccc-4444dddd5555", authority: AUTHORITY, knownAuthorities: [host] },
+  });
+  let driver;
+  const device = await spa.acquireTokenByDeviceCode({
+    scopes: [API_SCOPE],
+    deviceCodeCallback: (r) => {
+      out.deviceCodeMessage = r.message;
+      driver = deviceSignIn(r.verificationUri, r.userCode, "alice@contoso.onmicrosoft.com");
+    },
+  });
+  await driver;
+  const api = new ConfidentialClientApplication({
+    auth: {
+      clientId: "22223333-cccc-4444-dddd-5555eeee6666", clientSecret: "api-secret-local-dev-only",
+      authority: AUTHORITY, knownAuthorities: [host],
+    },
+  });
+  const obo = await api.acquireTokenOnBehalfOf({
+    oboAssertion: device.accessToken, scopes: ["https://graph.microsoft.com/User.Read"],
+  });
+  out.msalNodeDevice = {
+    username: device.account.username,
+    aud: claimsOf(device.accessToken).aud,
+    oboAud: claimsOf(obo.accessToken).aud,
+    oboOid: claimsOf(obo.accessToken).oid,
+    oboScp: claimsOf(obo.accessToken).scp,
   };
 }
 
