@@ -98,6 +98,13 @@ pub fn plan(a: &CtlArgs) -> anyhow::Result<Call> {
         ),
         ("faults", "clear") => call("DELETE", "/_mock/faults", None),
         ("tokens", "mint") => call("POST", "/_mock/tokens", Some(json()?)),
+        ("federation", "mint") => call("POST", "/_mock/federation/token", Some(json()?)),
+        ("federation", "get" | "discovery") => call(
+            "GET",
+            "/_mock/federation/.well-known/openid-configuration",
+            None,
+        ),
+        ("federation", "keys") => call("GET", "/_mock/federation/keys", None),
         ("signin", "create" | "run") => call("POST", "/_mock/signin", Some(json()?)),
         ("users", "totp") => call(
             "GET",

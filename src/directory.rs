@@ -102,6 +102,30 @@ pub struct AppRole {
     pub for_apps: bool,
 }
 
+/// The audience Entra expects in a federated credential's token by default.
+pub const FEDERATION_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+/// One of an app's `federatedIdentityCredentials`: tokens of `issuer` for `subject` whose `aud` is
+/// one of `audiences` authenticate the app (workload identity federation). `{base}` at the start
+/// of `issuer` stands for the URL the request reached this server by.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FederatedCredential {
+    pub name: String,
+    pub issuer: String,
+    pub subject: String,
+    pub audiences: Vec<String>,
+}
+
+impl FederatedCredential {
+    /// The issuer as a token from it names it, for a request that reached us at `base_url`.
+    pub fn issuer_at(&self, base_url: &str) -> String {
+        match self.issuer.strip_prefix("{base}") {
+            Some(rest) => format!("{base_url}{rest}"),
+            None => self.issuer.clone(),
+        }
+    }
+}
+
 /// What kind of managed identity an entry is
 /// (<https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/overview>).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +177,8 @@ pub struct Application {
     pub sign_in_audience: SignInAudience,
     /// Microsoft Graph permissions granted to the app (admin consent).
     pub graph_permissions: GraphPermissions,
+    /// Workload identity federation.
+    pub federated_credentials: Vec<FederatedCredential>,
 }
 
 /// Microsoft Graph permissions an app holds besides `User.Read`, which every app has: delegated

@@ -137,6 +137,20 @@ pub enum Error {
     HttpLimit { status: StatusCode, reason: String },
     #[error("The request isn't valid: the Host header names a host this server does not answer to (localhost, an IP address, a --tls-san name or the --public-base-url host).")]
     HostNotAllowed,
+    #[error("No matching federated identity record found for presented assertion issuer '{0}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.")]
+    FederatedIssuerUnknown(String),
+    #[error("No matching federated identity record found for presented assertion audience '{0}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.")]
+    FederatedAudienceUnknown(String),
+    #[error("No matching federated identity record found for presented assertion subject '{0}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.")]
+    FederatedSubjectUnknown(String),
+    #[error("Client assertion is not within its valid time range. Current time: {now}, assertion valid from {nbf}, expiry time of assertion {exp}.")]
+    ClientAssertionOutOfTime {
+        now: String,
+        nbf: String,
+        exp: String,
+    },
+    #[error("Request to External OIDC endpoint failed: {0}")]
+    ExternalOidcEndpoint(String),
     /// Device code flow (v2-oauth2-device-code, "Expected errors"): the user has not finished.
     #[error("OAuth 2.0 device flow error. Authorization is pending. Continue polling.")]
     AuthorizationPending,
@@ -290,6 +304,14 @@ impl Error {
             // QueryStringTooLong (reference-error-codes); it also bounds what an anonymous
             // /authorize can make entra-mock store.
             QueryStringTooLong(_) => spec("invalid_request", 90015, 400),
+            // Workload identity federation (workload-identity-federation; reference-error-codes
+            // 700211-700213 no matching federated identity record, 700024 the assertion's time
+            // range, 50166 the issuer's OIDC endpoints).
+            FederatedIssuerUnknown(_) => spec("invalid_client", 700211, 401),
+            FederatedAudienceUnknown(_) => spec("invalid_client", 700212, 401),
+            FederatedSubjectUnknown(_) => spec("invalid_client", 700213, 401),
+            ClientAssertionOutOfTime { .. } => spec("invalid_client", 700024, 401),
+            ExternalOidcEndpoint(_) => spec("invalid_client", 50166, 401),
             // The device code flow (v2-oauth2-device-code, "Expected errors"; reference-error-codes
             // AuthorizationPending 70016, BadVerificationCode 70018, CodeExpired 70019,
             // InvalidDeviceFlowRequest 90120). Entra documents no number for RFC 8628's
@@ -470,6 +492,30 @@ mod table_tests {
             (InvalidOtp, "invalid_grant", 50074, 400),
             (UserCancelled, "access_denied", 65004, 400),
             (AuthorizationPending, "authorization_pending", 70016, 400),
+            (
+                FederatedIssuerUnknown("i".into()),
+                "invalid_client",
+                700211,
+                401,
+            ),
+            (
+                FederatedAudienceUnknown("a".into()),
+                "invalid_client",
+                700212,
+                401,
+            ),
+            (
+                FederatedSubjectUnknown("s".into()),
+                "invalid_client",
+                700213,
+                401,
+            ),
+            (
+                ExternalOidcEndpoint("e".into()),
+                "invalid_client",
+                50166,
+                401,
+            ),
             (SlowDown(5), "slow_down", 70016, 400),
             (AuthorizationDeclined, "authorization_declined", 65004, 400),
             (DeviceCodeExpired, "expired_token", 70019, 400),

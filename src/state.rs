@@ -30,6 +30,8 @@ pub struct AppState {
     pub requests: Arc<RequestLog>,
     /// The fixture document as loaded and as changed at run time.
     pub fixtures: Arc<FixtureDocument>,
+    /// Outbound HTTP (an external issuer's OIDC discovery and keys), trusting the local CA.
+    pub http: reqwest::Client,
 }
 
 impl AppState {

@@ -169,6 +169,15 @@ impl TestServer {
         mock::tokens::mint(&self.state, req, &self.https, self.now()).await
     }
 
+    /// A token of the test issuer for workload identity federation (`/_mock/federation`), named
+    /// by the HTTPS URL.
+    pub async fn federation_token(
+        &self,
+        req: mock::federation::FederationTokenRequest,
+    ) -> Result<mock::federation::FederationToken, Error> {
+        mock::federation::mint(req, &self.https, self.now()).await
+    }
+
     pub async fn sign_in(
         &self,
         req: mock::signin::SignInRequest,

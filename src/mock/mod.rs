@@ -4,6 +4,7 @@
 pub mod directory;
 pub mod document;
 pub mod faults;
+pub mod federation;
 pub mod hints;
 pub mod keys;
 pub mod requests;

@@ -1,7 +1,8 @@
 //! Client authentication at the token and revocation endpoints (RFC 6749 section 2.3):
 //! `client_secret_post`, `client_secret_basic` and `private_key_jwt` (RFC 7523 section 2.2, as
 //! Entra's certificate credentials:
-//! <https://learn.microsoft.com/entra/identity-platform/certificate-credentials>), and public
+//! <https://learn.microsoft.com/entra/identity-platform/certificate-credentials>), federated
+//! credentials (an external issuer's token as the assertion, `oauth::federation`), and public
 //! clients, which must present no credential at all (AADSTS700025).
 
 use std::sync::Arc;
@@ -97,6 +98,14 @@ pub async fn authenticate(
         (ClientType::Confidential, Credential::Secret(s)) => {
             check_secret(&app, &s)?;
             AuthMethod::Secret
+        }
+        // An assertion issued by someone else than the client itself is a federated credential.
+        (ClientType::Confidential, Credential::Assertion(a))
+            if crate::oauth::federation::unverified_issuer(a.expose())
+                .is_some_and(|iss| !iss.eq_ignore_ascii_case(&app.client_id)) =>
+        {
+            crate::oauth::federation::verify(&state.http, &app, a.expose(), base_url, now).await?;
+            AuthMethod::Certificate
         }
         (ClientType::Confidential, Credential::Assertion(a)) => {
             let audiences = token_endpoints(base_url, tenant);

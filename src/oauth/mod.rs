@@ -6,6 +6,7 @@ pub mod client_auth;
 pub mod client_info;
 pub mod device_code;
 pub mod discovery;
+pub mod federation;
 pub mod grants;
 pub mod graph;
 pub mod lifetimes;

@@ -200,6 +200,33 @@ pub async fn mint_token(
     Ok(super::http::no_store(HttpResponse::Ok()).json(minted))
 }
 
+/// `GET /_mock/federation/.well-known/openid-configuration`: the test issuer's discovery
+/// document. Public, as a CI provider's is: entra-mock itself fetches it to check a federated
+/// credential.
+#[utoipa::path(get, path = "/_mock/federation/.well-known/openid-configuration", tag = "federation", responses((status = 200, description = "The test issuer's OIDC discovery document")))]
+pub async fn federation_discovery() -> HttpResponse {
+    let ctx = crate::context::RequestContext::current();
+    HttpResponse::Ok().json(mock::federation::discovery(&ctx.base_url))
+}
+
+/// `GET /_mock/federation/keys`: the test issuer's JWKS (public).
+#[utoipa::path(get, path = "/_mock/federation/keys", tag = "federation", responses((status = 200, description = "The test issuer's JWKS")))]
+pub async fn federation_keys(state: web::Data<AppState>) -> Result<HttpResponse> {
+    Ok(HttpResponse::Ok().json(mock::federation::keys(state.clock.unix()).await?))
+}
+
+/// `POST /_mock/federation/token`: a token of the test issuer, as a CI job's OIDC token.
+#[utoipa::path(post, path = "/_mock/federation/token", tag = "federation", request_body = mock::federation::FederationTokenRequest, responses((status = 200, body = mock::federation::FederationToken), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody)))]
+pub async fn federation_token(
+    _: MockAdmin,
+    body: web::Json<mock::federation::FederationTokenRequest>,
+) -> Result<HttpResponse> {
+    let ctx = crate::context::RequestContext::current();
+    let minted =
+        mock::federation::mint(body.into_inner(), &ctx.base_url, ctx.now.unix_timestamp()).await?;
+    Ok(super::http::no_store(HttpResponse::Ok()).json(minted))
+}
+
 /// `POST /_mock/signin`: a user signed in without pages; answers the authorization code.
 #[utoipa::path(post, path = "/_mock/signin", tag = "signin", request_body = SignInRequest, responses((status = 200, body = SignedIn), (status = 400, description = "Refused, in Entra's error shape", body = ErrorBody), (status = 401, description = "The admin token is missing or wrong", body = ErrorBody), (status = 404, description = "No such entry", body = ErrorBody)))]
 pub async fn sign_in(

@@ -144,6 +144,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(signin::method_not_allowed)),
         )
         .service(get_only("/_mock/findings", mock::findings))
+        .service(get_only(
+            "/_mock/federation/.well-known/openid-configuration",
+            mock::federation_discovery,
+        ))
+        .service(get_only("/_mock/federation/keys", mock::federation_keys))
+        .service(
+            web::resource("/_mock/federation/token")
+                .route(web::post().to(mock::federation_token))
+                .default_service(web::to(post_only)),
+        )
         .service(get_only("/_mock/openapi.json", openapi::openapi_json))
         .service(get_only("/_mock/sessions", mock::list_sessions))
         .service(

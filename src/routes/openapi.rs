@@ -9,7 +9,7 @@ use super::mock::*;
 #[openapi(
     info(
         title = "entra-mock test control",
-        description = "The test-control API of entra-mock under /_mock/: virtual clock, signing keys, faults, minted tokens, sign-in without pages, directory changes, sessions, request log and findings. With --admin-token, every call needs Authorization: Bearer <token>."
+        description = "The test-control API of entra-mock under /_mock/: virtual clock, signing keys, faults, minted tokens, the workload identity federation test issuer (its discovery and keys public), sign-in without pages, directory changes, sessions, request log and findings. With --admin-token, every call needs Authorization: Bearer <token>."
     ),
     paths(
         get_clock,
@@ -23,6 +23,9 @@ use super::mock::*;
         clear_faults,
         remove_fault,
         mint_token,
+        federation_discovery,
+        federation_keys,
+        federation_token,
         sign_in,
         list_requests,
         clear_requests,

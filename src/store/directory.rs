@@ -37,6 +37,7 @@ struct AppRow {
     graph_permissions_json: String,
     refresh_reuse_grace_secs: i64,
     managed_identity: Option<String>,
+    federated_credentials_json: String,
 }
 
 /// A stored value that does not parse: an error, never a default.
@@ -104,6 +105,14 @@ impl TryFrom<AppRow> for Application {
                 .ok_or_else(|| corrupt("signInAudience", &r.sign_in_audience))?,
             graph_permissions: serde_json::from_str(&r.graph_permissions_json)
                 .map_err(|_| corrupt("Graph permissions", &r.graph_permissions_json))?,
+            federated_credentials: serde_json::from_str(&r.federated_credentials_json).map_err(
+                |_| {
+                    corrupt(
+                        "federatedIdentityCredentials",
+                        &r.federated_credentials_json,
+                    )
+                },
+            )?,
         })
     }
 }

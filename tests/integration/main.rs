@@ -24,6 +24,7 @@ mod crash_restart;
 mod device_code;
 mod e2e;
 mod entra_markup;
+mod federation;
 mod foundation;
 mod fuzz_targets;
 mod growth;

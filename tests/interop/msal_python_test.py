@@ -539,6 +539,74 @@ def test_azure_identity_device_code_credential(server):
     assert claims["oid"] == ALICE_OID
 
 
+FEDERATED_SUBJECT = "repo:contoso/app:ref:refs/heads/main"
+
+
+def ci_token(server, subject=FEDERATED_SUBJECT):
+    """A token of entra-mock's test issuer, as a CI job's OIDC token."""
+    res = server.http().post(f"{server.url}/_mock/federation/token", json={"subject": subject})
+    assert res.status_code == 200, res.text
+    return res.json()["token"]
+
+
+def test_msal_client_credentials_with_a_federated_credential(server):
+    app = msal.ConfidentialClientApplication(
+        DAEMON,
+        client_credential={"client_assertion": lambda: ci_token(server)},
+        authority=server.authority,
+        instance_discovery=False,
+        http_client=server.http(),
+    )
+    result = app.acquire_token_for_client(scopes=[f"api://{API}/.default"])
+    assert "access_token" in result, result
+    assert claims_of(result["access_token"])["roles"] == ["Tasks.ReadWrite.All"]
+    wrong = msal.ConfidentialClientApplication(
+        DAEMON,
+        client_credential={"client_assertion": lambda: ci_token(server, "repo:contoso/app:pull_request")},
+        authority=server.authority,
+        instance_discovery=False,
+        http_client=server.http(),
+    )
+    result = wrong.acquire_token_for_client(scopes=[f"api://{API}/.default"])
+    assert 700213 in result.get("error_codes", []), result
+
+
+WI_SCRIPT = """
+import base64, json, sys
+from azure.identity import DefaultAzureCredential, WorkloadIdentityCredential
+credential = WorkloadIdentityCredential() if sys.argv[1] == "workload" else DefaultAzureCredential()
+token = credential.get_token(sys.argv[2]).token
+payload = token.split(".")[1]
+print(json.dumps(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))))
+"""
+
+
+def test_azure_identity_workload_identity_with_environment_variables_only(server, tmp_path):
+    """WorkloadIdentityCredential and DefaultAzureCredential as a pod or CI job runs them:
+    AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_FEDERATED_TOKEN_FILE and AZURE_AUTHORITY_HOST."""
+    import sys
+
+    token_file = tmp_path / "federated-token"
+    token_file.write_text(ci_token(server) + "\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "IDENTITY_", "MSI_"))}
+    env.update({
+        "AZURE_CLIENT_ID": DAEMON,
+        "AZURE_TENANT_ID": TENANT,
+        "AZURE_FEDERATED_TOKEN_FILE": str(token_file),
+        "AZURE_AUTHORITY_HOST": server.url,
+        "REQUESTS_CA_BUNDLE": server.ca,
+    })
+    for kind in ("workload", "default"):
+        out = subprocess.run(
+            [sys.executable, "-c", WI_SCRIPT, kind, f"api://{API}/.default"],
+            env=env, capture_output=True, text=True, timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        claims = json.loads(out.stdout.strip().splitlines()[-1])
+        assert claims["azp"] == DAEMON, claims
+        assert claims["roles"] == ["Tasks.ReadWrite.All"], claims
+
+
 MI_SCRIPT = """
 import base64, json, sys
 from azure.identity import DefaultAzureCredential, ManagedIdentityCredential

@@ -1,0 +1,184 @@
+//! Workload identity federation
+//! (<https://learn.microsoft.com/entra/workload-id/workload-identity-federation>): an app
+//! authenticates with a token of an external issuer (a CI provider, Kubernetes, another cloud)
+//! that one of its `federatedIdentityCredentials` trusts, sent as `client_assertion` with
+//! `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`. The token's
+//! `iss` must be the credential's issuer (AADSTS700211), its `sub` the credential's subject
+//! (AADSTS700213), its `aud` one of the credential's audiences (AADSTS700212), its time window
+//! current (AADSTS700024), and its signature one of the issuer's keys, found through the
+//! issuer's own OIDC discovery (`{iss}/.well-known/openid-configuration`, then `jwks_uri`;
+//! AADSTS50166 when they cannot be fetched, AADSTS700027 for a bad signature).
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use serde::Deserialize;
+
+use crate::directory::{Application, FederatedCredential};
+use crate::error::{Error, Result};
+use crate::keys::verify::signature_only;
+
+/// Clock skew tolerated on `exp` / `nbf`, as for other client assertions.
+const SKEW_SECS: i64 = 300;
+/// Discovery documents and key sets larger than this are refused.
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
+#[derive(Deserialize)]
+struct Claims {
+    iss: String,
+    sub: String,
+    aud: Audience,
+    exp: f64,
+    nbf: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn values(&self) -> Vec<&str> {
+        match self {
+            Audience::One(a) => vec![a.as_str()],
+            Audience::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+/// The unverified issuer of an assertion: a client's own certificate assertion names the
+/// client id, a federated one an external issuer.
+pub fn unverified_issuer(assertion: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Iss {
+        iss: String,
+    }
+    jsonwebtoken::dangerous::insecure_decode::<Iss>(assertion)
+        .ok()
+        .map(|d| d.claims.iss)
+}
+
+/// Checks a federated assertion for `app`; `base_url` is what `{base}` in a credential's issuer
+/// stands for.
+pub async fn verify(
+    http: &reqwest::Client,
+    app: &Application,
+    assertion: &str,
+    base_url: &str,
+    now: i64,
+) -> Result<()> {
+    let bad = |m: &str| Error::InvalidClientAssertion(m.to_string());
+    // A token file written with a trailing newline (`jq -r .token > file`) still works.
+    let assertion = assertion.trim();
+    let header = jsonwebtoken::decode_header(assertion)
+        .map_err(|_| bad("The client assertion is not a JWT."))?;
+    let claims = jsonwebtoken::dangerous::insecure_decode::<Claims>(assertion)
+        .map_err(|_| bad("The client assertion lacks iss, sub, aud or exp."))?
+        .claims;
+    let by_issuer: Vec<&FederatedCredential> = app
+        .federated_credentials
+        .iter()
+        .filter(|f| f.issuer_at(base_url) == claims.iss)
+        .collect();
+    if by_issuer.is_empty() {
+        return Err(Error::FederatedIssuerUnknown(claims.iss));
+    }
+    // Subjects and audiences compare exactly (case-sensitive), as Entra's do.
+    let by_subject: Vec<&&FederatedCredential> = by_issuer
+        .iter()
+        .filter(|f| f.subject == claims.sub)
+        .collect();
+    if by_subject.is_empty() {
+        return Err(Error::FederatedSubjectUnknown(claims.sub));
+    }
+    let audiences = claims.aud.values();
+    if !by_subject
+        .iter()
+        .any(|f| f.audiences.iter().any(|a| audiences.contains(&a.as_str())))
+    {
+        return Err(Error::FederatedAudienceUnknown(audiences.join(" ")));
+    }
+    let (exp, nbf) = (claims.exp as i64, claims.nbf.map(|n| n as i64));
+    if exp.saturating_add(SKEW_SECS) < now || nbf.is_some_and(|n| n.saturating_sub(SKEW_SECS) > now)
+    {
+        let at = |t: i64| {
+            time::OffsetDateTime::from_unix_timestamp(t)
+                .map(crate::clock::entra_timestamp)
+                .unwrap_or_else(|_| t.to_string())
+        };
+        return Err(Error::ClientAssertionOutOfTime {
+            now: at(now),
+            nbf: nbf.map_or_else(|| "-".to_string(), at),
+            exp: at(exp),
+        });
+    }
+    if !matches!(
+        header.alg,
+        Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512
+            | Algorithm::ES256
+            | Algorithm::ES384
+    ) {
+        return Err(bad("The client assertion's algorithm is not supported."));
+    }
+    let keys = issuer_keys(http, &claims.iss).await?;
+    let jwk = match header.kid.as_deref() {
+        Some(kid) => keys.find(kid),
+        None if keys.keys.len() == 1 => keys.keys.first(),
+        None => None,
+    }
+    .ok_or_else(|| bad("The issuer publishes no key with the assertion's kid."))?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|_| bad("The issuer's key is not usable."))?;
+    signature_only::<serde_json::Value>(assertion, header.alg, &key)
+        .map_err(|e| Error::InvalidClientAssertion(format!("Signature validation failed: {e}.")))?;
+    Ok(())
+}
+
+/// The issuer's keys, through its discovery document.
+async fn issuer_keys(http: &reqwest::Client, issuer: &str) -> Result<JwkSet> {
+    #[derive(Deserialize)]
+    struct Discovery {
+        jwks_uri: String,
+    }
+    let discovery_url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let discovery: Discovery = fetch_json(http, &discovery_url).await?;
+    fetch_json(http, &discovery.jwks_uri).await
+}
+
+async fn fetch_json<T: serde::de::DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &str,
+) -> Result<T> {
+    let failed = |why: String| Error::ExternalOidcEndpoint(format!("{url}: {why}"));
+    let parsed = url::Url::parse(url).map_err(|e| failed(e.to_string()))?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        return Err(failed("not an http(s) URL".into()));
+    }
+    let res = http
+        .get(parsed)
+        .send()
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    if !res.status().is_success() {
+        return Err(failed(format!("HTTP {}", res.status().as_u16())));
+    }
+    if res
+        .content_length()
+        .is_some_and(|n| n > MAX_DOCUMENT_BYTES as u64)
+    {
+        return Err(failed("the document is too large".into()));
+    }
+    let body = res.bytes().await.map_err(|e| failed(e.to_string()))?;
+    if body.len() > MAX_DOCUMENT_BYTES {
+        return Err(failed("the document is too large".into()));
+    }
+    serde_json::from_slice(&body).map_err(|e| failed(format!("not the expected JSON: {e}")))
+}
