@@ -151,6 +151,12 @@ pub enum Error {
     },
     #[error("Request to External OIDC endpoint failed: {0}")]
     ExternalOidcEndpoint(String),
+    #[error("User declined to consent to access the app.")]
+    ConsentDeclined,
+    #[error("The resource owner or authorization server denied the request.")]
+    AdminConsentDeclined,
+    #[error("The user or administrator has not consented to use the application with ID '{client_id}' named '{name}'. Send an interactive authorization request for this user and resource.")]
+    InteractiveConsentRequired { client_id: String, name: String },
     /// Device code flow (v2-oauth2-device-code, "Expected errors"): the user has not finished.
     #[error("OAuth 2.0 device flow error. Authorization is pending. Continue polling.")]
     AuthorizationPending,
@@ -304,6 +310,11 @@ impl Error {
             // QueryStringTooLong (reference-error-codes); it also bounds what an anonymous
             // /authorize can make entra-mock store.
             QueryStringTooLong(_) => spec("invalid_request", 90015, 400),
+            // Consent (v2-oauth2-auth-code-flow error codes; v2-admin-consent "Error response"):
+            // UserDeclinedConsent 65004, ConsentRequired 65001 as /authorize sends it.
+            ConsentDeclined => spec("access_denied", 65004, 400),
+            AdminConsentDeclined => spec("consent_required", 65004, 400),
+            InteractiveConsentRequired { .. } => spec("consent_required", 65001, 400),
             // Workload identity federation (workload-identity-federation; reference-error-codes
             // 700211-700213 no matching federated identity record, 700024 the assertion's time
             // range, 50166 the issuer's OIDC endpoints).
@@ -492,6 +503,8 @@ mod table_tests {
             (InvalidOtp, "invalid_grant", 50074, 400),
             (UserCancelled, "access_denied", 65004, 400),
             (AuthorizationPending, "authorization_pending", 70016, 400),
+            (ConsentDeclined, "access_denied", 65004, 400),
+            (AdminConsentDeclined, "consent_required", 65004, 400),
             (
                 FederatedIssuerUnknown("i".into()),
                 "invalid_client",

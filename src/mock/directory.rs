@@ -225,6 +225,7 @@ pub async fn reset(state: &AppState, keys: bool) -> Result<()> {
             "sso_sessions",
             "signin_flows",
             "device_codes",
+            "consent_grants",
             "used_assertions",
             "webauthn_credentials",
         ] {

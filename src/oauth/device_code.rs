@@ -248,6 +248,7 @@ pub fn signin_request(
         client_info: ClientInfo::from_param(None),
         endpoint: endpoint_of(&code.endpoint),
         device: Some(code.id.clone()),
+        consent: authorize::Consent::Ask,
     })
 }
 

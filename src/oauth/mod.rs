@@ -1,5 +1,6 @@
 //! The OAuth 2.0 / OpenID Connect protocol as Entra speaks it. No actix types here.
 
+pub mod admin_consent;
 pub mod authorize;
 pub mod claims;
 pub mod client_auth;

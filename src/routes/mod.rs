@@ -1,5 +1,6 @@
 //! HTTP only: each handler extracts the request, calls one domain function and maps the result.
 
+mod admin_consent;
 mod authorize;
 mod device_code;
 mod device_login;
@@ -76,6 +77,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(signin::method_not_allowed)),
         )
         .service(get_only("/_signin/{file}", signin::asset))
+        .service(
+            web::resource("/{tenant}/v2.0/adminconsent")
+                .route(web::get().to(admin_consent::admin_consent))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
+        .service(
+            web::resource("/{tenant}/adminconsent")
+                .route(web::get().to(admin_consent::admin_consent))
+                .default_service(web::to(signin::method_not_allowed)),
+        )
         .service(
             web::resource("/{tenant}/oauth2/v2.0/devicecode")
                 .route(web::post().to(device_code::devicecode))

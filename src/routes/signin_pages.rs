@@ -255,6 +255,8 @@ struct SigninTemplate<'a> {
     secret: &'a str,
     qr: &'a str,
     accounts: &'a [Account],
+    scopes: &'a [String],
+    admin: bool,
     error: Option<PageError>,
     hints: &'a [TestAccount],
 }
@@ -273,6 +275,8 @@ fn page_response(page: &Page, hints: &[TestAccount]) -> HttpResponse {
         secret: "",
         qr: "",
         accounts: &[],
+        scopes: &[],
+        admin: false,
         error: None,
         hints,
     };
@@ -348,6 +352,13 @@ fn page_response(page: &Page, hints: &[TestAccount]) -> HttpResponse {
             t.title = "Stay signed in?";
             t.upn = upn;
         }
+        View::Consent { upn, scopes, admin } => {
+            t.kind = "consent";
+            t.title = "Permissions requested";
+            t.upn = upn;
+            t.scopes = scopes;
+            t.admin = *admin;
+        }
     }
     match t.render() {
         Ok(body) => html(StatusCode::OK, Some(&page.reply_origin)).body(body),
@@ -374,7 +385,12 @@ fn reply_response(reply: Reply, ctx: &RequestContext) -> HttpResponse {
                 tracing::error!(error = ?cause, "internal error during sign-in");
             }
             let b = error.body(ctx);
-            let mut p = vec![("error".to_string(), b.error.to_string())];
+            let mut p = Vec::new();
+            // v2-admin-consent "Error response": the admin-consent flag comes back with the error.
+            if matches!(error, Error::AdminConsentDeclined) {
+                p.push(("admin_consent".to_string(), "True".to_string()));
+            }
+            p.push(("error".to_string(), b.error.to_string()));
             match subcode {
                 // A cancelled sign-in carries no description, as Entra's does:
                 // `error=access_denied&error_subcode=cancel&state=...`.

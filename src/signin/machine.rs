@@ -15,6 +15,7 @@ use crate::directory::{Application, MfaMethod, MfaPolicy, ResolvedTenant, User};
 use crate::error::Error;
 use crate::oauth::authorize::{self, Authenticated, AuthorizeRequest, Prompt, Rejection, Reply};
 use crate::oauth::claims::login_hint_oid;
+use crate::oauth::grants::scopes;
 use crate::oauth::params::Endpoint;
 use crate::store::sessions::SsoSession;
 use crate::store::users::FailureCounter;
@@ -140,18 +141,37 @@ pub(super) async fn route(
                     return refuse(&req, e);
                 }
                 _ if lacks_mfa => d.mfa_step(&user).await?,
-                _ => {
-                    let auth = Authenticated::by_session(&user, &session);
-                    let mut tx = d.store.write().await?;
-                    let reply =
-                        authorize::complete(&mut tx, &d.id_tokens, &req, &auth, &user, d.now)
-                            .await?;
-                    tx.commit().await?;
-                    return Ok(Outcome::Reply {
-                        reply,
-                        session: None,
-                    });
-                }
+                _ => match d.consent_scopes(&req, &user.oid).await? {
+                    // prompt=none cannot show the consent page.
+                    Some(_) if silent => {
+                        return refuse(
+                            &req,
+                            Error::InteractiveConsentRequired {
+                                client_id: app.client_id.clone(),
+                                name: app.display_name.clone(),
+                            },
+                        )
+                    }
+                    Some(scopes) => Step::Consent {
+                        user_oid: user.oid.clone(),
+                        scopes,
+                        next: ConsentNext::Session {
+                            session_id: session.id.clone(),
+                        },
+                    },
+                    None => {
+                        let auth = Authenticated::by_session(&user, &session);
+                        let mut tx = d.store.write().await?;
+                        let reply =
+                            authorize::complete(&mut tx, &d.id_tokens, &req, &auth, &user, d.now)
+                                .await?;
+                        tx.commit().await?;
+                        return Ok(Outcome::Reply {
+                            reply,
+                            session: None,
+                        });
+                    }
+                },
             }
         }
     };
@@ -354,6 +374,34 @@ impl Deps<'_> {
             options,
             state,
         })
+    }
+
+    /// The consent page a signed-in user must see before the reply, if any: the scopes the app
+    /// does not hold for the user yet, or all of them with `prompt=consent` or at
+    /// `/adminconsent` (<https://learn.microsoft.com/entra/identity-platform/v2-admin-consent>).
+    pub(super) async fn consent_scopes(
+        &self,
+        req: &AuthorizeRequest,
+        user_oid: &str,
+    ) -> Result<Option<Vec<String>>, Error> {
+        if req.consent.given() {
+            return Ok(None);
+        }
+        let forced = req.consent.is_admin() || req.prompt == Some(Prompt::Consent);
+        let scopes: Vec<String> = if forced {
+            req.scope.split_whitespace().map(str::to_string).collect()
+        } else {
+            let app = self.app(req)?;
+            scopes::unconsented(self.store, self.directory, &app, user_oid, &req.scope)
+                .await?
+                .into_iter()
+                .map(|(_, alone)| alone)
+                .collect()
+        };
+        if scopes.is_empty() && !forced {
+            return Ok(None);
+        }
+        Ok(Some(scopes))
     }
 
     /// Creates the SSO session and issues the reply. A session the browser already had for the

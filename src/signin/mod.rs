@@ -97,6 +97,26 @@ pub enum Step {
     StaySignedIn {
         done: Done,
     },
+    /// "Permissions requested": the scopes to consent to (each as `{resource}/{value}`), and
+    /// what follows an accept.
+    Consent {
+        user_oid: String,
+        scopes: Vec<String>,
+        next: ConsentNext,
+    },
+}
+
+/// What an accepted consent page leads to: the end of a sign-in, or the browser's session.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "then")]
+pub enum ConsentNext {
+    Finish {
+        done: Done,
+        persistence: Persistence,
+    },
+    Session {
+        session_id: String,
+    },
 }
 
 /// A flow as stored: the request it answers, the browser it is bound to, its step.
@@ -110,7 +130,7 @@ struct Flow {
 }
 
 /// Whether the SSO cookie outlives the browser session ("Stay signed in?" answered yes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Persistence {
     BrowserSession,
     Persistent,
@@ -158,8 +178,8 @@ impl Action {
         match s.trim().to_ascii_lowercase().as_str() {
             "next" | "sign in" | "verify" => Some(Action::Next),
             "cancel" => Some(Action::Cancel),
-            "yes" => Some(Action::Yes),
-            "no" => Some(Action::No),
+            "yes" | "accept" => Some(Action::Yes),
+            "no" | "decline" => Some(Action::No),
             _ => None,
         }
     }

@@ -26,6 +26,10 @@ pub(super) enum Decision {
     Finish(Finish),
     /// The account picker chose the browser's existing session.
     UseSession(Box<(SsoSession, User)>),
+    /// The consent page was accepted (the grants are recorded).
+    Consented(ConsentNext),
+    /// The consent page was declined.
+    Declined,
 }
 
 /// What follows a decision.
@@ -41,6 +45,32 @@ struct Ctx<'a> {
     request: &'a AuthorizeRequest,
     app: &'a Application,
     sub: &'a Submission,
+}
+
+impl Deps<'_> {
+    /// The consent page when the app needs one, else the end of the sign-in.
+    async fn consent_or_finish(
+        &self,
+        request: &AuthorizeRequest,
+        f: Finish,
+    ) -> Result<Next, Error> {
+        Ok(
+            match self.consent_scopes(request, &f.done.user_oid).await? {
+                Some(scopes) => Next::Show(
+                    Step::Consent {
+                        user_oid: f.done.user_oid.clone(),
+                        scopes,
+                        next: ConsentNext::Finish {
+                            done: f.done,
+                            persistence: f.persistence,
+                        },
+                    },
+                    None,
+                ),
+                None => Next::Finish(f),
+            },
+        )
+    }
 }
 
 /// A form posted by a sign-in page.
@@ -105,18 +135,60 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
             user_oid, state, ..
         } => enrol_passkey(&cx, user_oid, state).await?,
         Step::StaySignedIn { done } => stay_signed_in(&cx, done),
+        Step::Consent {
+            user_oid,
+            scopes,
+            next,
+        } => consent(&cx, user_oid, scopes, next).await?,
     };
+    let mut request = request;
     let next = match decision {
         Decision::Show(step, error) => Next::Show(step, error),
         Decision::Authenticated(done) if app.stay_signed_in_prompt => {
             Next::Show(Step::StaySignedIn { done }, None)
         }
-        Decision::Authenticated(done) => Next::Finish(Finish {
-            done,
-            persistence: Persistence::BrowserSession,
-        }),
-        Decision::Finish(f) => Next::Finish(f),
+        Decision::Authenticated(done) => {
+            d.consent_or_finish(
+                &request,
+                Finish {
+                    done,
+                    persistence: Persistence::BrowserSession,
+                },
+            )
+            .await?
+        }
+        Decision::Finish(f) => d.consent_or_finish(&request, f).await?,
         Decision::UseSession(s) => Next::UseSession(s),
+        Decision::Consented(then) => {
+            request.consent = request.consent.accepted();
+            match then {
+                ConsentNext::Finish { done, persistence } => {
+                    Next::Finish(Finish { done, persistence })
+                }
+                ConsentNext::Session { session_id } => {
+                    match d.sso(&session_id, &request.tenant_id).await? {
+                        Some(s) => Next::UseSession(Box::new(s)),
+                        None => return Err(Error::SignInSessionInvalid),
+                    }
+                }
+            }
+        }
+        Decision::Declined => {
+            if !d.store.end_flow(&sub.flow_id).await? {
+                return Err(Error::SignInSessionInvalid);
+            }
+            if let Some(device) = &request.device {
+                d.store.decline_device_code(device, d.now).await?;
+            }
+            let error = match request.consent.is_admin() {
+                true => Error::AdminConsentDeclined,
+                false => Error::ConsentDeclined,
+            };
+            return Ok(Outcome::Reply {
+                reply: Reply::error(request.reply.clone(), error),
+                session: None,
+            });
+        }
     };
     match next {
         Next::Show(step, error) => {
@@ -338,6 +410,44 @@ async fn enrol_passkey(
             Some(passkey_refused()),
         ),
     })
+}
+
+/// "Permissions requested": accept records the grants (for the user, or for everyone at
+/// `/adminconsent`), decline ends the sign-in with Entra's error.
+async fn consent(
+    cx: &Ctx<'_>,
+    user_oid: String,
+    scopes: Vec<String>,
+    next: ConsentNext,
+) -> Result<Decision, Error> {
+    match cx.sub.action {
+        Some(Action::Yes) => {
+            let mut grants = Vec::new();
+            for s in &scopes {
+                for (g, _) in crate::oauth::grants::scopes::consentable(cx.d.directory, s)? {
+                    grants.push(g);
+                }
+            }
+            let principal = match cx.request.consent.is_admin() {
+                true => crate::store::consents::ALL_PRINCIPALS,
+                false => user_oid.as_str(),
+            };
+            let mut tx = cx.d.store.write().await?;
+            tx.grant_consent(&cx.app.client_id, principal, &grants, cx.d.now)
+                .await?;
+            tx.commit().await?;
+            Ok(Decision::Consented(next))
+        }
+        Some(Action::No) => Ok(Decision::Declined),
+        _ => Ok(Decision::Show(
+            Step::Consent {
+                user_oid,
+                scopes,
+                next,
+            },
+            None,
+        )),
+    }
 }
 
 /// "Stay signed in?": yes makes the SSO cookie persistent.

@@ -51,6 +51,12 @@ pub enum View {
     StaySignedIn {
         upn: String,
     },
+    Consent {
+        upn: String,
+        scopes: Vec<String>,
+        /// On behalf of the organization (`/adminconsent`).
+        admin: bool,
+    },
 }
 
 /// A sign-in page of a flow.
@@ -133,6 +139,13 @@ impl Deps<'_> {
             },
             Step::StaySignedIn { done } => View::StaySignedIn {
                 upn: upn(&done.user_oid).await?,
+            },
+            Step::Consent {
+                user_oid, scopes, ..
+            } => View::Consent {
+                upn: upn(user_oid).await?,
+                scopes: scopes.clone(),
+                admin: flow.request.consent.is_admin(),
             },
         };
         Ok(Page {

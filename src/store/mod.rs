@@ -2,6 +2,7 @@
 //! Repositories live in the submodules; single-use rows are consumed atomically in SQL.
 
 pub mod codes;
+pub mod consents;
 pub mod device_codes;
 pub mod directory;
 pub mod keys;

@@ -20,6 +20,7 @@ mod claims;
 mod client_capabilities;
 mod concurrency;
 mod conformance;
+mod consent;
 mod crash_restart;
 mod device_code;
 mod e2e;

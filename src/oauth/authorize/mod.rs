@@ -159,6 +159,45 @@ pub struct AuthorizeRequest {
     /// code (`oauth::device_code`).
     #[serde(default)]
     pub device: Option<String>,
+    /// Where consent stands for this request.
+    #[serde(default)]
+    pub consent: Consent,
+}
+
+/// Consent for a request
+/// (<https://learn.microsoft.com/entra/identity-platform/permissions-consent-overview>): a user
+/// is asked for scopes the app does not hold yet (or for all of them with `prompt=consent`);
+/// the admin-consent endpoints ask an admin for everyone.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Consent {
+    /// Ask the user when something is not consented yet.
+    #[default]
+    Ask,
+    /// `/adminconsent`: ask on behalf of the organization, always.
+    Admin,
+    /// The user accepted on the consent page.
+    Given,
+    /// The admin accepted: the reply says `admin_consent=True`.
+    AdminGiven,
+}
+
+impl Consent {
+    pub fn is_admin(self) -> bool {
+        matches!(self, Consent::Admin | Consent::AdminGiven)
+    }
+
+    pub fn given(self) -> bool {
+        matches!(self, Consent::Given | Consent::AdminGiven)
+    }
+
+    /// After the consent page was accepted.
+    pub fn accepted(self) -> Self {
+        if self.is_admin() {
+            Consent::AdminGiven
+        } else {
+            Consent::Given
+        }
+    }
 }
 
 /// Parameters as sent; the first occurrence of a name wins. Unknown parameters (MSAL's
@@ -376,6 +415,7 @@ pub fn parse(
         client_info: ClientInfo::from_param(p.get("client_info")),
         endpoint,
         device: None,
+        consent: Consent::Ask,
     })
 }
 

@@ -232,6 +232,21 @@ pub async fn complete(
     if let Some(device) = &req.device {
         return approve_device(tx, req, device, auth, now).await;
     }
+    // v2-admin-consent "Successful response": admin_consent, tenant, scope, state; no code.
+    if req.consent.is_admin() {
+        let mut params = vec![
+            ("admin_consent".to_string(), "True".to_string()),
+            ("tenant".to_string(), auth.tenant_id.clone()),
+            ("scope".to_string(), req.scope.clone()),
+        ];
+        if let Some(state) = &req.reply.state {
+            params.push(("state".into(), state.clone()));
+        }
+        return Ok(Reply {
+            target: req.reply.clone(),
+            body: ReplyBody::Success(params),
+        });
+    }
     let mut params: Vec<(String, String)> = Vec::new();
     let code = req.response_type.returns_code().then(new_code);
     let access = if req.response_type.returns_token() {

@@ -77,7 +77,14 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         (Endpoint::V1, Some(s)) => s,
         _ => &c.scope,
     };
-    let scopes = scopes::delegated(&env.state.directory(), &env.client.app, scope)?;
+    let scopes = scopes::delegated_for(
+        store,
+        &env.state.directory(),
+        &env.client.app,
+        &user.oid,
+        scope,
+    )
+    .await?;
     let refresh = scopes.oidc.offline_access;
     let auth = Authentication {
         session_id: Some(c.session_id.clone()),

@@ -83,7 +83,14 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         .await?
         .ok_or(Error::InvalidGrant("The user no longer exists."))?;
     check_not_revoked(&user, code.created_at)?;
-    let scopes = scopes::delegated(&env.state.directory(), &env.client.app, &code.scope)?;
+    let scopes = scopes::delegated_for(
+        store,
+        &env.state.directory(),
+        &env.client.app,
+        &user.oid,
+        &code.scope,
+    )
+    .await?;
     let amr = parse_amr_json(&amr_json)
         .map_err(|e| Error::Internal(anyhow::anyhow!("stored device code amr: {e}")))?;
     let auth = Authentication {

@@ -107,7 +107,14 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         .await?
         .ok_or_else(|| Error::InvalidAssertion("the assertion's user does not exist".into()))?;
     super::check_not_revoked(&user, incoming.iat.unwrap_or(env.now))?;
-    let scopes = scopes::delegated(&env.state.directory(), app, &req.scope)?;
+    let scopes = scopes::delegated_for(
+        &env.state.store,
+        &env.state.directory(),
+        app,
+        &user.oid,
+        &req.scope,
+    )
+    .await?;
     let mut amr: Vec<Amr> = incoming
         .amr
         .iter()

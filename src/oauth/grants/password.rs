@@ -46,6 +46,13 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     if user.mfa_policy == MfaPolicy::Required || app.require_mfa {
         return Err(Error::MfaRequired(app.display_name.clone()));
     }
-    let scopes = scopes::delegated(&env.state.directory(), app, &req.scope)?;
+    let scopes = scopes::delegated_for(
+        &env.state.store,
+        &env.state.directory(),
+        app,
+        &user.oid,
+        &req.scope,
+    )
+    .await?;
     super::issue_without_session(env, &user, &scopes, vec![crate::amr::Amr::Pwd], env.now).await
 }

@@ -83,7 +83,14 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         .ok_or(Error::InvalidGrant("The user no longer exists."))?;
     check_not_revoked(&user, g.family_created_at)?;
     let scope = req.scope.as_deref().unwrap_or(&g.scope);
-    let mut scopes = scopes::delegated(&env.state.directory(), &env.client.app, scope)?;
+    let mut scopes = scopes::delegated_for(
+        store,
+        &env.state.directory(),
+        &env.client.app,
+        &user.oid,
+        scope,
+    )
+    .await?;
     // The chain goes on: a refresh always returns a new refresh token.
     scopes.oidc.offline_access = true;
     let auth = Authentication {

@@ -9,6 +9,8 @@ use crate::error::{Error, Result};
 use crate::oauth::claims::Target;
 pub use crate::oauth::scope::OidcScopes;
 use crate::oauth::scope::{self, find_resource, Resource};
+pub use crate::store::consents::Grant;
+use crate::store::Store;
 
 /// Graph's delegated permission every app has by default.
 const GRAPH_USER_READ: &str = "User.Read";
@@ -22,6 +24,95 @@ pub struct Delegated {
     pub values: Vec<String>,
     /// The response's `scope`: the granted resource scopes as the client named them.
     pub granted: String,
+}
+
+/// Microsoft Graph's application id: the resource of Graph scopes in consent grants.
+pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
+
+/// [`delegated`] for a user: what the client is pre-authorized or admin-consented for, and what
+/// this user consented to (`store::consents`). The store is asked only when the directory's
+/// tenant-wide consent does not cover the request, so a pre-authorized client's grants cost no
+/// query.
+pub async fn delegated_for(
+    store: &Store,
+    directory: &Directory,
+    client: &Application,
+    user_oid: &str,
+    scope: &str,
+) -> Result<Delegated> {
+    match delegated(directory, client, scope) {
+        Err(Error::ConsentRequired { .. }) => {
+            let grants = store.consent_grants(&client.client_id, user_oid).await?;
+            if grants.is_empty() {
+                return delegated(directory, client, scope);
+            }
+            delegated(directory, &with_grants(client, &grants), scope)
+        }
+        other => other,
+    }
+}
+
+/// The client as if `grants` were pre-authorized.
+fn with_grants(client: &Application, grants: &[Grant]) -> Application {
+    let mut app = client.clone();
+    for g in grants {
+        if g.resource_client_id == GRAPH_APP_ID {
+            if !app.graph_permissions.delegated.contains(&g.scope) {
+                app.graph_permissions.delegated.push(g.scope.clone());
+            }
+        } else {
+            let values = app
+                .consents
+                .entry(g.resource_client_id.clone())
+                .or_default();
+            if !values.contains(&g.scope) {
+                values.push(g.scope.clone());
+            }
+        }
+    }
+    app
+}
+
+/// The resource scopes of a request a user could consent to, each with the scope string that
+/// names it alone (`{prefix}/{value}`): `.default`, `User.Read` and the OpenID scopes need none.
+pub fn consentable(directory: &Directory, scope: &str) -> Result<Vec<(Grant, String)>> {
+    let parsed = scope::parse(directory, scope)?;
+    Ok(parsed
+        .resource_scopes
+        .into_iter()
+        .filter(|s| s.value != ".default" && !s.value.eq_ignore_ascii_case(GRAPH_USER_READ))
+        .map(|s| {
+            let alone = format!("{}/{}", s.prefix, s.value);
+            let grant = Grant {
+                resource_client_id: match &s.resource {
+                    Resource::Graph => GRAPH_APP_ID.to_string(),
+                    Resource::Api(api) => api.client_id.clone(),
+                },
+                scope: s.value,
+            };
+            (grant, alone)
+        })
+        .collect())
+}
+
+/// What of `scope` the client does not hold for the user yet: each consentable scope checked on
+/// its own (an authorization request may name several resources).
+pub async fn unconsented(
+    store: &Store,
+    directory: &Directory,
+    client: &Application,
+    user_oid: &str,
+    scope: &str,
+) -> Result<Vec<(Grant, String)>> {
+    let mut missing = Vec::new();
+    for (g, alone) in consentable(directory, scope)? {
+        match delegated_for(store, directory, client, user_oid, &alone).await {
+            Ok(_) => {}
+            Err(Error::ConsentRequired { .. }) => missing.push((g, alone)),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(missing)
 }
 
 /// Resolves the scopes of a delegated request (authorization code, refresh token).
