@@ -105,6 +105,20 @@ impl Target {
 }
 
 /// The issuer of tokens of `version` for tenant `tid`: equal to the discovery document's.
+/// Whether a `claims` request asks for multi-factor authentication: `acrs` (Conditional Access
+/// authentication context) or `amr` in any of its members
+/// (<https://learn.microsoft.com/entra/identity-platform/claims-challenge>).
+pub fn demands_mfa(claims: &Value) -> bool {
+    ["id_token", "access_token", "userinfo"]
+        .iter()
+        .any(|member| {
+            claims
+                .get(member)
+                .and_then(|m| m.as_object())
+                .is_some_and(|m| m.contains_key("acrs") || m.contains_key("amr"))
+        })
+}
+
 pub fn token_issuer(base_url: &str, tid: &str, version: TokenVersion) -> String {
     match version {
         TokenVersion::V2 => issuer(base_url, tid, MetadataVersion::V2),

@@ -67,3 +67,139 @@ async fn capabilities_sent_at_sign_in_are_in_the_tokens_of_its_code() {
     let (_, access) = jwt_parts(a.str("access_token"));
     assert_eq!(access["xms_cc"], json!(["cp1"]));
 }
+
+/// alice's Graph token (OpenID scopes) by ROPC on the `spa` app, CAE-capable or not; and her
+/// refresh token.
+async fn graph_token(app: &TestApp, claims: Option<&str>) -> (String, String) {
+    let mut form = vec![
+        ("grant_type", "password"),
+        ("client_id", SPA),
+        ("username", ALICE),
+        ("password", PASSWORD),
+        ("scope", "openid profile offline_access User.Read"),
+    ];
+    if let Some(c) = claims {
+        form.push(("claims", c));
+    }
+    let a = app.token(&form).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    (
+        a.str("access_token").to_string(),
+        a.str("refresh_token").to_string(),
+    )
+}
+
+/// `GET /oidc/userinfo` (Graph's stand-in): the status and, on a CAE challenge, its claims request.
+async fn userinfo(app: &TestApp, token: &str) -> (u16, Option<serde_json::Value>) {
+    let res = app
+        .client()
+        .get(format!("{}/oidc/userinfo", app.https))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let claims = res
+        .headers()
+        .get("www-authenticate")
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| h.contains("error=\"insufficient_claims\""))
+        .map(|h| {
+            let b64 = h.split("claims=\"").nth(1).unwrap().trim_end_matches('"');
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap();
+            serde_json::from_slice(&bytes).unwrap()
+        });
+    (status, claims)
+}
+
+#[tokio::test]
+async fn a_cae_capable_token_gets_graphs_claims_challenge_once_the_user_is_revoked() {
+    let app = TestApp::spawn().await;
+    let (cae, cae_refresh) = graph_token(&app, Some(CP1)).await;
+    let (plain, _) = graph_token(&app, None).await;
+    assert_eq!(userinfo(&app, &cae).await, (200, None));
+    let (status, _) = app
+        .mock(
+            reqwest::Method::POST,
+            &format!("users/{ALICE}/revokeSignInSessions"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    // The CAE token is refused at once, with the time it must not be issued before.
+    let (status, claims) = userinfo(&app, &cae).await;
+    assert_eq!(status, 401);
+    let claims = claims.expect("a claims challenge");
+    assert_eq!(claims["access_token"]["nbf"]["essential"], true);
+    assert!(
+        claims["access_token"]["nbf"]["value"].is_string(),
+        "{claims}"
+    );
+    // The other keeps working until it expires, as with Graph.
+    assert_eq!(userinfo(&app, &plain).await.0, 200);
+    // The client passes the challenge on: its refresh token was revoked too (AADSTS50173), so
+    // the user must sign in again.
+    app.token(&[
+        ("grant_type", "refresh_token"),
+        ("client_id", SPA),
+        ("refresh_token", &cae_refresh),
+        ("claims", &claims.to_string()),
+    ])
+    .await
+    .assert_error(400, "invalid_grant", 50173);
+}
+
+#[tokio::test]
+async fn fault_presets_on_userinfo_challenge_cae_capable_clients() {
+    let app = TestApp::spawn().await;
+    let (cae, cae_refresh) = graph_token(&app, Some(CP1)).await;
+    let (plain, _) = graph_token(&app, None).await;
+    let (status, _) = app
+        .mock(
+            reqwest::Method::POST,
+            "faults",
+            Some(json!({"endpoint": "userinfo", "preset": "revoked"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, claims) = userinfo(&app, &cae).await;
+    assert_eq!(status, 401);
+    assert!(claims.unwrap()["access_token"]["nbf"].is_object());
+    // A client without the capability gets the preset's error itself.
+    let res = app
+        .client()
+        .get(format!("{}/oidc/userinfo", app.https))
+        .bearer_auth(&plain)
+        .send()
+        .await
+        .unwrap();
+    answer(res).await.body["error_codes"]
+        .as_array()
+        .unwrap()
+        .contains(&json!(50173))
+        .then_some(())
+        .expect("the preset's AADSTS50173");
+    app.mock(reqwest::Method::DELETE, "faults", None).await;
+    // The MFA claims challenge: refreshing a password-only session with it needs MFA (50076).
+    app.mock(
+        reqwest::Method::POST,
+        "faults",
+        Some(json!({"endpoint": "userinfo", "preset": "mfa-required"})),
+    )
+    .await;
+    let (status, claims) = userinfo(&app, &cae).await;
+    assert_eq!(status, 401);
+    let claims = claims.expect("a claims challenge");
+    assert_eq!(claims["access_token"]["amr"]["values"], json!(["mfa"]));
+    app.token(&[
+        ("grant_type", "refresh_token"),
+        ("client_id", SPA),
+        ("refresh_token", &cae_refresh),
+        ("claims", &claims.to_string()),
+    ])
+    .await
+    .assert_error(400, "interaction_required", 50076);
+}

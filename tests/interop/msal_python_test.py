@@ -539,6 +539,36 @@ def test_azure_identity_device_code_credential(server):
     assert claims["oid"] == ALICE_OID
 
 
+def test_msal_cae_client_gets_graphs_claims_challenge_after_revocation(server):
+    """MSAL's clientCapabilities ["cp1"]: the Graph token carries xms_cc; once alice's sessions
+    are revoked, /oidc/userinfo (Graph's stand-in) answers 401 with a claims challenge, and MSAL
+    passing it on gets the revoked grant's error (interactive sign-in needed)."""
+    msal.authority.Authority._domains_without_user_realm_discovery.add("localhost")
+    app = msal.PublicClientApplication(
+        SPA, authority=server.authority, instance_discovery=False, http_client=server.http(),
+        client_capabilities=["cp1"],
+    )
+    result = app.acquire_token_by_username_password(ALICE, PASSWORD, scopes=["User.Read"])
+    assert "access_token" in result, result
+    assert claims_of(result["access_token"])["xms_cc"] == ["cp1"]
+    http = server.http()
+    userinfo = lambda: http.get(f"{server.url}/oidc/userinfo",
+                                headers={"Authorization": "Bearer " + result["access_token"]})
+    assert userinfo().status_code == 200
+    revoked = http.post(f"{server.url}/_mock/users/{ALICE}/revokeSignInSessions")
+    assert revoked.status_code == 200, revoked.text
+    challenged = userinfo()
+    assert challenged.status_code == 401
+    header = challenged.headers["WWW-Authenticate"]
+    assert 'error="insufficient_claims"' in header, header
+    claims = base64.b64decode(header.split('claims="')[1].rstrip('"')).decode()
+    assert json.loads(claims)["access_token"]["nbf"]["essential"] is True
+    account = app.get_accounts(username=ALICE)[0]
+    again = app.acquire_token_silent_with_error(["User.Read"], account, claims_challenge=claims)
+    assert again and again.get("error") == "invalid_grant", again
+    assert 50173 in again.get("error_codes", []), again
+
+
 FEDERATED_SUBJECT = "repo:contoso/app:ref:refs/heads/main"
 
 

@@ -461,15 +461,7 @@ fn parse_pkce(p: &Params) -> Result<Option<Pkce>, Error> {
 /// context) or for an `amr` value, in any of its members
 /// (<https://learn.microsoft.com/entra/identity-platform/claims-challenge>).
 fn mfa_demand(claims: &serde_json::Value) -> MfaDemand {
-    let asks = ["id_token", "access_token", "userinfo"]
-        .iter()
-        .any(|member| {
-            claims
-                .get(member)
-                .and_then(|m| m.as_object())
-                .is_some_and(|m| m.contains_key("acrs") || m.contains_key("amr"))
-        });
-    if asks {
+    if crate::oauth::claims::demands_mfa(claims) {
         MfaDemand::Asked
     } else {
         MfaDemand::NotAsked

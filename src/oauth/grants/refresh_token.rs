@@ -93,6 +93,15 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     .await?;
     // The chain goes on: a refresh always returns a new refresh token.
     scopes.oidc.offline_access = true;
+    // A claims challenge asking for MFA (a CAE or Conditional Access challenge the client passes
+    // on) cannot be met by a session without it: interactive sign-in, AADSTS50076.
+    let demands_mfa = env
+        .claims
+        .and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok())
+        .is_some_and(|v| crate::oauth::claims::demands_mfa(&v));
+    if demands_mfa && !g.amr.contains(&crate::amr::Amr::Mfa) {
+        return Err(Error::MfaRequired(env.client.app.display_name.clone()));
+    }
     let auth = Authentication {
         session_id: g.session_id.clone(),
         amr: g.amr.clone(),
