@@ -55,6 +55,8 @@ pub fn openid_configuration(
         "issuer": issuer(base, t.issuer_tid(), version),
         "userinfo_endpoint": format!("{base}/oidc/userinfo"),
         "authorization_endpoint": format!("{base}/{seg}/oauth2{v}/authorize"),
+        // Both documents name it (v1: `/oauth2/devicecode`, as a real tenant's v1 document does).
+        "device_authorization_endpoint": format!("{base}/{seg}/oauth2{v}/devicecode"),
         "http_logout_supported": true,
         "frontchannel_logout_supported": true,
         "end_session_endpoint": format!("{base}/{seg}/oauth2{v}/logout"),
@@ -71,7 +73,6 @@ pub fn openid_configuration(
             "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
             "scopes_supported": ["openid", "profile", "email", "offline_access"],
             "request_uri_parameter_supported": false,
-            "device_authorization_endpoint": format!("{base}/{seg}/oauth2/v2.0/devicecode"),
             "claims_supported": [
                 "sub", "iss", "cloud_instance_name", "cloud_instance_host_name", "cloud_graph_host_name",
                 "msgraph_host", "aud", "exp", "iat", "auth_time", "acr", "nonce", "preferred_username",

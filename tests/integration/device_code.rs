@@ -335,3 +335,24 @@ async fn the_v1_endpoint_answers_in_adals_shape() {
     let (_, id) = jwt_parts(t.str("id_token"));
     assert_eq!(id["ver"], "1.0");
 }
+
+#[tokio::test]
+async fn discovery_names_the_device_authorization_endpoint_it_serves() {
+    let app = TestApp::spawn().await;
+    for (v2, path) in [
+        (true, "oauth2/v2.0/devicecode"),
+        (false, "oauth2/devicecode"),
+    ] {
+        let doc = app.discovery(v2).await;
+        let endpoint = doc["device_authorization_endpoint"].as_str().unwrap();
+        assert_eq!(endpoint, format!("{}/{TENANT}/{path}", app.https));
+        let res = app
+            .client()
+            .post(endpoint)
+            .form(&[("client_id", SPA), ("scope", "openid"), ("resource", API)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "{endpoint}");
+    }
+}

@@ -157,6 +157,7 @@ const V1_FIELDS: &[&str] = &[
     "microsoft_multi_refresh_token",
     "userinfo_endpoint",
     "authorization_endpoint",
+    "device_authorization_endpoint",
     "kerberos_endpoint",
     "tenant_region_scope",
     "cloud_instance_name",
