@@ -128,8 +128,9 @@ fn refuse(req: ServiceRequest, e: Error) -> ServiceResponse<BoxBody> {
     let path = req.path();
     let page = ["/oauth2/v2.0/authorize", "/oauth2/authorize", "/login"]
         .iter()
-        .chain(&["/oauth2/v2.0/logout", "/oauth2/logout"])
-        .any(|p| path.ends_with(p));
+        .chain(&["/oauth2/v2.0/logout", "/oauth2/logout", "/adminconsent"])
+        .any(|p| path.ends_with(p))
+        || path.starts_with("/devicelogin");
     let res: HttpResponse = if page {
         super::signin_pages::error_page(&e, &RequestContext::current())
     } else {

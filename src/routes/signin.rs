@@ -63,6 +63,8 @@ pub async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
     let e = Error::MethodNotAllowed {
         allowed: if req.path().ends_with("/login") {
             "POST"
+        } else if req.path().ends_with("/adminconsent") {
+            "GET"
         } else {
             "GET and POST"
         },

@@ -64,24 +64,33 @@ async fn a_foreign_host_is_refused_and_never_written_into_metadata() {
         );
     }
 
-    // On the sign-in page the refusal is Entra's error page, not JSON.
-    let res = app
-        .client()
-        .get(format!("{}/{TENANT}/oauth2/v2.0/authorize", app.http))
-        .header("Host", "evil.example")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
-    assert!(res.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
-    let page = res.text().await.unwrap();
-    assert!(
-        page.contains("AADSTS90023") && !page.contains("evil"),
-        "{page}"
-    );
+    // On the pages a browser shows the refusal is Entra's error page, not JSON.
+    for path in [
+        format!("/{TENANT}/oauth2/v2.0/authorize"),
+        format!("/{TENANT}/v2.0/adminconsent"),
+        "/devicelogin".to_string(),
+    ] {
+        let res = app
+            .client()
+            .get(format!("{}{path}", app.http))
+            .header("Host", "evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{path}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html"),
+            "{path}"
+        );
+        let page = res.text().await.unwrap();
+        assert!(
+            page.contains("AADSTS90023") && !page.contains("evil"),
+            "{page}"
+        );
+    }
 }
 
 #[tokio::test]
