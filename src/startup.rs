@@ -84,7 +84,7 @@ impl Application {
             faults: Arc::new(Faults::default()),
             requests: Arc::new(RequestLog::default()),
             fixtures: Arc::new(document),
-            http: outbound_client(&tls.ca_pem)?,
+            http: Arc::default(),
         };
 
         let app_state = state.clone();
@@ -236,18 +236,6 @@ impl Application {
         drop(_ephemeral);
         result
     }
-}
-
-/// The client for outbound requests (workload identity federation fetches an issuer's discovery
-/// document and keys): HTTP or HTTPS signed by the local CA, no redirects, short timeouts.
-fn outbound_client(ca_pem: &str) -> anyhow::Result<reqwest::Client> {
-    Ok(reqwest::Client::builder()
-        .use_rustls_tls()
-        .add_root_certificate(reqwest::Certificate::from_pem(ca_pem.as_bytes())?)
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .timeout(std::time::Duration::from_secs(10))
-        .build()?)
 }
 
 /// `--key-rotation-interval`: checks the virtual clock every second (so a clock moved forward

@@ -30,8 +30,9 @@ pub struct AppState {
     pub requests: Arc<RequestLog>,
     /// The fixture document as loaded and as changed at run time.
     pub fixtures: Arc<FixtureDocument>,
-    /// Outbound HTTP (an external issuer's OIDC discovery and keys), trusting the local CA.
-    pub http: reqwest::Client,
+    /// Outbound HTTP (an external issuer's OIDC discovery and keys), trusting the local CA: made
+    /// on first use, so a server that never federates never pays for it (idle memory, start-up).
+    pub http: Arc<std::sync::OnceLock<reqwest::Client>>,
 }
 
 impl AppState {
@@ -42,6 +43,28 @@ impl AppState {
             Ok(d) => d.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// The outbound HTTP client: HTTP, or HTTPS signed by the local CA; no redirects, short
+    /// timeouts.
+    pub fn http(&self) -> crate::error::Result<&reqwest::Client> {
+        if let Some(c) = self.http.get() {
+            return Ok(c);
+        }
+        let client = reqwest::Certificate::from_pem(self.tls.ca_pem.as_bytes())
+            .and_then(|ca| {
+                reqwest::Client::builder()
+                    .use_rustls_tls()
+                    .add_root_certificate(ca)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .connect_timeout(std::time::Duration::from_secs(5))
+                    .timeout(std::time::Duration::from_secs(10))
+                    .build()
+            })
+            .map_err(|e| {
+                crate::error::Error::Internal(anyhow::anyhow!("outbound HTTP client: {e}"))
+            })?;
+        Ok(self.http.get_or_init(|| client))
     }
 
     /// Replaces the directory (after the store changed).

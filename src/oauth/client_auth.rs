@@ -104,7 +104,8 @@ pub async fn authenticate(
             if crate::oauth::federation::unverified_issuer(a.expose())
                 .is_some_and(|iss| !iss.eq_ignore_ascii_case(&app.client_id)) =>
         {
-            crate::oauth::federation::verify(&state.http, &app, a.expose(), base_url, now).await?;
+            crate::oauth::federation::verify(state.http()?, &app, a.expose(), base_url, now)
+                .await?;
             AuthMethod::Certificate
         }
         (ClientType::Confidential, Credential::Assertion(a)) => {
