@@ -85,6 +85,7 @@ impl Application {
             requests: Arc::new(RequestLog::default()),
             fixtures: Arc::new(document),
             http: Arc::default(),
+            issuer_keys: Arc::default(),
         };
 
         let app_state = state.clone();

@@ -33,6 +33,8 @@ pub struct AppState {
     /// Outbound HTTP (an external issuer's OIDC discovery and keys), trusting the local CA: made
     /// on first use, so a server that never federates never pays for it (idle memory, start-up).
     pub http: Arc<std::sync::OnceLock<reqwest::Client>>,
+    /// Federated issuers' key sets, cached between requests.
+    pub issuer_keys: Arc<crate::oauth::federation::IssuerKeys>,
 }
 
 impl AppState {

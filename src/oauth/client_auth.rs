@@ -19,6 +19,7 @@ use crate::directory::{
 use crate::error::{Error, Result};
 use crate::keys::verify::signature_only;
 pub use crate::oauth::claims::AuthMethod;
+use crate::oauth::federation::Audience;
 use crate::oauth::params::{Params, Secret};
 use crate::state::AppState;
 
@@ -104,8 +105,15 @@ pub async fn authenticate(
             if crate::oauth::federation::unverified_issuer(a.expose())
                 .is_some_and(|iss| !iss.eq_ignore_ascii_case(&app.client_id)) =>
         {
-            crate::oauth::federation::verify(state.http()?, &app, a.expose(), base_url, now)
-                .await?;
+            crate::oauth::federation::verify(
+                state.http()?,
+                &state.issuer_keys,
+                &app,
+                a.expose(),
+                base_url,
+                now,
+            )
+            .await?;
             AuthMethod::Certificate
         }
         (ClientType::Confidential, Credential::Assertion(a)) => {
@@ -183,29 +191,12 @@ fn token_endpoints(base_url: &str, tenant: &ResolvedTenant) -> Vec<String> {
 struct AssertionClaims {
     iss: String,
     sub: String,
-    aud: OneOrMany,
+    aud: Audience,
     // NumericDate may have a fraction (RFC 7519 section 2): MSAL Python sends `time.time()`.
     exp: f64,
     nbf: Option<f64>,
     #[serde(default)]
     jti: String,
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    fn contains_any(&self, allowed: &[String]) -> bool {
-        let matches = |a: &String| allowed.contains(&a.to_ascii_lowercase());
-        match self {
-            OneOrMany::One(a) => matches(a),
-            OneOrMany::Many(v) => v.iter().any(matches),
-        }
-    }
 }
 
 /// The `sub` of an assertion, unverified: only used to find the client.
@@ -264,7 +255,8 @@ fn check_assertion(
     {
         return Err(fail("The assertion's iss and sub must be the client id."));
     }
-    if !claims.aud.contains_any(audiences) {
+    let named = |a: &&str| audiences.contains(&a.to_ascii_lowercase());
+    if !claims.aud.values().iter().any(named) {
         return Err(fail(
             "The assertion's audience must be the token endpoint of the tenant.",
         ));

@@ -7,9 +7,14 @@
 //! (AADSTS700213), its `aud` one of the credential's audiences (AADSTS700212), its time window
 //! current (AADSTS700024), and its signature one of the issuer's keys, found through the
 //! issuer's own OIDC discovery (`{iss}/.well-known/openid-configuration`, then `jwks_uri`;
-//! AADSTS50166 when they cannot be fetched, AADSTS700027 for a bad signature).
+//! AADSTS50166 when they cannot be fetched, AADSTS700027 for a bad signature). An issuer's keys
+//! are cached ([`IssuerKeys`]) and fetched again only when they are old or lack the token's `kid`.
 
-use jsonwebtoken::jwk::JwkSet;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
@@ -19,6 +24,37 @@ use crate::keys::verify::signature_only;
 
 /// Clock skew tolerated on `exp` / `nbf`, as for other client assertions.
 const SKEW_SECS: i64 = 300;
+/// How long an issuer's key set is used before it is fetched again.
+const KEYS_TTL: Duration = Duration::from_secs(300);
+
+/// Issuers' key sets as last fetched. Only issuers a fixture credential names are fetched, so
+/// the map stays as small as the fixtures.
+#[derive(Debug, Default)]
+pub struct IssuerKeys(Mutex<HashMap<String, (Instant, Arc<JwkSet>)>>);
+
+impl IssuerKeys {
+    fn fresh(&self, issuer: &str, now: Instant) -> Option<Arc<JwkSet>> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(issuer)
+            .filter(|(at, _)| now.duration_since(*at) < KEYS_TTL)
+            .map(|(_, set)| set.clone())
+    }
+
+    fn put(&self, issuer: &str, set: Arc<JwkSet>, now: Instant) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.insert(issuer.to_string(), (now, set));
+    }
+}
+
+/// The key a token's header names: by `kid`, or the only key of a set without one.
+fn find(set: &JwkSet, kid: Option<&str>) -> Option<Jwk> {
+    match kid {
+        Some(kid) => set.find(kid).cloned(),
+        None if set.keys.len() == 1 => set.keys.first().cloned(),
+        None => None,
+    }
+}
+
 /// Discovery documents and key sets larger than this are refused.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
 
@@ -31,15 +67,16 @@ struct Claims {
     nbf: Option<f64>,
 }
 
+/// A JWT's `aud`: one string or several.
 #[derive(Deserialize)]
 #[serde(untagged)]
-enum Audience {
+pub enum Audience {
     One(String),
     Many(Vec<String>),
 }
 
 impl Audience {
-    fn values(&self) -> Vec<&str> {
+    pub fn values(&self) -> Vec<&str> {
         match self {
             Audience::One(a) => vec![a.as_str()],
             Audience::Many(v) => v.iter().map(String::as_str).collect(),
@@ -63,6 +100,7 @@ pub fn unverified_issuer(assertion: &str) -> Option<String> {
 /// stands for.
 pub async fn verify(
     http: &reqwest::Client,
+    cache: &IssuerKeys,
     app: &Application,
     assertion: &str,
     base_url: &str,
@@ -126,14 +164,21 @@ pub async fn verify(
     ) {
         return Err(bad("The client assertion's algorithm is not supported."));
     }
-    let keys = issuer_keys(http, &claims.iss).await?;
-    let jwk = match header.kid.as_deref() {
-        Some(kid) => keys.find(kid),
-        None if keys.keys.len() == 1 => keys.keys.first(),
-        None => None,
-    }
-    .ok_or_else(|| bad("The issuer publishes no key with the assertion's kid."))?;
-    let key = DecodingKey::from_jwk(jwk).map_err(|_| bad("The issuer's key is not usable."))?;
+    let kid = header.kid.as_deref();
+    let cached = cache
+        .fresh(&claims.iss, Instant::now())
+        .and_then(|set| find(&set, kid));
+    let jwk = match cached {
+        Some(jwk) => jwk,
+        // Not cached, old, or the issuer rolled its keys over since.
+        None => {
+            let set = Arc::new(issuer_keys(http, &claims.iss).await?);
+            cache.put(&claims.iss, set.clone(), Instant::now());
+            find(&set, kid)
+                .ok_or_else(|| bad("The issuer publishes no key with the assertion's kid."))?
+        }
+    };
+    let key = DecodingKey::from_jwk(&jwk).map_err(|_| bad("The issuer's key is not usable."))?;
     signature_only::<serde_json::Value>(assertion, header.alg, &key)
         .map_err(|e| Error::InvalidClientAssertion(format!("Signature validation failed: {e}.")))?;
     Ok(())
@@ -181,4 +226,33 @@ async fn fetch_json<T: serde::de::DeserializeOwned>(
         return Err(failed("the document is too large".into()));
     }
     serde_json::from_slice(&body).map_err(|e| failed(format!("not the expected JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(kid: &str) -> Arc<JwkSet> {
+        let v = serde_json::json!({"keys": [{"kty": "RSA", "kid": kid, "n": "AQAB", "e": "AQAB"}]});
+        Arc::new(serde_json::from_value(v).unwrap())
+    }
+
+    #[test]
+    fn an_issuers_keys_are_reused_until_they_are_old() {
+        let cache = IssuerKeys::default();
+        let t0 = Instant::now();
+        assert!(cache.fresh("https://i", t0).is_none());
+        cache.put("https://i", set("k1"), t0);
+        let hit = cache
+            .fresh("https://i", t0 + Duration::from_secs(10))
+            .unwrap();
+        assert!(find(&hit, Some("k1")).is_some());
+        assert!(find(&hit, Some("k2")).is_none(), "an unknown kid is a miss");
+        assert!(
+            find(&hit, None).is_some(),
+            "a set of one key serves a token without kid"
+        );
+        assert!(cache.fresh("https://other", t0).is_none());
+        assert!(cache.fresh("https://i", t0 + KEYS_TTL).is_none());
+    }
 }

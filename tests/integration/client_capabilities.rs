@@ -27,6 +27,17 @@ fn ropc(claims: Option<&str>) -> Vec<(&str, &str)> {
     p
 }
 
+/// A refresh of the `spa` app's token with a `claims` parameter.
+async fn refresh_spa(app: &TestApp, refresh_token: &str, claims: &str) -> Answer {
+    app.token(&[
+        ("grant_type", "refresh_token"),
+        ("client_id", SPA),
+        ("refresh_token", refresh_token),
+        ("claims", claims),
+    ])
+    .await
+}
+
 #[tokio::test]
 async fn capabilities_sent_with_the_token_request_are_in_the_access_token() {
     let app = TestApp::spawn().await;
@@ -41,14 +52,7 @@ async fn capabilities_sent_with_the_token_request_are_in_the_access_token() {
     let (_, access) = jwt_parts(without.str("access_token"));
     assert!(access.get("xms_cc").is_none(), "{access}");
     // A refresh that sends them again keeps them.
-    let refreshed = app
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", SPA),
-            ("refresh_token", with_cc.str("refresh_token")),
-            ("claims", CP1),
-        ])
-        .await;
+    let refreshed = refresh_spa(&app, with_cc.str("refresh_token"), CP1).await;
     let (_, access) = jwt_parts(refreshed.str("access_token"));
     assert_eq!(access["xms_cc"], json!(["cp1"]));
 }
@@ -142,14 +146,9 @@ async fn a_cae_capable_token_gets_graphs_claims_challenge_once_the_user_is_revok
     assert_eq!(userinfo(&app, &plain).await.0, 200);
     // The client passes the challenge on: its refresh token was revoked too (AADSTS50173), so
     // the user must sign in again.
-    app.token(&[
-        ("grant_type", "refresh_token"),
-        ("client_id", SPA),
-        ("refresh_token", &cae_refresh),
-        ("claims", &claims.to_string()),
-    ])
-    .await
-    .assert_error(400, "invalid_grant", 50173);
+    refresh_spa(&app, &cae_refresh, &claims.to_string())
+        .await
+        .assert_error(400, "invalid_grant", 50173);
 }
 
 #[tokio::test]
@@ -176,12 +175,8 @@ async fn fault_presets_on_userinfo_challenge_cae_capable_clients() {
         .send()
         .await
         .unwrap();
-    answer(res).await.body["error_codes"]
-        .as_array()
-        .unwrap()
-        .contains(&json!(50173))
-        .then_some(())
-        .expect("the preset's AADSTS50173");
+    let codes = answer(res).await.body["error_codes"].clone();
+    assert_eq!(codes, json!([50173]), "the preset's AADSTS50173");
     app.mock(reqwest::Method::DELETE, "faults", None).await;
     // The MFA claims challenge: refreshing a password-only session with it needs MFA (50076).
     app.mock(
@@ -194,12 +189,7 @@ async fn fault_presets_on_userinfo_challenge_cae_capable_clients() {
     assert_eq!(status, 401);
     let claims = claims.expect("a claims challenge");
     assert_eq!(claims["access_token"]["amr"]["values"], json!(["mfa"]));
-    app.token(&[
-        ("grant_type", "refresh_token"),
-        ("client_id", SPA),
-        ("refresh_token", &cae_refresh),
-        ("claims", &claims.to_string()),
-    ])
-    .await
-    .assert_error(400, "interaction_required", 50076);
+    refresh_spa(&app, &cae_refresh, &claims.to_string())
+        .await
+        .assert_error(400, "interaction_required", 50076);
 }

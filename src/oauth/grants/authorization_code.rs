@@ -9,7 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::{check_not_revoked, check_origin, scopes, Authentication, Chain, Env, TokenResponse};
+use super::{check_not_revoked, check_origin, Authentication, Chain, Env, TokenResponse};
 use crate::directory::Platform;
 use crate::error::{Error, Result};
 use crate::oauth::params::{Endpoint, Params, Secret};
@@ -77,14 +77,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         (Endpoint::V1, Some(s)) => s,
         _ => &c.scope,
     };
-    let scopes = scopes::delegated_for(
-        store,
-        &env.state.directory(),
-        &env.client.app,
-        &user.oid,
-        scope,
-    )
-    .await?;
+    let scopes = env.user_scopes(&user, scope).await?;
     let refresh = scopes.oidc.offline_access;
     let auth = Authentication {
         session_id: Some(c.session_id.clone()),

@@ -10,7 +10,7 @@
 //! The client authenticates as for every grant: a confidential app must send its credential
 //! (AADSTS7000218), so only apps that allow public-client flows poll without one.
 
-use super::{check_not_revoked, scopes, Authentication, Chain, Env, TokenResponse};
+use super::{check_not_revoked, Authentication, Chain, Env, TokenResponse};
 use crate::amr::parse_amr_json;
 use crate::error::{Error, Result};
 use crate::oauth::params::{Params, Secret};
@@ -83,14 +83,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         .await?
         .ok_or(Error::InvalidGrant("The user no longer exists."))?;
     check_not_revoked(&user, code.created_at)?;
-    let scopes = scopes::delegated_for(
-        store,
-        &env.state.directory(),
-        &env.client.app,
-        &user.oid,
-        &code.scope,
-    )
-    .await?;
+    let scopes = env.user_scopes(&user, &code.scope).await?;
     let amr = parse_amr_json(&amr_json)
         .map_err(|e| Error::Internal(anyhow::anyhow!("stored device code amr: {e}")))?;
     let auth = Authentication {

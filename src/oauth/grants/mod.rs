@@ -44,6 +44,21 @@ pub struct Env<'a> {
     pub now: i64,
 }
 
+impl Env<'_> {
+    /// The scopes of a delegated request for `user`, with the user's own consent grants
+    /// (`scopes::delegated_for`).
+    pub async fn user_scopes(&self, user: &User, scope: &str) -> Result<scopes::Delegated> {
+        scopes::delegated_for(
+            &self.state.store,
+            &self.state.directory(),
+            &self.client.app,
+            &user.oid,
+            scope,
+        )
+        .await
+    }
+}
+
 /// How the user authenticated, carried from the code into every refreshed token.
 #[derive(Debug, Clone)]
 pub struct Authentication {

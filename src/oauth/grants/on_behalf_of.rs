@@ -12,7 +12,7 @@
 
 use serde::Deserialize;
 
-use super::{scopes, Env, TokenResponse};
+use super::{Env, TokenResponse};
 use crate::amr::Amr;
 use crate::error::{Error, Result};
 use crate::oauth::claims::AuthMethod;
@@ -107,14 +107,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         .await?
         .ok_or_else(|| Error::InvalidAssertion("the assertion's user does not exist".into()))?;
     super::check_not_revoked(&user, incoming.iat.unwrap_or(env.now))?;
-    let scopes = scopes::delegated_for(
-        &env.state.store,
-        &env.state.directory(),
-        app,
-        &user.oid,
-        &req.scope,
-    )
-    .await?;
+    let scopes = env.user_scopes(&user, &req.scope).await?;
     let mut amr: Vec<Amr> = incoming
         .amr
         .iter()

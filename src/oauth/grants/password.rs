@@ -6,7 +6,7 @@
 //! AADSTS50126, and a user (or app) that needs MFA AADSTS50076, because ROPC cannot prompt. The
 //! tokens are the interactive ones with `amr` `["pwd"]`; no SSO session is made.
 
-use super::{scopes, Env, TokenResponse};
+use super::{Env, TokenResponse};
 use crate::directory::MfaPolicy;
 use crate::error::{Error, Result};
 use crate::oauth::params::{Params, Secret};
@@ -46,13 +46,6 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     if user.mfa_policy == MfaPolicy::Required || app.require_mfa {
         return Err(Error::MfaRequired(app.display_name.clone()));
     }
-    let scopes = scopes::delegated_for(
-        &env.state.store,
-        &env.state.directory(),
-        app,
-        &user.oid,
-        &req.scope,
-    )
-    .await?;
+    let scopes = env.user_scopes(&user, &req.scope).await?;
     super::issue_without_session(env, &user, &scopes, vec![crate::amr::Amr::Pwd], env.now).await
 }

@@ -7,9 +7,7 @@
 //! (<https://learn.microsoft.com/entra/identity-platform/refresh-tokens>). Scopes may be narrowed
 //! or switched to another resource the client is consented for.
 
-use super::{
-    check_not_revoked, check_origin, scopes, stamp, Authentication, Chain, Env, TokenResponse,
-};
+use super::{check_not_revoked, check_origin, stamp, Authentication, Chain, Env, TokenResponse};
 use crate::directory::RefreshReuse;
 use crate::error::{Error, Result};
 use crate::oauth::lifetimes::{REFRESH_INACTIVITY_SECS, SPA_REFRESH_LIFETIME_SECS};
@@ -83,14 +81,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         .ok_or(Error::InvalidGrant("The user no longer exists."))?;
     check_not_revoked(&user, g.family_created_at)?;
     let scope = req.scope.as_deref().unwrap_or(&g.scope);
-    let mut scopes = scopes::delegated_for(
-        store,
-        &env.state.directory(),
-        &env.client.app,
-        &user.oid,
-        scope,
-    )
-    .await?;
+    let mut scopes = env.user_scopes(&user, scope).await?;
     // The chain goes on: a refresh always returns a new refresh token.
     scopes.oidc.offline_access = true;
     // A claims challenge asking for MFA (a CAE or Conditional Access challenge the client passes
