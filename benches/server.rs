@@ -23,6 +23,7 @@
 //! It prints a Markdown table ready for README.md (also written to `target/bench-report.md`)
 //! and PASS/MISS lines for the targets. `BENCH_QUICK=1` runs each phase for about half a
 //! second with one start-up sample (a smoke test for CI); otherwise each phase runs about 3 s.
+//! `BENCH_ONLY=refresh,signin` runs just those entra-mock phases (see [`run_only`]).
 
 // The modules live in benches/server/ (a crate root's modules resolve beside it, hence the paths).
 #[path = "server/flows.rs"]
@@ -98,6 +99,19 @@ impl Kind {
             Kind::Refresh => "refresh grants",
             Kind::SignIn => "interactive sign-ins (password)",
             Kind::SignInTotp => "interactive sign-ins (password + TOTP)",
+        }
+    }
+
+    /// The short name `BENCH_ONLY` takes.
+    pub fn short(self) -> &'static str {
+        match self {
+            Kind::Healthz => "healthz",
+            Kind::Jwks => "jwks",
+            Kind::Discovery => "discovery",
+            Kind::ClientCredentials => "cc",
+            Kind::Refresh => "refresh",
+            Kind::SignIn => "signin",
+            Kind::SignInTotp => "totp",
         }
     }
 
@@ -199,6 +213,9 @@ async fn run(cfg: Cfg, pin: Pinning, cores: usize, mut notes: Vec<String>) {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
     let mut one = Figures::default();
     let mut pin_checks = Vec::new();
+    if let Some(only) = std::env::var("BENCH_ONLY").ok().filter(|v| !v.is_empty()) {
+        return run_only(&cfg, pin, &only).await;
+    }
 
     // Cold start: the first start creates the database (not measured), then alternately an
     // existing data dir and an empty one (what every --ephemeral CI start pays).
@@ -431,6 +448,30 @@ async fn run(cfg: Cfg, pin: Pinning, cores: usize, mut notes: Vec<String>) {
     }
 }
 
+/// `BENCH_ONLY=refresh,signin` (names from [`Kind::short`]): just those phases of entra-mock,
+/// on one core and then on two, with no start-up samples, peers or report; for working on one
+/// figure (under `perf`, say).
+async fn run_only(cfg: &Cfg, pin: Pinning, only: &str) {
+    let kinds: Vec<Kind> = Kind::ALL
+        .into_iter()
+        .filter(|k| only.split(',').any(|o| o.trim() == k.short()))
+        .collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut notes = Vec::new();
+    for (cores, label) in [
+        (SERVER_CORE, "entra-mock 1 core"),
+        (BOTH_CORES, "entra-mock 2 cores"),
+    ] {
+        let (proc, target, _) = servers::start_entra(pin, cores, dir.path(), &[]).await;
+        println!("server pid {}", proc.pid);
+        let mut fig = Figures::default();
+        measure(&target, proc.pid, &kinds, cfg, label, &mut fig, &mut notes).await;
+    }
+    for n in notes {
+        println!("{n}");
+    }
+}
+
 /// A peer's figures: start-up samples, idle RSS, then JWKS, discovery and `client_credentials`.
 async fn measure_peer(
     pin: Pinning,
@@ -558,9 +599,15 @@ async fn phase(
             (s, Some(back[0].sigs))
         }
         Kind::Refresh => {
-            let mut ws = Vec::new();
+            // Minted first, each on a connection of its own: minting between the load
+            // connections would hand every load connection to the same server worker (actix
+            // gives new connections to its workers in turn).
+            let mut tokens = Vec::new();
             for _ in 0..n {
-                let token = flows::mint_refresh_token(target).await;
+                tokens.push(flows::mint_refresh_token(target).await);
+            }
+            let mut ws = Vec::new();
+            for token in tokens {
                 ws.push(Refresh::new(connected(target).await, target, token));
             }
             let (s, back) = load::run(ws, cfg.timing).await;

@@ -32,8 +32,8 @@ impl RequestContext {
             .try_with(|c| c.clone())
             .unwrap_or_else(|_| RequestContext {
                 base_url: "https://localhost".into(),
-                trace_id: Uuid::new_v4(),
-                correlation_id: Uuid::new_v4().to_string(),
+                trace_id: crate::crypto::random_uuid(),
+                correlation_id: crate::crypto::random_uuid().to_string(),
                 now: OffsetDateTime::now_utc(),
                 secure: false,
             })
@@ -70,11 +70,11 @@ impl RequestContext {
             .and_then(|h| h.to_str().ok())
             .or_else(|| query_value(req.query_string(), "client-request-id"))
             .and_then(|v| Uuid::parse_str(v).ok())
-            .unwrap_or_else(Uuid::new_v4)
+            .unwrap_or_else(crate::crypto::random_uuid)
             .to_string();
         RequestContext {
             base_url,
-            trace_id: Uuid::new_v4(),
+            trace_id: crate::crypto::random_uuid(),
             correlation_id,
             now: clock.now(),
             secure,

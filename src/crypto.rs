@@ -30,6 +30,12 @@ pub fn digest_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
+/// A random (version 4) UUID from the thread's CSPRNG: `Uuid::new_v4` asks the kernel each
+/// time, a system call per trace and correlation id.
+pub fn random_uuid() -> uuid::Uuid {
+    uuid::Builder::from_random_bytes(rand::random()).into_uuid()
+}
+
 /// Random base64url text of `n` bytes (`uti`, `rh`, opaque token values).
 pub fn random_b64(n: usize) -> String {
     let mut bytes = vec![0u8; n];

@@ -543,6 +543,8 @@ pub struct User {
     /// The method the user is to enrol when they have none (fixture `mfaMethod`).
     pub preferred_mfa: Option<MfaMethod>,
     pub totp_last_step: Option<i64>,
+    /// Wrong passwords and MFA codes in a row (smart lockout), as read.
+    pub password_failures: i64,
     pub mfa_failures: i64,
     pub locked_until: Option<i64>,
     pub sessions_revoked_at: Option<i64>,

@@ -114,7 +114,7 @@ pub async fn mint(
         ("iat", json!(now)),
         ("nbf", json!(now)),
         ("exp", json!(now + lifetime)),
-        ("jti", json!(uuid::Uuid::new_v4().to_string())),
+        ("jti", json!(crate::crypto::random_uuid().to_string())),
     ] {
         claims.insert(k.to_string(), v);
     }

@@ -5,7 +5,6 @@
 //! redirect would have carried.
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::oauth::authorize::{self, Authenticated, IdTokens, Rejection, ReplyBody};
@@ -86,7 +85,7 @@ pub async fn sign_in(state: &AppState, req: SignInRequest, now: i64) -> Result<S
         amr.push(Amr::Mfa);
     }
     let session = SsoSession {
-        id: Uuid::new_v4().to_string(),
+        id: crate::crypto::random_uuid().to_string(),
         user_oid: user.oid.clone(),
         amr_json: amr_json(&amr),
         auth_time: now,

@@ -305,7 +305,7 @@ async fn defective(
             resign(active, header, &payload)
         }
         Defect::WrongTenant => {
-            let other = uuid::Uuid::new_v4().to_string();
+            let other = crate::crypto::random_uuid().to_string();
             let iss = payload["iss"]
                 .as_str()
                 .unwrap_or_default()

@@ -274,7 +274,9 @@ async fn password_step(cx: &Ctx<'_>, user_oid: String) -> Result<Decision, Error
     if !right {
         return again(cx.d.password_failure(&user).await?);
     }
-    cx.d.store.clear_password_failures(&user.oid).await?;
+    if user.password_failures != 0 {
+        cx.d.store.clear_password_failures(&user.oid).await?;
+    }
     if mfa_required(&user, cx.app, cx.request) {
         Ok(Decision::Show(cx.d.mfa_step(&user).await?, None))
     } else {

@@ -156,7 +156,7 @@ async fn insert(conn: &mut SqliteConnection, code: &str, c: &AuthCode) -> sqlx::
 impl Store {
     /// Stores `code` (the opaque value handed to the client) with what it is bound to.
     pub async fn insert_code(&self, code: &str, c: &AuthCode) -> sqlx::Result<()> {
-        let mut conn = self.writer.acquire().await?;
+        let mut conn = self.writer.lock().await;
         insert(&mut conn, code, c).await
     }
 
@@ -166,7 +166,7 @@ impl Store {
             "SELECT {COLUMNS} FROM auth_codes WHERE code_sha256 = ?"
         ))
         .bind(sha256(code.as_bytes()))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         Ok(match row {
             None => CodeLookup::Unknown,

@@ -28,7 +28,7 @@ impl Store {
         )
         .bind(client_id)
         .bind(user_oid)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         Ok(rows
             .into_iter()

@@ -141,7 +141,7 @@ impl Store {
         .bind(c.interval_secs)
         .bind(c.created_at)
         .bind(c.expires_at)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await)
         .await?;
         self.purge_signal.flow_started();
         Ok(r.rows_affected() == 1)
@@ -154,7 +154,7 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM device_codes WHERE user_code = ?");
         sqlx::query_as::<_, Row>(&sql)
             .bind(user_code)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.read().await?)
             .await?
             .map(DeviceCode::try_from)
             .transpose()
@@ -167,13 +167,13 @@ impl Store {
         let sql = format!("SELECT {COLUMNS} FROM device_codes WHERE device_sha256 = ?");
         let found = sqlx::query_as::<_, Row>(&sql)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.read().await?)
             .await?;
         if found.is_some() {
             sqlx::query("UPDATE device_codes SET last_poll_at = ? WHERE device_sha256 = ?")
                 .bind(now)
                 .bind(id)
-                .execute(&self.writer)
+                .execute(&mut *self.writer.lock().await)
                 .await?;
         }
         found.map(DeviceCode::try_from).transpose()
@@ -187,7 +187,7 @@ impl Store {
         )
         .bind(id)
         .bind(now)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await)
         .await?;
         Ok(r.rows_affected() == 1)
     }

@@ -132,6 +132,7 @@ struct UserRow {
     mfa_method: Option<String>,
     totp_secret: Option<String>,
     totp_last_step: Option<i64>,
+    password_failures: i64,
     mfa_failures: i64,
     locked_until: Option<i64>,
     sessions_revoked_at: Option<i64>,
@@ -162,6 +163,7 @@ impl TryFrom<UserRow> for User {
                 Some(other) => return Err(corrupt("mfa method", &other)),
             },
             totp_last_step: r.totp_last_step,
+            password_failures: r.password_failures,
             mfa_failures: r.mfa_failures,
             locked_until: r.locked_until,
             sessions_revoked_at: r.sessions_revoked_at,
@@ -171,13 +173,13 @@ impl TryFrom<UserRow> for User {
 
 const USER_COLUMNS: &str = "oid, tenant_id, upn, display_name, given_name, surname, mail, \
     password_salt, password_sha256, mfa_policy, mfa_method, totp_secret, totp_last_step, \
-    mfa_failures, locked_until, sessions_revoked_at";
+    password_failures, mfa_failures, locked_until, sessions_revoked_at";
 
 impl Store {
     /// Reads everything fixtures registered into one snapshot.
     pub async fn load_directory(&self) -> sqlx::Result<Directory> {
         let tenants: Vec<Arc<Tenant>> = sqlx::query("SELECT * FROM tenants ORDER BY rowid")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.read().await?)
             .await?
             .into_iter()
             .map(|r| {
@@ -195,14 +197,14 @@ impl Store {
 
         let mut apps: HashMap<String, Application> =
             sqlx::query_as::<_, AppRow>("SELECT * FROM applications")
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.read().await?)
                 .await?
                 .into_iter()
                 .map(|r| Ok((r.client_id.clone(), Application::try_from(r)?)))
                 .collect::<sqlx::Result<_>>()?;
 
         for r in sqlx::query("SELECT client_id, platform, uri FROM redirect_uris ORDER BY rowid")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.read().await?)
             .await?
         {
             let platform: &str = r.get("platform");
@@ -212,7 +214,7 @@ impl Store {
             }
         }
         for r in sqlx::query("SELECT client_id, uri FROM post_logout_redirect_uris")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.read().await?)
             .await?
         {
             if let Some(app) = apps.get_mut(r.get::<&str, _>("client_id")) {
@@ -220,7 +222,7 @@ impl Store {
             }
         }
         for r in sqlx::query("SELECT client_id, sha256 FROM client_secrets")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.read().await?)
             .await?
         {
             if let Some(app) = apps.get_mut(r.get::<&str, _>("client_id")) {
@@ -230,7 +232,7 @@ impl Store {
         for r in sqlx::query(
             "SELECT client_id, thumbprint_sha1, thumbprint_sha256, public_key_der FROM client_certificates",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?
         {
             if let Some(app) = apps.get_mut(r.get::<&str, _>("client_id")) {
@@ -242,7 +244,7 @@ impl Store {
             }
         }
         for r in sqlx::query("SELECT resource_client_id, value FROM scopes ORDER BY rowid")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.read().await?)
             .await?
         {
             if let Some(app) = apps.get_mut(r.get::<&str, _>("resource_client_id")) {
@@ -252,7 +254,7 @@ impl Store {
         for r in sqlx::query(
             "SELECT resource_client_id, value, id, allowed_member_types FROM app_roles ORDER BY rowid",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?
         {
             if let Some(app) = apps.get_mut(r.get::<&str, _>("resource_client_id")) {
@@ -267,7 +269,7 @@ impl Store {
         }
         for r in
             sqlx::query("SELECT client_id, resource_client_id, scope FROM consents ORDER BY rowid")
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.read().await?)
                 .await?
         {
             if let Some(app) = apps.get_mut(r.get::<&str, _>("client_id")) {
@@ -280,7 +282,7 @@ impl Store {
         for r in sqlx::query(
             "SELECT client_id, resource_client_id, role FROM app_role_grants ORDER BY rowid",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?
         {
             if let Some(app) = apps.get_mut(r.get::<&str, _>("client_id")) {
@@ -293,7 +295,7 @@ impl Store {
 
         let mut groups: Vec<Group> =
             sqlx::query("SELECT id, display_name FROM groups ORDER BY rowid")
-                .fetch_all(&self.pool)
+                .fetch_all(&mut *self.read().await?)
                 .await?
                 .into_iter()
                 .map(|r| Group {
@@ -303,7 +305,7 @@ impl Store {
                 })
                 .collect();
         for r in sqlx::query("SELECT group_id, user_oid FROM group_members")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.read().await?)
             .await?
         {
             let gid: String = r.get("group_id");
@@ -315,7 +317,7 @@ impl Store {
         for r in sqlx::query(
             "SELECT user_oid, resource_client_id, role FROM user_role_assignments ORDER BY rowid",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?
         {
             user_roles
@@ -326,7 +328,7 @@ impl Store {
 
         let mut group_apps: HashMap<String, Vec<String>> = HashMap::new();
         for r in sqlx::query("SELECT group_id, resource_client_id FROM group_app_assignments")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.read().await?)
             .await?
         {
             group_apps
@@ -350,7 +352,7 @@ impl Store {
         ))
         .bind(upn.trim())
         .bind(tenant_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await
         .and_then(|r| r.map(User::try_from).transpose())
     }
@@ -358,7 +360,7 @@ impl Store {
     pub async fn user_by_oid(&self, oid: &str) -> sqlx::Result<Option<User>> {
         sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE oid = ?"))
             .bind(oid)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.read().await?)
             .await
             .and_then(|r| r.map(User::try_from).transpose())
     }
@@ -369,7 +371,7 @@ impl Store {
             "SELECT {USER_COLUMNS} FROM users WHERE oid = ?1 OR upn = ?1"
         ))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await
         .and_then(|r| r.map(User::try_from).transpose())
     }

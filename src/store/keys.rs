@@ -28,7 +28,7 @@ impl std::fmt::Debug for KeyRow {
 impl Store {
     pub async fn signing_keys(&self) -> sqlx::Result<Vec<KeyRow>> {
         sqlx::query_as::<_, KeyRow>("SELECT * FROM signing_keys ORDER BY created_at, rowid")
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.read().await?)
             .await
     }
 }

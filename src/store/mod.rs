@@ -23,21 +23,33 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use sqlx::{Connection, SqliteConnection};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 #[derive(Clone, Debug)]
 pub struct Store {
-    /// Readers (WAL: they never wait on the writer).
+    /// The connections the repositories read on ([`Readers`]).
+    readers: Readers,
+    /// An sqlx pool on the same file for ad-hoc reads from outside the repositories (the
+    /// tests' checks of what is stored); it opens its connections on first use.
     pub pool: SqlitePool,
-    /// The one connection that writes. SQLite takes one writer at a time; contending writers
-    /// would wait in SQLite's busy handler, which sleeps in steps of up to 100 ms. Queued here
-    /// instead, each write starts as soon as the previous one commits (issue 12, refresh grants
-    /// stalled at 1 core with a p99 of 100 ms).
-    pub writer: SqlitePool,
+    /// The one connection that writes ([`Writer`]).
+    pub writer: Writer,
     /// Wakes the background purge when many sign-in flows start ([`purge`]).
     pub purge_signal: std::sync::Arc<purge::PurgeSignal>,
 }
 
+/// Reader connections opened as they are needed, at most this many.
+const READERS: usize = 8;
+
 impl Store {
+    /// A reader connection ([`Readers::get`]).
+    pub async fn read(&self) -> sqlx::Result<Reader> {
+        self.readers.get().await
+    }
+
     pub async fn open(path: &Path) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str("sqlite:")?
             .filename(path)
@@ -49,25 +61,105 @@ impl Store {
             // few, and the memory a burst of writes leaves behind stays bounded (issue 12).
             .pragma("cache_size", "-1024")
             .foreign_keys(true);
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
+        let mut writer = SqliteConnection::connect_with(&options)
             .await
             .with_context(|| format!("opening the SQLite store {}", path.display()))?;
         sqlx::migrate!("./migrations")
-            .run(&writer)
+            .run(&mut writer)
             .await
             .context("applying migrations")?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
+        let readers = Readers::open(options.clone())
             .await
             .with_context(|| format!("opening the SQLite store {}", path.display()))?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_lazy_with(options);
         Ok(Store {
+            readers,
             pool,
-            writer,
+            writer: Writer(Arc::new(Mutex::new(writer))),
             purge_signal: Default::default(),
         })
+    }
+}
+
+/// The one connection that writes, behind a queue. SQLite takes one writer at a time;
+/// contending writers would wait in SQLite's busy handler, which sleeps in steps of up to
+/// 100 ms. Queued here instead, each write starts as soon as the previous one ends (issue 12:
+/// refresh grants stalled at 1 core with a p99 of 100 ms). A mutex rather than a pool of one:
+/// a pool hands a connection back through a task that pings it first, so the next write
+/// waited for a busy worker thread to run that task (refresh grants did not scale past one
+/// core).
+#[derive(Clone)]
+pub struct Writer(Arc<Mutex<SqliteConnection>>);
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+impl Writer {
+    /// The connection, once every write queued before this one has ended.
+    pub async fn lock(&self) -> OwnedMutexGuard<SqliteConnection> {
+        self.0.clone().lock_owned().await
+    }
+}
+
+/// A reader connection, held until dropped.
+pub type Reader = OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>;
+
+/// The connections that read (WAL: they never wait on the writer), opened as they are needed up
+/// to [`READERS`]. Not an sqlx pool: a pool takes each connection back through a task that
+/// pings it on its thread first, a second round trip per query (issue 12: reads were a large
+/// part of a sign-in's CPU).
+#[derive(Clone)]
+struct Readers {
+    slots: Arc<[Arc<Mutex<Option<SqliteConnection>>>]>,
+    /// Where a request waits when every connection is busy (in turn).
+    next: Arc<AtomicUsize>,
+    options: SqliteConnectOptions,
+}
+
+impl std::fmt::Debug for Readers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Readers")
+    }
+}
+
+impl Readers {
+    /// Opens the first connection (so a store that cannot be read fails at start).
+    async fn open(options: SqliteConnectOptions) -> sqlx::Result<Readers> {
+        let first = SqliteConnection::connect_with(&options).await?;
+        let slots: Vec<_> = std::iter::once(Some(first))
+            .chain(std::iter::repeat_with(|| None).take(READERS - 1))
+            .map(|c| Arc::new(Mutex::new(c)))
+            .collect();
+        Ok(Readers {
+            slots: slots.into(),
+            next: Arc::default(),
+            options,
+        })
+    }
+
+    /// The first free connection (the lowest, so a light load keeps few open), opening it if
+    /// it is not yet; when all are busy, the next in turn once it is free.
+    async fn get(&self) -> sqlx::Result<Reader> {
+        let free = self
+            .slots
+            .iter()
+            .find_map(|slot| slot.clone().try_lock_owned().ok());
+        let mut slot = match free {
+            Some(slot) => slot,
+            None => {
+                let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+                self.slots[i].clone().lock_owned().await
+            }
+        };
+        if slot.is_none() {
+            *slot = Some(SqliteConnection::connect_with(&self.options).await?);
+        }
+        OwnedMutexGuard::try_map(slot, Option::as_mut)
+            .map_err(|_| sqlx::Error::Protocol("a reader slot without a connection".into()))
     }
 }

@@ -65,11 +65,11 @@ impl Store {
         let old = now - KEEP_AFTER_EXPIRY_SECS;
         let mut purged = Purged::default();
         let exec = |sql: &'static str, bind: i64| {
-            let pool = self.writer.clone();
+            let writer = self.writer.clone();
             async move {
                 sqlx::query(sql)
                     .bind(bind)
-                    .execute(&pool)
+                    .execute(&mut *writer.lock().await)
                     .await
                     .map(|r| r.rows_affected())
             }
@@ -96,7 +96,7 @@ impl Store {
              WHERE code_sha256 NOT IN (SELECT code_sha256 FROM auth_codes)
                AND family_id NOT IN (SELECT family_id FROM refresh_tokens)",
         )
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await)
         .await?;
         purged.sessions += exec(
             "DELETE FROM sso_sessions WHERE ended_at IS NOT NULL AND ended_at <= ?",
@@ -112,7 +112,7 @@ impl Store {
         .bind(old - refresh.spa_secs)
         .bind(old - refresh.inactivity_secs)
         .bind(old)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await)
         .await?
         .rows_affected();
         purged.sessions += self
@@ -134,7 +134,7 @@ impl Store {
             "SELECT user_oid FROM {table} GROUP BY user_oid HAVING COUNT(*) > ?"
         ))
         .bind(cap)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         let mut removed = 0;
         for user in over {
@@ -145,7 +145,7 @@ impl Store {
             ))
             .bind(&user)
             .bind(cap)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await)
             .await?
             .rows_affected();
         }

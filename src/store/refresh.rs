@@ -1,9 +1,8 @@
 //! Refresh tokens, their families (one per authorization code, i.e. per grant) and user-wide
 //! revocation. Tokens are stored as SHA-256 digests. A grant reads the token first
-//! ([`Store::find_refresh`]), checks everything, and only then marks it used with one
-//! `UPDATE ... RETURNING` inside the transaction that stores its successor ([`Tx::use_refresh`],
-//! [`Tx::insert_refresh`]): a refused request leaves the token as it was, and of concurrent uses
-//! of a single-use token exactly one wins.
+//! ([`Store::find_refresh`]), checks everything, and only then stores its successor with one
+//! statement that also marks it used ([`Store::rotate_refresh`]): a refused request leaves the
+//! token as it was, and of concurrent uses of a single-use token exactly one wins.
 
 use sqlx::SqliteConnection;
 
@@ -131,7 +130,7 @@ impl Store {
                     COUNT(*) AS tokens, MAX(revoked_at) AS revoked_at
              FROM refresh_tokens GROUP BY family_id ORDER BY MIN(family_created_at), MIN(rowid)",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await
     }
 
@@ -141,7 +140,7 @@ impl Store {
             "SELECT {COLUMNS} FROM refresh_tokens WHERE token_sha256 = ?"
         ))
         .bind(sha256(token.as_bytes()))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await?;
         row.map(RefreshGrant::try_from).transpose()
     }
@@ -215,7 +214,7 @@ impl Store {
         .bind(jti)
         .bind(expires_at)
         .bind(now)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await)
         .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -246,28 +245,50 @@ async fn revoke_family(
     Ok(r.rows_affected())
 }
 
-impl Tx {
-    /// Marks a refresh token used, if it still may be: not revoked, and under [`Use::SingleUse`]
-    /// not used before. False when a concurrent request got there first or revoked it.
-    pub async fn use_refresh(&mut self, token: &str, now: i64, mode: Use) -> sqlx::Result<bool> {
-        let sql = match mode {
-            Use::SingleUse => {
-                "UPDATE refresh_tokens SET used_at = ?1 WHERE token_sha256 = ?2
-                   AND used_at IS NULL AND revoked_at IS NULL"
-            }
-            Use::Reusable => {
-                "UPDATE refresh_tokens SET used_at = COALESCE(used_at, ?1) WHERE token_sha256 = ?2
-                   AND revoked_at IS NULL"
-            }
-        };
-        let r = sqlx::query(sql)
-            .bind(now)
-            .bind(sha256(token.as_bytes()))
-            .execute(self.conn())
-            .await?;
+impl Store {
+    /// Rotation: stores `next` as the successor of `token` and marks `token` used, in one
+    /// statement (the successor is selected from its predecessor's row, and the trigger
+    /// `refresh_tokens_rotate` marks the predecessor; migration 0020), if `token` still may be
+    /// used: not revoked, and under [`Use::SingleUse`] not used before. False, with nothing
+    /// written, when a concurrent request got there first or revoked it. If the family was
+    /// revoked meanwhile (a replayed code), the successor is stored already revoked.
+    pub async fn rotate_refresh(
+        &self,
+        token: &str,
+        next: &str,
+        g: &RefreshGrant,
+        mode: Use,
+    ) -> sqlx::Result<bool> {
+        let r = sqlx::query(
+            "INSERT INTO refresh_tokens (token_sha256, family_id, client_id, user_oid, scope,
+                session_id, amr_json, auth_time, spa, family_created_at, created_at, used_at,
+                revoked_at, rotated_from)
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL,
+                (SELECT MAX(revoked_at) FROM code_families WHERE family_id = ?2), p.token_sha256
+             FROM refresh_tokens p
+             WHERE p.token_sha256 = ?12 AND p.revoked_at IS NULL
+               AND (?13 = 0 OR p.used_at IS NULL)",
+        )
+        .bind(sha256(next.as_bytes()))
+        .bind(&g.family_id)
+        .bind(&g.client_id)
+        .bind(&g.user_oid)
+        .bind(&g.scope)
+        .bind(&g.session_id)
+        .bind(amr_json(&g.amr))
+        .bind(g.auth_time)
+        .bind(g.kind == ChainKind::Spa)
+        .bind(g.family_created_at)
+        .bind(g.created_at)
+        .bind(sha256(token.as_bytes()))
+        .bind(mode == Use::SingleUse)
+        .execute(&mut *self.writer.lock().await)
+        .await?;
         Ok(r.rows_affected() == 1)
     }
+}
 
+impl Tx {
     /// Stores a refresh token. If its family was revoked meanwhile (a replayed code), the token is
     /// stored already revoked.
     pub async fn insert_refresh(&mut self, token: &str, g: &RefreshGrant) -> sqlx::Result<()> {

@@ -37,7 +37,7 @@ impl Store {
              WHERE s.id = ? AND {ACTIVE}"
         ))
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await
     }
 
@@ -48,7 +48,7 @@ impl Store {
              WHERE s.cookie_sha256 = ? AND {ACTIVE}"
         ))
         .bind(sha256(secret.as_bytes()))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await
     }
 
@@ -56,7 +56,7 @@ impl Store {
         sqlx::query("UPDATE sso_sessions SET persistent = ? WHERE id = ?")
             .bind(persistent)
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await)
             .await?;
         Ok(())
     }
@@ -67,14 +67,14 @@ impl Store {
             "SELECT {SESSION_COLUMNS} FROM sso_sessions s JOIN users u ON u.oid = s.user_oid
              WHERE {ACTIVE} ORDER BY s.created_at, s.rowid"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await
     }
 
     pub async fn session_apps(&self, session_id: &str) -> sqlx::Result<Vec<String>> {
         sqlx::query_scalar("SELECT client_id FROM session_apps WHERE session_id = ? ORDER BY rowid")
             .bind(session_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.read().await?)
             .await
     }
 
@@ -84,7 +84,7 @@ impl Store {
             sqlx::query("UPDATE sso_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
                 .bind(now)
                 .bind(id)
-                .execute(&self.writer)
+                .execute(&mut *self.writer.lock().await)
                 .await?;
         Ok(r.rows_affected() > 0)
     }

@@ -32,7 +32,7 @@ impl Store {
         .bind(state_json)
         .bind(now)
         .bind(expires_at)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await)
         .await?;
         self.purge_signal.flow_started();
         Ok(())
@@ -45,7 +45,7 @@ impl Store {
         )
         .bind(id)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.read().await?)
         .await
     }
 
@@ -53,7 +53,7 @@ impl Store {
         sqlx::query("UPDATE signin_flows SET state_json = ? WHERE id = ?")
             .bind(state_json)
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await)
             .await?;
         Ok(())
     }
@@ -62,7 +62,7 @@ impl Store {
     pub async fn end_flow(&self, id: &str) -> sqlx::Result<bool> {
         let r = sqlx::query("DELETE FROM signin_flows WHERE id = ?")
             .bind(id)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await)
             .await?;
         Ok(r.rows_affected() == 1)
     }

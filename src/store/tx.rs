@@ -5,12 +5,19 @@
 //! a deferred transaction that reads and then writes could fail with `SQLITE_BUSY` under
 //! concurrency instead of waiting for the lock.
 
-use sqlx::{Sqlite, SqliteConnection, Transaction};
+use sqlx::sqlite::SqliteTransactionManager;
+use sqlx::{SqliteConnection, TransactionManager};
+use tokio::sync::OwnedMutexGuard;
 
 use super::Store;
 
-/// An open write transaction. Dropped without [`Tx::commit`], it rolls back.
-pub struct Tx(Transaction<'static, Sqlite>);
+/// An open write transaction on the writer connection, which it holds until it ends. Dropped
+/// without [`Tx::commit`], it rolls back (queued on the connection before anything the next
+/// holder runs, as sqlx's own transactions do).
+pub struct Tx {
+    conn: OwnedMutexGuard<SqliteConnection>,
+    open: bool,
+}
 
 impl std::fmt::Debug for Tx {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -21,7 +28,9 @@ impl std::fmt::Debug for Tx {
 impl Store {
     /// Opens a write transaction.
     pub async fn write(&self) -> sqlx::Result<Tx> {
-        Ok(Tx(self.writer.begin_with("BEGIN IMMEDIATE").await?))
+        let mut conn = self.writer.lock().await;
+        SqliteTransactionManager::begin(&mut conn, Some("BEGIN IMMEDIATE".into())).await?;
+        Ok(Tx { conn, open: true })
     }
 }
 
@@ -30,23 +39,33 @@ impl std::ops::Deref for Tx {
     type Target = SqliteConnection;
 
     fn deref(&self) -> &SqliteConnection {
-        &self.0
+        &self.conn
     }
 }
 
 impl std::ops::DerefMut for Tx {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.0
+        &mut self.conn
     }
 }
 
 impl Tx {
     /// The connection the repositories' statements run on.
     pub fn conn(&mut self) -> &mut SqliteConnection {
-        &mut self.0
+        &mut self.conn
     }
 
-    pub async fn commit(self) -> sqlx::Result<()> {
-        self.0.commit().await
+    pub async fn commit(mut self) -> sqlx::Result<()> {
+        SqliteTransactionManager::commit(&mut self.conn).await?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        if self.open {
+            SqliteTransactionManager::start_rollback(&mut self.conn);
+        }
     }
 }

@@ -44,7 +44,7 @@ impl Store {
         .bind(threshold.max(1))
         .bind(until)
         .bind(oid)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.writer.lock().await)
         .await?;
         Ok(locked.flatten() == Some(until))
     }
@@ -58,7 +58,7 @@ impl Store {
         )
         .bind(step)
         .bind(oid)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await)
         .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -71,7 +71,7 @@ impl Store {
         .bind(secret_base32)
         .bind(step)
         .bind(oid)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await)
         .await?;
         Ok(())
     }
@@ -80,7 +80,7 @@ impl Store {
     pub async fn clear_password_failures(&self, oid: &str) -> sqlx::Result<()> {
         sqlx::query("UPDATE users SET password_failures = 0 WHERE oid = ?")
             .bind(oid)
-            .execute(&self.writer)
+            .execute(&mut *self.writer.lock().await)
             .await?;
         Ok(())
     }

@@ -12,7 +12,7 @@ impl Store {
             "SELECT passkey_json FROM webauthn_credentials WHERE user_oid = ? ORDER BY created_at",
         )
         .bind(user_oid)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.read().await?)
         .await?;
         rows.iter()
             .map(|j| serde_json::from_str(j).map_err(anyhow::Error::from))
@@ -37,7 +37,7 @@ impl Store {
         .bind(user_oid)
         .bind(serde_json::to_string(passkey)?)
         .bind(now)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.lock().await)
         .await?;
         Ok(())
     }

@@ -25,7 +25,7 @@ use crate::oauth::client_info::ClientInfo;
 use crate::oauth::lifetimes::SPA_REFRESH_LIFETIME_SECS;
 use crate::oauth::params::Endpoint;
 use crate::state::AppState;
-use crate::store::refresh::{ChainKind, RefreshGrant};
+use crate::store::refresh::{ChainKind, RefreshGrant, Use};
 use crate::store::Tx;
 
 /// What every grant works with.
@@ -165,6 +165,23 @@ impl Issued {
             tx.insert_refresh(token, g).await?;
         }
         Ok(())
+    }
+
+    /// Stores the refresh token as the successor of `token`, marking that one used in the same
+    /// statement ([`crate::store::Store::rotate_refresh`]); false, with nothing written, when
+    /// `token` may no longer be used.
+    pub async fn rotate(
+        &self,
+        store: &crate::store::Store,
+        token: &str,
+        mode: Use,
+    ) -> Result<bool> {
+        match (&self.refresh, &self.response.refresh_token) {
+            (Some(g), Some(next)) => Ok(store.rotate_refresh(token, next, g, mode).await?),
+            _ => Err(Error::Internal(anyhow::anyhow!(
+                "a refresh grant mints a refresh token"
+            ))),
+        }
     }
 }
 

@@ -108,10 +108,8 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     };
     let issued = super::issue_user_tokens(env, &user, &scopes, &auth, chain, true)?;
 
-    // Consume last: the old token is marked used in the transaction that stores its successor.
-    let mut tx = store.write().await?;
-    if !tx.use_refresh(token, env.now, mode).await? {
-        drop(tx);
+    // Consume last: the old token is marked used by the statement that stores its successor.
+    if !issued.rotate(store, token, mode).await? {
         // A concurrent request revoked or (single use) used it first.
         return Err(match store.find_refresh(token).await? {
             Some(now) => match now.revoked_at {
@@ -121,8 +119,6 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
             None => Error::MalformedGrant,
         });
     }
-    issued.store(&mut tx).await?;
-    tx.commit().await?;
     Ok(issued.response)
 }
 
