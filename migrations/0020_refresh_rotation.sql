@@ -11,3 +11,18 @@ BEGIN
     UPDATE refresh_tokens SET used_at = COALESCE(used_at, NEW.created_at)
     WHERE token_sha256 = NEW.rotated_from;
 END;
+
+-- A code's redemption in one statement too (it was BEGIN, UPDATE the code, INSERT the family
+-- link, INSERT the refresh token, COMMIT): the grant's first refresh token is inserted from the
+-- code's row, only while the code is unused, and this trigger marks the code used and links it
+-- to the token's family (so that a replayed code revokes the family). A redemption without a
+-- refresh token is a single UPDATE of the code.
+ALTER TABLE refresh_tokens ADD COLUMN from_code BLOB;
+
+CREATE TRIGGER refresh_tokens_redeem AFTER INSERT ON refresh_tokens
+WHEN NEW.from_code IS NOT NULL
+BEGIN
+    UPDATE auth_codes SET consumed_at = NEW.created_at WHERE code_sha256 = NEW.from_code;
+    INSERT OR IGNORE INTO code_families (code_sha256, family_id)
+    VALUES (NEW.from_code, NEW.family_id);
+END;

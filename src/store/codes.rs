@@ -1,11 +1,11 @@
 //! Authorization codes: stored as SHA-256 digests, single use. A redemption reads the code first
-//! ([`Store::find_code`]), checks everything, and only then consumes it with one
-//! `UPDATE ... WHERE consumed_at IS NULL RETURNING` inside the transaction that stores what the
-//! code is exchanged for ([`Tx::consume_code`]): a refused request leaves the code usable, and of
-//! concurrent redemptions exactly one wins.
+//! ([`Store::find_code`]), checks everything, and only then consumes it with the one statement
+//! that stores what the code is exchanged for ([`Store::redeem_code`]): a refused request leaves
+//! the code usable, and of concurrent redemptions exactly one wins.
 
 use sqlx::SqliteConnection;
 
+use super::refresh::{ChainKind, RefreshGrant};
 use super::{Store, Tx};
 use crate::amr::{amr_json, parse_amr_json, Amr};
 use crate::crypto::sha256;
@@ -181,16 +181,58 @@ impl Tx {
     pub async fn insert_code(&mut self, code: &str, c: &AuthCode) -> sqlx::Result<()> {
         insert(self.conn(), code, c).await
     }
+}
 
-    /// Consumes a code; false when another redemption consumed it first.
-    pub async fn consume_code(&mut self, code: &str, now: i64) -> sqlx::Result<bool> {
-        let r = sqlx::query(
-            "UPDATE auth_codes SET consumed_at = ? WHERE code_sha256 = ? AND consumed_at IS NULL",
-        )
-        .bind(now)
-        .bind(sha256(code.as_bytes()))
-        .execute(self.conn())
-        .await?;
+impl Store {
+    /// Consumes a code and stores the grant's first refresh token (`first`: its value and
+    /// grant), in one statement: the token is selected from the code's row while the code is
+    /// unused, and the trigger `refresh_tokens_redeem` (migration 0020) marks the code used and
+    /// links it to the token's family. False, with nothing written, when another redemption
+    /// consumed the code first.
+    pub async fn redeem_code(
+        &self,
+        code: &str,
+        first: Option<(&str, &RefreshGrant)>,
+        now: i64,
+    ) -> sqlx::Result<bool> {
+        let code = sha256(code.as_bytes());
+        let mut writer = self.writer.lock().await;
+        let r = match first {
+            None => {
+                sqlx::query(
+                    "UPDATE auth_codes SET consumed_at = ? WHERE code_sha256 = ? AND consumed_at IS NULL",
+                )
+                .bind(now)
+                .bind(code)
+                .execute(&mut *writer)
+                .await?
+            }
+            Some((token, g)) => {
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_sha256, family_id, client_id, user_oid,
+                        scope, session_id, amr_json, auth_time, spa, family_created_at,
+                        created_at, used_at, revoked_at, from_code)
+                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL,
+                        (SELECT MAX(revoked_at) FROM code_families WHERE family_id = ?2),
+                        c.code_sha256
+                     FROM auth_codes c WHERE c.code_sha256 = ?12 AND c.consumed_at IS NULL",
+                )
+                .bind(sha256(token.as_bytes()))
+                .bind(&g.family_id)
+                .bind(&g.client_id)
+                .bind(&g.user_oid)
+                .bind(&g.scope)
+                .bind(&g.session_id)
+                .bind(amr_json(&g.amr))
+                .bind(g.auth_time)
+                .bind(g.kind == ChainKind::Spa)
+                .bind(g.family_created_at)
+                .bind(g.created_at)
+                .bind(code)
+                .execute(&mut *writer)
+                .await?
+            }
+        };
         Ok(r.rows_affected() == 1)
     }
 }

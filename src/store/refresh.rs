@@ -314,17 +314,4 @@ impl Tx {
         .await?;
         Ok(())
     }
-
-    /// Links an authorization code to the family of tokens issued from it.
-    pub async fn link_code_family(&mut self, code: &str, family_id: &str) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO code_families (code_sha256, family_id) VALUES (?, ?)
-             ON CONFLICT(code_sha256) DO NOTHING",
-        )
-        .bind(sha256(code.as_bytes()))
-        .bind(family_id)
-        .execute(self.conn())
-        .await?;
-        Ok(())
-    }
 }

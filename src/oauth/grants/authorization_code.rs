@@ -94,17 +94,10 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     };
     let issued = super::issue_user_tokens(env, &user, &scopes, &auth, chain, refresh)?;
 
-    // Consume last, in the transaction that stores the refresh token the code is exchanged for.
-    let mut tx = store.write().await?;
-    if !tx.consume_code(code, env.now).await? {
-        drop(tx);
+    // Consume last, by the statement that stores the refresh token the code is exchanged for.
+    if !issued.redeem(store, code, env.now).await? {
         return Err(replayed(env, code, &family_id).await);
     }
-    if refresh {
-        tx.link_code_family(code, &family_id).await?;
-    }
-    issued.store(&mut tx).await?;
-    tx.commit().await?;
     Ok(issued.response)
 }
 

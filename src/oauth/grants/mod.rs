@@ -167,6 +167,17 @@ impl Issued {
         Ok(())
     }
 
+    /// Consumes `code` and stores the refresh token (if any) in one statement
+    /// ([`crate::store::Store::redeem_code`]); false, with nothing written, when the code was
+    /// consumed first.
+    pub async fn redeem(&self, store: &crate::store::Store, code: &str, now: i64) -> Result<bool> {
+        let first = match (&self.refresh, &self.response.refresh_token) {
+            (Some(g), Some(token)) => Some((token.as_str(), g)),
+            _ => None,
+        };
+        Ok(store.redeem_code(code, first, now).await?)
+    }
+
     /// Stores the refresh token as the successor of `token`, marking that one used in the same
     /// statement ([`crate::store::Store::rotate_refresh`]); false, with nothing written, when
     /// `token` may no longer be used.
