@@ -37,6 +37,7 @@ pub fn deps<'a>(
             directory,
             base_url: &ctx.base_url,
         },
+        users: Default::default(),
     }
 }
 

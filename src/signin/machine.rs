@@ -210,10 +210,35 @@ impl Deps<'_> {
     }
 
     pub(super) async fn user(&self, oid: &str) -> Result<User, Error> {
-        self.store
+        if let Some(user) = self.users.get(oid) {
+            return Ok(user);
+        }
+        let user = self
+            .store
             .user_by_oid(oid)
             .await?
-            .ok_or(Error::SignInSessionInvalid)
+            .ok_or(Error::SignInSessionInvalid)?;
+        self.users.keep(&user);
+        Ok(user)
+    }
+
+    /// Accepts a TOTP step ([`crate::store::Store::accept_totp_step`]), a write to the user.
+    pub(super) async fn accept_totp_step(&self, oid: &str, step: i64) -> Result<bool, Error> {
+        self.users.forget();
+        Ok(self.store.accept_totp_step(oid, step).await?)
+    }
+
+    /// A user read by name, kept for the rest of the request.
+    pub(super) async fn user_by_upn(
+        &self,
+        tenant_id: &str,
+        upn: &str,
+    ) -> Result<Option<User>, Error> {
+        let user = self.store.user_by_upn(tenant_id, upn).await?;
+        if let Some(u) = &user {
+            self.users.keep(u);
+        }
+        Ok(user)
     }
 
     /// The active SSO session of this id (kept in a flow), with its user, when the user belongs
@@ -281,6 +306,7 @@ impl Deps<'_> {
                 Error::InvalidOtp,
             ),
         };
+        self.users.forget();
         let locked = self
             .store
             .record_failure(&user.oid, counter, threshold, secs, self.now)

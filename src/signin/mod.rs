@@ -252,6 +252,37 @@ pub struct Deps<'a> {
     pub base_url: &'a str,
     /// ID tokens of the hybrid and implicit flows.
     pub id_tokens: IdTokens<'a>,
+    /// Users this request read ([`UsersRead`]).
+    pub users: UsersRead,
+}
+
+/// The users one request read, by object id: a sign-in step, the page it renders and the end of
+/// sign-in each want the user, a query each before (issue 12: a sign-in's CPU went to such
+/// round trips). Forgotten at every write to a user during the request, so what is kept is what
+/// the store holds, as far as this request knows.
+#[derive(Default)]
+pub struct UsersRead(std::sync::Mutex<Vec<crate::directory::User>>);
+
+impl UsersRead {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<crate::directory::User>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, oid: &str) -> Option<crate::directory::User> {
+        self.lock().iter().find(|u| u.oid == oid).cloned()
+    }
+
+    fn keep(&self, user: &crate::directory::User) {
+        let mut users = self.lock();
+        users.retain(|u| u.oid != user.oid);
+        users.push(user.clone());
+    }
+
+    fn forget(&self) {
+        self.lock().clear();
+    }
 }
 
 #[cfg(test)]

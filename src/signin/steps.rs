@@ -242,20 +242,18 @@ async fn username(cx: &Ctx<'_>, prefill: Option<String>) -> Result<Decision, Err
             Some(Error::MissingParameter("loginfmt")),
         ));
     }
-    Ok(
-        match cx.d.store.user_by_upn(&cx.request.tenant_id, name).await? {
-            Some(user) => Decision::Show(Step::Password { user_oid: user.oid }, None),
-            None => Decision::Show(
-                Step::Username {
-                    prefill: Some(name.to_string()),
-                },
-                Some(Error::UserNotFound {
-                    user: name.to_string(),
-                    tenant: cx.d.tenant_domain(&cx.request.tenant_id),
-                }),
-            ),
-        },
-    )
+    Ok(match cx.d.user_by_upn(&cx.request.tenant_id, name).await? {
+        Some(user) => Decision::Show(Step::Password { user_oid: user.oid }, None),
+        None => Decision::Show(
+            Step::Username {
+                prefill: Some(name.to_string()),
+            },
+            Some(Error::UserNotFound {
+                user: name.to_string(),
+                tenant: cx.d.tenant_domain(&cx.request.tenant_id),
+            }),
+        ),
+    })
 }
 
 /// Password, with Entra's smart lockout: wrong passwords count, and a locked user is refused
@@ -275,6 +273,7 @@ async fn password_step(cx: &Ctx<'_>, user_oid: String) -> Result<Decision, Error
         return again(cx.d.password_failure(&user).await?);
     }
     if user.password_failures != 0 {
+        cx.d.users.forget();
         cx.d.store.clear_password_failures(&user.oid).await?;
     }
     if mfa_required(&user, cx.app, cx.request) {
@@ -298,9 +297,9 @@ async fn totp(cx: &Ctx<'_>, user_oid: String) -> Result<Decision, Error> {
         .map(TotpSecret::from_base32);
     let code = cx.sub.otc.as_deref().unwrap_or("");
     match secret.and_then(|s| s.matching_step(code, cx.d.now)) {
-        Some(step) if cx.d.store.accept_totp_step(&user.oid, step).await? => Ok(
-            Decision::Authenticated(cx.d.done(&user, &PASSWORD_AND_TOTP)),
-        ),
+        Some(step) if cx.d.accept_totp_step(&user.oid, step).await? => Ok(Decision::Authenticated(
+            cx.d.done(&user, &PASSWORD_AND_TOTP),
+        )),
         _ => {
             let e = cx.d.mfa_failure(&user).await?;
             Ok(Decision::Show(Step::Totp { user_oid }, Some(e)))
@@ -372,6 +371,7 @@ async fn enrol_totp(cx: &Ctx<'_>, user_oid: String, secret: TotpSecret) -> Resul
     let code = cx.sub.otc.as_deref().unwrap_or("");
     match secret.matching_step(code, cx.d.now) {
         Some(step) => {
+            cx.d.users.forget();
             cx.d.store
                 .enrol_totp(&user.oid, secret.base32(), step)
                 .await?;

@@ -5,11 +5,12 @@
 
 use sqlx::SqliteConnection;
 
+use super::directory::{UserRow, USER_COLUMNS};
 use super::refresh::{ChainKind, RefreshGrant};
 use super::{Store, Tx};
 use crate::amr::{amr_json, parse_amr_json, Amr};
 use crate::crypto::sha256;
-use crate::directory::Platform;
+use crate::directory::{Platform, User};
 use crate::pkce::{Pkce, PkceMethod};
 
 /// What an authorization code is bound to (Entra: single use, about 10 minutes).
@@ -75,6 +76,14 @@ struct CodeRow {
     created_at: i64,
     expires_at: i64,
     consumed_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct CodeUserRow {
+    #[sqlx(flatten)]
+    code: CodeRow,
+    #[sqlx(flatten)]
+    user: UserRow,
 }
 
 /// A stored value that does not parse: an error, never a default.
@@ -158,6 +167,25 @@ impl Store {
     pub async fn insert_code(&self, code: &str, c: &AuthCode) -> sqlx::Result<()> {
         let mut conn = self.writer.lock().await;
         insert(&mut conn, code, c).await
+    }
+
+    /// An unused code and its user, in one query (a redemption needs both); `None` when the
+    /// code is unknown or used, or its user no longer exists ([`Store::find_code`] tells).
+    pub async fn find_fresh_code_with_user(
+        &self,
+        code: &str,
+    ) -> sqlx::Result<Option<(AuthCode, User)>> {
+        // The two tables share no column name, so the columns need no table prefix.
+        let row: Option<CodeUserRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS}, {USER_COLUMNS} FROM auth_codes
+             JOIN users ON users.oid = auth_codes.user_oid
+             WHERE code_sha256 = ? AND consumed_at IS NULL"
+        ))
+        .bind(sha256(code.as_bytes()))
+        .fetch_optional(&mut *self.read().await?)
+        .await?;
+        row.map(|r| Ok((r.code.try_into()?, r.user.try_into()?)))
+            .transpose()
     }
 
     /// Reads a code without consuming it.

@@ -118,7 +118,7 @@ impl TryFrom<AppRow> for Application {
 }
 
 #[derive(sqlx::FromRow)]
-struct UserRow {
+pub(super) struct UserRow {
     oid: String,
     tenant_id: String,
     upn: String,
@@ -171,7 +171,8 @@ impl TryFrom<UserRow> for User {
     }
 }
 
-const USER_COLUMNS: &str = "oid, tenant_id, upn, display_name, given_name, surname, mail, \
+pub(super) const USER_COLUMNS: &str =
+    "oid, tenant_id, upn, display_name, given_name, surname, mail, \
     password_salt, password_sha256, mfa_policy, mfa_method, totp_secret, totp_last_step, \
     password_failures, mfa_failures, locked_until, sessions_revoked_at";
 

@@ -6,9 +6,11 @@
 
 use sqlx::SqliteConnection;
 
+use super::directory::{UserRow, USER_COLUMNS};
 use super::{Store, Tx};
 use crate::amr::{amr_json, parse_amr_json, Amr};
 use crate::crypto::sha256;
+use crate::directory::User;
 
 /// What kind of chain a refresh token belongs to: Entra gives chains started on a SPA redirect
 /// URI a fixed 24-hour lifetime
@@ -64,6 +66,14 @@ struct RefreshRow {
     created_at: i64,
     used_at: Option<i64>,
     revoked_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct RefreshUserRow {
+    #[sqlx(flatten)]
+    refresh: RefreshRow,
+    #[sqlx(flatten)]
+    user: UserRow,
 }
 
 impl TryFrom<RefreshRow> for RefreshGrant {
@@ -132,6 +142,24 @@ impl Store {
         )
         .fetch_all(&mut *self.read().await?)
         .await
+    }
+
+    /// The grant of a refresh token and its user, in one query (a refresh grant needs both);
+    /// `None` also when the user no longer exists ([`Store::find_refresh`] tells).
+    pub async fn find_refresh_with_user(
+        &self,
+        token: &str,
+    ) -> sqlx::Result<Option<(RefreshGrant, User)>> {
+        // The two tables share no column name, so the columns need no table prefix.
+        let row: Option<RefreshUserRow> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS}, {USER_COLUMNS} FROM refresh_tokens
+             JOIN users ON users.oid = refresh_tokens.user_oid WHERE token_sha256 = ?"
+        ))
+        .bind(sha256(token.as_bytes()))
+        .fetch_optional(&mut *self.read().await?)
+        .await?;
+        row.map(|r| Ok((r.refresh.try_into()?, r.user.try_into()?)))
+            .transpose()
     }
 
     /// The grant of a refresh token, without using it.

@@ -325,3 +325,62 @@ async fn sessions_and_refresh_token_families_are_listed_and_ended_one_by_one() {
         .await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_deleted_users_code_and_refresh_token_are_refused() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.mock(Method::POST, "users", Some(erin())).await;
+    assert_eq!(status, 201, "{body}");
+    let client = app.client();
+    let res = sign_in(
+        &app,
+        &client,
+        &code_request(BFF, BFF_REDIRECT),
+        ERIN,
+        "Erin-Passw0rd!",
+    )
+    .await;
+    let code = code_of(&res);
+    let (status, minted) = app
+        .mock(
+            Method::POST,
+            "tokens",
+            Some(json!({"type": "refresh", "client_id": BFF, "user": ERIN})),
+        )
+        .await;
+    assert_eq!(status, 200, "{minted}");
+    let refresh = minted["token"].as_str().unwrap().to_string();
+    let (status, _) = app
+        .mock(Method::DELETE, &format!("users/{ERIN_OID}"), None)
+        .await;
+    assert_eq!(status, 204);
+
+    // Read with the user in one query; without the user, told apart from an unknown grant.
+    let a = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", BFF),
+            ("client_secret", BFF_SECRET),
+            ("code", &code),
+            ("redirect_uri", BFF_REDIRECT),
+            ("code_verifier", crate::signin_helpers::VERIFIER),
+        ])
+        .await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert_eq!(a.str("error"), "invalid_grant");
+    assert!(
+        a.str("error_description")
+            .contains("The user no longer exists."),
+        "{}",
+        a.body
+    );
+    let r = app.refresh_bff(&refresh, None).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.str("error"), "invalid_grant");
+    assert!(
+        r.str("error_description")
+            .contains("The user no longer exists."),
+        "{}",
+        r.body
+    );
+}

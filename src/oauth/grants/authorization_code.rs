@@ -48,10 +48,15 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     let store = &env.state.store;
     let code = req.code.expose();
     let family_id = family_of(code);
-    let c = match store.find_code(code).await? {
-        CodeLookup::Fresh(c) => c,
-        CodeLookup::Consumed(_) => return Err(replayed(env, code, &family_id).await),
-        CodeLookup::Unknown => return Err(Error::MalformedGrant),
+    // The usual case in one query; the others (unknown, replayed, user gone) are told apart by
+    // a second one.
+    let (c, user) = match store.find_fresh_code_with_user(code).await? {
+        Some((c, user)) => (c, Some(user)),
+        None => match store.find_code(code).await? {
+            CodeLookup::Fresh(c) => (c, None),
+            CodeLookup::Consumed(_) => return Err(replayed(env, code, &family_id).await),
+            CodeLookup::Unknown => return Err(Error::MalformedGrant),
+        },
     };
     // Check first: nothing below writes until every rule has passed.
     if c.client_id != env.client.app.client_id {
@@ -68,10 +73,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     let kind = chain_kind(&c);
     check_origin(kind, env.origin)?;
     check_pkce(&c, req.code_verifier.as_ref(), kind)?;
-    let user = store
-        .user_by_oid(&c.user_oid)
-        .await?
-        .ok_or(Error::InvalidGrant("The user no longer exists."))?;
+    let user = user.ok_or(Error::InvalidGrant("The user no longer exists."))?;
     check_not_revoked(&user, c.created_at)?;
     let scope = match (env.endpoint, &req.scope) {
         (Endpoint::V1, Some(s)) => s,

@@ -36,10 +36,17 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         RefreshReuse::Allow => Use::Reusable,
         RefreshReuse::Detect => Use::SingleUse,
     };
-    let g = store
-        .find_refresh(token)
-        .await?
-        .ok_or(Error::MalformedGrant)?;
+    // The usual case in one query; a token whose user is gone is read alone.
+    let (g, user) = match store.find_refresh_with_user(token).await? {
+        Some((g, user)) => (g, Some(user)),
+        None => (
+            store
+                .find_refresh(token)
+                .await?
+                .ok_or(Error::MalformedGrant)?,
+            None,
+        ),
+    };
     if let Some(revoked_at) = g.revoked_at {
         return Err(revoked(&g, revoked_at));
     }
@@ -75,10 +82,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
             inactive: format_duration(inactive),
         });
     }
-    let user = store
-        .user_by_oid(&g.user_oid)
-        .await?
-        .ok_or(Error::InvalidGrant("The user no longer exists."))?;
+    let user = user.ok_or(Error::InvalidGrant("The user no longer exists."))?;
     check_not_revoked(&user, g.family_created_at)?;
     let scope = req.scope.as_deref().unwrap_or(&g.scope);
     let mut scopes = env.user_scopes(&user, scope).await?;
