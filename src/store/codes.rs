@@ -6,7 +6,7 @@
 use sqlx::SqliteConnection;
 
 use super::directory::{UserRow, USER_COLUMNS};
-use super::refresh::{ChainKind, RefreshGrant};
+use super::refresh::{bind_new, RefreshGrant, NEW_COLUMNS, NEW_VALUES};
 use super::{Store, Tx};
 use crate::amr::{amr_json, parse_amr_json, Amr};
 use crate::crypto::sha256;
@@ -236,29 +236,15 @@ impl Store {
                 .await?
             }
             Some((token, g)) => {
-                sqlx::query(
-                    "INSERT INTO refresh_tokens (token_sha256, family_id, client_id, user_oid,
-                        scope, session_id, amr_json, auth_time, spa, family_created_at,
-                        created_at, used_at, revoked_at, from_code)
-                     SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL,
-                        (SELECT MAX(revoked_at) FROM code_families WHERE family_id = ?2),
-                        c.code_sha256
-                     FROM auth_codes c WHERE c.code_sha256 = ?12 AND c.consumed_at IS NULL",
-                )
-                .bind(sha256(token.as_bytes()))
-                .bind(&g.family_id)
-                .bind(&g.client_id)
-                .bind(&g.user_oid)
-                .bind(&g.scope)
-                .bind(&g.session_id)
-                .bind(amr_json(&g.amr))
-                .bind(g.auth_time)
-                .bind(g.kind == ChainKind::Spa)
-                .bind(g.family_created_at)
-                .bind(g.created_at)
-                .bind(code)
-                .execute(&mut *writer)
-                .await?
+                let sql = format!(
+                    "INSERT INTO refresh_tokens ({NEW_COLUMNS}, from_code)
+                     SELECT {NEW_VALUES}, c.code_sha256 FROM auth_codes c
+                     WHERE c.code_sha256 = ?12 AND c.consumed_at IS NULL"
+                );
+                bind_new(sqlx::query(&sql), token, g)
+                    .bind(code)
+                    .execute(&mut *writer)
+                    .await?
             }
         };
         Ok(r.rows_affected() == 1)

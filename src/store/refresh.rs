@@ -4,7 +4,9 @@
 //! statement that also marks it used ([`Store::rotate_refresh`]): a refused request leaves the
 //! token as it was, and of concurrent uses of a single-use token exactly one wins.
 
-use sqlx::SqliteConnection;
+use sqlx::query::Query;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Sqlite, SqliteConnection};
 
 use super::directory::{UserRow, USER_COLUMNS};
 use super::{Store, Tx};
@@ -287,17 +289,35 @@ impl Store {
         g: &RefreshGrant,
         mode: Use,
     ) -> sqlx::Result<bool> {
-        let r = sqlx::query(
-            "INSERT INTO refresh_tokens (token_sha256, family_id, client_id, user_oid, scope,
-                session_id, amr_json, auth_time, spa, family_created_at, created_at, used_at,
-                revoked_at, rotated_from)
-             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL,
-                (SELECT MAX(revoked_at) FROM code_families WHERE family_id = ?2), p.token_sha256
-             FROM refresh_tokens p
+        let sql = format!(
+            "INSERT INTO refresh_tokens ({NEW_COLUMNS}, rotated_from)
+             SELECT {NEW_VALUES}, p.token_sha256 FROM refresh_tokens p
              WHERE p.token_sha256 = ?12 AND p.revoked_at IS NULL
-               AND (?13 = 0 OR p.used_at IS NULL)",
-        )
-        .bind(sha256(next.as_bytes()))
+               AND (?13 = 0 OR p.used_at IS NULL)"
+        );
+        let r = bind_new(sqlx::query(&sql), next, g)
+            .bind(sha256(token.as_bytes()))
+            .bind(mode == Use::SingleUse)
+            .execute(&mut *self.writer.lock().await)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+}
+
+/// The columns of a new refresh token and their values, `?1` to `?11` bound by [`bind_new`]. It
+/// is stored already revoked if its family was revoked meanwhile (a replayed code).
+pub(super) const NEW_COLUMNS: &str = "token_sha256, family_id, client_id, user_oid, scope, \
+    session_id, amr_json, auth_time, spa, family_created_at, created_at, used_at, revoked_at";
+pub(super) const NEW_VALUES: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, \
+    (SELECT MAX(revoked_at) FROM code_families WHERE family_id = ?2)";
+
+/// Binds `?1` to `?11` of [`NEW_VALUES`]: the digest of `token` and the grant it carries.
+pub(super) fn bind_new<'q>(
+    q: Query<'q, Sqlite, SqliteArguments<'q>>,
+    token: &str,
+    g: &'q RefreshGrant,
+) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+    q.bind(sha256(token.as_bytes()))
         .bind(&g.family_id)
         .bind(&g.client_id)
         .bind(&g.user_oid)
@@ -308,38 +328,16 @@ impl Store {
         .bind(g.kind == ChainKind::Spa)
         .bind(g.family_created_at)
         .bind(g.created_at)
-        .bind(sha256(token.as_bytes()))
-        .bind(mode == Use::SingleUse)
-        .execute(&mut *self.writer.lock().await)
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
 }
 
 impl Tx {
     /// Stores a refresh token. If its family was revoked meanwhile (a replayed code), the token is
     /// stored already revoked.
     pub async fn insert_refresh(&mut self, token: &str, g: &RefreshGrant) -> sqlx::Result<()> {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_sha256, family_id, client_id, user_oid, scope, session_id,
-                amr_json, auth_time, spa, family_created_at, created_at, used_at, revoked_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL,
-                (SELECT MAX(revoked_at) FROM code_families WHERE family_id = ?))",
-        )
-        .bind(sha256(token.as_bytes()))
-        .bind(&g.family_id)
-        .bind(&g.client_id)
-        .bind(&g.user_oid)
-        .bind(&g.scope)
-        .bind(&g.session_id)
-        .bind(amr_json(&g.amr))
-        .bind(g.auth_time)
-        .bind(g.kind == ChainKind::Spa)
-        .bind(g.family_created_at)
-        .bind(g.created_at)
-        .bind(&g.family_id)
-        .execute(self.conn())
-        .await?;
+        let sql = format!("INSERT INTO refresh_tokens ({NEW_COLUMNS}) VALUES ({NEW_VALUES})");
+        bind_new(sqlx::query(&sql), token, g)
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 }

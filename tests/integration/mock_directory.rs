@@ -18,6 +18,31 @@ fn erin() -> serde_json::Value {
            "password": "Erin-Passw0rd!", "mfa": "none"})
 }
 
+/// Erin signs in through the pages with her password: the BFF's code.
+async fn erin_code(app: &TestApp) -> String {
+    let res = sign_in(
+        app,
+        &app.client(),
+        &code_request(BFF, BFF_REDIRECT),
+        ERIN,
+        "Erin-Passw0rd!",
+    )
+    .await;
+    code_of(&res)
+}
+
+async fn redeem(app: &TestApp, code: &str) -> Answer {
+    app.token(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", BFF),
+        ("client_secret", BFF_SECRET),
+        ("code", code),
+        ("redirect_uri", BFF_REDIRECT),
+        ("code_verifier", crate::signin_helpers::VERIFIER),
+    ])
+    .await
+}
+
 #[tokio::test]
 async fn a_user_created_at_run_time_signs_in_at_once_then_changes_and_goes() {
     let app = TestApp::spawn().await;
@@ -25,26 +50,7 @@ async fn a_user_created_at_run_time_signs_in_at_once_then_changes_and_goes() {
     assert_eq!(status, 201, "{body}");
 
     // Through the pages, with the new password.
-    let client = app.client();
-    let res = sign_in(
-        &app,
-        &client,
-        &code_request(BFF, BFF_REDIRECT),
-        ERIN,
-        "Erin-Passw0rd!",
-    )
-    .await;
-    let code = code_of(&res);
-    let a = app
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", BFF),
-            ("client_secret", BFF_SECRET),
-            ("code", &code),
-            ("redirect_uri", BFF_REDIRECT),
-            ("code_verifier", crate::signin_helpers::VERIFIER),
-        ])
-        .await;
+    let a = redeem(&app, &erin_code(&app).await).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let (_, id) = jwt_parts(a.str("id_token"));
     assert_eq!(id["oid"], ERIN_OID);
@@ -331,16 +337,7 @@ async fn a_deleted_users_code_and_refresh_token_are_refused() {
     let app = TestApp::spawn().await;
     let (status, body) = app.mock(Method::POST, "users", Some(erin())).await;
     assert_eq!(status, 201, "{body}");
-    let client = app.client();
-    let res = sign_in(
-        &app,
-        &client,
-        &code_request(BFF, BFF_REDIRECT),
-        ERIN,
-        "Erin-Passw0rd!",
-    )
-    .await;
-    let code = code_of(&res);
+    let code = erin_code(&app).await;
     let (status, minted) = app
         .mock(
             Method::POST,
@@ -356,16 +353,7 @@ async fn a_deleted_users_code_and_refresh_token_are_refused() {
     assert_eq!(status, 204);
 
     // Read with the user in one query; without the user, told apart from an unknown grant.
-    let a = app
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", BFF),
-            ("client_secret", BFF_SECRET),
-            ("code", &code),
-            ("redirect_uri", BFF_REDIRECT),
-            ("code_verifier", crate::signin_helpers::VERIFIER),
-        ])
-        .await;
+    let a = redeem(&app, &code).await;
     assert_eq!(a.status, 400, "{}", a.body);
     assert_eq!(a.str("error"), "invalid_grant");
     assert!(
