@@ -115,7 +115,8 @@ impl Tx {
         Ok(())
     }
 
-    /// Records that `client_id` received a code through this session.
+    /// Records that `client_id` received tokens through this session (a stored code does this
+    /// itself: the trigger `auth_codes_session_app`, migration 0020).
     pub async fn add_session_app(&mut self, session_id: &str, client_id: &str) -> sqlx::Result<()> {
         sqlx::query("INSERT OR IGNORE INTO session_apps (session_id, client_id) VALUES (?, ?)")
             .bind(session_id)

@@ -258,8 +258,17 @@ async fn id_token_hint_identifies_the_app_and_its_session() {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 302);
-    assert_eq!(res.headers()["location"], "http://localhost:5001/");
+    // The BFF received its code through that session: the sign-out page loads its front-channel
+    // logout for that sid, then leads to the redirect.
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(
+        html.contains(&format!(
+            "src=\"http://localhost:5001/auth/frontchannel-logout?sid={sid}\""
+        )),
+        "{html}"
+    );
+    assert!(html.contains("href=\"http://localhost:5001/\""), "{html}");
     assert!(app
         .state
         .store

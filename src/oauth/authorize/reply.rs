@@ -266,6 +266,9 @@ pub async fn complete(
         params.push(("expires_in".into(), a.expires_in.to_string()));
         params.push(("scope".into(), scope.clone()));
     }
+    // The code's statement also adds the app to the session (migration 0020); a reply without
+    // a code adds it here.
+    let with_code = code.is_some();
     if let Some(code) = code {
         tx.insert_code(
             &code,
@@ -292,7 +295,9 @@ pub async fn complete(
     if let Some(t) = id_token {
         params.push(("id_token".into(), t));
     }
-    tx.add_session_app(&auth.session_id, &req.client_id).await?;
+    if !with_code {
+        tx.add_session_app(&auth.session_id, &req.client_id).await?;
+    }
     if let Some(state) = &req.reply.state {
         params.push(("state".into(), state.clone()));
     }
