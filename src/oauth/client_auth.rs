@@ -83,12 +83,18 @@ pub async fn authenticate(
         }
         (None, None) => Credential::None,
     };
+    // An assertion's `iss` and `sub`, read once before it is checked: the subject may name the
+    // client, and the issuer tells a certificate assertion from a federated one.
+    let unverified = match &credential {
+        Credential::Assertion(a) => unverified_claims(a.expose()),
+        _ => None,
+    };
     let client_id = match body_id.or(basic_id) {
         Some(id) => id,
         // RFC 7523 section 3: the assertion's subject names the client.
-        None => match &credential {
-            Credential::Assertion(a) => unverified_subject(a.expose())?,
-            _ => return Err(Error::MissingParameter("client_id")),
+        None => match &unverified {
+            Some(u) => u.sub.to_ascii_lowercase(),
+            None => return Err(Error::MissingParameter("client_id")),
         },
     };
     let app = state.directory().application(tenant, &client_id)?;
@@ -102,7 +108,9 @@ pub async fn authenticate(
         }
         // An assertion issued by someone else than the client itself is a federated credential.
         (ClientType::Confidential, Credential::Assertion(a))
-            if crate::oauth::federation::unverified_issuer(a.expose())
+            if unverified
+                .as_ref()
+                .and_then(|u| u.iss.as_deref())
                 .is_some_and(|iss| !iss.eq_ignore_ascii_case(&app.client_id)) =>
         {
             crate::oauth::federation::verify(
@@ -199,15 +207,25 @@ struct AssertionClaims {
     jti: String,
 }
 
-/// The `sub` of an assertion, unverified: only used to find the client.
-fn unverified_subject(assertion: &str) -> Result<String> {
+/// The `iss` and `sub` of an assertion, unverified: only used to find the client and to tell
+/// a federated assertion from the client's own.
+struct Unverified {
+    iss: Option<String>,
+    sub: String,
+}
+
+fn unverified_claims(assertion: &str) -> Option<Unverified> {
     #[derive(Deserialize)]
-    struct Sub {
+    struct IssSub {
+        iss: Option<String>,
         sub: String,
     }
-    jsonwebtoken::dangerous::insecure_decode::<Sub>(assertion)
-        .map(|d| d.claims.sub.to_ascii_lowercase())
-        .map_err(|_| Error::MissingParameter("client_id"))
+    jsonwebtoken::dangerous::insecure_decode::<IssSub>(assertion)
+        .ok()
+        .map(|d| Unverified {
+            iss: d.claims.iss,
+            sub: d.claims.sub,
+        })
 }
 
 fn find_certificate<'a>(

@@ -84,18 +84,6 @@ impl Audience {
     }
 }
 
-/// The unverified issuer of an assertion: a client's own certificate assertion names the
-/// client id, a federated one an external issuer.
-pub fn unverified_issuer(assertion: &str) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Iss {
-        iss: String,
-    }
-    jsonwebtoken::dangerous::insecure_decode::<Iss>(assertion)
-        .ok()
-        .map(|d| d.claims.iss)
-}
-
 /// Checks a federated assertion for `app`; `base_url` is what `{base}` in a credential's issuer
 /// stands for.
 pub async fn verify(

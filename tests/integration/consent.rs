@@ -47,6 +47,14 @@ async fn a_scope_the_app_does_not_hold_asks_the_user_once() {
     // Recorded for alice: another browser signs her in without asking again.
     let again = alice_signs_in(&app, &app.client(), MAIL).await;
     assert_eq!(without_query(&location(&again)), BFF_REDIRECT);
+    // Asked with a new scope beside it: only the new one is on the page.
+    let more = format!("{MAIL} https://graph.microsoft.com/Files.Read");
+    let page_more = page(alice_signs_in(&app, &app.client(), &more).await).await;
+    assert!(
+        page_more.contains("https://graph.microsoft.com/Files.Read")
+            && !page_more.contains("https://graph.microsoft.com/Mail.Read"),
+        "{page_more}"
+    );
     // Not for bob: his sign-in asks (after his one-time code).
     let other = app.client();
     let params = with(code_request(BFF, BFF_REDIRECT), "scope", MAIL);

@@ -49,18 +49,14 @@ async fn federated(app: &TestApp, assertion: &str) -> Answer {
 async fn a_ci_token_of_the_test_issuer_is_daemons_credential() {
     let app = TestApp::spawn().await;
     // The issuer's discovery and keys are public, as a CI provider's are.
-    let discovery: serde_json::Value = app
-        .client()
-        .get(format!(
+    let discovery = get_json(
+        &app.client(),
+        &format!(
             "{}/_mock/federation/.well-known/openid-configuration",
             app.https
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        ),
+    )
+    .await;
     assert_eq!(
         discovery["issuer"],
         format!("{}/_mock/federation", app.https)

@@ -96,7 +96,8 @@ pub fn consentable(directory: &Directory, scope: &str) -> Result<Vec<(Grant, Str
 }
 
 /// What of `scope` the client does not hold for the user yet: each consentable scope checked on
-/// its own (an authorization request may name several resources).
+/// its own (an authorization request may name several resources), the user's grants read once
+/// and only if the tenant-wide consent leaves a scope uncovered.
 pub async fn unconsented(
     store: &Store,
     directory: &Directory,
@@ -104,9 +105,22 @@ pub async fn unconsented(
     user_oid: &str,
     scope: &str,
 ) -> Result<Vec<(Grant, String)>> {
+    let mut with_user: Option<Application> = None;
     let mut missing = Vec::new();
     for (g, alone) in consentable(directory, scope)? {
-        match delegated_for(store, directory, client, user_oid, &alone).await {
+        match delegated(directory, client, &alone) {
+            Ok(_) => continue,
+            Err(Error::ConsentRequired { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let app = match &with_user {
+            Some(app) => app,
+            None => {
+                let grants = store.consent_grants(&client.client_id, user_oid).await?;
+                with_user.insert(with_grants(client, &grants))
+            }
+        };
+        match delegated(directory, app, &alone) {
             Ok(_) => {}
             Err(Error::ConsentRequired { .. }) => missing.push((g, alone)),
             Err(e) => return Err(e),
