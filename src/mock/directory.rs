@@ -230,12 +230,14 @@ pub async fn reset(state: &AppState, keys: bool) -> Result<()> {
             "webauthn_credentials",
         ] {
             sqlx::query(&format!("DELETE FROM {table}"))
-                .execute(tx.conn())
+                .execute(tx.conn().await?)
                 .await?;
         }
         // Users are written again from the fixtures below; what they enrolled at run time and
         // their failure counts go.
-        sqlx::query("DELETE FROM users").execute(tx.conn()).await?;
+        sqlx::query("DELETE FROM users")
+            .execute(tx.conn().await?)
+            .await?;
         tx.commit().await?;
     }
     commit(state, state.fixtures.base_dir.clone(), &original).await?;

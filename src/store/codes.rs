@@ -3,8 +3,6 @@
 //! that stores what the code is exchanged for ([`Store::redeem_code`]): a refused request leaves
 //! the code usable, and of concurrent redemptions exactly one wins.
 
-use sqlx::SqliteConnection;
-
 use super::directory::{UserRow, USER_COLUMNS};
 use super::refresh::{bind_new, RefreshGrant, NEW_COLUMNS, NEW_VALUES};
 use super::{Store, Tx};
@@ -134,39 +132,12 @@ const COLUMNS: &str = "client_id, redirect_uri, redirect_platform, code_challeng
     nonce, scope, user_oid, session_id, amr_json, auth_time, include_auth_time, claims_json, created_at, \
     expires_at, consumed_at";
 
-async fn insert(conn: &mut SqliteConnection, code: &str, c: &AuthCode) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO auth_codes (code_sha256, client_id, redirect_uri, redirect_platform, code_challenge,
-            code_challenge_method, nonce, scope, user_oid, session_id, amr_json, auth_time,
-            include_auth_time, claims_json, created_at, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(sha256(code.as_bytes()))
-    .bind(&c.client_id)
-    .bind(&c.redirect_uri)
-    .bind(c.platform.as_str())
-    .bind(c.pkce.as_ref().map(|p| p.challenge.as_str()))
-    .bind(c.pkce.as_ref().map(|p| p.method.as_str()))
-    .bind(&c.nonce)
-    .bind(&c.scope)
-    .bind(&c.user_oid)
-    .bind(&c.session_id)
-    .bind(amr_json(&c.amr))
-    .bind(c.auth_time)
-    .bind(c.include_auth_time)
-    .bind(&c.claims_json)
-    .bind(c.created_at)
-    .bind(c.expires_at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 impl Store {
     /// Stores `code` (the opaque value handed to the client) with what it is bound to.
     pub async fn insert_code(&self, code: &str, c: &AuthCode) -> sqlx::Result<()> {
-        let mut conn = self.writer.lock().await;
-        insert(&mut conn, code, c).await
+        let mut tx = self.write().await?;
+        tx.insert_code(code, c).await?;
+        tx.commit().await
     }
 
     /// An unused code and its user, in one query (a redemption needs both); `None` when the
@@ -205,9 +176,31 @@ impl Store {
 }
 
 impl Tx {
-    /// Stores a code as part of a larger write (the end of sign-in).
+    /// Stores a code as part of a larger write (the end of sign-in; queued: [`Tx::defer`]).
     pub async fn insert_code(&mut self, code: &str, c: &AuthCode) -> sqlx::Result<()> {
-        insert(self.conn(), code, c).await
+        self.defer(
+            "INSERT INTO auth_codes (code_sha256, client_id, redirect_uri, redirect_platform, code_challenge,
+                code_challenge_method, nonce, scope, user_oid, session_id, amr_json, auth_time,
+                include_auth_time, claims_json, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(sha256(code.as_bytes()))
+        .bind(c.client_id.clone())
+        .bind(c.redirect_uri.clone())
+        .bind(c.platform.as_str())
+        .bind(c.pkce.as_ref().map(|p| p.challenge.clone()))
+        .bind(c.pkce.as_ref().map(|p| p.method.as_str()))
+        .bind(c.nonce.clone())
+        .bind(c.scope.clone())
+        .bind(c.user_oid.clone())
+        .bind(c.session_id.clone())
+        .bind(amr_json(&c.amr))
+        .bind(c.auth_time)
+        .bind(c.include_auth_time)
+        .bind(c.claims_json.clone())
+        .bind(c.created_at)
+        .bind(c.expires_at);
+        Ok(())
     }
 }
 

@@ -60,7 +60,7 @@ impl Tx {
             .bind(principal)
             .bind(&g.scope)
             .bind(now)
-            .execute(self.conn())
+            .execute(self.conn().await?)
             .await?;
         }
         Ok(())

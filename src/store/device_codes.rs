@@ -216,7 +216,7 @@ impl Tx {
         .bind(auth_time)
         .bind(id)
         .bind(now)
-        .execute(self.conn())
+        .execute(self.conn().await?)
         .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -226,7 +226,7 @@ impl Tx {
         let r =
             sqlx::query("DELETE FROM device_codes WHERE device_sha256 = ? AND status = 'approved'")
                 .bind(id)
-                .execute(self.conn())
+                .execute(self.conn().await?)
                 .await?;
         Ok(r.rows_affected() == 1)
     }

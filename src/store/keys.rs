@@ -46,7 +46,7 @@ impl Tx {
         .bind(k.created_at)
         .bind(k.activated_at)
         .bind(k.retired_at)
-        .execute(self.conn())
+        .execute(self.conn().await?)
         .await?;
         Ok(())
     }
@@ -64,7 +64,7 @@ impl Tx {
             .bind(state)
             .bind(now)
             .bind(kid)
-            .execute(self.conn())
+            .execute(self.conn().await?)
             .await?;
         Ok(())
     }

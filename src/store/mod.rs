@@ -24,7 +24,7 @@ use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use sqlx::{Connection, SqliteConnection};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
@@ -77,7 +77,10 @@ impl Store {
         Ok(Store {
             readers,
             pool,
-            writer: Writer(Arc::new(Mutex::new(writer))),
+            writer: Writer {
+                conn: Arc::new(Mutex::new(writer)),
+                open_tx: Arc::default(),
+            },
             purge_signal: Default::default(),
         })
     }
@@ -91,7 +94,11 @@ impl Store {
 /// waited for a busy worker thread to run that task (refresh grants did not scale past one
 /// core).
 #[derive(Clone)]
-pub struct Writer(Arc<Mutex<SqliteConnection>>);
+pub struct Writer {
+    conn: Arc<Mutex<SqliteConnection>>,
+    /// Set by a [`Tx`] dropped inside its transaction: the next holder rolls it back first.
+    open_tx: Arc<AtomicBool>,
+}
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -100,9 +107,14 @@ impl std::fmt::Debug for Writer {
 }
 
 impl Writer {
-    /// The connection, once every write queued before this one has ended.
+    /// The connection, once every write queued before this one has ended (and a transaction
+    /// a dropped [`Tx`] left open is rolled back).
     pub async fn lock(&self) -> OwnedMutexGuard<SqliteConnection> {
-        self.0.clone().lock_owned().await
+        let mut conn = self.conn.clone().lock_owned().await;
+        if self.open_tx.swap(false, Ordering::AcqRel) {
+            tx::roll_back(&mut conn).await;
+        }
+        conn
     }
 }
 

@@ -179,7 +179,7 @@ impl Store {
     /// about to store: the family is marked revoked, so later tokens in it are born revoked.
     pub async fn revoke_family(&self, family_id: &str, now: i64) -> sqlx::Result<u64> {
         let mut tx = self.write().await?;
-        let n = revoke_family(tx.conn(), family_id, now).await?;
+        let n = revoke_family(tx.conn().await?, family_id, now).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -200,9 +200,9 @@ impl Store {
         .bind(sha256(code.as_bytes()))
         .bind(family_id)
         .bind(now)
-        .execute(tx.conn())
+        .execute(tx.conn().await?)
         .await?;
-        let n = revoke_family(tx.conn(), family_id, now).await?;
+        let n = revoke_family(tx.conn().await?, family_id, now).await?;
         tx.commit().await?;
         Ok(n)
     }
@@ -214,14 +214,14 @@ impl Store {
         let r = sqlx::query("UPDATE users SET sessions_revoked_at = ? WHERE oid = ?")
             .bind(now)
             .bind(user_oid)
-            .execute(tx.conn())
+            .execute(tx.conn().await?)
             .await?;
         sqlx::query(
             "UPDATE refresh_tokens SET revoked_at = ? WHERE user_oid = ? AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(user_oid)
-        .execute(tx.conn())
+        .execute(tx.conn().await?)
         .await?;
         tx.commit().await?;
         Ok(r.rows_affected() > 0)
@@ -336,7 +336,7 @@ impl Tx {
     pub async fn insert_refresh(&mut self, token: &str, g: &RefreshGrant) -> sqlx::Result<()> {
         let sql = format!("INSERT INTO refresh_tokens ({NEW_COLUMNS}) VALUES ({NEW_VALUES})");
         bind_new(sqlx::query(&sql), token, g)
-            .execute(self.conn())
+            .execute(self.conn().await?)
             .await?;
         Ok(())
     }

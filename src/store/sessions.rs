@@ -91,61 +91,54 @@ impl Store {
 }
 
 impl Tx {
-    /// Stores a session whose cookie carries `cookie_secret`.
+    /// Stores a session whose cookie carries `cookie_secret` (queued: [`Tx::defer`]).
     pub async fn insert_session(
         &mut self,
         s: &SsoSession,
         cookie_secret: &str,
     ) -> sqlx::Result<()> {
-        sqlx::query(
+        self.defer(
             "INSERT INTO sso_sessions (id, user_oid, amr_json, auth_time, persistent, created_at, ended_at,
                 cookie_sha256)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(&s.id)
-        .bind(&s.user_oid)
-        .bind(&s.amr_json)
+        .bind(s.id.clone())
+        .bind(s.user_oid.clone())
+        .bind(s.amr_json.clone())
         .bind(s.auth_time)
         .bind(s.persistent)
         .bind(s.created_at)
         .bind(s.ended_at)
-        .bind(sha256(cookie_secret.as_bytes()))
-        .execute(self.conn())
-        .await?;
+        .bind(sha256(cookie_secret.as_bytes()));
         Ok(())
     }
 
     /// Records that `client_id` received tokens through this session (a stored code does this
-    /// itself: the trigger `auth_codes_session_app`, migration 0020).
+    /// itself: the trigger `auth_codes_session_app`, migration 0020). Queued.
     pub async fn add_session_app(&mut self, session_id: &str, client_id: &str) -> sqlx::Result<()> {
-        sqlx::query("INSERT OR IGNORE INTO session_apps (session_id, client_id) VALUES (?, ?)")
-            .bind(session_id)
-            .bind(client_id)
-            .execute(self.conn())
-            .await?;
+        self.defer("INSERT OR IGNORE INTO session_apps (session_id, client_id) VALUES (?, ?)")
+            .bind(session_id.to_string())
+            .bind(client_id.to_string());
         Ok(())
     }
 
-    /// Ends a session as part of a larger write (re-authentication replaces it).
+    /// Ends a session as part of a larger write (re-authentication replaces it). Queued.
     pub async fn end_session(&mut self, id: &str, now: i64) -> sqlx::Result<()> {
-        sqlx::query("UPDATE sso_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
+        self.defer("UPDATE sso_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
             .bind(now)
-            .bind(id)
-            .execute(self.conn())
-            .await?;
+            .bind(id.to_string());
         Ok(())
     }
 
     /// Moves the apps of one session to another (front-channel logout still reaches them).
+    /// Queued.
     pub async fn copy_session_apps(&mut self, from: &str, to: &str) -> sqlx::Result<()> {
-        sqlx::query(
+        self.defer(
             "INSERT OR IGNORE INTO session_apps (session_id, client_id)
              SELECT ?, client_id FROM session_apps WHERE session_id = ? ORDER BY rowid",
         )
-        .bind(to)
-        .bind(from)
-        .execute(self.conn())
-        .await?;
+        .bind(to.to_string())
+        .bind(from.to_string());
         Ok(())
     }
 }

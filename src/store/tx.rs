@@ -4,19 +4,33 @@
 //! half done (kanidm's write transactions). `BEGIN IMMEDIATE` takes SQLite's write lock up front:
 //! a deferred transaction that reads and then writes could fail with `SQLITE_BUSY` under
 //! concurrency instead of waiting for the lock.
+//!
+//! Each statement sent to SQLite is a round trip to the connection's thread (two context
+//! switches), and the writer stays locked for every one of them. So a transaction sends nothing
+//! until it must: statements that need no answer are queued ([`Tx::defer`]) and go with the
+//! next statement that does, or with the `COMMIT` (issue 12: the end of a sign-in, `BEGIN`,
+//! three writes and `COMMIT`, is one round trip). SQLite runs the queued statements as one
+//! multi-statement query, binding the arguments in order across them (sqlx's SQLite driver
+//! does this; its other drivers do not).
 
-use sqlx::sqlite::SqliteTransactionManager;
-use sqlx::{SqliteConnection, TransactionManager};
+use std::sync::atomic::Ordering;
+
+use sqlx::encode::Encode;
+use sqlx::error::BoxDynError;
+use sqlx::sqlite::{Sqlite, SqliteArguments};
+use sqlx::{Arguments, Executor, SqliteConnection, Type};
 use tokio::sync::OwnedMutexGuard;
 
-use super::Store;
+use super::{Store, Writer};
 
-/// An open write transaction on the writer connection, which it holds until it ends. Dropped
-/// without [`Tx::commit`], it rolls back (queued on the connection before anything the next
-/// holder runs, as sqlx's own transactions do).
+/// A write transaction on the writer connection, which it holds until it ends. Dropped without
+/// [`Tx::commit`] after it began, it is rolled back before the writer's next use.
 pub struct Tx {
-    conn: OwnedMutexGuard<SqliteConnection>,
-    open: bool,
+    conn: Option<OwnedMutexGuard<SqliteConnection>>,
+    writer: Writer,
+    /// `BEGIN IMMEDIATE` has been sent (and no `COMMIT` or `ROLLBACK` since).
+    begun: bool,
+    pending: Batch,
 }
 
 impl std::fmt::Debug for Tx {
@@ -26,46 +40,125 @@ impl std::fmt::Debug for Tx {
 }
 
 impl Store {
-    /// Opens a write transaction.
+    /// Opens a write transaction: takes the writer; `BEGIN IMMEDIATE` goes with the first
+    /// statement.
     pub async fn write(&self) -> sqlx::Result<Tx> {
-        let mut conn = self.writer.lock().await;
-        SqliteTransactionManager::begin(&mut conn, Some("BEGIN IMMEDIATE".into())).await?;
-        Ok(Tx { conn, open: true })
+        let conn = self.writer.lock().await;
+        Ok(Tx {
+            conn: Some(conn),
+            writer: self.writer.clone(),
+            begun: false,
+            pending: Batch::default(),
+        })
     }
 }
 
-/// `&mut *tx` is the connection, as with sqlx's own transaction type.
-impl std::ops::Deref for Tx {
-    type Target = SqliteConnection;
-
-    fn deref(&self) -> &SqliteConnection {
-        &self.conn
-    }
+/// Statements queued to run in one round trip, with their arguments in order.
+#[derive(Default)]
+struct Batch {
+    sql: String,
+    args: SqliteArguments<'static>,
+    /// The first argument that could not be encoded (reported when the batch runs).
+    error: Option<BoxDynError>,
 }
 
-impl std::ops::DerefMut for Tx {
-    fn deref_mut(&mut self) -> &mut SqliteConnection {
-        &mut self.conn
+/// Binds the arguments of a queued statement, in the order of its `?`s.
+pub struct Binder<'t>(&'t mut Batch);
+
+impl Binder<'_> {
+    pub fn bind<T>(self, value: T) -> Self
+    where
+        T: Encode<'static, Sqlite> + Type<Sqlite> + 'static,
+    {
+        if let Err(e) = self.0.args.add(value) {
+            self.0.error.get_or_insert(e);
+        }
+        self
     }
 }
 
 impl Tx {
-    /// The connection the repositories' statements run on.
-    pub fn conn(&mut self) -> &mut SqliteConnection {
-        &mut self.conn
+    /// Queues a statement whose answer nobody needs; it runs, in order, before any later
+    /// statement of this transaction and at the latest with the `COMMIT`.
+    pub fn defer(&mut self, sql: &str) -> Binder<'_> {
+        self.pending.sql.push_str(sql);
+        self.pending.sql.push_str(";\n");
+        Binder(&mut self.pending)
+    }
+
+    /// The connection, for a statement whose answer is needed now (the transaction begins and
+    /// the queued statements run first, in the same round trip).
+    pub async fn conn(&mut self) -> sqlx::Result<&mut SqliteConnection> {
+        self.flush(false).await?;
+        self.guard()
     }
 
     pub async fn commit(mut self) -> sqlx::Result<()> {
-        SqliteTransactionManager::commit(&mut self.conn).await?;
-        self.open = false;
-        Ok(())
+        self.flush(true).await
+    }
+
+    fn guard(&mut self) -> sqlx::Result<&mut SqliteConnection> {
+        self.conn
+            .as_deref_mut()
+            .ok_or_else(|| sqlx::Error::Protocol("a transaction without its connection".into()))
+    }
+
+    /// Sends what is queued (after `BEGIN IMMEDIATE` if the transaction has not begun), and
+    /// `COMMIT` when `commit`. A failure rolls the transaction back.
+    async fn flush(&mut self, commit: bool) -> sqlx::Result<()> {
+        let batch = std::mem::take(&mut self.pending);
+        if batch.sql.is_empty() && commit != self.begun {
+            // Nothing to send: the transaction is open already, or it ends having begun nothing.
+            return Ok(());
+        }
+        if let Some(e) = batch.error {
+            return Err(sqlx::Error::Encode(e));
+        }
+        let mut sql = String::with_capacity(batch.sql.len() + 32);
+        if !self.begun {
+            sql.push_str("BEGIN IMMEDIATE;\n");
+        }
+        sql.push_str(&batch.sql);
+        if commit {
+            sql.push_str("COMMIT;");
+        }
+        self.begun = true;
+        let conn = self.guard()?;
+        match conn.execute(sqlx::query_with(&sql, batch.args)).await {
+            Ok(_) => {
+                self.begun = !commit;
+                Ok(())
+            }
+            Err(e) => {
+                roll_back(conn).await;
+                self.begun = false;
+                Err(e)
+            }
+        }
     }
 }
 
 impl Drop for Tx {
     fn drop(&mut self) {
-        if self.open {
-            SqliteTransactionManager::start_rollback(&mut self.conn);
+        if !self.begun {
+            return;
+        }
+        // The next holder of the writer rolls back first; a task takes the writer now to do it
+        // at once (so that another connection's write does not wait for it).
+        self.writer.open_tx.store(true, Ordering::Release);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let writer = self.writer.clone();
+            rt.spawn(async move { drop(writer.lock().await) });
+        }
+    }
+}
+
+/// Ends whatever transaction is open on `conn` (none is no error).
+pub(super) async fn roll_back(conn: &mut SqliteConnection) {
+    if let Err(e) = conn.execute("ROLLBACK").await {
+        let no_transaction = matches!(&e, sqlx::Error::Database(d) if d.message().contains("no transaction is active"));
+        if !no_transaction {
+            tracing::error!(error = %e, "rolling back a write transaction failed");
         }
     }
 }

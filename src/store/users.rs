@@ -87,12 +87,10 @@ impl Store {
 }
 
 impl Tx {
-    /// A finished sign-in resets both failure counts.
+    /// A finished sign-in resets both failure counts (queued: [`Tx::defer`]).
     pub async fn clear_failures(&mut self, oid: &str) -> sqlx::Result<()> {
-        sqlx::query("UPDATE users SET mfa_failures = 0, password_failures = 0 WHERE oid = ?")
-            .bind(oid)
-            .execute(self.conn())
-            .await?;
+        self.defer("UPDATE users SET mfa_failures = 0, password_failures = 0 WHERE oid = ?")
+            .bind(oid.to_string());
         Ok(())
     }
 }

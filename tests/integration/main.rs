@@ -48,3 +48,4 @@ mod tokens_refresh;
 mod tokens_ropc;
 mod v1;
 mod validator;
+mod write_transactions;
