@@ -183,7 +183,14 @@ pub(super) async fn route(
     let csrf = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
     let json = serde_json::to_string(&flow).map_err(|e| Error::Internal(e.into()))?;
     d.store
-        .insert_flow(&flow_id, &csrf, &json, d.now, d.now + FLOW_LIFETIME_SECS)
+        .insert_flow(
+            &flow_id,
+            &csrf,
+            &json,
+            flow.step.user_oid(),
+            d.now,
+            d.now + FLOW_LIFETIME_SECS,
+        )
         .await?;
     Ok(Outcome::Page(
         d.page(&flow_id, &csrf, &flow, &app, None).await?,
@@ -432,10 +439,13 @@ impl Deps<'_> {
     /// Creates the SSO session and issues the reply. A session the browser already had for the
     /// same user (re-authentication, step-up) is replaced: it ends and its apps move to the new
     /// one, so front-channel logout still reaches them.
+    /// The end of a sign-in: the flow `flow_id` ends (exactly once) in the transaction that
+    /// stores the new session and the reply's code.
     pub(super) async fn finish(
         &self,
         req: &AuthorizeRequest,
         f: Finish,
+        flow_id: &str,
         previous: Option<&str>,
     ) -> Result<Outcome, Error> {
         let Finish { done, persistence } = f;
@@ -458,9 +468,12 @@ impl Deps<'_> {
             ended_at: None,
         };
         let auth = Authenticated::by_session(&user, &session);
-        // One transaction: the failure counts, the new session (and the old one it replaces),
+        // One transaction: the flow's end, the failure counts, the new session (and the old one it replaces),
         // the code and the session's app, or none of them.
         let mut tx = self.store.write().await?;
+        if !tx.end_flow(flow_id).await? {
+            return Err(Error::SignInSessionInvalid);
+        }
         // (A statement fewer on the writer when there is nothing to reset, the usual case.)
         if user.password_failures != 0 || user.mfa_failures != 0 {
             tx.clear_failures(&user.oid).await?;

@@ -106,6 +106,24 @@ pub enum Step {
     },
 }
 
+impl Step {
+    /// The user this step is about, once the flow knows who signs in (stored beside the flow,
+    /// so that reading the flow reads the user too).
+    pub fn user_oid(&self) -> Option<&str> {
+        match self {
+            Step::AccountPicker { .. } | Step::Username { .. } => None,
+            Step::Password { user_oid }
+            | Step::Totp { user_oid }
+            | Step::Passkey { user_oid, .. }
+            | Step::EnrolChoice { user_oid }
+            | Step::EnrolTotp { user_oid, .. }
+            | Step::EnrolPasskey { user_oid, .. }
+            | Step::Consent { user_oid, .. } => Some(user_oid),
+            Step::StaySignedIn { done } => Some(&done.user_oid),
+        }
+    }
+}
+
 /// What an accepted consent page leads to: the end of a sign-in, or the browser's session.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "then")]

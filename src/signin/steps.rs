@@ -82,6 +82,9 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
         .ok_or(Error::SignInSessionInvalid)?;
     let flow: Flow =
         serde_json::from_str(&row.state_json).map_err(|e| Error::Internal(e.into()))?;
+    if let Some(user) = &row.user {
+        d.users.keep(user);
+    }
     if !digest_eq(row.csrf_token.as_bytes(), sub.csrf.as_bytes())
         || !digest_eq(flow.browser.as_bytes(), browser_digest(browser).as_bytes())
     {
@@ -198,17 +201,17 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
                 step,
             };
             let json = serde_json::to_string(&flow).map_err(|e| Error::Internal(e.into()))?;
-            d.store.update_flow(&sub.flow_id, &json).await?;
+            d.store
+                .update_flow(&sub.flow_id, &json, flow.step.user_oid())
+                .await?;
             Ok(Outcome::Page(
                 d.page(&sub.flow_id, &row.csrf_token, &flow, &app, error)
                     .await?,
             ))
         }
         Next::Finish(f) => {
-            if !d.store.end_flow(&sub.flow_id).await? {
-                return Err(Error::SignInSessionInvalid);
-            }
-            d.finish(&request, f, sub.sso_cookie.as_deref()).await
+            d.finish(&request, f, &sub.flow_id, sub.sso_cookie.as_deref())
+                .await
         }
         Next::UseSession(s) => {
             if !d.store.end_flow(&sub.flow_id).await? {

@@ -1,12 +1,18 @@
 //! Sign-in flows in progress: the state machine's current step, serialised, with the flow's CSRF
-//! token. A flow ends (its row is deleted) when it issues a reply, exactly once.
+//! token and the user its step is about. A flow ends (its row is deleted) when it issues a
+//! reply, exactly once.
 
-use super::Store;
+use sqlx::{FromRow, Row};
 
-#[derive(sqlx::FromRow)]
+use super::directory::{UserRow, USER_COLUMNS};
+use super::{Store, Tx};
+use crate::directory::User;
+
 pub struct FlowRow {
     pub csrf_token: String,
     pub state_json: String,
+    /// The user the flow's step is about, read with the flow (none yet, or deleted since).
+    pub user: Option<User>,
 }
 
 impl std::fmt::Debug for FlowRow {
@@ -21,15 +27,18 @@ impl Store {
         id: &str,
         csrf: &str,
         state_json: &str,
+        user_oid: Option<&str>,
         now: i64,
         expires_at: i64,
     ) -> sqlx::Result<()> {
         sqlx::query(
-            "INSERT INTO signin_flows (id, csrf_token, state_json, created_at, expires_at) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO signin_flows (id, csrf_token, state_json, user_oid, created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(csrf)
         .bind(state_json)
+        .bind(user_oid)
         .bind(now)
         .bind(expires_at)
         .execute(&mut *self.writer.lock().await)
@@ -38,20 +47,39 @@ impl Store {
         Ok(())
     }
 
-    /// A flow that has not expired.
+    /// A flow that has not expired, with its user, in one query.
     pub async fn flow(&self, id: &str, now: i64) -> sqlx::Result<Option<FlowRow>> {
-        sqlx::query_as::<_, FlowRow>(
-            "SELECT csrf_token, state_json FROM signin_flows WHERE id = ? AND expires_at > ?",
-        )
+        // The two tables share no column name, so the user's columns need no prefix.
+        let row = sqlx::query(&format!(
+            "SELECT csrf_token, state_json, {USER_COLUMNS} FROM signin_flows
+             LEFT JOIN users ON users.oid = signin_flows.user_oid
+             WHERE id = ? AND expires_at > ?"
+        ))
         .bind(id)
         .bind(now)
         .fetch_optional(&mut *self.read().await?)
-        .await
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let user = match row.try_get::<Option<String>, _>("oid")? {
+            Some(_) => Some(User::try_from(UserRow::from_row(&row)?)?),
+            None => None,
+        };
+        Ok(Some(FlowRow {
+            csrf_token: row.try_get("csrf_token")?,
+            state_json: row.try_get("state_json")?,
+            user,
+        }))
     }
 
-    pub async fn update_flow(&self, id: &str, state_json: &str) -> sqlx::Result<()> {
-        sqlx::query("UPDATE signin_flows SET state_json = ? WHERE id = ?")
+    pub async fn update_flow(
+        &self,
+        id: &str,
+        state_json: &str,
+        user_oid: Option<&str>,
+    ) -> sqlx::Result<()> {
+        sqlx::query("UPDATE signin_flows SET state_json = ?, user_oid = ? WHERE id = ?")
             .bind(state_json)
+            .bind(user_oid)
             .bind(id)
             .execute(&mut *self.writer.lock().await)
             .await?;
@@ -65,5 +93,18 @@ impl Store {
             .execute(&mut *self.writer.lock().await)
             .await?;
         Ok(r.rows_affected() == 1)
+    }
+}
+
+impl Tx {
+    /// Ends a flow as the first write of the transaction that finishes it (with whatever is
+    /// queued, in one round trip); true for exactly one caller.
+    pub async fn end_flow(&mut self, id: &str) -> sqlx::Result<bool> {
+        if self.has_queued() {
+            self.run().await?;
+        }
+        self.defer("DELETE FROM signin_flows WHERE id = ? RETURNING 1")
+            .bind(id.to_string());
+        Ok(self.run().await?.len() == 1)
     }
 }

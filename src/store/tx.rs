@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 
 use sqlx::encode::Encode;
 use sqlx::error::BoxDynError;
-use sqlx::sqlite::{Sqlite, SqliteArguments};
+use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteRow};
 use sqlx::{Arguments, Executor, SqliteConnection, Type};
 use tokio::sync::OwnedMutexGuard;
 
@@ -93,8 +93,19 @@ impl Tx {
         self.guard()
     }
 
+    /// Runs the queued statements now (after `BEGIN` if this is the transaction's first
+    /// round trip): the rows they returned (`RETURNING`), in order. (Not their counts of
+    /// changed rows: SQLite reports a count for `BEGIN` too, the previous statement's.)
+    pub async fn run(&mut self) -> sqlx::Result<Vec<SqliteRow>> {
+        self.flush(false).await
+    }
+
+    pub fn has_queued(&self) -> bool {
+        !self.pending.sql.is_empty()
+    }
+
     pub async fn commit(mut self) -> sqlx::Result<()> {
-        self.flush(true).await
+        self.flush(true).await.map(drop)
     }
 
     fn guard(&mut self) -> sqlx::Result<&mut SqliteConnection> {
@@ -105,11 +116,11 @@ impl Tx {
 
     /// Sends what is queued (after `BEGIN IMMEDIATE` if the transaction has not begun), and
     /// `COMMIT` when `commit`. A failure rolls the transaction back.
-    async fn flush(&mut self, commit: bool) -> sqlx::Result<()> {
+    async fn flush(&mut self, commit: bool) -> sqlx::Result<Vec<SqliteRow>> {
         let batch = std::mem::take(&mut self.pending);
         if batch.sql.is_empty() && commit != self.begun {
             // Nothing to send: the transaction is open already, or it ends having begun nothing.
-            return Ok(());
+            return Ok(Vec::new());
         }
         if let Some(e) = batch.error {
             return Err(sqlx::Error::Encode(e));
@@ -124,10 +135,10 @@ impl Tx {
         }
         self.begun = true;
         let conn = self.guard()?;
-        match conn.execute(sqlx::query_with(&sql, batch.args)).await {
-            Ok(_) => {
+        match conn.fetch_all(sqlx::query_with(&sql, batch.args)).await {
+            Ok(rows) => {
                 self.begun = !commit;
-                Ok(())
+                Ok(rows)
             }
             Err(e) => {
                 roll_back(conn).await;

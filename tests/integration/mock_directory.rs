@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::signin_helpers::{code_of, code_request, page, sign_in};
+use crate::signin_helpers::{authorize_url, code_of, code_request, get, page, sign_in, submit};
 use crate::token_helpers::*;
 
 const ERIN: &str = "erin@contoso.onmicrosoft.com";
@@ -371,4 +371,40 @@ async fn a_deleted_users_code_and_refresh_token_are_refused() {
         "{}",
         r.body
     );
+}
+
+#[tokio::test]
+async fn a_user_deleted_while_on_the_password_page_cannot_finish_signing_in() {
+    let app = TestApp::spawn().await;
+    let (status, _) = app.mock(Method::POST, "users", Some(erin())).await;
+    assert_eq!(status, 201);
+    let client = app.client();
+    let username_page = page(
+        get(
+            &client,
+            &authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT)),
+        )
+        .await,
+    )
+    .await;
+    let password_page =
+        page(submit(&client, &app.https, &username_page, &[("loginfmt", ERIN)]).await).await;
+    let (status, _) = app
+        .mock(Method::DELETE, &format!("users/{ERIN_OID}"), None)
+        .await;
+    assert_eq!(status, 204);
+    let res = submit(
+        &client,
+        &app.https,
+        &password_page,
+        &[("passwd", "Erin-Passw0rd!")],
+    )
+    .await;
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("location").is_none());
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sso_sessions")
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
 }

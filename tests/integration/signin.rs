@@ -630,3 +630,45 @@ async fn other_methods_get_an_entra_error_page() {
         .unwrap();
     assert_eq!(res.status(), 405);
 }
+
+#[tokio::test]
+async fn the_flow_names_its_user_from_the_password_page_and_ends_once_with_the_sign_in() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let pool = &app.state.store.pool;
+    let flow_user = || async {
+        sqlx::query_scalar::<_, Option<String>>("SELECT user_oid FROM signin_flows")
+            .fetch_all(pool)
+            .await
+            .unwrap()
+    };
+    // 1. The username page: the flow knows no user yet.
+    let username_page = page(
+        get(
+            &client,
+            &authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT)),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(flow_user().await, [None]);
+    // 2. The password page: the flow names alice (read with it at the next post).
+    let password_page =
+        page(submit(&client, &app.https, &username_page, &[("loginfmt", ALICE)]).await).await;
+    assert_eq!(flow_user().await, [Some(ALICE_OID.to_string())]);
+    // 3. The password ends the flow in the transaction that stores the session and the code.
+    let res = submit(&client, &app.https, &password_page, &[("passwd", PASSWORD)]).await;
+    assert_eq!(without_query(&location(&res)), BFF_REDIRECT);
+    assert!(flow_user().await.is_empty());
+    let sessions = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sso_sessions")
+            .fetch_one(pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(sessions().await, 1);
+    // 4. The same form again: the flow is over, and no second session is stored.
+    let res = submit(&client, &app.https, &password_page, &[("passwd", PASSWORD)]).await;
+    assert_eq!(res.status(), 400);
+    assert_eq!(sessions().await, 1);
+}
