@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::signin_helpers::{authorize_url, code_of, code_request, get, page, sign_in, submit};
+use crate::signin_helpers::{code_of, code_request, page, password_page, sign_in, submit};
 use crate::token_helpers::*;
 
 const ERIN: &str = "erin@contoso.onmicrosoft.com";
@@ -379,16 +379,7 @@ async fn a_user_deleted_while_on_the_password_page_cannot_finish_signing_in() {
     let (status, _) = app.mock(Method::POST, "users", Some(erin())).await;
     assert_eq!(status, 201);
     let client = app.client();
-    let username_page = page(
-        get(
-            &client,
-            &authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT)),
-        )
-        .await,
-    )
-    .await;
-    let password_page =
-        page(submit(&client, &app.https, &username_page, &[("loginfmt", ERIN)]).await).await;
+    let password_page = password_page(&app, &client, ERIN).await;
     let (status, _) = app
         .mock(Method::DELETE, &format!("users/{ERIN_OID}"), None)
         .await;

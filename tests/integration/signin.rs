@@ -642,19 +642,9 @@ async fn the_flow_names_its_user_from_the_password_page_and_ends_once_with_the_s
             .await
             .unwrap()
     };
-    // 1. The username page: the flow knows no user yet.
-    let username_page = page(
-        get(
-            &client,
-            &authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT)),
-        )
-        .await,
-    )
-    .await;
-    assert_eq!(flow_user().await, [None]);
-    // 2. The password page: the flow names alice (read with it at the next post).
-    let password_page =
-        page(submit(&client, &app.https, &username_page, &[("loginfmt", ALICE)]).await).await;
+    // 1-2. The username page knows no user; from the password page on, the flow names alice
+    // (and is read with her at the next post).
+    let password_page = password_page(&app, &client, ALICE).await;
     assert_eq!(flow_user().await, [Some(ALICE_OID.to_string())]);
     // 3. The password ends the flow in the transaction that stores the session and the code.
     let res = submit(&client, &app.https, &password_page, &[("passwd", PASSWORD)]).await;

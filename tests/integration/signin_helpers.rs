@@ -230,6 +230,21 @@ pub async fn sign_in(
     submit(client, &app.https, &password_page, &[("passwd", password)]).await
 }
 
+/// The BFF's code request up to the password page of `upn` (the flow then names the user).
+pub async fn password_page(app: &TestApp, client: &reqwest::Client, upn: &str) -> String {
+    let username_page = page(
+        get(
+            client,
+            &authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT)),
+        )
+        .await,
+    )
+    .await;
+    let html = page(submit(client, &app.https, &username_page, &[("loginfmt", upn)]).await).await;
+    assert!(html.contains("name=\"passwd\""), "{html}");
+    html
+}
+
 /// alice signs in to the BFF with username and password; returns the authorization code.
 pub async fn sign_in_alice(app: &TestApp, client: &reqwest::Client) -> String {
     let res = sign_in(
