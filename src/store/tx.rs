@@ -8,10 +8,12 @@
 //! Each statement sent to SQLite is a round trip to the connection's thread (two context
 //! switches), and the writer stays locked for every one of them. So a transaction sends nothing
 //! until it must: statements that need no answer are queued ([`Tx::defer`]) and go with the
-//! next statement that does, or with the `COMMIT` (issue 12: the end of a sign-in, `BEGIN`,
-//! three writes and `COMMIT`, is one round trip). SQLite runs the queued statements as one
-//! multi-statement query, binding the arguments in order across them (sqlx's SQLite driver
-//! does this; its other drivers do not).
+//! next statement that does, or with the `COMMIT` (issue 12: the end of a sign-in was five
+//! round trips on the writer; now `BEGIN` with the flow's end, whose answer decides, then the
+//! session, the code and `COMMIT`). The queued statements run as one multi-statement query,
+//! its arguments bound in order across the statements: sqlx 0.8's SQLite driver does this (its
+//! other drivers do not, and sqlx calls the behaviour deprecated, so a later major version may
+//! drop it; the tests in `tests/integration/write_transactions.rs` would fail then).
 
 use std::sync::atomic::Ordering;
 
@@ -26,7 +28,7 @@ use super::{Store, Writer};
 /// A write transaction on the writer connection, which it holds until it ends. Dropped without
 /// [`Tx::commit`] after it began, it is rolled back before the writer's next use.
 pub struct Tx {
-    conn: Option<OwnedMutexGuard<SqliteConnection>>,
+    conn: OwnedMutexGuard<SqliteConnection>,
     writer: Writer,
     /// `BEGIN IMMEDIATE` has been sent (and no `COMMIT` or `ROLLBACK` since).
     begun: bool,
@@ -45,7 +47,7 @@ impl Store {
     pub async fn write(&self) -> sqlx::Result<Tx> {
         let conn = self.writer.lock().await;
         Ok(Tx {
-            conn: Some(conn),
+            conn,
             writer: self.writer.clone(),
             begun: false,
             pending: Batch::default(),
@@ -90,7 +92,7 @@ impl Tx {
     /// the queued statements run first, in the same round trip).
     pub async fn conn(&mut self) -> sqlx::Result<&mut SqliteConnection> {
         self.flush(false).await?;
-        self.guard()
+        Ok(&mut self.conn)
     }
 
     /// Runs the queued statements now (after `BEGIN` if this is the transaction's first
@@ -106,12 +108,6 @@ impl Tx {
 
     pub async fn commit(mut self) -> sqlx::Result<()> {
         self.flush(true).await.map(drop)
-    }
-
-    fn guard(&mut self) -> sqlx::Result<&mut SqliteConnection> {
-        self.conn
-            .as_deref_mut()
-            .ok_or_else(|| sqlx::Error::Protocol("a transaction without its connection".into()))
     }
 
     /// Sends what is queued (after `BEGIN IMMEDIATE` if the transaction has not begun), and
@@ -134,7 +130,7 @@ impl Tx {
             sql.push_str("COMMIT;");
         }
         self.begun = true;
-        let conn = self.guard()?;
+        let conn = &mut *self.conn;
         match conn.fetch_all(sqlx::query_with(&sql, batch.args)).await {
             Ok(rows) => {
                 self.begun = !commit;
