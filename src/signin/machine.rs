@@ -436,11 +436,10 @@ impl Deps<'_> {
         Ok(Some(scopes))
     }
 
-    /// Creates the SSO session and issues the reply. A session the browser already had for the
-    /// same user (re-authentication, step-up) is replaced: it ends and its apps move to the new
-    /// one, so front-channel logout still reaches them.
-    /// The end of a sign-in: the flow `flow_id` ends (exactly once) in the transaction that
-    /// stores the new session and the reply's code.
+    /// The end of a sign-in: ends the flow `flow_id` (exactly once), creates the SSO session and
+    /// issues the reply, in one transaction. A session the browser already had for the same user
+    /// (re-authentication, step-up) is replaced: it ends and its apps move to the new one, so
+    /// front-channel logout still reaches them.
     pub(super) async fn finish(
         &self,
         req: &AuthorizeRequest,
@@ -468,8 +467,8 @@ impl Deps<'_> {
             ended_at: None,
         };
         let auth = Authenticated::by_session(&user, &session);
-        // One transaction: the flow's end, the failure counts, the new session (and the old one it replaces),
-        // the code and the session's app, or none of them.
+        // One transaction: the flow's end, the failure counts, the new session (and the old one
+        // it replaces), the code and the session's app, or none of them.
         let mut tx = self.store.write().await?;
         if !tx.end_flow(flow_id).await? {
             return Err(Error::SignInSessionInvalid);

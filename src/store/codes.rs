@@ -147,7 +147,7 @@ impl Store {
         code: &str,
     ) -> sqlx::Result<Option<(AuthCode, User)>> {
         // The two tables share no column name, so the columns need no table prefix.
-        let row: Option<CodeUserRow> = sqlx::query_as(&format!(
+        let row: Option<CodeUserRow> = sqlx::query_as(sql_once!(
             "SELECT {COLUMNS}, {USER_COLUMNS} FROM auth_codes
              JOIN users ON users.oid = auth_codes.user_oid
              WHERE code_sha256 = ? AND consumed_at IS NULL"
@@ -161,7 +161,7 @@ impl Store {
 
     /// Reads a code without consuming it.
     pub async fn find_code(&self, code: &str) -> sqlx::Result<CodeLookup> {
-        let row: Option<CodeRow> = sqlx::query_as(&format!(
+        let row: Option<CodeRow> = sqlx::query_as(sql_once!(
             "SELECT {COLUMNS} FROM auth_codes WHERE code_sha256 = ?"
         ))
         .bind(sha256(code.as_bytes()))
@@ -229,12 +229,12 @@ impl Store {
                 .await?
             }
             Some((token, g)) => {
-                let sql = format!(
+                let sql = sql_once!(
                     "INSERT INTO refresh_tokens ({NEW_COLUMNS}, from_code)
                      SELECT {NEW_VALUES}, c.code_sha256 FROM auth_codes c
                      WHERE c.code_sha256 = ?12 AND c.consumed_at IS NULL"
                 );
-                bind_new(sqlx::query(&sql), token, g)
+                bind_new(sqlx::query(sql), token, g)
                     .bind(code)
                     .execute(&mut *writer)
                     .await?

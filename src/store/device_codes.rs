@@ -151,8 +151,8 @@ impl Store {
         &self,
         user_code: &str,
     ) -> sqlx::Result<Option<DeviceCode>> {
-        let sql = format!("SELECT {COLUMNS} FROM device_codes WHERE user_code = ?");
-        sqlx::query_as::<_, Row>(&sql)
+        let sql = sql_once!("SELECT {COLUMNS} FROM device_codes WHERE user_code = ?");
+        sqlx::query_as::<_, Row>(sql)
             .bind(user_code)
             .fetch_optional(&mut *self.read().await?)
             .await?
@@ -164,8 +164,8 @@ impl Store {
     /// (its `last_poll_at` is the previous poll's). Polls only pace the client (slow_down):
     /// reading and stamping need not be one statement.
     pub async fn poll_device_code(&self, id: &str, now: i64) -> sqlx::Result<Option<DeviceCode>> {
-        let sql = format!("SELECT {COLUMNS} FROM device_codes WHERE device_sha256 = ?");
-        let found = sqlx::query_as::<_, Row>(&sql)
+        let sql = sql_once!("SELECT {COLUMNS} FROM device_codes WHERE device_sha256 = ?");
+        let found = sqlx::query_as::<_, Row>(sql)
             .bind(id)
             .fetch_optional(&mut *self.read().await?)
             .await?;

@@ -348,7 +348,7 @@ impl Store {
     }
 
     pub async fn user_by_upn(&self, tenant_id: &str, upn: &str) -> sqlx::Result<Option<User>> {
-        sqlx::query_as::<_, UserRow>(&format!(
+        sqlx::query_as::<_, UserRow>(sql_once!(
             "SELECT {USER_COLUMNS} FROM users WHERE upn = ? AND tenant_id = ?"
         ))
         .bind(upn.trim())
@@ -359,7 +359,7 @@ impl Store {
     }
 
     pub async fn user_by_oid(&self, oid: &str) -> sqlx::Result<Option<User>> {
-        sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE oid = ?"))
+        sqlx::query_as::<_, UserRow>(sql_once!("SELECT {USER_COLUMNS} FROM users WHERE oid = ?"))
             .bind(oid)
             .fetch_optional(&mut *self.read().await?)
             .await
@@ -368,7 +368,7 @@ impl Store {
 
     /// A user by object id or UPN (Graph's `/users/{id | userPrincipalName}`).
     pub async fn user_by_id_or_upn(&self, id: &str) -> sqlx::Result<Option<User>> {
-        sqlx::query_as::<_, UserRow>(&format!(
+        sqlx::query_as::<_, UserRow>(sql_once!(
             "SELECT {USER_COLUMNS} FROM users WHERE oid = ?1 OR upn = ?1"
         ))
         .bind(id)

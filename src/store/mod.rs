@@ -1,6 +1,15 @@
 //! SQLite through sqlx: one file, WAL mode, migrations from `migrations/` applied at start.
 //! Repositories live in the submodules; single-use rows are consumed atomically in SQL.
 
+/// A statement's text built from the column lists once, at its first use, instead of
+/// formatted again on every request.
+macro_rules! sql_once {
+    ($($fmt:tt)*) => {{
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!($($fmt)*));
+        SQL.as_str()
+    }};
+}
+
 pub mod codes;
 pub mod consents;
 pub mod device_codes;

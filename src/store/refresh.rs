@@ -153,7 +153,7 @@ impl Store {
         token: &str,
     ) -> sqlx::Result<Option<(RefreshGrant, User)>> {
         // The two tables share no column name, so the columns need no table prefix.
-        let row: Option<RefreshUserRow> = sqlx::query_as(&format!(
+        let row: Option<RefreshUserRow> = sqlx::query_as(sql_once!(
             "SELECT {COLUMNS}, {USER_COLUMNS} FROM refresh_tokens
              JOIN users ON users.oid = refresh_tokens.user_oid WHERE token_sha256 = ?"
         ))
@@ -166,7 +166,7 @@ impl Store {
 
     /// The grant of a refresh token, without using it.
     pub async fn find_refresh(&self, token: &str) -> sqlx::Result<Option<RefreshGrant>> {
-        let row: Option<RefreshRow> = sqlx::query_as(&format!(
+        let row: Option<RefreshRow> = sqlx::query_as(sql_once!(
             "SELECT {COLUMNS} FROM refresh_tokens WHERE token_sha256 = ?"
         ))
         .bind(sha256(token.as_bytes()))
@@ -289,13 +289,13 @@ impl Store {
         g: &RefreshGrant,
         mode: Use,
     ) -> sqlx::Result<bool> {
-        let sql = format!(
+        let sql = sql_once!(
             "INSERT INTO refresh_tokens ({NEW_COLUMNS}, rotated_from)
              SELECT {NEW_VALUES}, p.token_sha256 FROM refresh_tokens p
              WHERE p.token_sha256 = ?12 AND p.revoked_at IS NULL
                AND (?13 = 0 OR p.used_at IS NULL)"
         );
-        let r = bind_new(sqlx::query(&sql), next, g)
+        let r = bind_new(sqlx::query(sql), next, g)
             .bind(sha256(token.as_bytes()))
             .bind(mode == Use::SingleUse)
             .execute(&mut *self.writer.lock().await)
@@ -334,8 +334,8 @@ impl Tx {
     /// Stores a refresh token. If its family was revoked meanwhile (a replayed code), the token is
     /// stored already revoked.
     pub async fn insert_refresh(&mut self, token: &str, g: &RefreshGrant) -> sqlx::Result<()> {
-        let sql = format!("INSERT INTO refresh_tokens ({NEW_COLUMNS}) VALUES ({NEW_VALUES})");
-        bind_new(sqlx::query(&sql), token, g)
+        let sql = sql_once!("INSERT INTO refresh_tokens ({NEW_COLUMNS}) VALUES ({NEW_VALUES})");
+        bind_new(sqlx::query(sql), token, g)
             .execute(self.conn().await?)
             .await?;
         Ok(())

@@ -32,7 +32,7 @@ pub struct SsoSession {
 impl Store {
     /// A session that has not ended and was not cut off by `revokeSignInSessions`.
     pub async fn active_session(&self, id: &str) -> sqlx::Result<Option<SsoSession>> {
-        sqlx::query_as::<_, SsoSession>(&format!(
+        sqlx::query_as::<_, SsoSession>(sql_once!(
             "SELECT {SESSION_COLUMNS} FROM sso_sessions s JOIN users u ON u.oid = s.user_oid
              WHERE s.id = ? AND {ACTIVE}"
         ))
@@ -43,7 +43,7 @@ impl Store {
 
     /// The active session whose cookie secret this is.
     pub async fn session_by_cookie(&self, secret: &str) -> sqlx::Result<Option<SsoSession>> {
-        sqlx::query_as::<_, SsoSession>(&format!(
+        sqlx::query_as::<_, SsoSession>(sql_once!(
             "SELECT {SESSION_COLUMNS} FROM sso_sessions s JOIN users u ON u.oid = s.user_oid
              WHERE s.cookie_sha256 = ? AND {ACTIVE}"
         ))
@@ -63,7 +63,7 @@ impl Store {
 
     /// Every active session, oldest first (the test-control API's listing).
     pub async fn active_sessions(&self) -> sqlx::Result<Vec<SsoSession>> {
-        sqlx::query_as::<_, SsoSession>(&format!(
+        sqlx::query_as::<_, SsoSession>(sql_once!(
             "SELECT {SESSION_COLUMNS} FROM sso_sessions s JOIN users u ON u.oid = s.user_oid
              WHERE {ACTIVE} ORDER BY s.created_at, s.rowid"
         ))

@@ -50,7 +50,7 @@ impl Store {
     /// A flow that has not expired, with its user, in one query.
     pub async fn flow(&self, id: &str, now: i64) -> sqlx::Result<Option<FlowRow>> {
         // The two tables share no column name, so the user's columns need no prefix.
-        let row = sqlx::query(&format!(
+        let row = sqlx::query(sql_once!(
             "SELECT csrf_token, state_json, {USER_COLUMNS} FROM signin_flows
              LEFT JOIN users ON users.oid = signin_flows.user_oid
              WHERE id = ? AND expires_at > ?"

@@ -407,20 +407,12 @@ async fn a_restart_keeps_stored_sessions_while_reloading_fixtures() {
     {
         let app = TestApp::spawn_in(dir.path()).await;
         let mut tx = app.state.store.write().await.unwrap();
-        tx.insert_session(
-            &entra_mock::store::sessions::SsoSession {
-                id: "session-kept".into(),
-                user_oid: ALICE_OID.into(),
-                amr_json: "[\"pwd\"]".into(),
-                auth_time: 1,
-                persistent: false,
-                created_at: app.state.clock.unix(),
-                ended_at: None,
-            },
-            "cookie-secret",
-        )
-        .await
-        .unwrap();
+        let session = crate::token_helpers::password_session(
+            "session-kept",
+            ALICE_OID,
+            app.state.clock.unix(),
+        );
+        tx.insert_session(&session, "cookie-secret").await.unwrap();
         tx.commit().await.unwrap();
         app.stop().await;
     }

@@ -98,6 +98,19 @@ impl CodeSpec {
     }
 }
 
+/// A live session row of `user_oid`, signed in with a password at `now`.
+pub fn password_session(id: &str, user_oid: &str, now: i64) -> SsoSession {
+    SsoSession {
+        id: id.into(),
+        user_oid: user_oid.into(),
+        amr_json: r#"["pwd"]"#.into(),
+        auth_time: now,
+        persistent: false,
+        created_at: now,
+        ended_at: None,
+    }
+}
+
 /// An SSO session for `user_oid`, as the sign-in pages would create it. Returns its id (`sid`).
 pub async fn seed_session(app: &TestApp, user_oid: &str) -> String {
     seed_session_with_cookie(app, user_oid).await.0
@@ -109,20 +122,9 @@ pub async fn seed_session_with_cookie(app: &TestApp, user_oid: &str) -> (String,
     let id = uuid::Uuid::new_v4().to_string();
     let cookie = entra_mock::crypto::random_b64(32);
     let mut tx = app.state.store.write().await.unwrap();
-    tx.insert_session(
-        &SsoSession {
-            id: id.clone(),
-            user_oid: user_oid.into(),
-            amr_json: r#"["pwd"]"#.into(),
-            auth_time: now,
-            persistent: false,
-            created_at: now,
-            ended_at: None,
-        },
-        &cookie,
-    )
-    .await
-    .unwrap();
+    tx.insert_session(&password_session(&id, user_oid, now), &cookie)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     (id, cookie)
 }

@@ -1,20 +1,15 @@
 //! The store's write transactions (`store::Tx`): statements queued until one needs an answer or
 //! the commit, all or nothing, and a transaction dropped half way never leaks into the next.
 
-use entra_mock::store::sessions::SsoSession;
-
 use crate::helpers::*;
+use crate::token_helpers::password_session;
 
-fn session(app: &TestApp, id: &str) -> SsoSession {
-    SsoSession {
-        id: id.into(),
-        user_oid: ALICE_OID.into(),
-        amr_json: "[\"pwd\"]".into(),
-        auth_time: 1,
-        persistent: false,
-        created_at: app.state.clock.unix(),
-        ended_at: None,
-    }
+/// Queues a session row of alice in `tx`.
+async fn queue_session(tx: &mut entra_mock::store::Tx, app: &TestApp, id: &str) {
+    let s = password_session(id, ALICE_OID, app.state.clock.unix());
+    tx.insert_session(&s, &format!("cookie-{id}"))
+        .await
+        .unwrap();
 }
 
 async fn session_ids(app: &TestApp) -> Vec<String> {
@@ -29,9 +24,7 @@ async fn queued_statements_are_written_together_at_commit_and_not_before() {
     let app = TestApp::spawn().await;
     let store = &app.state.store;
     let mut tx = store.write().await.unwrap();
-    tx.insert_session(&session(&app, "s-1"), "c1")
-        .await
-        .unwrap();
+    queue_session(&mut tx, &app, "s-1").await;
     tx.add_session_app("s-1", BFF).await.unwrap();
     // Queued, not sent: another connection sees nothing yet.
     assert!(session_ids(&app).await.is_empty());
@@ -45,20 +38,14 @@ async fn a_failing_statement_in_a_batch_writes_nothing_of_it_and_the_writer_goes
     let app = TestApp::spawn().await;
     let store = &app.state.store;
     let mut tx = store.write().await.unwrap();
-    tx.insert_session(&session(&app, "s-1"), "c1")
-        .await
-        .unwrap();
+    queue_session(&mut tx, &app, "s-1").await;
     // The same id again: the primary key refuses the second row, at the commit.
-    tx.insert_session(&session(&app, "s-1"), "c2")
-        .await
-        .unwrap();
+    queue_session(&mut tx, &app, "s-1").await;
     assert!(tx.commit().await.is_err());
     assert!(session_ids(&app).await.is_empty());
     // The writer is out of that transaction: the next one commits on its own.
     let mut tx = store.write().await.unwrap();
-    tx.insert_session(&session(&app, "s-2"), "c3")
-        .await
-        .unwrap();
+    queue_session(&mut tx, &app, "s-2").await;
     tx.commit().await.unwrap();
     assert_eq!(session_ids(&app).await, ["s-2"]);
 }
@@ -68,9 +55,7 @@ async fn a_transaction_dropped_after_it_began_is_rolled_back_before_the_writers_
     let app = TestApp::spawn().await;
     let store = &app.state.store;
     let mut tx = store.write().await.unwrap();
-    tx.insert_session(&session(&app, "dropped"), "c1")
-        .await
-        .unwrap();
+    queue_session(&mut tx, &app, "dropped").await;
     // A statement that needs its answer sends the queue (and BEGIN) now.
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sso_sessions")
         .fetch_one(tx.conn().await.unwrap())
@@ -79,9 +64,7 @@ async fn a_transaction_dropped_after_it_began_is_rolled_back_before_the_writers_
     assert_eq!(n, 1, "the transaction sees its own queued write");
     drop(tx);
     let mut tx = store.write().await.unwrap();
-    tx.insert_session(&session(&app, "kept"), "c2")
-        .await
-        .unwrap();
+    queue_session(&mut tx, &app, "kept").await;
     tx.commit().await.unwrap();
     assert_eq!(session_ids(&app).await, ["kept"]);
     // Another connection can write too: no transaction was left open on the writer.
@@ -96,9 +79,7 @@ async fn a_transaction_dropped_before_sending_anything_writes_nothing() {
     let app = TestApp::spawn().await;
     let store = &app.state.store;
     let mut tx = store.write().await.unwrap();
-    tx.insert_session(&session(&app, "never"), "c1")
-        .await
-        .unwrap();
+    queue_session(&mut tx, &app, "never").await;
     drop(tx);
     store.write().await.unwrap().commit().await.unwrap();
     assert!(session_ids(&app).await.is_empty());
