@@ -143,11 +143,16 @@ pub struct Figures {
     pub others: BTreeMap<(Kind, usize), f64>,
     /// Cores' worth of CPU the server and the load generator used during each phase.
     pub cpu: BTreeMap<(Kind, usize), (f64, f64)>,
+    /// For each token phase, the in-process signing rate on core 0 measured just before it
+    /// (the server idle): its limit at that moment of a host whose speed drifts.
+    pub limits: BTreeMap<(Kind, usize), f64>,
 }
 
 struct Cfg {
     quick: bool,
     timing: Timing,
+    /// One of the four slices of the signing limit measured before each token phase.
+    limit_slice: Duration,
     samples: usize,
     peer_samples: usize,
     idle: Duration,
@@ -174,6 +179,7 @@ fn main() {
                 measure: Duration::from_secs(3),
             }
         },
+        limit_slice: Duration::from_millis(if quick { 50 } else { 250 }),
         samples: if quick { 1 } else { 9 },
         peer_samples: if quick { 1 } else { 5 },
         idle: Duration::from_millis(if quick { 300 } else { 1000 }),
@@ -232,8 +238,9 @@ async fn run(cfg: Cfg, pin: Pinning, cores: usize, mut notes: Vec<String>) {
 
     // The signing limit, with no server running: this process moves to core 0 and back.
     let slices = if cfg.quick { 5 } else { 10 };
+    let signer = Signer::new().await;
     let (signing, signing_pinned, signing_others) =
-        signing_rate(pin, cfg.timing.measure, slices, cfg.hz).await;
+        signing_rate(&signer, pin, cfg.timing.measure, slices, cfg.hz);
     println!(
         "RS256 signing in-process: {signing:.0}/s ({}, best of {slices} slices; other processes: {signing_others:.2} core)",
         if signing_pinned { "core 0" } else { "unpinned" }
@@ -256,6 +263,7 @@ async fn run(cfg: Cfg, pin: Pinning, cores: usize, mut notes: Vec<String>) {
         "entra-mock 1 core",
         &mut one,
         &mut notes,
+        Some((&signer, pin)),
     )
     .await;
     drop(proc);
@@ -276,6 +284,7 @@ async fn run(cfg: Cfg, pin: Pinning, cores: usize, mut notes: Vec<String>) {
             "entra-mock 2 cores",
             &mut two,
             &mut notes,
+            Some((&signer, pin)),
         )
         .await;
         drop(proc);
@@ -422,7 +431,11 @@ async fn run(cfg: Cfg, pin: Pinning, cores: usize, mut notes: Vec<String>) {
         cfg.totp_users,
         cfg.tick.as_millis()
     ));
-    notes.insert(2, "ratios are entra-mock / peer: above 1 is better for per-second figures, below 1 for milliseconds and MiB".into());
+    notes.insert(2, format!(
+        "the limit of a token phase (its \"of its limit\" and the two-core ratios) is the in-process signing rate on core {SERVER_CORE} measured just before that phase (4 slices of {} ms, the best; the server idle on its cores meanwhile), because this host's speed drifts from minute to minute; the \"limit\" row is the same measure at the start of the run, with no server running",
+        cfg.limit_slice.as_millis()
+    ));
+    notes.insert(3, "ratios are entra-mock / peer: above 1 is better for per-second figures, below 1 for milliseconds and MiB".into());
 
     let r = report::Report {
         header,
@@ -465,7 +478,10 @@ async fn run_only(cfg: &Cfg, pin: Pinning, only: &str) {
         let (proc, target, _) = servers::start_entra(pin, cores, dir.path(), &[]).await;
         println!("server pid {}", proc.pid);
         let mut fig = Figures::default();
-        measure(&target, proc.pid, &kinds, cfg, label, &mut fig, &mut notes).await;
+        measure(
+            &target, proc.pid, &kinds, cfg, label, &mut fig, &mut notes, None,
+        )
+        .await;
     }
     for n in notes {
         println!("{n}");
@@ -495,7 +511,17 @@ async fn measure_peer(
     tokio::time::sleep(cfg.idle).await;
     f.idle_rss = servers::status_kib(proc.pid, "VmRSS:");
     let kinds = [Kind::Jwks, Kind::Discovery, Kind::ClientCredentials];
-    measure(&target, proc.pid, &kinds, cfg, peer.name(), &mut f, notes).await;
+    measure(
+        &target,
+        proc.pid,
+        &kinds,
+        cfg,
+        peer.name(),
+        &mut f,
+        notes,
+        None,
+    )
+    .await;
     Ok(f)
 }
 
@@ -504,7 +530,9 @@ async fn measure_peer(
 type Measured = (Stats, Option<u32>, f64, (f64, f64));
 
 /// Runs `kinds` at each connection count against `target` (process `pid`), recording figures
-/// and the peak RSS.
+/// and the peak RSS. With `signer`, each token phase is preceded by a measure of the signing
+/// limit on core 0 (the server idle meanwhile), paired with that phase.
+#[allow(clippy::too_many_arguments)]
 async fn measure(
     target: &Target,
     pid: u32,
@@ -513,6 +541,7 @@ async fn measure(
     label: &str,
     fig: &mut Figures,
     notes: &mut Vec<String>,
+    signer: Option<(&Signer, Pinning)>,
 ) {
     let alice = Arc::new(SignInSetup::password(target));
     let totp = if kinds.contains(&Kind::SignInTotp) {
@@ -524,22 +553,28 @@ async fn measure(
         for n in cfg.conns {
             // Another process busy on these cores (a compiler, say) lowers the figures: such a
             // phase runs again, up to twice, and the quietest run counts.
-            let mut best: Option<Measured> = None;
+            let mut best: Option<(Measured, Option<f64>)> = None;
             for _ in 0..3 {
+                let limit = signer.filter(|_| kind.signs()).map(|(signer, pin)| {
+                    signing_rate(signer, pin, cfg.limit_slice * 4, 4, cfg.hz).0
+                });
                 let before = servers::CpuSnap::take(Some(pid));
                 let (stats, sigs) =
                     phase(target, kind, n, cfg, &alice, totp.as_ref(), label, notes).await;
                 let after = servers::CpuSnap::take(Some(pid));
                 let others = after.others_since(&before, cfg.hz);
                 let ours = after.ours_since(&before, cfg.hz);
-                if best.as_ref().is_none_or(|b| others < b.2) {
-                    best = Some((stats, sigs, others, ours));
+                if best.as_ref().is_none_or(|(b, _)| others < b.2) {
+                    best = Some(((stats, sigs, others, ours), limit));
                 }
                 if others <= OTHERS_RETRY {
                     break;
                 }
             }
-            let (stats, sigs, others, (server_cpu, load_cpu)) = best.expect("a phase ran");
+            let ((stats, sigs, others, (server_cpu, load_cpu)), limit) = best.expect("a phase ran");
+            if let Some(l) = limit {
+                fig.limits.insert((kind, n), l);
+            }
             fig.stats.insert((kind, n), stats);
             fig.others.insert((kind, n), others);
             fig.cpu.insert((kind, n), (server_cpu, load_cpu));
@@ -653,26 +688,48 @@ async fn phase(
     }
 }
 
-/// RS256 signatures per second in-process on one core (core 0, while no server runs), with a
-/// new key of the server's type and a typical access-token payload: the best of `slices` equal
-/// slices of `dur` (the limit, least disturbed by other processes). This process then goes back
-/// to core 1. Answers the rate, whether it ran pinned, and the cores' worth of CPU other
-/// processes used meanwhile.
-async fn signing_rate(pin: Pinning, dur: Duration, slices: u32, hz: f64) -> (f64, bool, f64) {
-    entra_mock::keys::provider::install();
-    let row = entra_mock::keys::generate(0).await.expect("key");
-    let key = entra_mock::keys::SigningKey::from_row(&row).expect("parse");
-    let claims = serde_json::json!({
-        "aud": "22223333-cccc-4444-dddd-5555eeee6666",
-        "iss": "http://localhost:8080/aaaabbbb-0000-cccc-1111-dddd2222eeee/v2.0",
-        "iat": 1_700_000_000, "nbf": 1_700_000_000, "exp": 1_700_003_600,
-        "oid": "a11ce000-0000-4000-8000-000000000001",
-        "tid": "aaaabbbb-0000-cccc-1111-dddd2222eeee",
-        "scp": "access_as_user", "ver": "2.0",
-    });
+/// A new key of the server's type and a typical access-token payload, made once per run.
+struct Signer {
+    key: entra_mock::keys::SigningKey,
+    claims: serde_json::Value,
+}
+
+impl Signer {
+    async fn new() -> Signer {
+        entra_mock::keys::provider::install();
+        let row = entra_mock::keys::generate(0).await.expect("key");
+        Signer {
+            key: entra_mock::keys::SigningKey::from_row(&row).expect("parse"),
+            claims: serde_json::json!({
+                "aud": "22223333-cccc-4444-dddd-5555eeee6666",
+                "iss": "http://localhost:8080/aaaabbbb-0000-cccc-1111-dddd2222eeee/v2.0",
+                "iat": 1_700_000_000, "nbf": 1_700_000_000, "exp": 1_700_003_600,
+                "oid": "a11ce000-0000-4000-8000-000000000001",
+                "tid": "aaaabbbb-0000-cccc-1111-dddd2222eeee",
+                "scp": "access_as_user", "ver": "2.0",
+            }),
+        }
+    }
+
+    fn sign(&self) {
+        std::hint::black_box(self.key.sign(&self.claims, false).expect("sign"));
+    }
+}
+
+/// RS256 signatures per second in-process on one core (core 0, where the server is idle or not
+/// running): the best of `slices` equal slices of `dur` (the limit, least disturbed by other
+/// processes). This process then goes back to core 1. Answers the rate, whether it ran pinned,
+/// and the cores' worth of CPU other processes used meanwhile.
+fn signing_rate(
+    signer: &Signer,
+    pin: Pinning,
+    dur: Duration,
+    slices: u32,
+    hz: f64,
+) -> (f64, bool, f64) {
     let pinned = pin.pin_self(SERVER_CORE);
     for _ in 0..50 {
-        std::hint::black_box(key.sign(&claims, false).expect("sign"));
+        signer.sign();
     }
     let before = servers::CpuSnap::take(None);
     let slice = dur / slices;
@@ -681,7 +738,7 @@ async fn signing_rate(pin: Pinning, dur: Duration, slices: u32, hz: f64) -> (f64
         let started = Instant::now();
         let mut n = 0u32;
         while started.elapsed() < slice {
-            std::hint::black_box(key.sign(&claims, false).expect("sign"));
+            signer.sign();
             n += 1;
         }
         best = best.max(f64::from(n) / started.elapsed().as_secs_f64());

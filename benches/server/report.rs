@@ -58,9 +58,11 @@ pub fn median(v: &[Duration]) -> Option<Duration> {
     v.get(v.len() / 2).copied()
 }
 
-/// The signing limit of `kind`: signatures/s over the signatures each answer carries.
-fn limit(signing: f64, f: &Figures, kind: Kind) -> Option<(f64, u32)> {
+/// The signing limit of `kind` at `n` connections: signatures/s (as measured just before that
+/// phase, else at the start of the run) over the signatures each answer carries.
+fn limit(signing: f64, f: &Figures, kind: Kind, n: usize) -> Option<(f64, u32)> {
     let sigs = *f.sigs.get(&kind)?;
+    let signing = f.limits.get(&(kind, n)).copied().unwrap_or(signing);
     (sigs > 0).then(|| (signing / f64::from(sigs), sigs))
 }
 
@@ -163,7 +165,7 @@ impl Report {
                         .get(&(Kind::Healthz, n))
                         .map(|h| format!("{:.0}% of /healthz", 100.0 * s.per_sec / h.per_sec))
                         .unwrap_or_else(dash),
-                    k if k.signs() => match limit(self.signing, &self.one, k) {
+                    k if k.signs() => match limit(self.signing, &self.one, k, n) {
                         Some((l, sigs)) => format!(
                             "{:.0}% of {} ({sigs} signature{} each)",
                             100.0 * s.per_sec / l,
@@ -249,7 +251,7 @@ impl Report {
                         continue;
                     };
                     let one = self.one.stats.get(&(kind, n)).map(|o| o.per_sec);
-                    let lim = limit(self.signing, two, kind).map(|(l, _)| l);
+                    let lim = limit(self.signing, two, kind, n).map(|(l, _)| l);
                     let mut cell = Vec::new();
                     if let Some(o) = one {
                         cell.push(format!("{:.2}× one core", s.per_sec / o));
@@ -319,7 +321,7 @@ impl Report {
             for n in self.conns {
                 if let (Some(s), Some((l, _))) = (
                     self.one.stats.get(&(kind, n)),
-                    limit(self.signing, &self.one, kind),
+                    limit(self.signing, &self.one, kind, n),
                 ) {
                     let f = s.per_sec / l;
                     check(
@@ -332,8 +334,12 @@ impl Report {
                         ),
                     );
                 }
-                if let (Some(two), Some((l, _))) = (&self.two, limit(self.signing, &self.one, kind))
-                {
+                if let (Some(two), Some((l, _))) = (
+                    &self.two,
+                    self.two
+                        .as_ref()
+                        .and_then(|t| limit(self.signing, t, kind, n)),
+                ) {
                     if let Some(s) = two.stats.get(&(kind, n)) {
                         let f = s.per_sec / l;
                         check(
@@ -352,7 +358,7 @@ impl Report {
             for n in self.conns {
                 if let (Some(s), Some((l, sigs))) = (
                     self.one.stats.get(&(kind, n)),
-                    limit(self.signing, &self.one, kind),
+                    limit(self.signing, &self.one, kind, n),
                 ) {
                     let f = s.per_sec / l;
                     check(
