@@ -28,15 +28,21 @@ tokio::task_local! {
 
 impl RequestContext {
     pub fn current() -> RequestContext {
-        CURRENT
-            .try_with(|c| c.clone())
-            .unwrap_or_else(|_| RequestContext {
+        Self::with_current(RequestContext::clone)
+    }
+
+    /// `f` of the current request's context, read in place (no copy of its strings; the
+    /// metadata documents answer from this on every request).
+    pub fn with_current<R>(f: impl Fn(&RequestContext) -> R) -> R {
+        CURRENT.try_with(&f).unwrap_or_else(|_| {
+            f(&RequestContext {
                 base_url: "https://localhost".into(),
                 trace_id: crate::crypto::random_uuid(),
                 correlation_id: crate::crypto::random_uuid().to_string(),
                 now: OffsetDateTime::now_utc(),
                 secure: false,
             })
+        })
     }
 
     pub fn timestamp(&self) -> String {

@@ -437,17 +437,21 @@ impl Directory {
             .tenants
             .first()
             .ok_or_else(|| Error::TenantNotFound(segment.to_string()))?;
-        let (scope, tenant) = match segment.to_ascii_lowercase().as_str() {
-            "common" => (TenantScope::Common, default.clone()),
-            "organizations" => (TenantScope::Organizations, default.clone()),
-            lower => (
+        let (scope, tenant) = if segment.eq_ignore_ascii_case("common") {
+            (TenantScope::Common, default.clone())
+        } else if segment.eq_ignore_ascii_case("organizations") {
+            (TenantScope::Organizations, default.clone())
+        } else {
+            (
                 TenantScope::Tenant,
                 self.tenants
                     .iter()
-                    .find(|t| t.id == lower || t.domain.eq_ignore_ascii_case(lower))
+                    .find(|t| {
+                        t.id.eq_ignore_ascii_case(segment) || t.domain.eq_ignore_ascii_case(segment)
+                    })
                     .cloned()
                     .ok_or_else(|| Error::TenantNotFound(segment.to_string()))?,
-            ),
+            )
         };
         Ok(ResolvedTenant {
             segment: segment.to_string(),

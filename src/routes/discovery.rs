@@ -1,3 +1,4 @@
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
@@ -12,15 +13,37 @@ use crate::state::AppState;
 /// Entra serves metadata and keys cacheable for a day, to any origin (a fault rule may say
 /// otherwise).
 fn document(body: actix_web::web::Bytes, cache_control: Option<String>) -> HttpResponse {
+    // Static header values: nothing copied or checked per request.
+    let cache_control = match cache_control {
+        None => HeaderValue::from_static("max-age=86400, private"),
+        Some(v) => match HeaderValue::try_from(v) {
+            Ok(v) => v,
+            Err(_) => HeaderValue::from_static("no-store"),
+        },
+    };
     HttpResponse::Ok()
-        .content_type("application/json; charset=utf-8")
         .insert_header((
-            "Cache-Control",
-            cache_control.unwrap_or_else(|| "max-age=86400, private".into()),
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
         ))
-        .insert_header(("Access-Control-Allow-Origin", "*"))
-        .insert_header(("Access-Control-Allow-Methods", "GET, OPTIONS"))
+        .insert_header((header::CACHE_CONTROL, cache_control))
+        .insert_header((
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ))
+        .insert_header((
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, OPTIONS"),
+        ))
         .body(body)
+}
+
+/// The cache key's name for a metadata version.
+fn version_tag(version: MetadataVersion) -> &'static str {
+    match version {
+        MetadataVersion::V1 => "v1",
+        MetadataVersion::V2 => "v2",
+    }
 }
 
 /// A fault rule for a document: `Ok` with the answer it forces, or the `Cache-Control` and
@@ -50,11 +73,13 @@ async fn openid_configuration(
         Err(answer) => return Ok(answer),
     };
     let t = state.directory().resolve_tenant(tenant)?;
-    let base = RequestContext::current().base_url;
     let generation = state.keys.snapshot().generation;
-    let key = format!("oidc|{version:?}|{base}|{}", t.endpoint_segment());
-    let body = state.documents.get_or_render(&key, generation, || {
-        discovery::openid_configuration(&base, &t, version, state.settings.revocation_discovery)
+    let body = RequestContext::with_current(|ctx| {
+        let base = ctx.base_url.as_str();
+        let key = ["oidc", version_tag(version), base, t.endpoint_segment()];
+        state.documents.get_or_render(&key, generation, || {
+            discovery::openid_configuration(base, &t, version, state.settings.revocation_discovery)
+        })
     });
     Ok(document(body, cache_control))
 }
@@ -79,22 +104,28 @@ async fn keys(state: &AppState, tenant: &str, version: MetadataVersion) -> Resul
         Err(answer) => return Ok(answer),
     };
     let t = state.directory().resolve_tenant(tenant)?;
-    let base = RequestContext::current().base_url;
     let snapshot = state.keys.snapshot();
-    let issuer = discovery::issuer(&base, t.issuer_tid(), version);
-    // Entra's v1 keys carry no `issuer`.
-    let key_issuer = (version == MetadataVersion::V2).then_some(issuer.as_str());
-    let body = if stale {
-        // A stale key set (a cache or CDN behind on a rollover): without the signing key.
-        web::Bytes::from(jwks::render_without_active(&snapshot, key_issuer).to_string())
-    } else {
-        let key = format!("jwks|{issuer}");
-        state
-            .documents
-            .get_or_render(&key, snapshot.generation, || {
-                jwks::render(&snapshot, key_issuer)
-            })
-    };
+    let tid = t.issuer_tid();
+    let body = RequestContext::with_current(|ctx| {
+        let base = ctx.base_url.as_str();
+        let issuer = || discovery::issuer(base, tid, version);
+        // Entra's v1 keys carry no `issuer`.
+        let v2 = version == MetadataVersion::V2;
+        if stale {
+            // A stale key set (a cache or CDN behind on a rollover): without the signing key.
+            let issuer = issuer();
+            let key_issuer = v2.then_some(issuer.as_str());
+            web::Bytes::from(jwks::render_without_active(&snapshot, key_issuer).to_string())
+        } else {
+            let key = ["jwks", version_tag(version), base, tid];
+            state
+                .documents
+                .get_or_render(&key, snapshot.generation, || {
+                    let issuer = issuer();
+                    jwks::render(&snapshot, v2.then_some(issuer.as_str()))
+                })
+        }
+    });
     Ok(document(body, cache_control))
 }
 

@@ -664,3 +664,67 @@ async fn an_ephemeral_data_dir_is_deleted_when_the_server_stops() {
     running.await.unwrap().unwrap();
     assert!(!dir.exists(), "{} is left behind", dir.display());
 }
+
+/// A tenant is named in any case (GUIDs and domains are case-insensitive), and each document
+/// is its own: the cached bodies (by host, version and tenant) never answer for another.
+#[tokio::test]
+async fn metadata_names_the_tenant_in_any_case_and_each_document_is_its_own() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let upper = TENANT.to_ascii_uppercase();
+    let mixed_domain = "Contoso.OnMicrosoft.COM";
+    for segment in [TENANT, upper.as_str(), mixed_domain] {
+        for base in [&app.https, &app.http] {
+            let (status, _, doc) = get_json(
+                &client,
+                &format!("{base}/{segment}/v2.0/.well-known/openid-configuration"),
+            )
+            .await;
+            assert_eq!(status, 200, "{segment}");
+            assert_eq!(doc["issuer"], format!("{base}/{TENANT}/v2.0"));
+            let (status, _, v2) =
+                get_json(&client, &format!("{base}/{segment}/discovery/v2.0/keys")).await;
+            assert_eq!(status, 200);
+            assert_eq!(v2["keys"][0]["issuer"], format!("{base}/{TENANT}/v2.0"));
+            let (status, _, v1) =
+                get_json(&client, &format!("{base}/{segment}/discovery/keys")).await;
+            assert_eq!(status, 200);
+            assert!(v1["keys"][0].get("issuer").is_none(), "{v1}");
+        }
+    }
+    for segment in ["common", "COMMON", "Organizations"] {
+        let (status, _, doc) = get_json(
+            &client,
+            &format!(
+                "{}/{segment}/v2.0/.well-known/openid-configuration",
+                app.http
+            ),
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(doc["issuer"], format!("{}/{{tenantid}}/v2.0", app.http));
+        assert_eq!(
+            doc["token_endpoint"],
+            format!("{}/{segment}/oauth2/v2.0/token", app.http)
+        );
+        let (_, _, keys) = get_json(
+            &client,
+            &format!("{}/{segment}/discovery/v2.0/keys", app.http),
+        )
+        .await;
+        assert_eq!(
+            keys["keys"][0]["issuer"],
+            format!("{}/{{tenantid}}/v2.0", app.http)
+        );
+    }
+    let res = client
+        .get(format!(
+            "{}/{}x/discovery/v2.0/keys",
+            app.http,
+            &TENANT[..35]
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+}
