@@ -217,29 +217,21 @@ impl Store {
         now: i64,
     ) -> sqlx::Result<bool> {
         let code = sha256(code.as_bytes());
-        let mut writer = self.writer.lock().await;
-        let r = match first {
-            None => {
-                sqlx::query(
-                    "UPDATE auth_codes SET consumed_at = ? WHERE code_sha256 = ? AND consumed_at IS NULL",
-                )
-                .bind(now)
-                .bind(code)
-                .execute(&mut *writer)
-                .await?
-            }
+        let q = match first {
+            None => sqlx::query(
+                "UPDATE auth_codes SET consumed_at = ? WHERE code_sha256 = ? AND consumed_at IS NULL",
+            )
+            .bind(now)
+            .bind(code),
             Some((token, g)) => {
                 let sql = sql_once!(
                     "INSERT INTO refresh_tokens ({NEW_COLUMNS}, from_code)
                      SELECT {NEW_VALUES}, c.code_sha256 FROM auth_codes c
                      WHERE c.code_sha256 = ?12 AND c.consumed_at IS NULL"
                 );
-                bind_new(sqlx::query(sql), token, g)
-                    .bind(code)
-                    .execute(&mut *writer)
-                    .await?
+                bind_new(sqlx::query(sql), token, g).bind(code)
             }
         };
-        Ok(r.rows_affected() == 1)
+        Ok(self.writer.execute(q).await?.rows_affected() == 1)
     }
 }

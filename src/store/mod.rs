@@ -96,10 +96,7 @@ impl Store {
         Ok(Store {
             readers,
             pool,
-            writer: Writer {
-                conn: Arc::new(Mutex::new(writer)),
-                open_tx: Arc::default(),
-            },
+            writer: Writer::start(writer).context("starting the store's writer thread")?,
             purge_signal: Default::default(),
         })
     }
@@ -112,12 +109,27 @@ impl Store {
 /// a pool hands a connection back through a task that pings it first, so the next write
 /// waited for a busy worker thread to run that task (refresh grants did not scale past one
 /// core).
+///
+/// A lock is released only when the task holding it runs again, and a request's task waits for
+/// its worker thread, which is often in the middle of a signature: the writer stayed locked
+/// for most of a signature after each write (issue 12: refresh grants did not scale to two
+/// cores). So the single statements of the hot paths go to the writer's own thread
+/// ([`Writer::execute`]), which is never busy with anything else: it takes the lock, runs the
+/// statement and lets go at once.
 #[derive(Clone)]
 pub struct Writer {
     conn: Arc<Mutex<SqliteConnection>>,
     /// Set by a [`Tx`] dropped inside its transaction: the next holder rolls it back first.
     open_tx: Arc<AtomicBool>,
+    /// The statements waiting for the writer's thread, in order.
+    jobs: tokio::sync::mpsc::UnboundedSender<WriteJob>,
 }
+
+/// A statement for the writer's thread, and where its answer goes.
+type WriteJob = (
+    sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'static>>,
+    tokio::sync::oneshot::Sender<sqlx::Result<sqlx::sqlite::SqliteQueryResult>>,
+);
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -126,15 +138,64 @@ impl std::fmt::Debug for Writer {
 }
 
 impl Writer {
+    /// The writer connection, and its thread (a current-thread runtime of its own, ending with
+    /// the last [`Writer`]).
+    fn start(conn: SqliteConnection) -> std::io::Result<Writer> {
+        let (jobs, mut queue) = tokio::sync::mpsc::unbounded_channel::<WriteJob>();
+        let writer = Writer {
+            conn: Arc::new(Mutex::new(conn)),
+            open_tx: Arc::default(),
+            jobs,
+        };
+        let conn = writer.conn.clone();
+        let open_tx = writer.open_tx.clone();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || {
+                rt.block_on(async move {
+                    while let Some((query, answer)) = queue.recv().await {
+                        let mut c = lock(&conn, &open_tx).await;
+                        let r = query.execute(&mut *c).await;
+                        drop(c);
+                        // The request may have gone (a dropped connection): the write stands.
+                        let _ = answer.send(r);
+                    }
+                });
+            })?;
+        Ok(writer)
+    }
+
     /// The connection, once every write queued before this one has ended (and a transaction
     /// a dropped [`Tx`] left open is rolled back).
     pub async fn lock(&self) -> OwnedMutexGuard<SqliteConnection> {
-        let mut conn = self.conn.clone().lock_owned().await;
-        if self.open_tx.swap(false, Ordering::AcqRel) {
-            tx::roll_back(&mut conn).await;
-        }
-        conn
+        lock(&self.conn, &self.open_tx).await
     }
+
+    /// Runs one statement on the writer's thread, in turn with every other write.
+    pub async fn execute(
+        &self,
+        query: sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'static>>,
+    ) -> sqlx::Result<sqlx::sqlite::SqliteQueryResult> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send((query, answer))
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        answered.await.map_err(|_| sqlx::Error::PoolClosed)?
+    }
+}
+
+async fn lock(
+    conn: &Arc<Mutex<SqliteConnection>>,
+    open_tx: &AtomicBool,
+) -> OwnedMutexGuard<SqliteConnection> {
+    let mut conn = conn.clone().lock_owned().await;
+    if open_tx.swap(false, Ordering::AcqRel) {
+        tx::roll_back(&mut conn).await;
+    }
+    conn
 }
 
 /// A reader connection, held until dropped.

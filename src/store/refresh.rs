@@ -295,11 +295,10 @@ impl Store {
              WHERE p.token_sha256 = ?12 AND p.revoked_at IS NULL
                AND (?13 = 0 OR p.used_at IS NULL)"
         );
-        let r = bind_new(sqlx::query(sql), next, g)
+        let q = bind_new(sqlx::query(sql), next, g)
             .bind(sha256(token.as_bytes()))
-            .bind(mode == Use::SingleUse)
-            .execute(&mut *self.writer.lock().await)
-            .await?;
+            .bind(mode == Use::SingleUse);
+        let r = self.writer.execute(q).await?;
         Ok(r.rows_affected() == 1)
     }
 }
@@ -315,14 +314,15 @@ pub(super) const NEW_VALUES: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?1
 pub(super) fn bind_new<'q>(
     q: Query<'q, Sqlite, SqliteArguments<'q>>,
     token: &str,
-    g: &'q RefreshGrant,
+    g: &RefreshGrant,
 ) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+    // Owned values: the statement may go to the writer's thread ([`super::Writer::execute`]).
     q.bind(sha256(token.as_bytes()))
-        .bind(&g.family_id)
-        .bind(&g.client_id)
-        .bind(&g.user_oid)
-        .bind(&g.scope)
-        .bind(&g.session_id)
+        .bind(g.family_id.clone())
+        .bind(g.client_id.clone())
+        .bind(g.user_oid.clone())
+        .bind(g.scope.clone())
+        .bind(g.session_id.clone())
         .bind(amr_json(&g.amr))
         .bind(g.auth_time)
         .bind(g.kind == ChainKind::Spa)

@@ -31,18 +31,17 @@ impl Store {
         now: i64,
         expires_at: i64,
     ) -> sqlx::Result<()> {
-        sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO signin_flows (id, csrf_token, state_json, user_oid, created_at, expires_at)
              VALUES (?, ?, ?, ?, ?, ?)",
         )
-        .bind(id)
-        .bind(csrf)
-        .bind(state_json)
-        .bind(user_oid)
+        .bind(id.to_string())
+        .bind(csrf.to_string())
+        .bind(state_json.to_string())
+        .bind(user_oid.map(str::to_string))
         .bind(now)
-        .bind(expires_at)
-        .execute(&mut *self.writer.lock().await)
-        .await?;
+        .bind(expires_at);
+        self.writer.execute(q).await?;
         self.purge_signal.flow_started();
         Ok(())
     }
@@ -77,12 +76,11 @@ impl Store {
         state_json: &str,
         user_oid: Option<&str>,
     ) -> sqlx::Result<()> {
-        sqlx::query("UPDATE signin_flows SET state_json = ?, user_oid = ? WHERE id = ?")
-            .bind(state_json)
-            .bind(user_oid)
-            .bind(id)
-            .execute(&mut *self.writer.lock().await)
-            .await?;
+        let q = sqlx::query("UPDATE signin_flows SET state_json = ?, user_oid = ? WHERE id = ?")
+            .bind(state_json.to_string())
+            .bind(user_oid.map(str::to_string))
+            .bind(id.to_string());
+        self.writer.execute(q).await?;
         Ok(())
     }
 
