@@ -343,7 +343,7 @@ async fn run(cfg: Cfg, pin: Pinning, cores: usize, mut notes: Vec<String>) {
     ];
     if pin.on {
         header.push(format!(
-            "pinning (`taskset`): servers on core {SERVER_CORE}, the load generator on core {LOAD_CORE} (checked: {}; load generator `Cpus_allowed_list` {LOAD_CORE}); the in-process signing rate on core {SERVER_CORE} with no server running",
+            "pinning (`taskset`): servers on core {SERVER_CORE}, the load generator on core {LOAD_CORE} (checked: {}; load generator `Cpus_allowed_list` {LOAD_CORE}); the in-process signing rate on core {SERVER_CORE}, at the start with no server running and before each token phase with the server idle",
             pin_checks.join(", ")
         ));
         if two_cores {

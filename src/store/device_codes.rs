@@ -170,11 +170,10 @@ impl Store {
             .fetch_optional(&mut *self.read().await?)
             .await?;
         if found.is_some() {
-            sqlx::query("UPDATE device_codes SET last_poll_at = ? WHERE device_sha256 = ?")
+            let q = sqlx::query("UPDATE device_codes SET last_poll_at = ? WHERE device_sha256 = ?")
                 .bind(now)
-                .bind(id)
-                .execute(&mut *self.writer.lock().await)
-                .await?;
+                .bind(id.to_string());
+            self.writer.execute(q).await?;
         }
         found.map(DeviceCode::try_from).transpose()
     }

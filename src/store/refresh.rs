@@ -236,17 +236,15 @@ impl Store {
     ) -> sqlx::Result<bool> {
         // A jti seen before counts only while that use has not expired (expired rows are purged
         // in the background, off this path).
-        let r = sqlx::query(
+        let q = sqlx::query(
             "INSERT INTO used_assertions (jti, expires_at) VALUES (?, ?)
              ON CONFLICT(jti) DO UPDATE SET expires_at = excluded.expires_at
              WHERE used_assertions.expires_at < ?",
         )
-        .bind(jti)
+        .bind(jti.to_string())
         .bind(expires_at)
-        .bind(now)
-        .execute(&mut *self.writer.lock().await)
-        .await?;
-        Ok(r.rows_affected() > 0)
+        .bind(now);
+        Ok(self.writer.execute(q).await?.rows_affected() > 0)
     }
 }
 

@@ -53,11 +53,10 @@ impl Store {
     }
 
     pub async fn set_session_persistent(&self, id: &str, persistent: bool) -> sqlx::Result<()> {
-        sqlx::query("UPDATE sso_sessions SET persistent = ? WHERE id = ?")
+        let q = sqlx::query("UPDATE sso_sessions SET persistent = ? WHERE id = ?")
             .bind(persistent)
-            .bind(id)
-            .execute(&mut *self.writer.lock().await)
-            .await?;
+            .bind(id.to_string());
+        self.writer.execute(q).await?;
         Ok(())
     }
 
@@ -80,13 +79,11 @@ impl Store {
 
     /// Ends a session; returns whether it was active.
     pub async fn end_session(&self, id: &str, now: i64) -> sqlx::Result<bool> {
-        let r =
+        let q =
             sqlx::query("UPDATE sso_sessions SET ended_at = ? WHERE id = ? AND ended_at IS NULL")
                 .bind(now)
-                .bind(id)
-                .execute(&mut *self.writer.lock().await)
-                .await?;
-        Ok(r.rows_affected() > 0)
+                .bind(id.to_string());
+        Ok(self.writer.execute(q).await?.rows_affected() > 0)
     }
 }
 
