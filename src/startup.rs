@@ -65,7 +65,10 @@ impl Application {
             ),
         }?;
         let fixtures = document.fixtures().await?;
-        let store = Store::open(&data_dir.join("entra-mock.sqlite")).await?;
+        let mut store = Store::open(&data_dir.join("entra-mock.sqlite")).await?;
+        if settings.workers > 1 {
+            store.start_writer_thread()?;
+        }
         fixtures.apply(&store).await.context("loading fixtures")?;
         let directory = Arc::new(store.load_directory().await?);
         let clock = Clock::default();

@@ -84,3 +84,53 @@ async fn a_transaction_dropped_before_sending_anything_writes_nothing() {
     store.write().await.unwrap().commit().await.unwrap();
     assert!(session_ids(&app).await.is_empty());
 }
+
+/// With one worker the hot single-statement writes run on the request's task (no writer
+/// thread); with more they go to the writer's thread. Both give the same answers: a sign-in's
+/// flow and code, a rotation, one winner among concurrent redemptions of a code, a replay.
+#[tokio::test]
+async fn the_hot_writes_answer_alike_with_one_worker_and_with_the_writer_thread() {
+    let verifier = crate::signin_helpers::VERIFIER;
+    for workers in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = entra_mock::config::Settings::for_tests(dir.path().to_path_buf());
+        settings.workers = workers;
+        let app = TestApp::spawn_with(settings).await;
+
+        let first = crate::signin_helpers::sign_in_alice(&app, &app.client()).await;
+        let a = app.redeem_bff_pkce(&first, verifier).await;
+        assert_eq!(a.status, 200, "{workers} workers: {}", a.body);
+        let rt1 = a.str("refresh_token").to_string();
+        let r = app.refresh_bff(&rt1, None).await;
+        assert_eq!(r.status, 200, "{workers} workers: {}", r.body);
+        assert_ne!(r.str("refresh_token"), rt1);
+        let rotated: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM refresh_tokens WHERE rotated_from IS NOT NULL",
+        )
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap();
+        assert_eq!(rotated, 1, "{workers} workers");
+
+        let code = crate::signin_helpers::sign_in_alice(&app, &app.client()).await;
+        let form = [
+            ("grant_type", "authorization_code"),
+            ("client_id", BFF),
+            ("client_secret", BFF_SECRET),
+            ("code", code.as_str()),
+            ("redirect_uri", BFF_REDIRECT),
+            ("code_verifier", verifier),
+        ];
+        let answers = crate::token_helpers::concurrently(&app, 8, &form).await;
+        let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "{workers} workers: {statuses:?}"
+        );
+
+        app.redeem_bff_pkce(&first, verifier)
+            .await
+            .assert_error(400, "invalid_grant", 54005);
+    }
+}
