@@ -50,16 +50,6 @@ pub struct Store {
     pub purge_signal: std::sync::Arc<purge::PurgeSignal>,
 }
 
-impl Store {
-    /// Runs the hot single-statement writes on a thread of their own ([`Writer`]): for a
-    /// server with more than one worker. Before the store is cloned.
-    pub fn start_writer_thread(&mut self) -> anyhow::Result<()> {
-        self.writer
-            .start_thread()
-            .context("starting the store's writer thread")
-    }
-}
-
 /// Reader connections opened as they are needed, at most this many.
 const READERS: usize = 8;
 
@@ -113,6 +103,14 @@ impl Store {
             },
             purge_signal: Default::default(),
         })
+    }
+
+    /// Runs the hot single-statement writes on a thread of their own ([`Writer`]): for a
+    /// server with more than one worker. Before the store is cloned.
+    pub fn start_writer_thread(&mut self) -> anyhow::Result<()> {
+        self.writer
+            .start_thread()
+            .context("starting the store's writer thread")
     }
 }
 

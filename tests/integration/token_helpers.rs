@@ -49,6 +49,19 @@ pub async fn concurrently(app: &TestApp, n: usize, form: &[(&str, &str)]) -> Vec
     answers
 }
 
+/// The BFF's redemption of `code` (client_secret_post), with a PKCE verifier when given.
+pub fn bff_code_form<'a>(code: &'a str, verifier: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("client_id", BFF),
+        ("client_secret", BFF_SECRET),
+        ("code", code),
+        ("redirect_uri", BFF_REDIRECT),
+    ];
+    form.extend(verifier.map(|v| ("code_verifier", v)));
+    form
+}
+
 /// What a code is bound to; `CodeSpec::bff` and `CodeSpec::spa` give the usual ones.
 #[derive(Clone, Debug)]
 pub struct CodeSpec {
@@ -250,29 +263,16 @@ impl TestApp {
 
     /// Redeems a BFF code with client_secret_post.
     pub async fn redeem_bff(&self, code: &str) -> Answer {
-        self.token(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", BFF),
-            ("client_secret", BFF_SECRET),
-            ("code", code),
-            ("redirect_uri", BFF_REDIRECT),
-            ("client_info", "1"),
-        ])
-        .await
+        let mut form = bff_code_form(code, None);
+        form.push(("client_info", "1"));
+        self.token(&form).await
     }
 
     /// Redeems a BFF code with client_secret_post and a PKCE verifier (as MSAL does).
     pub async fn redeem_bff_pkce(&self, code: &str, verifier: &str) -> Answer {
-        self.token(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", BFF),
-            ("client_secret", BFF_SECRET),
-            ("code", code),
-            ("redirect_uri", BFF_REDIRECT),
-            ("code_verifier", verifier),
-            ("client_info", "1"),
-        ])
-        .await
+        let mut form = bff_code_form(code, Some(verifier));
+        form.push(("client_info", "1"));
+        self.token(&form).await
     }
 
     /// Refreshes with the BFF's secret.

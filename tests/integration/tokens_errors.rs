@@ -31,14 +31,7 @@ async fn a_replayed_code_gets_aadsts54005_and_revokes_the_refresh_token_issued_f
 async fn sixteen_concurrent_redemptions_of_one_code_give_exactly_one_success() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("client_id", BFF),
-        ("client_secret", BFF_SECRET),
-        ("code", code.as_str()),
-        ("redirect_uri", BFF_REDIRECT),
-    ];
-    let answers = concurrently(&app, 16, &form).await;
+    let answers = concurrently(&app, 16, &bff_code_form(&code, None)).await;
     let ok = answers.iter().filter(|a| a.status == 200).count();
     assert_eq!(ok, 1);
     for a in answers.iter().filter(|a| a.status != 200) {

@@ -113,14 +113,7 @@ async fn the_hot_writes_answer_alike_with_one_worker_and_with_the_writer_thread(
         assert_eq!(rotated, 1, "{workers} workers");
 
         let code = crate::signin_helpers::sign_in_alice(&app, &app.client()).await;
-        let form = [
-            ("grant_type", "authorization_code"),
-            ("client_id", BFF),
-            ("client_secret", BFF_SECRET),
-            ("code", code.as_str()),
-            ("redirect_uri", BFF_REDIRECT),
-            ("code_verifier", verifier),
-        ];
+        let form = crate::token_helpers::bff_code_form(&code, Some(verifier));
         let answers = crate::token_helpers::concurrently(&app, 8, &form).await;
         let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
         assert_eq!(
