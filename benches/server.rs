@@ -469,12 +469,13 @@ async fn run_only(cfg: &Cfg, pin: Pinning, only: &str) {
         .into_iter()
         .filter(|k| only.split(',').any(|o| o.trim() == k.short()))
         .collect();
-    let dir = tempfile::tempdir().expect("tempdir");
     let mut notes = Vec::new();
     for (cores, label) in [
         (SERVER_CORE, "entra-mock 1 core"),
         (BOTH_CORES, "entra-mock 2 cores"),
     ] {
+        // A fresh data dir each, as in the full run: the TOTP phase creates its users.
+        let dir = tempfile::tempdir().expect("tempdir");
         let (proc, target, _) = servers::start_entra(pin, cores, dir.path(), &[]).await;
         println!("server pid {}", proc.pid);
         let mut fig = Figures::default();

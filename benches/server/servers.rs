@@ -29,17 +29,41 @@ impl Target {
     }
 }
 
-/// A running server; killed when dropped.
+/// A running server; killed when dropped (asked to stop with SIGTERM first when it runs under
+/// a wrapper, which writes its findings as the server exits).
 pub struct Proc {
     child: Child,
     pub pid: u32,
+    graceful: bool,
 }
 
 impl Drop for Proc {
     fn drop(&mut self) {
+        if self.graceful {
+            let _ = Command::new("kill")
+                .args(["-TERM", &self.pid.to_string()])
+                .status();
+            let until = Instant::now() + Duration::from_secs(120);
+            while Instant::now() < until {
+                if !matches!(self.child.try_wait(), Ok(None)) {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `BENCH_SERVER_WRAPPER`: a command entra-mock runs under (its words split on whitespace),
+/// e.g. `valgrind --tool=callgrind` for `benches/link-order.sh`; empty when unset.
+fn wrapper() -> Vec<String> {
+    std::env::var("BENCH_SERVER_WRAPPER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
 }
 
 /// CPU pinning with `taskset`, when there is one and at least two cores.
@@ -107,9 +131,10 @@ fn proc_status(pid: u32, field: &str) -> Option<String> {
     Some(line[field.len()..].trim().to_string())
 }
 
-/// Polls `path` until it answers 200; false after 15 s.
+/// Polls `path` until it answers 200; false after 15 s (300 s under a wrapper).
 pub async fn wait_ready(addr: SocketAddr, host: &str, path: &str) -> bool {
-    let until = Instant::now() + Duration::from_secs(15);
+    let wait = if wrapper().is_empty() { 15 } else { 300 };
+    let until = Instant::now() + Duration::from_secs(wait);
     while Instant::now() < until {
         let mut c = Conn::new(addr, host);
         if let Ok(r) = c.get(path, &[]).await {
@@ -131,8 +156,17 @@ pub async fn start_entra(
     extra: &[&str],
 ) -> (Proc, Target, Duration) {
     let started = Instant::now();
-    let mut child = pin
-        .command(cores, Path::new(env!("CARGO_BIN_EXE_entra-mock")))
+    let binary = Path::new(env!("CARGO_BIN_EXE_entra-mock"));
+    let wrapper = wrapper();
+    let mut command = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = pin.command(cores, Path::new(program));
+            c.args(args).arg(binary);
+            c
+        }
+        None => pin.command(cores, binary),
+    };
+    let mut child = command
         .args([
             "serve",
             "--http-addr",
@@ -160,7 +194,11 @@ pub async fn start_entra(
     }
     // Keep draining stdout so the server never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    let proc = Proc { child, pid };
+    let proc = Proc {
+        child,
+        pid,
+        graceful: !wrapper.is_empty(),
+    };
     let base = base.expect("the banner names the HTTP listener");
     let host = base.trim_start_matches("http://").to_string();
     let port: u16 = host
@@ -303,7 +341,11 @@ pub async fn start_peer(
         .spawn()
         .map_err(|e| format!("starting node: {e}"))?;
     let pid = child.id();
-    let mut proc = Proc { child, pid };
+    let mut proc = Proc {
+        child,
+        pid,
+        graceful: false,
+    };
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let host = format!("localhost:{port}");
     let discovery = "/.well-known/openid-configuration".to_string();
