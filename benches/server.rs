@@ -424,6 +424,7 @@ async fn run(cfg: Cfg, pin: Pinning, cores: usize, mut notes: Vec<String>) {
             busy.join(", ")
         ));
     }
+    header.push(servers::link_order_note());
     header.push("load: one current-thread tokio runtime; each connection is its own keep-alive HTTP/1.1 connection (a minimal raw client) sending requests in sequence; plain HTTP; every answer checked".into());
     notes.insert(0, "refresh grants: each connection redeems its own latest refresh token (they rotate), first minted for alice and the BFF by `POST /_mock/tokens`".into());
     notes.insert(1, format!(

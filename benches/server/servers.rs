@@ -463,3 +463,48 @@ pub fn ticks_per_sec() -> f64 {
         .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
         .unwrap_or(100.0)
 }
+
+/// How much of `src/link-order.txt` the binary under test was laid out by: the functions it
+/// names that the binary's symbol table has (`nm`). Names carry hashes of the toolchain and of
+/// each dependency's version, so after an update fewer match until `benches/link-order.sh`
+/// runs again (idle RSS shows it).
+pub fn link_order_note() -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let Ok(order) = std::fs::read_to_string(root.join("src/link-order.txt")) else {
+        return "link order: no src/link-order.txt".into();
+    };
+    let nm = Command::new("nm")
+        .arg("--defined-only")
+        .arg(env!("CARGO_BIN_EXE_entra-mock"))
+        .output();
+    let Some(nm) = nm.ok().filter(|o| o.status.success()) else {
+        return "link order: not checked (`nm` did not run)".into();
+    };
+    let text = String::from_utf8_lossy(&nm.stdout);
+    let symbols: std::collections::HashMap<&str, u64> = text
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let addr = u64::from_str_radix(f.next()?, 16).ok()?;
+            Some((f.nth(1)?, addr))
+        })
+        .collect();
+    let names: Vec<&str> = order.lines().filter(|l| !l.is_empty()).collect();
+    let addrs: Vec<u64> = names
+        .iter()
+        .filter_map(|n| symbols.get(n).copied())
+        .collect();
+    // Laid out in the file's order: each function's address above the one before it.
+    let ascending = addrs.windows(2).filter(|w| w[1] > w[0]).count();
+    let in_order = addrs.len() > 1 && ascending * 10 >= (addrs.len() - 1) * 9;
+    format!(
+        "link order: {} of the {} functions `src/link-order.txt` names are in this binary, {} (the build script's `--symbol-ordering-file`; see Performance)",
+        addrs.len(),
+        names.len(),
+        if in_order {
+            "laid out in the file's order"
+        } else {
+            "not laid out in the file's order"
+        }
+    )
+}
