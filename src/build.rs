@@ -21,14 +21,16 @@ use std::path::Path;
 use std::process::Command;
 
 const ORDER_FILE: &str = "src/link-order.txt";
+/// Environment variables that choose another linker for this target.
+const LINKER_VARS: [&str; 2] = [
+    "RUSTC_LINKER",
+    "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER",
+];
 
 fn main() {
     println!("cargo:rerun-if-changed=src/build.rs");
     println!("cargo:rerun-if-changed={ORDER_FILE}");
-    for var in [
-        "RUSTC_LINKER",
-        "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER",
-    ] {
+    for var in LINKER_VARS {
         println!("cargo:rerun-if-env-changed={var}");
     }
     let os = std::env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
@@ -55,12 +57,9 @@ fn links_with_rust_lld() -> bool {
     if std::env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default() != "x86_64" {
         return false;
     }
-    let configured = [
-        "RUSTC_LINKER",
-        "CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_LINKER",
-    ]
-    .iter()
-    .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    let configured = LINKER_VARS
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
     let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
     if configured
         || flags.contains("linker")
@@ -79,13 +78,8 @@ fn links_with_rust_lld() -> bool {
     let minor = version
         .split_whitespace()
         .nth(1)
-        .and_then(|v| {
-            let mut parts = v.split('.');
-            match (parts.next(), parts.next()) {
-                (Some("1"), Some(minor)) => minor.parse::<u32>().ok(),
-                _ => None,
-            }
-        })
-        .unwrap_or(0);
-    minor >= 90
+        .and_then(|v| v.strip_prefix("1."))
+        .and_then(|v| v.split('.').next())
+        .and_then(|minor| minor.parse::<u32>().ok());
+    minor.is_some_and(|m| m >= 90)
 }
