@@ -471,6 +471,7 @@ async fn run_only(cfg: &Cfg, pin: Pinning, only: &str) {
         .filter(|k| only.split(',').any(|o| o.trim() == k.short()))
         .collect();
     let mut notes = Vec::new();
+    let signer = Signer::new().await;
     for (cores, label) in [
         (SERVER_CORE, "entra-mock 1 core"),
         (BOTH_CORES, "entra-mock 2 cores"),
@@ -480,8 +481,11 @@ async fn run_only(cfg: &Cfg, pin: Pinning, only: &str) {
         let (proc, target, _) = servers::start_entra(pin, cores, dir.path(), &[]).await;
         println!("server pid {}", proc.pid);
         let mut fig = Figures::default();
+        // The limit around each token phase, as in the full run, so that a phase's figure
+        // reads against the host's speed at that moment.
+        let signer = (cores == SERVER_CORE).then_some((&signer, pin));
         measure(
-            &target, proc.pid, &kinds, cfg, label, &mut fig, &mut notes, None,
+            &target, proc.pid, &kinds, cfg, label, &mut fig, &mut notes, signer,
         )
         .await;
     }
@@ -590,8 +594,15 @@ async fn measure(
                 fig.sigs.insert(kind, s);
             }
             fig.peak_rss = fig.peak_rss.max(servers::status_kib(pid, "VmHWM:"));
+            let of_limit = match (limit, fig.sigs.get(&kind)) {
+                (Some(l), Some(&s)) if l > 0.0 && s > 0 => format!(
+                    ", {:.0}% of the signing limit {l:.0}/s",
+                    100.0 * stats.per_sec * f64::from(s) / l
+                ),
+                _ => String::new(),
+            };
             println!(
-                "  {label:<20} {:<40} {n:>2} conns: {:>8.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  (CPU: server {server_cpu:.2}, load generator {load_cpu:.2}, other processes {others:.2})",
+                "  {label:<20} {:<40} {n:>2} conns: {:>8.0}/s  p50 {:>7.2} ms  p99 {:>7.2} ms  (CPU: server {server_cpu:.2}, load generator {load_cpu:.2}, other processes {others:.2}{of_limit})",
                 kind.label(),
                 stats.per_sec,
                 stats.p50_ms(),

@@ -468,11 +468,10 @@ impl Deps<'_> {
         };
         let auth = Authenticated::by_session(&user, &session);
         // One transaction: the flow's end, the failure counts, the new session (and the old one
-        // it replaces), the code and the session's app, or none of them.
-        let mut tx = self.store.write().await?;
-        if !tx.end_flow(flow_id).await? {
-            return Err(Error::SignInSessionInvalid);
-        }
+        // it replaces), the code and the session's app, or none of them; sent whole at the
+        // commit, and refused there if another request ended the flow first.
+        let mut tx = self.store.write_later();
+        tx.end_flow(flow_id);
         // (A statement fewer on the writer when there is nothing to reset, the usual case.)
         if user.password_failures != 0 || user.mfa_failures != 0 {
             tx.clear_failures(&user.oid).await?;
@@ -484,9 +483,10 @@ impl Deps<'_> {
             tx.copy_session_apps(&old.id, &session.id).await?;
             tx.end_session(&old.id, self.now).await?;
         }
-        let reply =
-            authorize::complete(&mut tx, &self.id_tokens, req, &auth, &user, self.now).await?;
-        tx.commit().await?;
+        let reply = authorize::complete(&mut tx, &self.id_tokens, req, &auth, &user, self.now)
+            .await
+            .map_err(flow_ended)?;
+        tx.commit().await.map_err(|e| flow_ended(e.into()))?;
         Ok(Outcome::Reply {
             reply,
             session: Some(NewSession {
@@ -494,5 +494,20 @@ impl Deps<'_> {
                 persistence,
             }),
         })
+    }
+}
+
+/// AADSTS50089 for a transaction refused because another request ended its flow first
+/// ([`Tx::end_flow`](crate::store::Tx::end_flow)); any other error as it is.
+fn flow_ended(e: Error) -> Error {
+    match &e {
+        Error::Internal(cause)
+            if cause
+                .downcast_ref::<sqlx::Error>()
+                .is_some_and(crate::store::tx::is_expect_one_failure) =>
+        {
+            Error::SignInSessionInvalid
+        }
+        _ => e,
     }
 }

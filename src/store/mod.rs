@@ -139,11 +139,21 @@ pub struct Writer {
     jobs: Option<tokio::sync::mpsc::UnboundedSender<WriteJob>>,
 }
 
-/// A statement for the writer's thread, and where its answer goes.
-type WriteJob = (
-    sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'static>>,
-    tokio::sync::oneshot::Sender<sqlx::Result<sqlx::sqlite::SqliteQueryResult>>,
-);
+/// What the writer's thread runs, and where its answer goes.
+enum WriteJob {
+    /// One statement.
+    Statement(
+        sqlx::query::Query<'static, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'static>>,
+        tokio::sync::oneshot::Sender<sqlx::Result<sqlx::sqlite::SqliteQueryResult>>,
+    ),
+    /// A whole transaction's statements, `BEGIN` to `COMMIT` ([`Tx::commit`] of a transaction
+    /// that sent nothing before), rolled back if one fails.
+    Batch(
+        String,
+        sqlx::sqlite::SqliteArguments<'static>,
+        tokio::sync::oneshot::Sender<sqlx::Result<Vec<sqlx::sqlite::SqliteRow>>>,
+    ),
+}
 
 impl std::fmt::Debug for Writer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -165,12 +175,21 @@ impl Writer {
             .name("store-writer".into())
             .spawn(move || {
                 rt.block_on(async move {
-                    while let Some((query, answer)) = queue.recv().await {
+                    while let Some(job) = queue.recv().await {
                         let mut c = lock(&conn, &open_tx).await;
-                        let r = query.execute(&mut *c).await;
-                        drop(c);
                         // The request may have gone (a dropped connection): the write stands.
-                        let _ = answer.send(r);
+                        match job {
+                            WriteJob::Statement(query, answer) => {
+                                let r = query.execute(&mut *c).await;
+                                drop(c);
+                                let _ = answer.send(r);
+                            }
+                            WriteJob::Batch(sql, args, answer) => {
+                                let r = tx::run_batch(&mut c, &sql, args).await;
+                                drop(c);
+                                let _ = answer.send(r);
+                            }
+                        }
                     }
                 });
             })?;
@@ -194,7 +213,30 @@ impl Writer {
             return query.execute(&mut *self.lock().await).await;
         };
         let (answer, answered) = tokio::sync::oneshot::channel();
-        jobs.send((query, answer))
+        jobs.send(WriteJob::Statement(query, answer))
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        answered.await.map_err(|_| sqlx::Error::PoolClosed)?
+    }
+
+    /// Runs a whole transaction (`BEGIN` to `COMMIT`, one multi-statement query) in turn with
+    /// every other write, rolled back if a statement fails: on the writer's thread when it
+    /// runs, so that the writer is held for no longer than SQLite takes; else here.
+    async fn run_batch(
+        &self,
+        sql: String,
+        args: sqlx::sqlite::SqliteArguments<'static>,
+    ) -> sqlx::Result<Vec<sqlx::sqlite::SqliteRow>> {
+        let Some(jobs) = &self.jobs else {
+            let mut conn = self.lock().await;
+            // Dropped before the batch ends (the request went), this leaves it to the next
+            // holder to roll back what may have begun.
+            self.open_tx.store(true, Ordering::Release);
+            let r = tx::run_batch(&mut conn, &sql, args).await;
+            self.open_tx.store(false, Ordering::Release);
+            return r;
+        };
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        jobs.send(WriteJob::Batch(sql, args, answer))
             .map_err(|_| sqlx::Error::PoolClosed)?;
         answered.await.map_err(|_| sqlx::Error::PoolClosed)?
     }

@@ -95,14 +95,12 @@ impl Store {
 }
 
 impl Tx {
-    /// Ends a flow as the first write of the transaction that finishes it (with whatever is
-    /// queued, in one round trip); true for exactly one caller.
-    pub async fn end_flow(&mut self, id: &str) -> sqlx::Result<bool> {
-        if self.has_queued() {
-            self.run().await?;
-        }
-        self.defer("DELETE FROM signin_flows WHERE id = ? RETURNING 1")
+    /// Ends a flow as the first write of the transaction that finishes it (queued, with a guard:
+    /// if another request ended it first, the transaction fails there and is rolled back,
+    /// [`super::tx::is_expect_one_failure`]), so exactly one caller's transaction commits.
+    pub fn end_flow(&mut self, id: &str) {
+        self.defer("DELETE FROM signin_flows WHERE id = ?")
             .bind(id.to_string());
-        Ok(self.run().await?.len() == 1)
+        self.expect_one();
     }
 }

@@ -28,7 +28,9 @@ use super::{Store, Writer};
 /// A write transaction on the writer connection, which it holds until it ends. Dropped without
 /// [`Tx::commit`] after it began, it is rolled back before the writer's next use.
 pub struct Tx {
-    conn: OwnedMutexGuard<SqliteConnection>,
+    /// The writer, once taken ([`Store::write`] takes it at once, [`Store::write_later`] when
+    /// it first sends).
+    conn: Option<OwnedMutexGuard<SqliteConnection>>,
     writer: Writer,
     /// `BEGIN IMMEDIATE` has been sent (and no `COMMIT` or `ROLLBACK` since).
     begun: bool,
@@ -47,12 +49,38 @@ impl Store {
     pub async fn write(&self) -> sqlx::Result<Tx> {
         let conn = self.writer.lock().await;
         Ok(Tx {
-            conn,
+            conn: Some(conn),
             writer: self.writer.clone(),
             begun: false,
             pending: Batch::default(),
         })
     }
+
+    /// A write transaction that takes the writer only when it sends: at its first statement
+    /// whose answer is needed ([`Tx::conn`], [`Tx::run`]), or at [`Tx::commit`], where a
+    /// transaction that sent nothing before goes whole, in one round trip, and on the writer's
+    /// thread when it runs ([`Writer::run_batch`]): the writer is held for no longer than SQLite
+    /// takes, instead of across the request's work between its statements (issue 12: the end of
+    /// a sign-in held it across two round trips, and sign-ins did not scale to two cores). For
+    /// transactions that decide nothing from what other writers do before they send (whatever
+    /// depends on it belongs in the batch: [`Tx::expect_one`]).
+    pub fn write_later(&self) -> Tx {
+        Tx {
+            conn: None,
+            writer: self.writer.clone(),
+            begun: false,
+            pending: Batch::default(),
+        }
+    }
+}
+
+/// The message of [`Tx::expect_one`]'s failure (migration `0022_expect_one.sql`).
+const EXPECTED_ONE: &str = "entra-mock: expected one changed row";
+
+/// Whether `e` is the failure of a [`Tx::expect_one`] guard (the transaction was rolled back).
+pub fn is_expect_one_failure(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.message().contains(EXPECTED_ONE))
 }
 
 /// Statements queued to run in one round trip, with their arguments in order.
@@ -92,7 +120,17 @@ impl Tx {
     /// the queued statements run first, in the same round trip).
     pub async fn conn(&mut self) -> sqlx::Result<&mut SqliteConnection> {
         self.flush(false).await?;
-        Ok(&mut self.conn)
+        self.taken().await
+    }
+
+    /// The writer, taken now if it was not.
+    async fn taken(&mut self) -> sqlx::Result<&mut SqliteConnection> {
+        if self.conn.is_none() {
+            self.conn = Some(self.writer.lock().await);
+        }
+        self.conn
+            .as_deref_mut()
+            .ok_or_else(|| sqlx::Error::Protocol("the writer was not taken".into()))
     }
 
     /// Runs the queued statements now (after `BEGIN` if this is the transaction's first
@@ -100,6 +138,12 @@ impl Tx {
     /// changed rows: SQLite reports a count for `BEGIN` too, the previous statement's.)
     pub async fn run(&mut self) -> sqlx::Result<Vec<SqliteRow>> {
         self.flush(false).await
+    }
+
+    /// Queues a guard: the statement queued just before must change exactly one row, or the
+    /// batch fails there ([`is_expect_one_failure`]) and the whole transaction is rolled back.
+    pub fn expect_one(&mut self) {
+        self.defer("INSERT INTO expect_one (n) VALUES (changes())");
     }
 
     pub fn has_queued(&self) -> bool {
@@ -129,8 +173,12 @@ impl Tx {
         if commit {
             sql.push_str("COMMIT;");
         }
+        if self.conn.is_none() && commit {
+            // The whole transaction in one go: nothing was sent before, so nothing is open.
+            return self.writer.run_batch(sql, batch.args).await;
+        }
         self.begun = true;
-        let conn = &mut *self.conn;
+        let conn = self.taken().await?;
         match conn.fetch_all(sqlx::query_with(&sql, batch.args)).await {
             Ok(rows) => {
                 self.begun = !commit;
@@ -158,6 +206,20 @@ impl Drop for Tx {
             rt.spawn(async move { drop(writer.lock().await) });
         }
     }
+}
+
+/// Runs a whole transaction's statements (`BEGIN` to `COMMIT`, one multi-statement query) on
+/// the writer `conn`, rolling it back if one fails.
+pub(super) async fn run_batch(
+    conn: &mut SqliteConnection,
+    sql: &str,
+    args: SqliteArguments<'static>,
+) -> sqlx::Result<Vec<SqliteRow>> {
+    let r = conn.fetch_all(sqlx::query_with(sql, args)).await;
+    if r.is_err() {
+        roll_back(conn).await;
+    }
+    r
 }
 
 /// Ends whatever transaction is open on `conn` (none is no error).

@@ -2,7 +2,8 @@
 //! use answered, each with a token of its own), and interactive sign-ins of different users at
 //! once, each getting its own identity and nothing of another's. One code redeemed at once is
 //! `tokens_errors::sixteen_concurrent_redemptions_of_one_code_give_exactly_one_success`; the
-//! `detect` policy's concurrent reuse is in `tokens_refresh`.
+//! `detect` policy's concurrent reuse is in `tokens_refresh`. One sign-in form posted many times
+//! at once ends its flow once.
 
 use std::collections::HashSet;
 
@@ -10,7 +11,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::signin_helpers::{code_of, code_request, sign_in};
+use crate::signin_helpers::{code_of, code_request, password_page, sign_in};
 use crate::token_helpers::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -101,5 +102,59 @@ async fn interactive_sign_ins_of_different_users_at_once_mix_nothing() {
         assert_eq!(id["preferred_username"], upn.as_str());
         assert_eq!(id["oid"], oid.as_str());
         assert_eq!(access["oid"], oid.as_str());
+    }
+}
+
+/// The password form of one flow posted eight times at once, with one worker and with the
+/// writer's thread: exactly one post signs in (one session, one code), the others are told
+/// the flow is over (AADSTS50089) and write nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_sign_in_form_posted_at_once_ends_its_flow_once() {
+    for workers in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = entra_mock::config::Settings::for_tests(dir.path().to_path_buf());
+        settings.workers = workers;
+        let app = TestApp::spawn_with(settings).await;
+        let client = app.client();
+        let html = password_page(&app, &client, ALICE).await;
+        let posts: Vec<_> = (0..8)
+            .map(|_| {
+                let (client, base, html) = (client.clone(), app.https.clone(), html.clone());
+                tokio::spawn(async move {
+                    crate::signin_helpers::submit(&client, &base, &html, &[("passwd", PASSWORD)])
+                        .await
+                })
+            })
+            .collect();
+        let mut codes = Vec::new();
+        let mut refused = 0;
+        for post in posts {
+            let res = post.await.unwrap();
+            if res.status() == 302 {
+                codes.push(code_of(&res));
+            } else {
+                assert_eq!(res.status(), 400, "{workers} workers");
+                let body = res.text().await.unwrap();
+                assert!(body.contains("AADSTS50089"), "{workers} workers: {body}");
+                refused += 1;
+            }
+        }
+        assert_eq!((codes.len(), refused), (1, 7), "{workers} workers");
+        let count = |sql: &'static str| {
+            let pool = app.state.store.pool.clone();
+            async move {
+                sqlx::query_scalar::<_, i64>(sql)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(count("SELECT COUNT(*) FROM sso_sessions").await, 1);
+        assert_eq!(count("SELECT COUNT(*) FROM auth_codes").await, 1);
+        assert_eq!(count("SELECT COUNT(*) FROM signin_flows").await, 0);
+        let a = app
+            .redeem_bff_pkce(&codes[0], crate::signin_helpers::VERIFIER)
+            .await;
+        assert_eq!(a.status, 200, "{workers} workers: {}", a.body);
     }
 }

@@ -127,3 +127,60 @@ async fn the_hot_writes_answer_alike_with_one_worker_and_with_the_writer_thread(
             .assert_error(400, "invalid_grant", 54005);
     }
 }
+
+/// A transaction from `Store::write_later` takes the writer only at its commit and goes whole;
+/// an `expect_one` guard after a statement that changed no row refuses all of it.
+#[tokio::test]
+async fn a_guard_refuses_a_whole_transaction_sent_at_commit_with_one_worker_and_with_the_writer_thread(
+) {
+    for workers in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = entra_mock::config::Settings::for_tests(dir.path().to_path_buf());
+        settings.workers = workers;
+        let app = TestApp::spawn_with(settings).await;
+        let store = &app.state.store;
+        let now = app.state.clock.unix();
+
+        // The guarded statement changed one row: everything commits together, at the commit.
+        let mut tx = store.write_later();
+        queue_session(&mut tx, &app, "s-1").await;
+        tx.expect_one();
+        tx.add_session_app("s-1", BFF).await.unwrap();
+        // The writer is free meanwhile: another transaction commits first.
+        let mut other = store.write().await.unwrap();
+        queue_session(&mut other, &app, "s-0").await;
+        other.commit().await.unwrap();
+        assert_eq!(session_ids(&app).await, ["s-0"], "{workers} workers");
+        tx.commit().await.unwrap();
+        assert_eq!(session_ids(&app).await, ["s-0", "s-1"], "{workers} workers");
+        assert_eq!(store.session_apps("s-1").await.unwrap(), [BFF]);
+
+        // It changed none: the guard fails, and nothing of the transaction is written.
+        let mut tx = store.write_later();
+        queue_session(&mut tx, &app, "s-2").await;
+        tx.end_session("no-such-session", now).await.unwrap();
+        tx.expect_one();
+        tx.add_session_app("s-1", "another-client").await.unwrap();
+        let e = tx.commit().await.unwrap_err();
+        assert!(
+            entra_mock::store::tx::is_expect_one_failure(&e),
+            "{workers} workers: {e}"
+        );
+        assert_eq!(session_ids(&app).await, ["s-0", "s-1"], "{workers} workers");
+        assert_eq!(store.session_apps("s-1").await.unwrap(), [BFF]);
+
+        // The writer goes on, with no transaction left open: both kinds commit.
+        let mut tx = store.write_later();
+        queue_session(&mut tx, &app, "s-3").await;
+        tx.commit().await.unwrap();
+        sqlx::query("UPDATE sso_sessions SET persistent = 1")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            session_ids(&app).await,
+            ["s-0", "s-1", "s-3"],
+            "{workers} workers"
+        );
+    }
+}
