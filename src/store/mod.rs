@@ -228,11 +228,12 @@ impl Writer {
     ) -> sqlx::Result<Vec<sqlx::sqlite::SqliteRow>> {
         let Some(jobs) = &self.jobs else {
             let mut conn = self.lock().await;
-            // Dropped before the batch ends (the request went), this leaves it to the next
-            // holder to roll back what may have begun.
-            self.open_tx.store(true, Ordering::Release);
+            let mut running = tx::Running {
+                writer: self,
+                armed: true,
+            };
             let r = tx::run_batch(&mut conn, &sql, args).await;
-            self.open_tx.store(false, Ordering::Release);
+            running.armed = false;
             return r;
         };
         let (answer, answered) = tokio::sync::oneshot::channel();

@@ -198,12 +198,34 @@ impl Drop for Tx {
         if !self.begun {
             return;
         }
-        // The next holder of the writer rolls back first; a task takes the writer now to do it
-        // at once (so that another connection's write does not wait for it).
-        self.writer.open_tx.store(true, Ordering::Release);
+        self.writer.left_open();
+    }
+}
+
+impl Writer {
+    /// A transaction may be open on the writer and nobody will end it: the next holder rolls
+    /// it back first, and a task takes the writer now to do so at once (so that another
+    /// connection's write does not wait for it).
+    pub(super) fn left_open(&self) {
+        self.open_tx.store(true, Ordering::Release);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let writer = self.writer.clone();
+            let writer = self.clone();
             rt.spawn(async move { drop(writer.lock().await) });
+        }
+    }
+}
+
+/// Armed while a batch runs on the request's task: dropped armed (the request went before the
+/// batch ended), it leaves the writer to be rolled back ([`Writer::left_open`]).
+pub(super) struct Running<'w> {
+    pub writer: &'w Writer,
+    pub armed: bool,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.writer.left_open();
         }
     }
 }

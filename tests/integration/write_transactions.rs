@@ -184,3 +184,46 @@ async fn a_guard_refuses_a_whole_transaction_sent_at_commit_with_one_worker_and_
         );
     }
 }
+
+/// With one worker a transaction sent whole at its commit runs on the request's task: dropped
+/// after it was sent (the request went), it leaves no transaction open on the writer.
+#[tokio::test]
+async fn a_whole_transaction_dropped_while_it_runs_leaves_the_writer_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = entra_mock::config::Settings::for_tests(dir.path().to_path_buf());
+    settings.workers = 1;
+    let app = TestApp::spawn_with(settings).await;
+    let store = &app.state.store;
+    for i in 0..5 {
+        let mut tx = store.write_later();
+        queue_session(&mut tx, &app, &format!("dropped-{i}")).await;
+        tx.add_session_app(&format!("dropped-{i}"), BFF)
+            .await
+            .unwrap();
+        // Another connection holds SQLite's write lock, so the batch cannot end at once: it is
+        // sent at its first poll, then dropped while SQLite's thread waits to begin it.
+        let mut blocker = store.pool.acquire().await.unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut *blocker)
+            .await
+            .unwrap();
+        tokio::select! {
+            biased;
+            r = tx.commit() => panic!("the batch answered at its first poll: {r:?}"),
+            () = std::future::ready(()) => {}
+        }
+        sqlx::query("COMMIT").execute(&mut *blocker).await.unwrap();
+        drop(blocker);
+        // The writer goes on: the next transaction commits, and the lock is free for others.
+        let mut tx = store.write_later();
+        queue_session(&mut tx, &app, &format!("kept-{i}")).await;
+        tx.commit().await.unwrap();
+        sqlx::query("UPDATE sso_sessions SET persistent = 1")
+            .execute(&store.pool)
+            .await
+            .unwrap();
+    }
+    let ids = session_ids(&app).await;
+    let kept: Vec<_> = ids.iter().filter(|id| id.starts_with("kept-")).collect();
+    assert_eq!(kept, ["kept-0", "kept-1", "kept-2", "kept-3", "kept-4"]);
+}
