@@ -9,8 +9,9 @@
 //! switches), and the writer stays locked for every one of them. So a transaction sends nothing
 //! until it must: statements that need no answer are queued ([`Tx::defer`]) and go with the
 //! next statement that does, or with the `COMMIT` (issue 12: the end of a sign-in was five
-//! round trips on the writer; now `BEGIN` with the flow's end, whose answer decides, then the
-//! session, the code and `COMMIT`). The queued statements run as one multi-statement query,
+//! round trips on the writer; now one, `BEGIN` to `COMMIT`, sent at its commit
+//! ([`Store::write_later`]), where a guard decides whether the flow was still there
+//! ([`Tx::expect_one`])). The queued statements run as one multi-statement query,
 //! its arguments bound in order across the statements: sqlx 0.8's SQLite driver does this (its
 //! other drivers do not, and sqlx calls the behaviour deprecated, so a later major version may
 //! drop it; the tests in `tests/integration/write_transactions.rs` would fail then).
@@ -25,8 +26,9 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::{Store, Writer};
 
-/// A write transaction on the writer connection, which it holds until it ends. Dropped without
-/// [`Tx::commit`] after it began, it is rolled back before the writer's next use.
+/// A write transaction on the writer connection, which it holds from the moment it takes it
+/// until it ends. Dropped without [`Tx::commit`] after it began, it is rolled back before the
+/// writer's next use.
 pub struct Tx {
     /// The writer, once taken ([`Store::write`] takes it at once, [`Store::write_later`] when
     /// it first sends).
