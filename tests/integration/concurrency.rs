@@ -111,10 +111,7 @@ async fn interactive_sign_ins_of_different_users_at_once_mix_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_sign_in_form_posted_at_once_ends_its_flow_once() {
     for workers in [1, 2] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut settings = entra_mock::config::Settings::for_tests(dir.path().to_path_buf());
-        settings.workers = workers;
-        let app = TestApp::spawn_with(settings).await;
+        let app = TestApp::spawn_with_workers(workers).await;
         let client = app.client();
         let html = password_page(&app, &client, ALICE).await;
         let posts: Vec<_> = (0..8)

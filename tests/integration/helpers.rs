@@ -53,6 +53,17 @@ impl TestApp {
         app
     }
 
+    /// [`TestApp::spawn`] with `workers` actix workers (one: writes on the request's task; more:
+    /// the hot writes on the store writer's thread).
+    pub async fn spawn_with_workers(workers: usize) -> TestApp {
+        let temp = tempfile::tempdir().unwrap();
+        let mut settings = Settings::for_tests(temp.path().to_path_buf());
+        settings.workers = workers;
+        let mut app = Self::spawn_with(settings).await;
+        app._temp = Some(temp);
+        app
+    }
+
     /// A server on an existing data dir (for restart tests).
     pub async fn spawn_in(dir: &Path) -> TestApp {
         Self::spawn_with(Settings::for_tests(dir.to_path_buf())).await

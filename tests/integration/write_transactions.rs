@@ -92,10 +92,7 @@ async fn a_transaction_dropped_before_sending_anything_writes_nothing() {
 async fn the_hot_writes_answer_alike_with_one_worker_and_with_the_writer_thread() {
     let verifier = crate::signin_helpers::VERIFIER;
     for workers in [1, 2] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut settings = entra_mock::config::Settings::for_tests(dir.path().to_path_buf());
-        settings.workers = workers;
-        let app = TestApp::spawn_with(settings).await;
+        let app = TestApp::spawn_with_workers(workers).await;
 
         let first = crate::signin_helpers::sign_in_alice(&app, &app.client()).await;
         let a = app.redeem_bff_pkce(&first, verifier).await;
@@ -134,10 +131,7 @@ async fn the_hot_writes_answer_alike_with_one_worker_and_with_the_writer_thread(
 async fn a_guard_refuses_a_whole_transaction_sent_at_commit_with_one_worker_and_with_the_writer_thread(
 ) {
     for workers in [1, 2] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut settings = entra_mock::config::Settings::for_tests(dir.path().to_path_buf());
-        settings.workers = workers;
-        let app = TestApp::spawn_with(settings).await;
+        let app = TestApp::spawn_with_workers(workers).await;
         let store = &app.state.store;
         let now = app.state.clock.unix();
 
@@ -189,10 +183,7 @@ async fn a_guard_refuses_a_whole_transaction_sent_at_commit_with_one_worker_and_
 /// after it was sent (the request went), it leaves no transaction open on the writer.
 #[tokio::test]
 async fn a_whole_transaction_dropped_while_it_runs_leaves_the_writer_usable() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = entra_mock::config::Settings::for_tests(dir.path().to_path_buf());
-    settings.workers = 1;
-    let app = TestApp::spawn_with(settings).await;
+    let app = TestApp::spawn_with_workers(1).await;
     let store = &app.state.store;
     for i in 0..5 {
         let mut tx = store.write_later();
