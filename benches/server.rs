@@ -596,7 +596,7 @@ async fn measure(
             fig.peak_rss = fig.peak_rss.max(servers::status_kib(pid, "VmHWM:"));
             let of_limit = match (limit, fig.sigs.get(&kind)) {
                 (Some(l), Some(&s)) if l > 0.0 && s > 0 => format!(
-                    ", {:.0}% of the signing limit {l:.0}/s",
+                    ", {:.0}% of the one-core signing limit {l:.0}/s",
                     100.0 * stats.per_sec * f64::from(s) / l
                 ),
                 _ => String::new(),
