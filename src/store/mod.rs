@@ -218,24 +218,20 @@ impl Writer {
         answered.await.map_err(|_| sqlx::Error::PoolClosed)?
     }
 
-    /// Runs a whole transaction (`BEGIN` to `COMMIT`, one multi-statement query) in turn with
-    /// every other write, rolled back if a statement fails: on the writer's thread when it
-    /// runs, so that the writer is held for no longer than SQLite takes; else here.
+    /// Whether the writer's thread runs ([`Store::start_writer_thread`]).
+    fn has_thread(&self) -> bool {
+        self.jobs.is_some()
+    }
+
+    /// Runs a whole transaction (`BEGIN` to `COMMIT`, one multi-statement query) on the writer's
+    /// thread, in turn with every other write, rolled back if a statement fails: the writer is
+    /// held for no longer than SQLite takes.
     async fn run_batch(
         &self,
         sql: String,
         args: sqlx::sqlite::SqliteArguments<'static>,
     ) -> sqlx::Result<Vec<sqlx::sqlite::SqliteRow>> {
-        let Some(jobs) = &self.jobs else {
-            let mut conn = self.lock().await;
-            let mut running = tx::Running {
-                writer: self,
-                armed: true,
-            };
-            let r = tx::run_batch(&mut conn, &sql, args).await;
-            running.armed = false;
-            return r;
-        };
+        let jobs = self.jobs.as_ref().ok_or(sqlx::Error::PoolClosed)?;
         let (answer, answered) = tokio::sync::oneshot::channel();
         jobs.send(WriteJob::Batch(sql, args, answer))
             .map_err(|_| sqlx::Error::PoolClosed)?;

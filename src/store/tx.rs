@@ -175,8 +175,9 @@ impl Tx {
         if commit {
             sql.push_str("COMMIT;");
         }
-        if self.conn.is_none() && commit {
-            // The whole transaction in one go: nothing was sent before, so nothing is open.
+        if self.conn.is_none() && commit && self.writer.has_thread() {
+            // The whole transaction in one go on the writer's thread: nothing was sent before,
+            // so nothing is open. (With no such thread it runs here like any other batch.)
             return self.writer.run_batch(sql, batch.args).await;
         }
         self.begun = true;
@@ -200,40 +201,18 @@ impl Drop for Tx {
         if !self.begun {
             return;
         }
-        self.writer.left_open();
-    }
-}
-
-impl Writer {
-    /// A transaction may be open on the writer and nobody will end it: the next holder rolls
-    /// it back first, and a task takes the writer now to do so at once (so that another
-    /// connection's write does not wait for it).
-    pub(super) fn left_open(&self) {
-        self.open_tx.store(true, Ordering::Release);
+        // The next holder of the writer rolls back first; a task takes the writer now to do it
+        // at once (so that another connection's write does not wait for it).
+        self.writer.open_tx.store(true, Ordering::Release);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let writer = self.clone();
+            let writer = self.writer.clone();
             rt.spawn(async move { drop(writer.lock().await) });
         }
     }
 }
 
-/// Armed while a batch runs on the request's task: dropped armed (the request went before the
-/// batch ended), it leaves the writer to be rolled back ([`Writer::left_open`]).
-pub(super) struct Running<'w> {
-    pub writer: &'w Writer,
-    pub armed: bool,
-}
-
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            self.writer.left_open();
-        }
-    }
-}
-
 /// Runs a whole transaction's statements (`BEGIN` to `COMMIT`, one multi-statement query) on
-/// the writer `conn`, rolling it back if one fails.
+/// the writer `conn` (on the writer's thread), rolling it back if one fails.
 pub(super) async fn run_batch(
     conn: &mut SqliteConnection,
     sql: &str,
