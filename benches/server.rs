@@ -143,15 +143,17 @@ pub struct Figures {
     pub others: BTreeMap<(Kind, usize), f64>,
     /// Cores' worth of CPU the server and the load generator used during each phase.
     pub cpu: BTreeMap<(Kind, usize), (f64, f64)>,
-    /// For each token phase, the in-process signing rate on core 0 measured just before it
-    /// (the server idle): its limit at that moment of a host whose speed drifts.
+    /// For each token phase, the in-process signing rate on core 0 measured in slices before,
+    /// between and after its measured slices (the server idle meanwhile): its limit over the
+    /// same moments, on a host whose speed drifts.
     pub limits: BTreeMap<(Kind, usize), f64>,
 }
 
 struct Cfg {
     quick: bool,
     timing: Timing,
-    /// One of the four slices of the signing limit measured before each token phase.
+    /// One slice of the signing limit, measured before, between and after the measured slices
+    /// of each token phase ([`Timing`]).
     limit_slice: Duration,
     samples: usize,
     peer_samples: usize,
@@ -172,14 +174,18 @@ fn main() {
             Timing {
                 warmup: Duration::from_millis(200),
                 measure: Duration::from_millis(500),
+                rounds: 2,
+                rewarm: Duration::from_millis(50),
             }
         } else {
             Timing {
                 warmup: Duration::from_millis(500),
                 measure: Duration::from_secs(3),
+                rounds: 6,
+                rewarm: Duration::from_millis(100),
             }
         },
-        limit_slice: Duration::from_millis(if quick { 50 } else { 250 }),
+        limit_slice: Duration::from_millis(if quick { 50 } else { 100 }),
         samples: if quick { 1 } else { 9 },
         peer_samples: if quick { 1 } else { 5 },
         idle: Duration::from_millis(if quick { 300 } else { 1000 }),
@@ -343,7 +349,7 @@ async fn run(cfg: Cfg, pin: Pinning, cores: usize, mut notes: Vec<String>) {
     ];
     if pin.on {
         header.push(format!(
-            "pinning (`taskset`): servers on core {SERVER_CORE}, the load generator on core {LOAD_CORE} (checked: {}; load generator `Cpus_allowed_list` {LOAD_CORE}); the in-process signing rate on core {SERVER_CORE}, at the start with no server running and around each token phase with the server idle",
+            "pinning (`taskset`): servers on core {SERVER_CORE}, the load generator on core {LOAD_CORE} (checked: {}; load generator `Cpus_allowed_list` {LOAD_CORE}); the in-process signing rate on core {SERVER_CORE}, at the start with no server running and in slices between those of each token phase with the server idle",
             pin_checks.join(", ")
         ));
         if two_cores {
@@ -433,8 +439,12 @@ async fn run(cfg: Cfg, pin: Pinning, cores: usize, mut notes: Vec<String>) {
         cfg.tick.as_millis()
     ));
     notes.insert(2, format!(
-        "the limit of a token phase (its \"of its limit\" and the two-core ratios) is the in-process signing rate on core {SERVER_CORE} measured just before and just after that phase, the higher of the two (each 4 slices of {} ms, the best; the server idle on its cores meanwhile), because this host's speed drifts from minute to minute; the \"limit\" row is the same measure at the start of the run, with no server running",
-        cfg.limit_slice.as_millis()
+        "the limit of a token phase (its \"of its limit\" and the two-core ratios) is the in-process signing rate on core {SERVER_CORE} over {} slices of {} ms taken before, between and after the phase's {} measured slices of {} ms (the load stopped and the server idle on its cores meanwhile; each later slice of load starts with {} ms of warm-up, not counted): all the signatures over all that time, because this host's speed moves by a third from one second to the next (`openssl speed -seconds 1 rsa2048`), so a limit and a phase measured at different moments do not compare; the \"limit\" row is the best of slices at the start of the run, with no server running",
+        cfg.timing.rounds + 1,
+        cfg.limit_slice.as_millis(),
+        cfg.timing.rounds,
+        (cfg.timing.measure / cfg.timing.rounds).as_millis(),
+        cfg.timing.rewarm.as_millis(),
     ));
     notes.insert(3, "ratios are entra-mock / peer: above 1 is better for per-second figures, below 1 for milliseconds and MiB".into());
 
@@ -561,21 +571,38 @@ async fn measure(
             // phase runs again, up to twice, and the quietest run counts.
             let mut best: Option<(Measured, Option<f64>)> = None;
             for _ in 0..3 {
-                // The limit is measured on each side of the phase and the higher counts: a
-                // moment the host was slow is no limit.
-                let limit = || {
-                    signer.filter(|_| kind.signs()).map(|(signer, pin)| {
-                        signing_rate(signer, pin, cfg.limit_slice * 4, 4, cfg.hz).0
-                    })
+                // The limit is measured in slices between the phase's own, with the load
+                // stopped, and counts whole: the host's speed moves from one second to the
+                // next, so the phase and its limit are measured at the same moments.
+                // Signatures counted, their time, and the whole time the slices took.
+                let mut signed = (0u32, Duration::ZERO, Duration::ZERO);
+                let mut sign_slice = |signer: &Signer, pin: Pinning| {
+                    let t0 = Instant::now();
+                    let (n, t) = signing_slice(signer, pin, cfg.limit_slice);
+                    signed.0 += n;
+                    signed.1 += t;
+                    signed.2 += t0.elapsed();
                 };
-                let limit_before = limit();
+                let mut between = signer
+                    .filter(|_| kind.signs())
+                    .map(|(signer, pin)| move || sign_slice(signer, pin));
                 let before = servers::CpuSnap::take(Some(pid));
-                let (stats, sigs) =
-                    phase(target, kind, n, cfg, &alice, totp.as_ref(), label, notes).await;
+                let (stats, sigs) = phase(
+                    target,
+                    kind,
+                    n,
+                    cfg,
+                    &alice,
+                    totp.as_ref(),
+                    label,
+                    notes,
+                    between.as_mut().map(|b| b as &mut dyn FnMut()),
+                )
+                .await;
                 let after = servers::CpuSnap::take(Some(pid));
-                let limit = limit_before.zip(limit()).map(|(a, b)| a.max(b));
+                let limit = (signed.0 > 0).then(|| f64::from(signed.0) / signed.1.as_secs_f64());
                 let others = after.others_since(&before, cfg.hz);
-                let ours = after.ours_since(&before, cfg.hz);
+                let ours = after.ours_since_less(&before, cfg.hz, signed.2);
                 if best.as_ref().is_none_or(|(b, _)| others < b.2) {
                     best = Some(((stats, sigs, others, ours), limit));
                 }
@@ -630,6 +657,7 @@ async fn phase(
     totp: Option<&Arc<SignInSetup>>,
     label: &str,
     notes: &mut Vec<String>,
+    between: Option<&mut dyn FnMut()>,
 ) -> (Stats, Option<u32>) {
     match kind {
         Kind::Healthz | Kind::Jwks | Kind::Discovery => {
@@ -642,14 +670,14 @@ async fn phase(
             for _ in 0..n {
                 ws.push(Get::new(connected(target).await, &path, expect));
             }
-            (load::run(ws, cfg.timing).await.0, None)
+            (load::run(ws, cfg.timing, between).await.0, None)
         }
         Kind::ClientCredentials => {
             let mut ws = Vec::new();
             for _ in 0..n {
                 ws.push(Token::new(connected(target).await, target));
             }
-            let (s, back) = load::run(ws, cfg.timing).await;
+            let (s, back) = load::run(ws, cfg.timing, between).await;
             (s, Some(back[0].sigs))
         }
         Kind::Refresh => {
@@ -664,7 +692,7 @@ async fn phase(
             for token in tokens {
                 ws.push(Refresh::new(connected(target).await, target, token));
             }
-            let (s, back) = load::run(ws, cfg.timing).await;
+            let (s, back) = load::run(ws, cfg.timing, between).await;
             (s, Some(back[0].sigs))
         }
         Kind::SignIn => {
@@ -677,7 +705,7 @@ async fn phase(
                     None,
                 ));
             }
-            let (s, back) = load::run(ws, cfg.timing).await;
+            let (s, back) = load::run(ws, cfg.timing, between).await;
             (s, Some(back[0].sigs))
         }
         Kind::SignInTotp => {
@@ -694,7 +722,7 @@ async fn phase(
                     Some(ticker.clock()),
                 ));
             }
-            let (s, back) = load::run(ws, cfg.timing).await;
+            let (s, back) = load::run(ws, cfg.timing, between).await;
             let ticks = ticker.stop().await;
             let waits = setup.waits.load(Ordering::Relaxed) - waits_before;
             if waits > 0 {
@@ -733,6 +761,30 @@ impl Signer {
     fn sign(&self) {
         std::hint::black_box(self.key.sign(&self.claims, false).expect("sign"));
     }
+}
+
+/// One slice of the signing limit: RS256 signatures made in-process on core 0 (where the server
+/// is idle) in about `dur`, and the time they took, after a few not counted (the core's caches
+/// held the server's work). This process then goes back to core 1.
+fn signing_slice(signer: &Signer, pin: Pinning, dur: Duration) -> (u32, Duration) {
+    pin.pin_self(SERVER_CORE);
+    for _ in 0..10 {
+        signer.sign();
+    }
+    let started = Instant::now();
+    let mut n = 0u32;
+    while started.elapsed() < dur {
+        signer.sign();
+        n += 1;
+    }
+    let took = started.elapsed();
+    if pin.on {
+        assert!(
+            pin.pin_self(LOAD_CORE),
+            "could not move the load generator back to core {LOAD_CORE}"
+        );
+    }
+    (n, took)
 }
 
 /// RS256 signatures per second in-process on one core (core 0, where the server is idle or not

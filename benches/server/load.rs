@@ -11,11 +11,16 @@ pub trait Worker: Send + 'static {
     fn op(&mut self) -> impl Future<Output = ()> + Send;
 }
 
-/// How long each phase runs.
+/// How long each phase runs: a warm-up, then `measure` in `rounds` equal slices. Between two
+/// slices (and before the first and after the last) the load stops for a moment, so that the
+/// limit a figure is read against can be measured on the same core at the same moments
+/// ([`run`]'s `between`); each slice after the first starts with a short warm-up of its own.
 #[derive(Clone, Copy)]
 pub struct Timing {
     pub warmup: Duration,
     pub measure: Duration,
+    pub rounds: u32,
+    pub rewarm: Duration,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -35,11 +40,63 @@ impl Stats {
     }
 }
 
-/// Runs `workers` concurrently (one task each) and gives them back with the figures.
-pub async fn run<W: Worker>(workers: Vec<W>, timing: Timing) -> (Stats, Vec<W>) {
+/// Runs `workers` concurrently (one task each) and gives them back with the figures. With
+/// `between`, the measured time is cut into `timing.rounds` slices and `between` runs before,
+/// between and after them, the load stopped (every operation under way ended); without, the
+/// phase runs in one go.
+pub async fn run<W: Worker>(
+    mut workers: Vec<W>,
+    timing: Timing,
+    mut between: Option<&mut dyn FnMut()>,
+) -> (Stats, Vec<W>) {
+    let rounds = if between.is_some() {
+        timing.rounds.max(1)
+    } else {
+        1
+    };
+    let slice = timing.measure / rounds;
+    let mut all = Vec::new();
+    for round in 0..rounds {
+        if let Some(b) = between.as_mut() {
+            b();
+        }
+        let warmup = if round == 0 {
+            timing.warmup
+        } else {
+            timing.rewarm
+        };
+        let (lat, back) = run_slice(workers, warmup, slice).await;
+        workers = back;
+        all.extend(lat);
+    }
+    if let Some(b) = between.as_mut() {
+        b();
+    }
+    // Operations that started in the measured slices, over their time: those still running at
+    // a slice's start (not counted) balance those running past its end (counted).
+    let secs = slice.as_secs_f64() * f64::from(rounds);
+    all.sort_unstable();
+    let pick = |q: usize| all.get((all.len() * q / 100).min(all.len().saturating_sub(1)));
+    let stats = Stats {
+        ops: all.len(),
+        per_sec: all.len() as f64 / secs,
+        p50: pick(50).copied().unwrap_or_default(),
+        p99: pick(99).copied().unwrap_or_default(),
+    };
+    assert!(stats.ops > 0, "a load phase completed no operation");
+    (stats, workers)
+}
+
+/// One slice: `workers` run for `warmup` and then `measure`; the latencies of the operations
+/// that started in `measure`.
+async fn run_slice<W: Worker>(
+    workers: Vec<W>,
+    warmup: Duration,
+    measure: Duration,
+) -> (Vec<Duration>, Vec<W>) {
     let start = Instant::now();
-    let measure_from = start + timing.warmup;
-    let end = measure_from + timing.measure;
+    let measure_from = start + warmup;
+    let end = measure_from + measure;
     let tasks: Vec<_> = workers
         .into_iter()
         .map(|mut w| {
@@ -66,17 +123,5 @@ pub async fn run<W: Worker>(workers: Vec<W>, timing: Timing) -> (Stats, Vec<W>) 
         back.push(w);
         all.extend(lat);
     }
-    // Operations that started in the measured window, over the window: those still running at
-    // its start (not counted) balance those running past its end (counted).
-    let secs = timing.measure.as_secs_f64();
-    all.sort_unstable();
-    let pick = |q: usize| all.get((all.len() * q / 100).min(all.len().saturating_sub(1)));
-    let stats = Stats {
-        ops: all.len(),
-        per_sec: all.len() as f64 / secs,
-        p50: pick(50).copied().unwrap_or_default(),
-        p99: pick(99).copied().unwrap_or_default(),
-    };
-    assert!(stats.ops > 0, "a load phase completed no operation");
-    (stats, back)
+    (all, back)
 }

@@ -430,13 +430,26 @@ impl CpuSnap {
 
     /// The cores' worth of CPU the server and this process used since `earlier`.
     pub fn ours_since(&self, earlier: &CpuSnap, ticks_per_sec: f64) -> (f64, f64) {
-        let wall = (self.at - earlier.at).as_secs_f64() * ticks_per_sec;
+        self.ours_since_less(earlier, ticks_per_sec, Duration::ZERO)
+    }
+
+    /// [`CpuSnap::ours_since`] with `aside` taken out of the time and of this process's CPU:
+    /// the time this process spent busy on something else than the load (the signing limit's
+    /// slices), the server idle meanwhile.
+    pub fn ours_since_less(
+        &self,
+        earlier: &CpuSnap,
+        ticks_per_sec: f64,
+        aside: Duration,
+    ) -> (f64, f64) {
+        let aside = aside.as_secs_f64() * ticks_per_sec;
+        let wall = (self.at - earlier.at).as_secs_f64() * ticks_per_sec - aside;
         if wall <= 0.0 {
             return (0.0, 0.0);
         }
         (
             self.server.saturating_sub(earlier.server) as f64 / wall,
-            self.me.saturating_sub(earlier.me) as f64 / wall,
+            (self.me.saturating_sub(earlier.me) as f64 - aside).max(0.0) / wall,
         )
     }
 }
