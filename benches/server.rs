@@ -578,7 +578,7 @@ async fn measure(
                 let mut signed = (0u32, Duration::ZERO, Duration::ZERO);
                 let mut sign_slice = |signer: &Signer, pin: Pinning| {
                     let t0 = Instant::now();
-                    let (n, t) = signing_slice(signer, pin, cfg.limit_slice);
+                    let (n, t, _) = signing_slice(signer, pin, cfg.limit_slice);
                     signed.0 += n;
                     signed.1 += t;
                     signed.2 += t0.elapsed();
@@ -764,10 +764,10 @@ impl Signer {
 }
 
 /// One slice of the signing limit: RS256 signatures made in-process on core 0 (where the server
-/// is idle) in about `dur`, and the time they took, after a few not counted (the core's caches
-/// held the server's work). This process then goes back to core 1.
-fn signing_slice(signer: &Signer, pin: Pinning, dur: Duration) -> (u32, Duration) {
-    pin.pin_self(SERVER_CORE);
+/// is idle) in about `dur`, the time they took, after a few not counted (the core's caches held
+/// the server's work), and whether this process ran pinned. It then goes back to core 1.
+fn signing_slice(signer: &Signer, pin: Pinning, dur: Duration) -> (u32, Duration, bool) {
+    let pinned = pin.pin_self(SERVER_CORE);
     for _ in 0..10 {
         signer.sign();
     }
@@ -784,13 +784,13 @@ fn signing_slice(signer: &Signer, pin: Pinning, dur: Duration) -> (u32, Duration
             "could not move the load generator back to core {LOAD_CORE}"
         );
     }
-    (n, took)
+    (n, took, pinned)
 }
 
 /// RS256 signatures per second in-process on one core (core 0, where the server is idle or not
 /// running): the best of `slices` equal slices of `dur` (the limit, least disturbed by other
-/// processes). This process then goes back to core 1. Answers the rate, whether it ran pinned,
-/// and the cores' worth of CPU other processes used meanwhile.
+/// processes). Answers the rate, whether it ran pinned, and the cores' worth of CPU other
+/// processes used meanwhile.
 fn signing_rate(
     signer: &Signer,
     pin: Pinning,
@@ -798,29 +798,15 @@ fn signing_rate(
     slices: u32,
     hz: f64,
 ) -> (f64, bool, f64) {
-    let pinned = pin.pin_self(SERVER_CORE);
-    for _ in 0..50 {
-        signer.sign();
-    }
     let before = servers::CpuSnap::take(None);
-    let slice = dur / slices;
     let mut best = 0.0f64;
+    let mut pinned = true;
     for _ in 0..slices {
-        let started = Instant::now();
-        let mut n = 0u32;
-        while started.elapsed() < slice {
-            signer.sign();
-            n += 1;
-        }
-        best = best.max(f64::from(n) / started.elapsed().as_secs_f64());
+        let (n, took, on_core) = signing_slice(signer, pin, dur / slices);
+        pinned &= on_core;
+        best = best.max(f64::from(n) / took.as_secs_f64());
     }
     let others = servers::CpuSnap::take(None).others_since(&before, hz);
-    if pin.on {
-        assert!(
-            pin.pin_self(LOAD_CORE),
-            "could not move the load generator back to core {LOAD_CORE}"
-        );
-    }
     (best, pinned, others)
 }
 
