@@ -182,17 +182,11 @@ impl Tx {
         }
         self.begun = true;
         let conn = self.taken().await?;
-        match conn.fetch_all(sqlx::query_with(&sql, batch.args)).await {
-            Ok(rows) => {
-                self.begun = !commit;
-                Ok(rows)
-            }
-            Err(e) => {
-                roll_back(conn).await;
-                self.begun = false;
-                Err(e)
-            }
-        }
+        let r = run_batch(conn, &sql, batch.args).await;
+        // Committed, or rolled back by `run_batch`: either way nothing is open but a transaction
+        // that goes on.
+        self.begun = r.is_ok() && !commit;
+        r
     }
 }
 
@@ -211,8 +205,9 @@ impl Drop for Tx {
     }
 }
 
-/// Runs a whole transaction's statements (`BEGIN` to `COMMIT`, one multi-statement query) on
-/// the writer `conn` (on the writer's thread), rolling it back if one fails.
+/// Runs a batch of a transaction's statements (one multi-statement query) on the writer `conn`,
+/// rolling the transaction back if one fails: for [`Tx::flush`], and on the writer's thread for
+/// a whole transaction sent at its commit.
 pub(super) async fn run_batch(
     conn: &mut SqliteConnection,
     sql: &str,
