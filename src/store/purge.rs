@@ -77,7 +77,7 @@ impl Store {
         purged.flows += exec("DELETE FROM signin_flows WHERE expires_at <= ?", now).await?;
         purged.flows += exec(
             "DELETE FROM signin_flows WHERE id IN
-               (SELECT id FROM signin_flows ORDER BY created_at DESC LIMIT -1 OFFSET ?)",
+               (SELECT id FROM signin_flows ORDER BY expires_at DESC LIMIT -1 OFFSET ?)",
             MAX_FLOWS,
         )
         .await?;

@@ -146,7 +146,8 @@ async fn flows_sessions_and_refresh_tokens_are_capped_oldest_first() {
         )
         .bind(format!("flow-{i}"))
         .bind(t - 600 + i)
-        .bind(t + 600)
+        // As the server stores a flow: it expires a fixed time after it starts.
+        .bind(t - 600 + i + entra_mock::signin::FLOW_LIFETIME_SECS)
         .execute(&mut *tx)
         .await
         .unwrap();
