@@ -22,9 +22,6 @@ impl std::fmt::Debug for FlowRow {
 }
 
 impl Store {
-    /// Stores a new flow. `expires_at` is `now` plus the one lifetime every flow has
-    /// (`signin::FLOW_LIFETIME_SECS`): the cap on flows ([`Store::purge`]) orders them by expiry
-    /// as by start, with no index on `created_at` (migration 0023).
     pub async fn insert_flow(
         &self,
         id: &str,
