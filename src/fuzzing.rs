@@ -1,4 +1,4 @@
-//! Fuzz targets (issue 12, bad input), shared by the cargo-fuzz crate in `fuzz/` (nightly) and by
+//! Fuzz targets (issue 12, bad input), shared by the cargo-fuzz crate in `fuzz/` (libFuzzer, coverage-guided) and by
 //! the stable test `tests/integration/fuzz_targets.rs`, which runs them over the saved corpus in
 //! `fuzz/corpus/` and over random inputs. Each target turns arbitrary bytes into one request to a
 //! real entra-mock (in-process, real HTTP and SQLite, started once per process) and checks the

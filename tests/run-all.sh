@@ -15,25 +15,33 @@ cargo build --release --locked
 echo "== cargo test --release --locked"
 cargo test --release --locked
 
-echo "== fuzz targets (fuzz/): built on this toolchain, each run a few seconds over a copy of its corpus"
-# Stable Rust builds the cargo-fuzz targets with libFuzzer but without coverage instrumentation
-# (random and corpus-mutation inputs); with nightly and cargo-fuzz installed, the instrumented
-# build runs instead. The same targets also ran above as ordinary tests (fuzz_targets.rs).
-CARGO_TARGET_DIR="$PWD/target" cargo build --release --locked --manifest-path fuzz/Cargo.toml
+echo "== fuzz targets (fuzz/): coverage-guided libFuzzer, each run a few seconds from its saved corpus"
+# The flags cargo-fuzz passes (SanitizerCoverage: edge counters, a PC table and comparison
+# tracing, plus debug assertions and overflow checks), without its nightly-only AddressSanitizer,
+# so stable Rust builds the same coverage-guided binaries. Built for the host triple so that the
+# build scripts and proc macros stay uninstrumented, in a target dir of their own so the main
+# build keeps its artifacts. The same targets also ran above as ordinary tests (fuzz_targets.rs).
+host=$(rustc -vV | sed -n 's/^host: //p')
+fuzz_target_dir="$PWD/target/fuzz"
+RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+-Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks" \
+  CARGO_TARGET_DIR="$fuzz_target_dir" \
+  cargo build --release --locked --target "$host" --manifest-path fuzz/Cargo.toml
 fuzz_secs="${ENTRA_MOCK_FUZZ_SECONDS:-5}"
 for target in fuzz/fuzz_targets/*.rs; do
   name=$(basename "$target" .rs)
   work="target/fuzz-corpus/$name"
-  rm -rf "$work" && mkdir -p "$work" && cp fuzz/corpus/"$name"/* "$work"/
-  if command -v cargo-fuzz >/dev/null && rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-    (cd fuzz && cargo +nightly fuzz run "$name" "../$work" -- -max_total_time="$fuzz_secs")
-  else
-    if ! "target/release/$name" -max_total_time="$fuzz_secs" "$work" >"$work.log" 2>&1; then
-      cat "$work.log"
-      exit 1
-    fi
-    echo "$name: $(tail -n 1 "$work.log")"
+  crashes="target/fuzz-crashes/$name"
+  rm -rf "$work" "$crashes" && mkdir -p "$work" "$crashes" && cp fuzz/corpus/"$name"/* "$work"/
+  if ! "$fuzz_target_dir/$host/release/$name" -max_total_time="$fuzz_secs" -timeout=10 \
+    -artifact_prefix="$crashes/" "$work" >"$work.log" 2>&1; then
+    tail -n 60 "$work.log"
+    echo "fuzz target $name failed: its input is in $crashes/" >&2
+    exit 1
   fi
+  echo "$name: $(grep -m1 'INITED' "$work.log" | grep -o 'cov: [0-9]*') from the corpus," \
+    "$(grep -m1 'DONE' "$work.log" | grep -o 'cov: [0-9]*') after: $(tail -n 1 "$work.log")"
 done
 
 if [ -d tests/interop ] && ls tests/interop/*_test.py >/dev/null 2>&1; then

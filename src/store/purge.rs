@@ -75,9 +75,13 @@ impl Store {
             }
         };
         purged.flows += exec("DELETE FROM signin_flows WHERE expires_at <= ?", now).await?;
+        // The first stored go first. A new row's rowid is above every row's left (SQLite gives
+        // it the largest plus one), so rowid orders the flows as they came in, by the table's
+        // own b-tree: no index, and no reliance on their times, which the virtual clock can
+        // move back between two flows.
         purged.flows += exec(
-            "DELETE FROM signin_flows WHERE id IN
-               (SELECT id FROM signin_flows ORDER BY expires_at DESC LIMIT -1 OFFSET ?)",
+            "DELETE FROM signin_flows WHERE rowid IN
+               (SELECT rowid FROM signin_flows ORDER BY rowid DESC LIMIT -1 OFFSET ?)",
             MAX_FLOWS,
         )
         .await?;

@@ -145,9 +145,10 @@ async fn flows_sessions_and_refresh_tokens_are_capped_oldest_first() {
              VALUES (?, 'c', '{}', ?, ?)",
         )
         .bind(format!("flow-{i}"))
-        .bind(t - 600 + i)
-        // As the server stores a flow: it expires a fixed time after it starts.
-        .bind(t - 600 + i + entra_mock::signin::FLOW_LIFETIME_SECS)
+        // The virtual clock moved back while they came in (`POST /_mock/clock`), over ten
+        // minutes, all of them live: the first stored is still the oldest, and goes first.
+        .bind(t - i * 600 / (MAX_FLOWS + 10))
+        .bind(t - i * 600 / (MAX_FLOWS + 10) + entra_mock::signin::FLOW_LIFETIME_SECS)
         .execute(&mut *tx)
         .await
         .unwrap();
@@ -181,6 +182,13 @@ async fn flows_sessions_and_refresh_tokens_are_capped_oldest_first() {
             .await
             .unwrap();
     assert!(!oldest_flow, "the oldest flow was evicted");
+    let newest_flow: bool =
+        sqlx::query_scalar("SELECT COUNT(*) > 0 FROM signin_flows WHERE id = ?")
+            .bind(format!("flow-{}", MAX_FLOWS + 9))
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert!(newest_flow, "the newest flow was kept");
     let oldest_session: Option<String> = sqlx::query_scalar(
         "SELECT id FROM sso_sessions WHERE user_oid = ? ORDER BY created_at LIMIT 1",
     )
