@@ -1,9 +1,10 @@
-//! Fuzz targets (issue 12, bad input), shared by the cargo-fuzz crate in `fuzz/` (libFuzzer, coverage-guided) and by
-//! the stable test `tests/integration/fuzz_targets.rs`, which runs them over the saved corpus in
-//! `fuzz/corpus/` and over random inputs. Each target turns arbitrary bytes into one request to a
-//! real entra-mock (in-process, real HTTP and SQLite, started once per process) and checks the
-//! answer ([`check_answer`]): never a 5xx, every JSON error in Entra's shape, no `Location` outside
-//! the registered URIs and the server's own pages. The fixture target feeds the loader directly.
+//! Fuzz targets (issue 12, bad input), shared by the cargo-fuzz crate in `fuzz/` (libFuzzer,
+//! coverage-guided) and by the stable test `tests/integration/fuzz_targets.rs`, which runs them
+//! over the saved corpus in `fuzz/corpus/` and over random inputs. Each target turns arbitrary
+//! bytes into one request to a real entra-mock (in-process, real HTTP and SQLite, started once per
+//! process) and checks the answer ([`check_answer`]): never a 5xx, every JSON error in Entra's
+//! shape, no `Location` outside the registered URIs and the server's own pages. The fixture
+//! target feeds the loader directly.
 //!
 //! To reach past the signature checks, the JWT targets sign what the fuzzer wrote with the keys
 //! the server trusts: the well-known development signing key (tokens presented to userinfo,
