@@ -110,12 +110,47 @@ fn harness() -> &'static Harness {
     })
 }
 
+/// A store of its own for the fixture target (a real SQLite file), which each accepted fixture
+/// replaces the registrations of.
+fn fixture_store() -> &'static (
+    tokio::runtime::Runtime,
+    crate::store::Store,
+    tempfile::TempDir,
+) {
+    static S: OnceLock<(
+        tokio::runtime::Runtime,
+        crate::store::Store,
+        tempfile::TempDir,
+    )> = OnceLock::new();
+    S.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = rt
+            .block_on(crate::store::Store::open(
+                &dir.path().join("fixtures.sqlite"),
+            ))
+            .expect("store");
+        (rt, store, dir)
+    })
+}
+
 /// Runs one input; `Err` names the property the answer broke.
 pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
     if target == Target::Fixture {
-        // Any outcome but a panic is fine: an error names the file, entry and field.
-        let _ = crate::fixtures::Fixtures::parse(&String::from_utf8_lossy(data), "fuzz.toml", None);
-        return Ok(());
+        // Refused is fine (the error names the file, entry and field); what the loader accepts
+        // must then be written: a database error there would be a start-up that fails without
+        // saying why, or a 500 from the control API, which checks entries the same way.
+        let text = String::from_utf8_lossy(data);
+        let Ok(fixtures) = crate::fixtures::Fixtures::parse(&text, "fuzz.toml", None) else {
+            return Ok(());
+        };
+        let (rt, store, _) = fixture_store();
+        return rt
+            .block_on(fixtures.apply(store))
+            .map_err(|e| format!("accepted by the loader, refused by the store: {e:#}"));
     }
     let h = harness();
     h.rt.block_on(async {
