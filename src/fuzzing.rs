@@ -4,7 +4,7 @@
 //! bytes into one request to a real entra-mock (in-process, real HTTP and SQLite, started once per
 //! process) and checks the answer ([`check_answer`]): never a 5xx, every JSON error in Entra's
 //! shape, no `Location` outside the registered URIs and the server's own pages. The fixture
-//! target feeds the loader directly.
+//! target feeds the loader directly, and writes what it accepts into a store of its own.
 //!
 //! To reach past the signature checks, the JWT targets sign what the fuzzer wrote with the keys
 //! the server trusts: the well-known development signing key (tokens presented to userinfo,
@@ -112,16 +112,14 @@ fn harness() -> &'static Harness {
 
 /// A store of its own for the fixture target (a real SQLite file), which each accepted fixture
 /// replaces the registrations of.
-fn fixture_store() -> &'static (
-    tokio::runtime::Runtime,
-    crate::store::Store,
-    tempfile::TempDir,
-) {
-    static S: OnceLock<(
-        tokio::runtime::Runtime,
-        crate::store::Store,
-        tempfile::TempDir,
-    )> = OnceLock::new();
+struct FixtureStore {
+    rt: tokio::runtime::Runtime,
+    store: crate::store::Store,
+    _dir: tempfile::TempDir,
+}
+
+fn fixture_store() -> &'static FixtureStore {
+    static S: OnceLock<FixtureStore> = OnceLock::new();
     S.get_or_init(|| {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -133,7 +131,11 @@ fn fixture_store() -> &'static (
                 &dir.path().join("fixtures.sqlite"),
             ))
             .expect("store");
-        (rt, store, dir)
+        FixtureStore {
+            rt,
+            store,
+            _dir: dir,
+        }
     })
 }
 
@@ -147,9 +149,10 @@ pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
         let Ok(fixtures) = crate::fixtures::Fixtures::parse(&text, "fuzz.toml", None) else {
             return Ok(());
         };
-        let (rt, store, _) = fixture_store();
-        return rt
-            .block_on(fixtures.apply(store))
+        let f = fixture_store();
+        return f
+            .rt
+            .block_on(fixtures.apply(&f.store))
             .map_err(|e| format!("accepted by the loader, refused by the store: {e:#}"));
     }
     let h = harness();

@@ -199,7 +199,7 @@ async fn entries_are_checked_as_fixtures_are() {
         assert_eq!(status, 400, "{field}: {body}");
         let said = body["error_description"].as_str().unwrap_or_default();
         assert!(
-            said.contains(field) && said.contains("listed twice"),
+            said.contains(field) && said.contains("duplicate "),
             "{said}"
         );
     }
