@@ -11,9 +11,25 @@ pub struct Clock {
     offset_secs: Arc<AtomicI64>,
 }
 
+/// The latest time the virtual clock may show: the start of the year 4000 (Unix seconds). With
+/// the Unix epoch as the earliest, every time the server computes from the clock stays a valid
+/// date (expiries, certificates valid for years after now: `time` ends at the year 9999) and no
+/// Unix time goes negative (TOTP steps, ages).
+pub const LATEST: i64 = 64_060_588_800;
+
+/// `offset` held to the range that keeps the virtual time between the Unix epoch and [`LATEST`].
+fn clamped(offset: i64) -> i64 {
+    let real = OffsetDateTime::now_utc().unix_timestamp();
+    offset.clamp(-real, LATEST - real)
+}
+
 impl Clock {
     pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc() + time::Duration::seconds(self.offset())
+        let real = OffsetDateTime::now_utc();
+        // The offset is held in range when set ([`clamped`]); were it not, real time rather than
+        // a panic.
+        real.checked_add(time::Duration::seconds(self.offset()))
+            .unwrap_or(real)
     }
 
     /// Unix seconds.
@@ -25,17 +41,25 @@ impl Clock {
         self.offset_secs.load(Ordering::Relaxed)
     }
 
-    /// Moves the clock forward (or back, with a negative value) by `secs`, saturating.
+    /// Whether an offset keeps the virtual time between the Unix epoch and [`LATEST`] (the
+    /// setters hold it there: the control API refuses one that does not).
+    pub fn in_range(offset: i64) -> bool {
+        clamped(offset) == offset
+    }
+
+    /// Moves the clock forward (or back, with a negative value) by `secs`, no further than the
+    /// range of [`Clock::in_range`].
     pub fn advance(&self, secs: i64) {
         let _ = self
             .offset_secs
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |o| {
-                Some(o.saturating_add(secs))
+                Some(clamped(o.saturating_add(secs)))
             });
     }
 
+    /// Sets the offset from real time, held to the range of [`Clock::in_range`].
     pub fn set_offset(&self, secs: i64) {
-        self.offset_secs.store(secs, Ordering::Relaxed);
+        self.offset_secs.store(clamped(secs), Ordering::Relaxed);
     }
 }
 
@@ -56,6 +80,22 @@ mod tests {
         clock.advance(3600);
         assert!(clock.unix() >= before + 3600);
         assert_eq!(clock.offset(), 3600);
+    }
+
+    #[test]
+    fn the_clock_stays_between_the_epoch_and_the_year_4000() {
+        let clock = Clock::default();
+        for (offset, sets) in [(i64::MAX, LATEST), (i64::MIN, 0)] {
+            assert!(!Clock::in_range(offset));
+            clock.set_offset(offset);
+            assert!((clock.unix() - sets).abs() <= 1, "{offset}");
+            clock.set_offset(0);
+            clock.advance(offset);
+            clock.advance(offset);
+            assert!((clock.unix() - sets).abs() <= 1, "{offset}");
+            clock.set_offset(0);
+        }
+        assert!(Clock::in_range(-3600) && Clock::in_range(100 * 365 * 86_400));
     }
 
     #[test]

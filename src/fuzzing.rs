@@ -43,15 +43,19 @@ pub enum Target {
     SigninForm,
     /// A fixture file.
     Fixture,
+    /// Up to four requests to the test-control API (`/_mock/`), then `POST /_mock/reset`, which
+    /// must bring back the state the server started with ([`control_api`]).
+    ControlApi,
 }
 
-pub const TARGETS: [(&str, Target); 6] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("authorize_query", Target::AuthorizeQuery),
     ("token_form", Target::TokenForm),
     ("client_assertion", Target::ClientAssertion),
     ("bearer_jwt", Target::BearerJwt),
     ("signin_form", Target::SigninForm),
     ("fixture", Target::Fixture),
+    ("control_api", Target::ControlApi),
 ];
 
 struct Harness {
@@ -80,22 +84,6 @@ fn harness() -> &'static Harness {
             .and_then(|list| list.keys.into_iter().find(|k| k.state == "active"))
             .map(|k| k.kid)
             .expect("an active key");
-        let registered = crate::fixtures::Fixtures::built_in()
-            .expect("built-in fixtures")
-            .tenants()
-            .iter()
-            .flat_map(|t| &t.applications)
-            .flat_map(|a| {
-                a.web
-                    .redirect_uris
-                    .iter()
-                    .chain(&a.spa.redirect_uris)
-                    .chain(&a.public_client.redirect_uris)
-                    .chain(&a.post_logout_redirect_uris)
-                    .cloned()
-                    .collect::<Vec<_>>()
-            })
-            .collect();
         let (_, pem) = x509_parser::pem::parse_x509_pem(BFF_CERT_PEM.as_bytes()).expect("pem");
         use sha1::Digest as _;
         Harness {
@@ -103,11 +91,31 @@ fn harness() -> &'static Harness {
             dev_kid,
             bff_key: EncodingKey::from_rsa_pem(BFF_CERT_KEY.as_bytes()).expect("bff key"),
             bff_x5t: URL_SAFE.encode(sha1::Sha1::digest(&pem.contents)),
-            registered,
+            registered: registered_uris(),
             rt,
             server,
         }
     })
+}
+
+/// Every redirect and post-logout URI the built-in apps register.
+fn registered_uris() -> Vec<String> {
+    crate::fixtures::Fixtures::built_in()
+        .expect("built-in fixtures")
+        .tenants()
+        .iter()
+        .flat_map(|t| &t.applications)
+        .flat_map(|a| {
+            a.web
+                .redirect_uris
+                .iter()
+                .chain(&a.spa.redirect_uris)
+                .chain(&a.public_client.redirect_uris)
+                .chain(&a.post_logout_redirect_uris)
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 /// A store of its own for the fixture target (a real SQLite file), which each accepted fixture
@@ -139,8 +147,165 @@ fn fixture_store() -> &'static FixtureStore {
     })
 }
 
+/// A server of its own for the control-API target: what its inputs change (the directory, the
+/// clock, fault rules) would change the answers the other targets check, which share a process
+/// with it in the stable tests.
+struct Control {
+    rt: tokio::runtime::Runtime,
+    server: TestServer,
+    registered: Vec<String>,
+    /// What the listings of [`RESET_LISTINGS`] answered right after the start.
+    start: Vec<String>,
+}
+
+/// The listings `POST /_mock/reset` must bring back as they were at the start: the directory as
+/// the fixtures say, no fault rules, sessions or refresh tokens.
+const RESET_LISTINGS: [&str; 7] = [
+    "/_mock/users",
+    "/_mock/applications",
+    "/_mock/groups",
+    "/_mock/assignments",
+    "/_mock/faults",
+    "/_mock/sessions",
+    "/_mock/refresh-tokens",
+];
+
+fn control() -> &'static Control {
+    static C: OnceLock<Control> = OnceLock::new();
+    C.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let server = rt.block_on(TestServer::start()).expect("entra-mock starts");
+        let start = rt
+            .block_on(listings(server.http_url()))
+            .expect("the control API lists the start's state");
+        Control {
+            rt,
+            server,
+            registered: registered_uris(),
+            start,
+        }
+    })
+}
+
+/// The bodies of [`RESET_LISTINGS`], each required to answer 200.
+async fn listings(base: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for path in RESET_LISTINGS {
+        let a = raw_request(base, "GET", path.as_bytes(), &[], &[]).await?;
+        if a.status != 200 {
+            return Err(format!("GET {path} answered {}: {}", a.status, a.body));
+        }
+        out.push(a.body);
+    }
+    Ok(out)
+}
+
+/// The control-API target. An input is up to four requests separated by lines `%%`, each a line
+/// `METHOD path [content type]` (the path after `/_mock/`; JSON when no type is given) and the
+/// body after it. Every answer keeps [`check_answer`]'s properties and a 2xx JSON answer parses;
+/// then `POST /_mock/reset` must answer 204 and bring back the start's listings and clock,
+/// whatever the requests did (a test suite resets between its tests and relies on it).
+async fn control_api(c: &Control, data: &[u8]) -> Result<(), String> {
+    let base = c.server.http_url();
+    for part in split_parts(data).take(4) {
+        let (line, body) = match part.iter().position(|&b| b == b'\n') {
+            Some(i) => (&part[..i], &part[i + 1..]),
+            None => (part, &[][..]),
+        };
+        let mut words = line.splitn(3, |&b| b == b' ');
+        let method: String = words
+            .next()
+            .unwrap_or_default()
+            .iter()
+            .filter(|b| b.is_ascii_alphabetic())
+            .take(16)
+            .map(|&b| char::from(b))
+            .collect();
+        let method = if method.is_empty() {
+            "GET".into()
+        } else {
+            method
+        };
+        let mut target = b"/_mock/".to_vec();
+        target.extend_from_slice(words.next().unwrap_or_default());
+        let content_type = words.next().unwrap_or(b"application/json");
+        let answer = raw_request(
+            base,
+            &method,
+            &target,
+            &[("Content-Type", content_type)],
+            body,
+        )
+        .await?;
+        check_answer(&answer, base, &c.registered)?;
+        if answer.status < 300 && answer.content_type.starts_with("application/json") {
+            serde_json::from_str::<serde_json::Value>(&answer.body).map_err(|e| {
+                format!(
+                    "a {} answer that is not JSON ({e}): {}",
+                    answer.status, answer.body
+                )
+            })?;
+        }
+    }
+    let reset = raw_request(base, "POST", b"/_mock/reset", &[], &[]).await?;
+    if reset.status != 204 {
+        return Err(format!(
+            "POST /_mock/reset answered {}: {}",
+            reset.status, reset.body
+        ));
+    }
+    for ((path, now), start) in RESET_LISTINGS
+        .iter()
+        .zip(listings(base).await?)
+        .zip(&c.start)
+    {
+        if &now != start {
+            return Err(format!(
+                "after POST /_mock/reset, GET {path} answers {now}, not {start} as at the start"
+            ));
+        }
+    }
+    let clock = raw_request(base, "GET", b"/_mock/clock", &[], &[]).await?;
+    let offset = serde_json::from_str::<serde_json::Value>(&clock.body)
+        .ok()
+        .and_then(|v| v["offset"].as_i64());
+    if offset != Some(0) {
+        return Err(format!(
+            "after POST /_mock/reset, GET /_mock/clock answers {}",
+            clock.body
+        ));
+    }
+    Ok(())
+}
+
+/// The parts of `data` between lines `%%`.
+fn split_parts(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(data);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match r.windows(4).position(|w| w == b"\n%%\n") {
+            Some(i) => {
+                rest = Some(&r[i + 4..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
+}
+
 /// Runs one input; `Err` names the property the answer broke.
 pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
+    if target == Target::ControlApi {
+        let c = control();
+        return c.rt.block_on(control_api(c, data));
+    }
     if target == Target::Fixture {
         // Refused is fine (the error names the file, entry and field); what the loader accepts
         // must then be written: a database error there would be a start-up that fails without
@@ -215,7 +380,7 @@ pub fn run(target: Target, data: &[u8]) -> Result<(), String> {
                 let target = format!("/{TENANT}/login");
                 raw_request(&base, "POST", target.as_bytes(), &[FORM], &body).await?
             }
-            Target::Fixture => unreachable!("handled above"),
+            Target::Fixture | Target::ControlApi => unreachable!("handled above"),
         };
         check_answer(&answer, &base, &h.registered)
     })

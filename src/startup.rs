@@ -71,6 +71,11 @@ impl Application {
         }
         fixtures.apply(&store).await.context("loading fixtures")?;
         let directory = Arc::new(store.load_directory().await?);
+        anyhow::ensure!(
+            Clock::in_range(settings.clock_offset),
+            "--clock-offset {} would move the clock outside 1970-01-01 to 4000-01-01 (UTC)",
+            settings.clock_offset
+        );
         let clock = Clock::default();
         clock.set_offset(settings.clock_offset);
         let keys =

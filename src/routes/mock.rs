@@ -9,6 +9,7 @@ use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::http::header;
+use crate::clock::Clock;
 use crate::error::ErrorBody;
 use crate::error::{Error, Result};
 use crate::keys::rotation::Phase;
@@ -80,15 +81,27 @@ pub async fn set_clock(
     state: web::Data<AppState>,
     change: web::Json<ClockChange>,
 ) -> Result<HttpResponse> {
-    match (change.advance, change.offset) {
-        (Some(secs), None) => state.clock.advance(secs),
-        (None, Some(secs)) => state.clock.set_offset(secs),
+    let offset = match (change.advance, change.offset) {
+        (Some(secs), None) => state.clock.offset().saturating_add(secs),
+        (None, Some(secs)) => secs,
         _ => {
             return Err(Error::InvalidParameter {
                 name: "body",
                 reason: "give exactly one of 'advance' and 'offset' (seconds).".into(),
             })
         }
+    };
+    if !Clock::in_range(offset) {
+        return Err(Error::InvalidParameter {
+            name: "body",
+            reason:
+                "the clock may move to any time from 1970-01-01 to 4000-01-01 (UTC), not further."
+                    .into(),
+        });
+    }
+    match change.advance {
+        Some(secs) => state.clock.advance(secs),
+        None => state.clock.set_offset(offset),
     }
     Ok(clock_state(&state))
 }

@@ -56,6 +56,14 @@ const TOKENS: &[&[u8]] = &[
     b"loginfmt=",
     b"+",
     b" ",
+    b"\n%%\n",
+    b"POST ",
+    b"PATCH ",
+    b"DELETE ",
+    b"18446744073709551615",
+    b"-9223372036854775808",
+    b"\"\\u0000\"",
+    b"true",
 ];
 
 fn corpus(name: &str) -> Vec<Vec<u8>> {
@@ -193,6 +201,11 @@ fn signin_form() {
 #[test]
 fn fixture() {
     fuzz("fixture", Target::Fixture);
+}
+
+#[test]
+fn control_api() {
+    fuzz("control_api", Target::ControlApi);
 }
 
 #[test]

@@ -90,6 +90,83 @@ async fn a_clock_change_that_is_not_one_number_is_refused_in_entras_shape() {
     );
 }
 
+/// The clock stops short of dates the server cannot compute with (found by fuzzing the control
+/// API: `{"advance": 9223372036854775807}` panicked the worker, and the server stopped answering).
+#[tokio::test]
+async fn the_clock_moves_no_further_than_the_year_4000_nor_before_1970() {
+    let app = TestApp::spawn().await;
+    let real = time::OffsetDateTime::now_utc().unix_timestamp();
+    for body in [
+        json!({"advance": i64::MAX}),
+        json!({"offset": i64::MAX}),
+        json!({"offset": i64::MIN}),
+        json!({"offset": -real - 60}),
+        json!({"offset": entra_mock::clock::LATEST - real + 60}),
+    ] {
+        let (status, e) = call(&app, reqwest::Method::POST, Some(body.clone()), None).await;
+        assert_eq!(status, 400, "{body}: {e}");
+        assert!(
+            e["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("from 1970-01-01 to 4000-01-01"),
+            "{e}"
+        );
+        assert_eq!(
+            call(&app, reqwest::Method::GET, None, None).await.1["offset"],
+            0
+        );
+    }
+    // Up to the edge, the server works on: tokens are issued and carry the moved time.
+    let to_edge = entra_mock::clock::LATEST - real - 86_400;
+    let (status, c) = call(
+        &app,
+        reqwest::Method::POST,
+        Some(json!({"advance": to_edge})),
+        None,
+    )
+    .await;
+    assert_eq!((status, c["offset"].as_i64()), (200, Some(to_edge)));
+    let (status, _) = call(
+        &app,
+        reqwest::Method::POST,
+        Some(json!({"advance": 2 * 86_400})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let a = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            (
+                "scope",
+                "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
+            ),
+        ])
+        .await;
+    let (_, at) = jwt_parts(a.str("access_token"));
+    assert!(
+        at["exp"].as_i64().unwrap() > entra_mock::clock::LATEST - 86_400,
+        "{at}"
+    );
+    let (status, c) = call(&app, reqwest::Method::DELETE, None, None).await;
+    assert_eq!((status, c["offset"].as_i64()), (200, Some(0)));
+}
+
+#[tokio::test]
+async fn a_clock_offset_at_start_past_the_year_4000_stops_the_start() {
+    let temp = tempfile::tempdir().unwrap();
+    let mut settings = entra_mock::config::Settings::for_tests(temp.path().to_path_buf());
+    settings.clock_offset = i64::MAX;
+    let e = entra_mock::startup::Application::build(settings)
+        .await
+        .err()
+        .expect("refused");
+    assert!(format!("{e:#}").contains("--clock-offset"), "{e:#}");
+}
+
 #[tokio::test]
 async fn clock_offset_at_start_moves_the_clock_from_the_first_request() {
     let temp = tempfile::tempdir().unwrap();
