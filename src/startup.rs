@@ -144,6 +144,7 @@ impl Application {
                 .default_service(web::to(routes::not_found))
                 .wrap(actix_web::middleware::from_fn(routes::request_log::record))
                 .wrap(actix_web::middleware::from_fn(routes::guard::limits))
+                .wrap(actix_web::middleware::from_fn(routes::guard::catch_panics))
                 // No response is to be sniffed into another type (issue 12, security headers).
                 .wrap(
                     actix_web::middleware::DefaultHeaders::new()
