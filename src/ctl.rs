@@ -224,10 +224,12 @@ pub fn send(base: &str, token: Option<&str>, c: &Call) -> anyhow::Result<Answer>
     stream.write_all(body.as_bytes())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
         .ok_or_else(|| anyhow::anyhow!("an answer without headers"))?;
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let body = &raw[split + 4..];
     let status: u16 = head
         .split_whitespace()
         .nth(1)
@@ -237,26 +239,29 @@ pub fn send(base: &str, token: Option<&str>, c: &Call) -> anyhow::Result<Answer>
         l.to_ascii_lowercase()
             .starts_with("transfer-encoding: chunked")
     });
+    // Chunks are counted in bytes, which may split a character: text only once whole.
     let body = if chunked {
-        dechunk(body)
+        String::from_utf8_lossy(&dechunk(body)).into_owned()
     } else {
-        body.to_string()
+        String::from_utf8_lossy(body).into_owned()
     };
     Ok(Answer { status, body })
 }
 
 /// The body of a chunked answer.
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
+fn dechunk(mut s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line) = s.windows(2).position(|w| w == b"\r\n") {
+        let size = String::from_utf8_lossy(&s[..line]);
         let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
             break;
         };
+        let rest = &s[line + 2..];
         if n == 0 || rest.len() < n {
             break;
         }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
+        out.extend_from_slice(&rest[..n]);
+        s = rest[n..].strip_prefix(b"\r\n").unwrap_or(&rest[n..]);
     }
     out
 }
@@ -340,6 +345,11 @@ mod tests {
         assert!(plan(&args("clock", "advance", &["soon"], None)).is_err());
         assert!(plan(&args("faults", "add", &[], None)).is_err());
         assert!(plan(&args("widgets", "list", &[], None)).is_err());
-        assert_eq!(dechunk("4\r\nabcd\r\n2\r\nef\r\n0\r\n\r\n"), "abcdef");
+        assert_eq!(dechunk(b"4\r\nabcd\r\n2\r\nef\r\n0\r\n\r\n"), b"abcdef");
+        // A chunk may end inside a character ("é" is two bytes).
+        assert_eq!(
+            dechunk(b"2\r\na\xc3\r\n1\r\n\xa9\r\n0\r\n\r\n"),
+            "a\u{e9}".as_bytes()
+        );
     }
 }
