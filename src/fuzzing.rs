@@ -19,7 +19,7 @@ use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey};
 
-use crate::testing::TestServer;
+use crate::testing::{TestServer, TestServerOptions};
 
 const TENANT: &str = "aaaabbbb-0000-cccc-1111-dddd2222eeee";
 const BFF: &str = "00001111-aaaa-2222-bbbb-3333cccc4444";
@@ -77,7 +77,12 @@ fn harness() -> &'static Harness {
             .enable_all()
             .build()
             .expect("runtime");
-        let server = rt.block_on(TestServer::start()).expect("entra-mock starts");
+        let server = rt
+            .block_on(TestServer::start_with(TestServerOptions {
+                data_dir: Some(scratch_dir("server")),
+                ..TestServerOptions::default()
+            }))
+            .expect("entra-mock starts");
         let dev_kid = rt
             .block_on(server.keys())
             .ok()
@@ -118,12 +123,39 @@ fn registered_uris() -> Vec<String> {
         .collect()
 }
 
+/// A data dir for this process's `what` (a server, a store), which lives as long as the process:
+/// the harness's servers and store live in statics, never dropped, and libFuzzer ends with
+/// `exit`. So each goes under `<temp>/entra-mock-fuzz/` named with the process id, and the dirs
+/// of processes that are gone are removed first (on Linux, where `/proc` tells): a run leaves at
+/// most its own behind, about 5 MB a server (before, every run left its temporary dirs).
+fn scratch_dir(what: &str) -> std::path::PathBuf {
+    let root = std::env::temp_dir().join("entra-mock-fuzz");
+    let proc = std::path::Path::new("/proc");
+    if proc.is_dir() {
+        for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let gone = name
+                .rsplit_once('-')
+                .and_then(|(_, pid)| pid.parse::<u32>().ok())
+                .is_some_and(|pid| {
+                    pid != std::process::id() && !proc.join(pid.to_string()).exists()
+                });
+            if gone {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+    let dir = root.join(format!("{what}-{}", std::process::id()));
+    // A dir of an earlier process with this id would hold its state: start empty.
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 /// A store of its own for the fixture target (a real SQLite file), which each accepted fixture
 /// replaces the registrations of.
 struct FixtureStore {
     rt: tokio::runtime::Runtime,
     store: crate::store::Store,
-    _dir: tempfile::TempDir,
 }
 
 fn fixture_store() -> &'static FixtureStore {
@@ -133,17 +165,12 @@ fn fixture_store() -> &'static FixtureStore {
             .enable_all()
             .build()
             .expect("runtime");
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = scratch_dir("fixtures");
+        std::fs::create_dir_all(&dir).expect("the fixture store's dir");
         let store = rt
-            .block_on(crate::store::Store::open(
-                &dir.path().join("fixtures.sqlite"),
-            ))
+            .block_on(crate::store::Store::open(&dir.join("fixtures.sqlite")))
             .expect("store");
-        FixtureStore {
-            rt,
-            store,
-            _dir: dir,
-        }
+        FixtureStore { rt, store }
     })
 }
 
@@ -178,7 +205,12 @@ fn control() -> &'static Control {
             .enable_all()
             .build()
             .expect("runtime");
-        let server = rt.block_on(TestServer::start()).expect("entra-mock starts");
+        let server = rt
+            .block_on(TestServer::start_with(TestServerOptions {
+                data_dir: Some(scratch_dir("control")),
+                ..TestServerOptions::default()
+            }))
+            .expect("entra-mock starts");
         let start = rt
             .block_on(listings(server.http_url()))
             .expect("the control API lists the start's state");
