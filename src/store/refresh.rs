@@ -248,14 +248,18 @@ impl Store {
     }
 }
 
-/// Marks a family revoked (so tokens stored later are born revoked) and revokes its tokens.
+/// Marks a family revoked (so tokens stored later are born revoked) and revokes its tokens. A
+/// family with no token stored is left alone (nothing written): every caller but the control
+/// API's `DELETE /_mock/refresh-tokens/{family}` names the family of a stored token, and that
+/// one answers 404 for it (the hostile-input battery found it writing a mark for any name).
 async fn revoke_family(
     conn: &mut SqliteConnection,
     family_id: &str,
     now: i64,
 ) -> sqlx::Result<u64> {
     sqlx::query(
-        "INSERT INTO code_families (code_sha256, family_id, revoked_at) VALUES (?, ?, ?)
+        "INSERT INTO code_families (code_sha256, family_id, revoked_at)
+         SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM refresh_tokens WHERE family_id = ?2)
          ON CONFLICT(code_sha256) DO NOTHING",
     )
     .bind(sha256(format!("revoked-family:{family_id}").as_bytes()))

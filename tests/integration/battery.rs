@@ -343,6 +343,247 @@ impl Battery {
     }
 }
 
+/// The test-control API's JSON endpoints, each with a valid body whose fields the battery replaces
+/// one at a time ([`control_api`]).
+fn control_cases() -> Vec<(&'static str, String, serde_json::Value)> {
+    use serde_json::json;
+    vec![
+        ("POST", "clock".into(), json!({"advance": 60, "offset": 0})),
+        (
+            "POST",
+            "faults".into(),
+            json!({"endpoint": "token", "status": 503, "times": 1, "preset": "throttled",
+                   "error": {"code": 50058, "error": "interaction_required"}, "retry_after": 5,
+                   "delay_ms": 1, "drop": false, "stale_keys": false, "cache_control": "no-store",
+                   "client_id": BFF, "user": ALICE, "grant_type": "refresh_token"}),
+        ),
+        (
+            "POST",
+            "tokens".into(),
+            json!({"type": "access", "client_id": BFF, "user": ALICE, "scope": API_SCOPE,
+                   "claims": {"x": 1}, "amr": ["pwd"], "defect": "expired"}),
+        ),
+        (
+            "POST",
+            "signin".into(),
+            json!({"user": ALICE, "client_id": BFF, "redirect_uri": BFF_REDIRECT,
+                   "scope": "openid", "methods": ["pwd"], "nonce": "n", "state": "s",
+                   "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGKSx-9GHM",
+                   "code_challenge_method": "S256"}),
+        ),
+        (
+            "POST",
+            "users".into(),
+            json!({"id": "e1e1e1e1-0000-4000-8000-000000000005",
+                   "userPrincipalName": "erin@contoso.onmicrosoft.com", "displayName": "Erin",
+                   "givenName": "E", "surname": "R", "mail": "erin@contoso.example",
+                   "password": PASSWORD, "mfa": "required", "mfaMethod": "totp",
+                   "totp": {"secret": BOB_TOTP_SECRET, "digits": 6, "period": 30, "algorithm": "SHA1"}}),
+        ),
+        (
+            "PATCH",
+            format!("users/{ALICE}"),
+            json!({"displayName": "Alice", "mfa": "none", "password": PASSWORD}),
+        ),
+        (
+            "PATCH",
+            "applications/api".into(),
+            json!({"displayName": "API", "accessTokenAcceptedVersion": 2,
+                   "groupMembershipClaims": "All", "identifierUris": [format!("api://{API}")],
+                   "optionalClaims": {"accessToken": [{"name": "idtyp"}]},
+                   "web": {"redirectUris": ["http://localhost:7000/cb"]},
+                   "spa": {"redirectUris": ["http://localhost:7001/"]},
+                   "passwordCredentials": [{"displayName": "d", "secretText": "s"}],
+                   "appRoles": [{"allowedMemberTypes": ["Application"],
+                                 "id": "7a5c0000-0000-4000-8000-0000000000a1",
+                                 "value": "Tasks.ReadWrite.All"}]}),
+        ),
+        (
+            "POST",
+            "groups".into(),
+            json!({"displayName": "G", "id": "7a5c0000-0000-4000-8000-00000000a0ff",
+                   "members": [ALICE]}),
+        ),
+        (
+            "POST",
+            "assignments".into(),
+            json!({"principal": ALICE, "resource": "api", "role": "Tasks.ReadWrite.All"}),
+        ),
+        ("POST", "keys/rotate".into(), json!({"phase": "publish"})),
+        (
+            "POST",
+            "federation/token".into(),
+            json!({"subject": "repo:contoso/app:ref:refs/heads/main",
+                   "audience": "api://AzureADTokenExchange", "lifetime_seconds": 600,
+                   "claims": {"repository": "contoso/app"}}),
+        ),
+    ]
+}
+
+/// The test-control API under the same rules: each field of each JSON endpoint's valid body
+/// replaced by hostile JSON (markup and CRLF strings, numbers at and past the edges, every other
+/// JSON type, 20 KB strings), malformed and oversized bodies, wrong content types, and hostile
+/// keys in the paths. Accepted changes stand while the battery goes on (what it accepted must
+/// not break a later answer either); `POST /_mock/reset` then brings the fixtures back.
+async fn control_api(b: &mut Battery) {
+    use serde_json::{json, Value};
+    const JSON: (&str, &[u8]) = ("Content-Type", b"application/json");
+    let hostile = [
+        json!(SCRIPT),
+        json!(ATTR),
+        json!(CRLF),
+        json!(""),
+        json!(i64::MAX),
+        json!(i64::MIN),
+        json!(u64::MAX),
+        json!(-1),
+        json!(0.5),
+        Value::Null,
+        json!([]),
+        json!({}),
+        json!(true),
+        json!([SCRIPT, null, {}]),
+        json!({"a": {"b": [SCRIPT]}}),
+        json!("a".repeat(20_000)),
+    ];
+    for (method, path, valid) in control_cases() {
+        let target = format!("/_mock/{path}");
+        let Value::Object(fields) = &valid else {
+            unreachable!("the valid bodies are objects")
+        };
+        for field in fields.keys() {
+            for value in &hostile {
+                let mut body = valid.clone();
+                body[field] = value.clone();
+                let text = body.to_string();
+                let what = format!(
+                    "{method} {target} {field}={}",
+                    &value.to_string()[..value.to_string().len().min(40)]
+                );
+                b.send(&what, method, target.as_bytes(), &[JSON], text.as_bytes())
+                    .await;
+            }
+            // A number past what JSON parsers hold, written as text.
+            let text = valid.to_string().replacen(
+                &format!("\"{field}\":"),
+                &format!("\"{field}\":1e400,\"_\":"),
+                1,
+            );
+            b.send(
+                &format!("{target} {field}=1e400"),
+                method,
+                target.as_bytes(),
+                &[JSON],
+                text.as_bytes(),
+            )
+            .await;
+        }
+        let valid = valid.to_string();
+        for body in [
+            "",
+            "{",
+            "{\"a\":",
+            "[]",
+            "null",
+            "\"x\"",
+            "{\"unknown\": 1}",
+            &valid[..valid.len() / 2],
+            "\u{0}\u{ff}",
+        ] {
+            b.send(
+                &format!("{target} body {body:.20}"),
+                method,
+                target.as_bytes(),
+                &[JSON],
+                body.as_bytes(),
+            )
+            .await;
+        }
+        b.send(
+            &format!("{target} invalid UTF-8"),
+            method,
+            target.as_bytes(),
+            &[JSON],
+            b"{\"a\": \"\xff\xfe\"}",
+        )
+        .await;
+        for ct in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/json; charset=utf-16",
+            "\u{7f}",
+        ] {
+            b.send(
+                &format!("{target} content-type {ct}"),
+                method,
+                target.as_bytes(),
+                &[("Content-Type", ct.as_bytes())],
+                valid.as_bytes(),
+            )
+            .await;
+        }
+        let mut huge = valid.clone().into_bytes();
+        huge.extend(std::iter::repeat_n(b' ', 300 * 1024));
+        b.send(
+            &format!("{target} huge body"),
+            method,
+            target.as_bytes(),
+            &[JSON],
+            &huge,
+        )
+        .await;
+    }
+    // Hostile keys where the paths take one.
+    for key in [
+        "%3Cscript%3E",
+        "%00",
+        "..%2F..%2Fetc",
+        "%ZZ",
+        "%FF%FE",
+        &"k".repeat(5_000),
+        "a%0d%0aX-Injected:%201",
+    ] {
+        for (method, path) in [
+            ("GET", format!("users/{key}/totp")),
+            ("POST", format!("users/{key}/revokeSignInSessions")),
+            ("PATCH", format!("users/{key}")),
+            ("DELETE", format!("applications/{key}")),
+            ("DELETE", format!("groups/{key}")),
+            ("DELETE", format!("assignments/{key}")),
+            ("DELETE", format!("faults/{key}")),
+            ("DELETE", format!("sessions/{key}")),
+            ("DELETE", format!("refresh-tokens/{key}")),
+            ("GET", key.to_string()),
+        ] {
+            let target = format!("/_mock/{path}");
+            b.send(
+                &format!("{method} {target:.60}"),
+                method,
+                target.as_bytes(),
+                &[JSON],
+                b"{}",
+            )
+            .await;
+        }
+    }
+    for query in [
+        "endpoint=%3Cscript%3E",
+        "limit=-1",
+        "limit=99999999999999999999",
+        "after=x",
+        "a=%ZZ",
+    ] {
+        let target = format!("/_mock/requests?{query}");
+        b.send(&target, "GET", target.as_bytes(), &[], &[]).await;
+    }
+    let reset = raw_request(&b.base, "POST", b"/_mock/reset", &[], &[]).await;
+    assert_eq!(
+        reset.map(|a| a.status),
+        Ok(204),
+        "POST /_mock/reset after the battery"
+    );
+}
+
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
@@ -558,6 +799,7 @@ async fn hostile_requests_to_every_endpoint_are_refused_cleanly() {
         b.send(&format!("path {path}"), "GET", path.as_bytes(), &[], &[])
             .await;
     }
+    control_api(&mut b).await;
     // Bodies cut short: a declared length larger than what is sent, then the client closes.
     for _ in 0..20 {
         use tokio::io::AsyncWriteExt;
