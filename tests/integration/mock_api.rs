@@ -25,22 +25,6 @@ async fn call(
     (res.status().as_u16(), res.json().await.unwrap())
 }
 
-/// The claims of a `client_credentials` token the daemon gets now.
-async fn daemon_token_claims(app: &TestApp) -> Value {
-    let a = app
-        .token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DAEMON),
-            ("client_secret", DAEMON_SECRET),
-            (
-                "scope",
-                "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
-            ),
-        ])
-        .await;
-    jwt_parts(a.str("access_token")).1
-}
-
 #[tokio::test]
 async fn the_virtual_clock_moves_and_resets_and_tokens_follow_it() {
     let app = TestApp::spawn().await;
@@ -58,7 +42,7 @@ async fn the_virtual_clock_moves_and_resets_and_tokens_follow_it() {
     let real = time::OffsetDateTime::now_utc().unix_timestamp();
     assert!((c["now"].as_i64().unwrap() - real - 7200).abs() <= 2);
     // A token issued now carries the moved time.
-    let at = daemon_token_claims(&app).await;
+    let (_, at) = jwt_parts(app.daemon_token().await.str("access_token"));
     assert!(at["iat"].as_i64().unwrap() >= real + 7190, "{at}");
 
     let (_, c) = call(
@@ -140,7 +124,7 @@ async fn the_clock_moves_no_further_than_the_year_4000_nor_before_1970() {
     )
     .await;
     assert_eq!(status, 400);
-    let at = daemon_token_claims(&app).await;
+    let (_, at) = jwt_parts(app.daemon_token().await.str("access_token"));
     assert!(
         at["exp"].as_i64().unwrap() > entra_mock::clock::LATEST - 86_400,
         "{at}"
