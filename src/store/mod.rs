@@ -10,6 +10,7 @@ macro_rules! sql_once {
     }};
 }
 
+pub mod checkpoint;
 pub mod codes;
 pub mod consents;
 pub mod device_codes;
@@ -87,9 +88,23 @@ impl Store {
             writer.close().await?;
             writer = SqliteConnection::connect_with(&options).await?;
         }
+        // Checkpoints run on a thread of their own ([`checkpoint`]), never in a write's commit.
+        sqlx::query("PRAGMA wal_autocheckpoint = 0")
+            .execute(&mut writer)
+            .await?;
         let readers = Readers::open(options.clone())
             .await
             .with_context(|| format!("opening the SQLite store {}", path.display()))?;
+        let conn = Arc::new(Mutex::new(writer));
+        let open_tx: Arc<AtomicBool> = Arc::default();
+        let checkpoints = checkpoint::Checkpoints::start(
+            options.clone(),
+            checkpoint::WriterLock {
+                conn: conn.clone(),
+                open_tx: open_tx.clone(),
+            },
+        )
+        .context("starting the store's checkpoint thread")?;
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
             .connect_lazy_with(options);
@@ -97,9 +112,10 @@ impl Store {
             readers,
             pool,
             writer: Writer {
-                conn: Arc::new(Mutex::new(writer)),
-                open_tx: Arc::default(),
+                conn,
+                open_tx,
                 jobs: None,
+                checkpoints: Arc::new(checkpoints),
             },
             purge_signal: Default::default(),
         })
@@ -137,6 +153,8 @@ pub struct Writer {
     open_tx: Arc<AtomicBool>,
     /// The statements waiting for the writer's thread, in order, when it runs.
     jobs: Option<tokio::sync::mpsc::UnboundedSender<WriteJob>>,
+    /// Counts the writes, for the checkpoints off the writer's path.
+    checkpoints: Arc<checkpoint::Checkpoints>,
 }
 
 /// What the writer's thread runs, and where its answer goes.
@@ -200,6 +218,7 @@ impl Writer {
     /// The connection, once every write queued before this one has ended (and a transaction
     /// a dropped [`Tx`] left open is rolled back).
     pub async fn lock(&self) -> OwnedMutexGuard<SqliteConnection> {
+        self.checkpoints.wrote();
         lock(&self.conn, &self.open_tx).await
     }
 
@@ -212,6 +231,7 @@ impl Writer {
         let Some(jobs) = &self.jobs else {
             return query.execute(&mut *self.lock().await).await;
         };
+        self.checkpoints.wrote();
         let (answer, answered) = tokio::sync::oneshot::channel();
         jobs.send(WriteJob::Statement(query, answer))
             .map_err(|_| sqlx::Error::PoolClosed)?;
@@ -232,6 +252,7 @@ impl Writer {
         args: sqlx::sqlite::SqliteArguments<'static>,
     ) -> sqlx::Result<Vec<sqlx::sqlite::SqliteRow>> {
         let jobs = self.jobs.as_ref().ok_or(sqlx::Error::PoolClosed)?;
+        self.checkpoints.wrote();
         let (answer, answered) = tokio::sync::oneshot::channel();
         jobs.send(WriteJob::Batch(sql, args, answer))
             .map_err(|_| sqlx::Error::PoolClosed)?;

@@ -218,3 +218,66 @@ async fn a_whole_transaction_dropped_while_it_runs_leaves_the_writer_usable() {
     let kept: Vec<_> = ids.iter().filter(|id| id.starts_with("kept-")).collect();
     assert_eq!(kept, ["kept-0", "kept-1", "kept-2", "kept-3", "kept-4"]);
 }
+
+/// The writer never checkpoints (a checkpoint's `fsync` would hold every write back): the store's
+/// checkpoint thread does, and under writes that never pause the WAL still stays bounded, with
+/// one worker (writes on the request's task) and with two (on the writer's thread).
+#[tokio::test]
+async fn checkpoints_run_off_the_writer_and_the_wal_stays_bounded_under_writes_that_never_pause() {
+    use entra_mock::store::checkpoint::RESTART_FRAMES;
+    const TASKS: usize = 8;
+    const WRITES: usize = 1_250;
+    for workers in [1, 2] {
+        let app = TestApp::spawn_with_workers(workers).await;
+        let store = &app.state.store;
+        let auto: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+            .fetch_one(&mut *store.writer.lock().await)
+            .await
+            .unwrap();
+        assert_eq!(auto, 0, "the writer's own automatic checkpoint is off");
+        let wal = app.data_dir.join("entra-mock.sqlite-wal");
+        let writers = (0..TASKS).map(|t| {
+            let store = store.clone();
+            let wal = wal.clone();
+            tokio::spawn(async move {
+                let mut largest = 0;
+                for i in 0..WRITES {
+                    let insert = "INSERT INTO used_assertions (jti, expires_at) VALUES (?1, ?2)";
+                    store
+                        .writer
+                        .execute(
+                            sqlx::query(insert)
+                                .bind(format!("jti-{t}-{i}"))
+                                .bind(4e9 as i64),
+                        )
+                        .await
+                        .unwrap();
+                    largest = largest.max(std::fs::metadata(&wal).map_or(0, |m| m.len()));
+                }
+                largest
+            })
+        });
+        let mut largest = 0;
+        for w in writers.collect::<Vec<_>>() {
+            largest = largest.max(w.await.unwrap());
+        }
+        // Each insert writes two pages (the table and its key): 20,000 frames, 82 MB of WAL,
+        // were nothing copied back and the WAL never reset.
+        let frame = 4096 + 24;
+        assert!(
+            largest <= 2 * RESTART_FRAMES as u64 * frame,
+            "{workers} worker(s): the WAL reached {largest} bytes"
+        );
+        let rows: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM used_assertions WHERE jti LIKE 'jti-%'")
+                .fetch_one(&store.pool)
+                .await
+                .unwrap();
+        assert_eq!(rows, (TASKS * WRITES) as i64);
+        let check: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(check, "ok");
+    }
+}
