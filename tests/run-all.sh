@@ -34,8 +34,10 @@ for target in fuzz/fuzz_targets/*.rs; do
   work="target/fuzz-corpus/$name"
   crashes="target/fuzz-crashes/$name"
   rm -rf "$work" "$crashes" && mkdir -p "$work" "$crashes" && cp fuzz/corpus/"$name"/* "$work"/
+  dict=()
+  if [ -f "fuzz/dicts/$name.dict" ]; then dict=(-dict="fuzz/dicts/$name.dict"); fi
   if ! "$fuzz_target_dir/$host/release/$name" -max_total_time="$fuzz_secs" -timeout=10 \
-    -artifact_prefix="$crashes/" "$work" >"$work.log" 2>&1; then
+    "${dict[@]}" -artifact_prefix="$crashes/" "$work" >"$work.log" 2>&1; then
     tail -n 60 "$work.log"
     echo "fuzz target $name failed: its input is in $crashes/" >&2
     exit 1

@@ -50,22 +50,15 @@ impl Checkpoints {
         writer: WriterLock,
     ) -> std::io::Result<Checkpoints> {
         let (wake, mut woken) = mpsc::channel::<()>(1);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        std::thread::Builder::new()
-            .name("store-checkpoint".into())
-            .spawn(move || {
-                rt.block_on(async move {
-                    let mut conn = None;
-                    while woken.recv().await.is_some() {
-                        if let Err(e) = checkpoint(&mut conn, &options, &writer).await {
-                            tracing::warn!(error = %e, "WAL checkpoint failed");
-                            conn = None;
-                        }
-                    }
-                });
-            })?;
+        super::spawn_thread("store-checkpoint", async move {
+            let mut conn = None;
+            while woken.recv().await.is_some() {
+                if let Err(e) = checkpoint(&mut conn, &options, &writer).await {
+                    tracing::warn!(error = %e, "WAL checkpoint failed");
+                    conn = None;
+                }
+            }
+        })?;
         Ok(Checkpoints {
             writes: AtomicU32::new(0),
             wake,

@@ -186,31 +186,24 @@ impl Writer {
         let (jobs, mut queue) = tokio::sync::mpsc::unbounded_channel::<WriteJob>();
         let conn = self.conn.clone();
         let open_tx = self.open_tx.clone();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        std::thread::Builder::new()
-            .name("store-writer".into())
-            .spawn(move || {
-                rt.block_on(async move {
-                    while let Some(job) = queue.recv().await {
-                        let mut c = lock(&conn, &open_tx).await;
-                        // The request may have gone (a dropped connection): the write stands.
-                        match job {
-                            WriteJob::Statement(query, answer) => {
-                                let r = query.execute(&mut *c).await;
-                                drop(c);
-                                let _ = answer.send(r);
-                            }
-                            WriteJob::Batch(sql, args, answer) => {
-                                let r = tx::run_batch(&mut c, &sql, args).await;
-                                drop(c);
-                                let _ = answer.send(r);
-                            }
-                        }
+        spawn_thread("store-writer", async move {
+            while let Some(job) = queue.recv().await {
+                let mut c = lock(&conn, &open_tx).await;
+                // The request may have gone (a dropped connection): the write stands.
+                match job {
+                    WriteJob::Statement(query, answer) => {
+                        let r = query.execute(&mut *c).await;
+                        drop(c);
+                        let _ = answer.send(r);
                     }
-                });
-            })?;
+                    WriteJob::Batch(sql, args, answer) => {
+                        let r = tx::run_batch(&mut c, &sql, args).await;
+                        drop(c);
+                        let _ = answer.send(r);
+                    }
+                }
+            }
+        })?;
         self.jobs = Some(jobs);
         Ok(())
     }
@@ -258,6 +251,20 @@ impl Writer {
             .map_err(|_| sqlx::Error::PoolClosed)?;
         answered.await.map_err(|_| sqlx::Error::PoolClosed)?
     }
+}
+
+/// Runs `task` on a thread named `name`, in a current-thread runtime of its own, until it ends.
+fn spawn_thread(
+    name: &str,
+    task: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || rt.block_on(task))
+        .map(drop)
 }
 
 async fn lock(
