@@ -248,7 +248,7 @@ async fn checkpoints_run_off_the_writer_and_the_wal_stays_bounded_under_writes_t
                         .execute(
                             sqlx::query(insert)
                                 .bind(format!("jti-{t}-{i}"))
-                                .bind(4e9 as i64),
+                                .bind(4_000_000_000_i64),
                         )
                         .await
                         .unwrap();
