@@ -72,17 +72,7 @@ struct Harness {
 fn harness() -> &'static Harness {
     static H: OnceLock<Harness> = OnceLock::new();
     H.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let server = rt
-            .block_on(TestServer::start_with(TestServerOptions {
-                data_dir: Some(scratch_dir("server")),
-                ..TestServerOptions::default()
-            }))
-            .expect("entra-mock starts");
+        let (rt, server) = start_server("server");
         let dev_kid = rt
             .block_on(server.keys())
             .ok()
@@ -101,6 +91,22 @@ fn harness() -> &'static Harness {
             server,
         }
     })
+}
+
+/// A runtime of one worker and a server on a scratch data dir of its own (`name`) that it runs.
+fn start_server(name: &str) -> (tokio::runtime::Runtime, TestServer) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let server = rt
+        .block_on(TestServer::start_with(TestServerOptions {
+            data_dir: Some(scratch_dir(name)),
+            ..TestServerOptions::default()
+        }))
+        .expect("entra-mock starts");
+    (rt, server)
 }
 
 /// Every redirect and post-logout URI the built-in apps register.
@@ -200,17 +206,7 @@ const RESET_LISTINGS: [&str; 7] = [
 fn control() -> &'static Control {
     static C: OnceLock<Control> = OnceLock::new();
     C.get_or_init(|| {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .expect("runtime");
-        let server = rt
-            .block_on(TestServer::start_with(TestServerOptions {
-                data_dir: Some(scratch_dir("control")),
-                ..TestServerOptions::default()
-            }))
-            .expect("entra-mock starts");
+        let (rt, server) = start_server("control");
         let start = rt
             .block_on(listings(server.http_url()))
             .expect("the control API lists the start's state");

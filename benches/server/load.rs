@@ -83,7 +83,12 @@ pub async fn run<W: Worker>(
         p50: pick(50).copied().unwrap_or_default(),
         p99: pick(99).copied().unwrap_or_default(),
     };
-    assert!(stats.ops > 0, "a load phase completed no operation");
+    // Under a wrapper (callgrind for `benches/link-order.sh`) a sign-in at 16 connections can
+    // take longer than the phase: there an empty phase is no failure, the functions ran anyway.
+    assert!(
+        stats.ops > 0 || std::env::var_os("BENCH_SERVER_WRAPPER").is_some(),
+        "a load phase completed no operation"
+    );
     (stats, workers)
 }
 

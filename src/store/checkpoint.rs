@@ -13,12 +13,13 @@
 //! meanwhile) and has the WAL start again from its beginning. The file keeps its size (at most
 //! about 17 MB), so the next frames are written over its blocks rather than into new ones.
 
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::mpsc;
+
+use super::WriterConn;
 
 /// Writes between two passive checkpoints (a write is one transaction or statement of the
 /// writer: five to eight WAL frames for a refresh grant or a sign-in's step, so about as often
@@ -35,19 +36,12 @@ pub(super) struct Checkpoints {
     wake: mpsc::Sender<()>,
 }
 
-/// What the checkpoint thread holds of the writer: its connection's lock, to hold writes back
-/// while it restarts the WAL.
-pub(super) struct WriterLock {
-    pub conn: Arc<Mutex<SqliteConnection>>,
-    pub open_tx: Arc<AtomicBool>,
-}
-
 impl Checkpoints {
     /// Starts the checkpoint thread (a current-thread runtime of its own); its connection opens
     /// at the first checkpoint.
     pub(super) fn start(
         options: SqliteConnectOptions,
-        writer: WriterLock,
+        writer: WriterConn,
     ) -> std::io::Result<Checkpoints> {
         let (wake, mut woken) = mpsc::channel::<()>(1);
         super::spawn_thread("store-checkpoint", async move {
@@ -79,7 +73,7 @@ impl Checkpoints {
 async fn checkpoint(
     conn: &mut Option<SqliteConnection>,
     options: &SqliteConnectOptions,
-    writer: &WriterLock,
+    writer: &WriterConn,
 ) -> sqlx::Result<()> {
     let conn = match conn {
         Some(c) => c,
@@ -90,7 +84,7 @@ async fn checkpoint(
         .fetch_one(&mut *conn)
         .await?;
     if frames >= RESTART_FRAMES {
-        let _writes_wait = super::lock(&writer.conn, &writer.open_tx).await;
+        let _writes_wait = writer.lock().await;
         sqlx::query("PRAGMA wal_checkpoint(RESTART)")
             .execute(&mut *conn)
             .await?;

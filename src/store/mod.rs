@@ -95,16 +95,12 @@ impl Store {
         let readers = Readers::open(options.clone())
             .await
             .with_context(|| format!("opening the SQLite store {}", path.display()))?;
-        let conn = Arc::new(Mutex::new(writer));
-        let open_tx: Arc<AtomicBool> = Arc::default();
-        let checkpoints = checkpoint::Checkpoints::start(
-            options.clone(),
-            checkpoint::WriterLock {
-                conn: conn.clone(),
-                open_tx: open_tx.clone(),
-            },
-        )
-        .context("starting the store's checkpoint thread")?;
+        let conn = WriterConn {
+            conn: Arc::new(Mutex::new(writer)),
+            open_tx: Arc::default(),
+        };
+        let checkpoints = checkpoint::Checkpoints::start(options.clone(), conn.clone())
+            .context("starting the store's checkpoint thread")?;
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
             .connect_lazy_with(options);
@@ -113,7 +109,6 @@ impl Store {
             pool,
             writer: Writer {
                 conn,
-                open_tx,
                 jobs: None,
                 checkpoints: Arc::new(checkpoints),
             },
@@ -148,9 +143,7 @@ impl Store {
 /// grants on one core: 5-10% slower with it, measured).
 #[derive(Clone)]
 pub struct Writer {
-    conn: Arc<Mutex<SqliteConnection>>,
-    /// Set by a [`Tx`] dropped inside its transaction: the next holder rolls it back first.
-    open_tx: Arc<AtomicBool>,
+    conn: WriterConn,
     /// The statements waiting for the writer's thread, in order, when it runs.
     jobs: Option<tokio::sync::mpsc::UnboundedSender<WriteJob>>,
     /// Counts the writes, for the checkpoints off the writer's path.
@@ -185,10 +178,9 @@ impl Writer {
     fn start_thread(&mut self) -> std::io::Result<()> {
         let (jobs, mut queue) = tokio::sync::mpsc::unbounded_channel::<WriteJob>();
         let conn = self.conn.clone();
-        let open_tx = self.open_tx.clone();
         spawn_thread("store-writer", async move {
             while let Some(job) = queue.recv().await {
-                let mut c = lock(&conn, &open_tx).await;
+                let mut c = conn.lock().await;
                 // The request may have gone (a dropped connection): the write stands.
                 match job {
                     WriteJob::Statement(query, answer) => {
@@ -212,7 +204,7 @@ impl Writer {
     /// a dropped [`Tx`] left open is rolled back).
     pub async fn lock(&self) -> OwnedMutexGuard<SqliteConnection> {
         self.checkpoints.wrote();
-        lock(&self.conn, &self.open_tx).await
+        self.conn.lock().await
     }
 
     /// Runs one statement, in turn with every other write: on the writer's thread when it
@@ -267,15 +259,29 @@ fn spawn_thread(
         .map(drop)
 }
 
-async fn lock(
-    conn: &Arc<Mutex<SqliteConnection>>,
-    open_tx: &AtomicBool,
-) -> OwnedMutexGuard<SqliteConnection> {
-    let mut conn = conn.clone().lock_owned().await;
-    if open_tx.swap(false, Ordering::AcqRel) {
-        tx::roll_back(&mut conn).await;
+/// The writer's connection, shared by the [`Writer`]s, the writer's thread and the checkpoint
+/// thread (which holds writes back while it restarts the WAL).
+#[derive(Clone)]
+struct WriterConn {
+    conn: Arc<Mutex<SqliteConnection>>,
+    /// Set by a [`Tx`] dropped inside its transaction: the next holder rolls it back first.
+    open_tx: Arc<AtomicBool>,
+}
+
+impl WriterConn {
+    /// The connection, once every holder before has let go, with no transaction left open.
+    async fn lock(&self) -> OwnedMutexGuard<SqliteConnection> {
+        let mut conn = self.conn.clone().lock_owned().await;
+        if self.open_tx.swap(false, Ordering::AcqRel) {
+            tx::roll_back(&mut conn).await;
+        }
+        conn
     }
-    conn
+
+    /// A [`Tx`] was dropped inside its transaction: the next holder rolls it back.
+    fn left_open(&self) {
+        self.open_tx.store(true, Ordering::Release);
+    }
 }
 
 /// A reader connection, held until dropped.

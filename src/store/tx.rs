@@ -16,8 +16,6 @@
 //! other drivers do not, and sqlx calls the behaviour deprecated, so a later major version may
 //! drop it; the tests in `tests/integration/write_transactions.rs` would fail then).
 
-use std::sync::atomic::Ordering;
-
 use sqlx::encode::Encode;
 use sqlx::error::BoxDynError;
 use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteRow};
@@ -197,7 +195,7 @@ impl Drop for Tx {
         }
         // The next holder of the writer rolls back first; a task takes the writer now to do it
         // at once (so that another connection's write does not wait for it).
-        self.writer.open_tx.store(true, Ordering::Release);
+        self.writer.conn.left_open();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             let writer = self.writer.clone();
             rt.spawn(async move { drop(writer.lock().await) });
