@@ -55,9 +55,21 @@ pub struct Store {
 const READERS: usize = 8;
 
 impl Store {
-    /// A reader connection ([`Readers::get`]).
+    /// A connection to read on. With one worker (no writer's thread), the writer's: every
+    /// write on another connection empties a reader's page cache (SQLite resets it when the WAL
+    /// has changed since its last read), so a reader reads each page again from the file, a
+    /// system call and a copy each; the writer's cache stays warm, its own writes being the
+    /// only ones (issue 12: in alternating runs on one core, sign-ins 3 to 5 points nearer the
+    /// signing limit, refresh grants 2 to 3; taking it only when free gained nothing, as a
+    /// write is in flight most of the time). A read waits for the write before it; one asked
+    /// for by the task that holds the writer (inside its transaction) goes to a reader and sees
+    /// what is committed, as every read did before. With more workers, [`Readers`] only: a read
+    /// on the writer would hold back the writer's thread.
     pub async fn read(&self) -> sqlx::Result<Reader> {
-        self.readers.get().await
+        if !self.writer.has_thread() && !self.writer.conn.held_here() {
+            return Ok(Reader::Writer(self.writer.conn.lock().await));
+        }
+        Ok(Reader::Pool(self.readers.get().await?))
     }
 
     pub async fn open(path: &Path) -> anyhow::Result<Self> {
@@ -95,10 +107,7 @@ impl Store {
         let readers = Readers::open(options.clone())
             .await
             .with_context(|| format!("opening the SQLite store {}", path.display()))?;
-        let conn = WriterConn {
-            conn: Arc::new(Mutex::new(writer)),
-            open_tx: Arc::default(),
-        };
+        let conn = WriterConn::new(writer);
         let checkpoints = checkpoint::Checkpoints::start(options.clone(), conn.clone())
             .context("starting the store's checkpoint thread")?;
         let pool = SqlitePoolOptions::new()
@@ -264,28 +273,83 @@ fn spawn_thread(
 #[derive(Clone)]
 struct WriterConn {
     conn: Arc<Mutex<SqliteConnection>>,
-    /// Set by a [`Tx`] dropped inside its transaction: the next holder rolls it back first.
-    open_tx: Arc<AtomicBool>,
+    marks: Arc<WriterMarks>,
+}
+
+#[derive(Default)]
+struct WriterMarks {
+    /// Set by a [`Tx`] dropped inside its transaction: the next holder rolls it back.
+    open_tx: AtomicBool,
+    /// The task that took the connection last (`None` outside a task), so that a read asked
+    /// for while it holds it does not wait for itself ([`Store::read`]).
+    holder: std::sync::Mutex<Option<tokio::task::Id>>,
 }
 
 impl WriterConn {
+    fn new(conn: SqliteConnection) -> WriterConn {
+        WriterConn {
+            conn: Arc::new(Mutex::new(conn)),
+            marks: Arc::default(),
+        }
+    }
+
     /// The connection, once every holder before has let go, with no transaction left open.
     async fn lock(&self) -> OwnedMutexGuard<SqliteConnection> {
         let mut conn = self.conn.clone().lock_owned().await;
-        if self.open_tx.swap(false, Ordering::AcqRel) {
+        if let Ok(mut holder) = self.marks.holder.lock() {
+            *holder = tokio::task::try_id();
+        }
+        if self.marks.open_tx.swap(false, Ordering::AcqRel) {
             tx::roll_back(&mut conn).await;
         }
         conn
     }
 
+    /// Whether the current task may hold the connection now: it is taken, and the task that
+    /// took it last is this one. (Just after another task takes it, before it writes its
+    /// mark, this may say yes wrongly: the read goes to a reader, never a deadlock.)
+    fn held_here(&self) -> bool {
+        if self.conn.try_lock().is_ok() {
+            return false;
+        }
+        self.marks
+            .holder
+            .lock()
+            .map_or(true, |holder| *holder == tokio::task::try_id())
+    }
+
     /// A [`Tx`] was dropped inside its transaction: the next holder rolls it back.
     fn left_open(&self) {
-        self.open_tx.store(true, Ordering::Release);
+        self.marks.open_tx.store(true, Ordering::Release);
     }
 }
 
-/// A reader connection, held until dropped.
-pub type Reader = OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>;
+/// A connection to read on, held until dropped.
+pub enum Reader {
+    /// One of [`Readers`].
+    Pool(OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>),
+    /// The writer's connection, taken once the write before the read ended ([`Store::read`]).
+    Writer(OwnedMutexGuard<SqliteConnection>),
+}
+
+impl std::ops::Deref for Reader {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        match self {
+            Reader::Pool(c) => c,
+            Reader::Writer(c) => c,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Reader {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        match self {
+            Reader::Pool(c) => c,
+            Reader::Writer(c) => c,
+        }
+    }
+}
 
 /// The connections that read (WAL: they never wait on the writer), opened as they are needed up
 /// to [`READERS`]. Not an sqlx pool: a pool takes each connection back through a task that
@@ -322,7 +386,9 @@ impl Readers {
 
     /// The first free connection (the lowest, so a light load keeps few open), opening it if
     /// it is not yet; when all are busy, the next in turn once it is free.
-    async fn get(&self) -> sqlx::Result<Reader> {
+    async fn get(
+        &self,
+    ) -> sqlx::Result<OwnedMappedMutexGuard<Option<SqliteConnection>, SqliteConnection>> {
         let free = self
             .slots
             .iter()

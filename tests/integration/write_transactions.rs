@@ -281,3 +281,66 @@ async fn checkpoints_run_off_the_writer_and_the_wal_stays_bounded_under_writes_t
         assert_eq!(check, "ok");
     }
 }
+
+/// With one worker a read goes to the writer's connection (whose page cache no other
+/// connection's write empties) and waits for the write before it; with more, to a reader. A
+/// read asked for by the task that holds the writer, inside its transaction, goes to a reader
+/// rather than wait for itself, and sees what is committed; another task's read waits for the
+/// commit and sees the row.
+#[tokio::test]
+async fn with_one_worker_reads_go_to_the_writer_and_a_read_inside_a_transaction_never_waits_for_itself(
+) {
+    use entra_mock::store::Reader;
+    let two = TestApp::spawn_with_workers(2).await;
+    let r = two.state.store.read().await.unwrap();
+    assert!(matches!(r, Reader::Pool(_)), "two workers read on a reader");
+    drop(r);
+
+    let app = TestApp::spawn_with_workers(1).await;
+    let store = app.state.store.clone();
+    let r = store.read().await.unwrap();
+    assert!(
+        matches!(r, Reader::Writer(_)),
+        "one worker reads on the writer"
+    );
+    drop(r);
+
+    let mut tx = store.write().await.unwrap();
+    queue_session(&mut tx, &app, "s-inside").await;
+    // Sends the queued insert: the transaction is open on the writer, the row not committed.
+    sqlx::query("SELECT 1")
+        .execute(tx.conn().await.unwrap())
+        .await
+        .unwrap();
+    // A wait for itself would never end; 30 s only bounds a deadlock, it times nothing.
+    let inside = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        store.active_session("s-inside"),
+    )
+    .await
+    .expect("a read inside the transaction that holds the writer does not wait for it")
+    .unwrap();
+    assert!(
+        inside.is_none(),
+        "a read inside sees only what is committed"
+    );
+    let r = store.read().await.unwrap();
+    assert!(
+        matches!(r, Reader::Pool(_)),
+        "inside a transaction: a reader"
+    );
+    drop(r);
+
+    let other = {
+        let store = store.clone();
+        tokio::spawn(async move { store.active_session("s-inside").await })
+    };
+    tokio::task::yield_now().await;
+    tx.commit().await.unwrap();
+    let seen = other.await.unwrap().unwrap();
+    assert_eq!(
+        seen.map(|s| s.id).as_deref(),
+        Some("s-inside"),
+        "another task's read waited for the commit"
+    );
+}
