@@ -66,8 +66,10 @@ impl Store {
     /// what is committed, as every read did before. With more workers, [`Readers`] only: a read
     /// on the writer would hold back the writer's thread.
     pub async fn read(&self) -> sqlx::Result<Reader> {
-        if !self.writer.has_thread() && !self.writer.conn.held_here() {
-            return Ok(Reader::Writer(self.writer.conn.lock().await));
+        if !self.writer.has_thread() {
+            if let Some(conn) = self.writer.conn.lock_for_read().await {
+                return Ok(Reader::Writer(conn));
+            }
         }
         Ok(Reader::Pool(self.readers.get().await?))
     }
@@ -295,7 +297,35 @@ impl WriterConn {
 
     /// The connection, once every holder before has let go, with no transaction left open.
     async fn lock(&self) -> OwnedMutexGuard<SqliteConnection> {
-        let mut conn = self.conn.clone().lock_owned().await;
+        let conn = self.conn.clone().lock_owned().await;
+        self.taken(conn).await
+    }
+
+    /// The connection for a read ([`Store::read`]): at once when free, else once the task
+    /// holding it lets go; `None` when that task is the current one (it would wait for itself).
+    /// Just after another task takes it, before it marks itself the holder, the mark may still
+    /// name this task: the read then goes to a reader, never into a deadlock.
+    async fn lock_for_read(&self) -> Option<OwnedMutexGuard<SqliteConnection>> {
+        if let Ok(conn) = self.conn.clone().try_lock_owned() {
+            return Some(self.taken(conn).await);
+        }
+        let held_here = self
+            .marks
+            .holder
+            .lock()
+            .map_or(true, |holder| *holder == tokio::task::try_id());
+        if held_here {
+            return None;
+        }
+        Some(self.lock().await)
+    }
+
+    /// Marks the current task as the holder and rolls back a transaction a dropped [`Tx`] left
+    /// open.
+    async fn taken(
+        &self,
+        mut conn: OwnedMutexGuard<SqliteConnection>,
+    ) -> OwnedMutexGuard<SqliteConnection> {
         if let Ok(mut holder) = self.marks.holder.lock() {
             *holder = tokio::task::try_id();
         }
@@ -303,19 +333,6 @@ impl WriterConn {
             tx::roll_back(&mut conn).await;
         }
         conn
-    }
-
-    /// Whether the current task may hold the connection now: it is taken, and the task that
-    /// took it last is this one. (Just after another task takes it, before it writes its
-    /// mark, this may say yes wrongly: the read goes to a reader, never a deadlock.)
-    fn held_here(&self) -> bool {
-        if self.conn.try_lock().is_ok() {
-            return false;
-        }
-        self.marks
-            .holder
-            .lock()
-            .map_or(true, |holder| *holder == tokio::task::try_id())
     }
 
     /// A [`Tx`] was dropped inside its transaction: the next holder rolls it back.
