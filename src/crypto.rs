@@ -1,5 +1,6 @@
 //! Digests, constant-time comparison and random values: a leaf module every layer may use.
 
+use aws_lc_rs::aead;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::RngCore;
@@ -43,8 +44,115 @@ pub fn random_b64(n: usize) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A key for values the client carries and hands back unchanged, such as a sign-in flow in its
+/// page (Entra's `ctx`): AES-256-GCM, a random 96-bit nonce per value, the key random and held
+/// in memory only, so a value sealed by one run of the server opens in no other. `purpose` is
+/// authenticated with each value, so one key never opens a value sealed for another use.
+pub struct SealKey(std::sync::RwLock<std::sync::Arc<aead::LessSafeKey>>);
+
+impl std::fmt::Debug for SealKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealKey(<redacted>)")
+    }
+}
+
+/// A value that could not be sealed (the cipher refused; never expected).
+#[derive(Debug, thiserror::Error)]
+#[error("sealing failed")]
+pub struct SealError;
+
+impl SealKey {
+    pub fn new() -> Result<SealKey, SealError> {
+        Ok(SealKey(std::sync::RwLock::new(Self::fresh()?)))
+    }
+
+    fn fresh() -> Result<std::sync::Arc<aead::LessSafeKey>, SealError> {
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let key = aead::UnboundKey::new(&aead::AES_256_GCM, &bytes).map_err(|_| SealError)?;
+        Ok(std::sync::Arc::new(aead::LessSafeKey::new(key)))
+    }
+
+    fn current(&self) -> std::sync::Arc<aead::LessSafeKey> {
+        match self.0.read() {
+            Ok(k) => k.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// A new key: every value sealed before no longer opens.
+    pub fn renew(&self) -> Result<(), SealError> {
+        let key = Self::fresh()?;
+        match self.0.write() {
+            Ok(mut k) => *k = key,
+            Err(poisoned) => *poisoned.into_inner() = key,
+        }
+        Ok(())
+    }
+
+    /// base64url of nonce, ciphertext and tag.
+    pub fn seal(&self, purpose: &[u8], plain: &[u8]) -> Result<String, SealError> {
+        let nonce: [u8; aead::NONCE_LEN] = rand::random();
+        let mut out = Vec::with_capacity(aead::NONCE_LEN + plain.len() + aead::MAX_TAG_LEN);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(plain);
+        let mut body = out.split_off(aead::NONCE_LEN);
+        self.current()
+            .seal_in_place_append_tag(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(purpose),
+                &mut body,
+            )
+            .map_err(|_| SealError)?;
+        out.extend_from_slice(&body);
+        Ok(URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// The value [`SealKey::seal`] sealed for `purpose` with the current key; `None` for
+    /// anything else (altered, truncated, sealed for another purpose or before a renewal).
+    pub fn open(&self, purpose: &[u8], sealed: &str) -> Option<Vec<u8>> {
+        let mut bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
+        if bytes.len() < aead::NONCE_LEN {
+            return None;
+        }
+        let mut body = bytes.split_off(aead::NONCE_LEN);
+        let nonce = aead::Nonce::try_assume_unique_for_key(&bytes).ok()?;
+        let plain_len = self
+            .current()
+            .open_in_place(nonce, aead::Aad::from(purpose), &mut body)
+            .ok()?
+            .len();
+        body.truncate(plain_len);
+        Some(body)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::SealKey;
+
+    #[test]
+    fn a_sealed_value_opens_only_unchanged_for_its_purpose_and_key() {
+        let key = SealKey::new().unwrap();
+        let sealed = key.seal(b"flow", b"the state").unwrap();
+        assert_eq!(key.open(b"flow", &sealed).unwrap(), b"the state");
+        // Each seal is new (a random nonce), and reveals nothing of the value.
+        let again = key.seal(b"flow", b"the state").unwrap();
+        assert_ne!(sealed, again);
+        assert!(!sealed.contains("state"));
+        assert!(key.open(b"other", &sealed).is_none());
+        let mut bytes = sealed.into_bytes();
+        let last = bytes.len() - 5;
+        bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+        let altered = String::from_utf8(bytes).unwrap();
+        assert!(key.open(b"flow", &altered).is_none());
+        for junk in ["", "x", "%%%", &"A".repeat(10)] {
+            assert!(key.open(b"flow", junk).is_none(), "{junk}");
+        }
+        key.renew().unwrap();
+        assert!(key.open(b"flow", &again).is_none());
+    }
+
     #[test]
     fn s256_matches_rfc_7636_appendix_b() {
         assert_eq!(

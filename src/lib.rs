@@ -15,6 +15,7 @@ pub mod ctl;
 pub mod directory;
 pub mod error;
 pub mod fixtures;
+pub mod flows;
 pub mod fuzzing;
 pub mod keys;
 pub mod mock;

@@ -94,6 +94,7 @@ impl Application {
             fixtures: Arc::new(document),
             http: Arc::default(),
             issuer_keys: Arc::default(),
+            flows: Arc::new(crate::flows::Flows::new()?),
         };
 
         let app_state = state.clone();

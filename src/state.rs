@@ -35,6 +35,8 @@ pub struct AppState {
     pub http: Arc<std::sync::OnceLock<reqwest::Client>>,
     /// Federated issuers' key sets, cached between requests.
     pub issuer_keys: Arc<crate::oauth::federation::IssuerKeys>,
+    /// The sign-in flows their pages carry (`signin::ctx`).
+    pub flows: Arc<crate::flows::Flows>,
 }
 
 impl AppState {

@@ -223,7 +223,6 @@ pub async fn reset(state: &AppState, keys: bool) -> Result<()> {
             "refresh_tokens",
             "auth_codes",
             "sso_sessions",
-            "signin_flows",
             "device_codes",
             "consent_grants",
             "used_assertions",
@@ -245,6 +244,8 @@ pub async fn reset(state: &AppState, keys: bool) -> Result<()> {
     state.faults.remove(None);
     state.requests.clear();
     state.clock.set_offset(0);
+    // Sign-ins in progress live in their pages, sealed: a new key ends them all.
+    state.flows.reset().map_err(|e| Error::Internal(e.into()))?;
     if keys {
         state
             .keys

@@ -35,11 +35,11 @@ pub async fn login(
         f.take("flowToken"),
     ) {
         (Err(e), _, _) => Err(e),
-        (Ok(_), Some(flow_id), Some(csrf)) => {
+        (Ok(_), Some(ctx_field), Some(csrf)) => {
             let directory = state.directory();
             let deps = signin_pages::deps(&state, &ctx, &directory);
             let sub = Submission {
-                flow_id,
+                ctx: ctx_field,
                 csrf,
                 action: f.take("action").as_deref().and_then(Action::parse),
                 loginfmt: f.take("loginfmt"),

@@ -38,6 +38,7 @@ pub fn deps<'a>(
             base_url: &ctx.base_url,
         },
         users: Default::default(),
+        flows: &state.flows,
     }
 }
 
@@ -247,7 +248,7 @@ struct SigninTemplate<'a> {
     kind: &'static str,
     title: &'static str,
     action: String,
-    flow_id: &'a str,
+    ctx: &'a str,
     csrf: &'a str,
     app_name: &'a str,
     upn: &'a str,
@@ -267,7 +268,7 @@ fn page_response(page: &Page, hints: &[TestAccount]) -> HttpResponse {
         kind: "",
         title: "Sign in to your account",
         action: format!("/{}/login", page.tenant_segment),
-        flow_id: &page.flow_id,
+        ctx: &page.ctx,
         csrf: &page.csrf,
         app_name: &page.app_name,
         upn: "",

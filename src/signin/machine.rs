@@ -3,13 +3,9 @@
 
 use std::sync::Arc;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-
 use super::passkey;
 use super::totp::TotpSecret;
 use super::*;
-use crate::crypto::sha256;
 use crate::directory::{Application, MfaMethod, MfaPolicy, ResolvedTenant, User};
 use crate::error::Error;
 use crate::oauth::authorize::{self, Authenticated, AuthorizeRequest, Prompt, Rejection, Reply};
@@ -71,10 +67,6 @@ pub async fn start_prepared(
 
 pub(super) fn mfa_required(user: &User, app: &Application, req: &AuthorizeRequest) -> bool {
     user.mfa_policy == MfaPolicy::Required || authorize::mfa_demanded(app, req)
-}
-
-pub(super) fn browser_digest(browser: &str) -> String {
-    hex::encode(sha256(browser.as_bytes()))
 }
 
 /// Whom a request names.
@@ -176,24 +168,15 @@ pub(super) async fn route(
     };
     let flow = Flow {
         request: req,
-        browser: browser_digest(browser),
+        browser: super::ctx::browser_digest(browser),
         step,
     };
-    let flow_id = crate::crypto::random_uuid().to_string();
-    let csrf = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let json = serde_json::to_string(&flow).map_err(|e| Error::Internal(e.into()))?;
-    d.store
-        .insert_flow(
-            &flow_id,
-            &csrf,
-            &json,
-            flow.step.user_oid(),
-            d.now,
-            d.now + FLOW_LIFETIME_SECS,
-        )
-        .await?;
+    // Nothing is stored: the page carries the flow ([`super::ctx`]).
+    let carried = super::ctx::Carried::start(flow, d.now);
+    let ctx = d.seal(&carried)?;
     Ok(Outcome::Page(
-        d.page(&flow_id, &csrf, &flow, &app, None).await?,
+        d.page(&ctx, &carried.csrf, &carried.flow, &app, None)
+            .await?,
     ))
 }
 
@@ -436,15 +419,16 @@ impl Deps<'_> {
         Ok(Some(scopes))
     }
 
-    /// The end of a sign-in: ends the flow `flow_id` (exactly once), creates the SSO session and
-    /// issues the reply, in one transaction. A session the browser already had for the same user
+    /// The end of a sign-in: ends the flow `flow_id` (exactly once, [`super::ctx`]), then creates
+    /// the SSO session and issues the reply, in one transaction. A session the browser already had for the same user
     /// (re-authentication, step-up) is replaced: it ends and its apps move to the new one, so
     /// front-channel logout still reaches them.
     pub(super) async fn finish(
         &self,
         req: &AuthorizeRequest,
         f: Finish,
-        flow_id: &str,
+        flow_id: u128,
+        flow_expires_at: i64,
         previous: Option<&str>,
     ) -> Result<Outcome, Error> {
         let Finish { done, persistence } = f;
@@ -467,11 +451,11 @@ impl Deps<'_> {
             ended_at: None,
         };
         let auth = Authenticated::by_session(&user, &session);
-        // One transaction: the flow's end, the failure counts, the new session (and the old one
-        // it replaces), the code and the session's app, or none of them; sent whole at the
-        // commit, and refused there if another request ended the flow first.
+        // The flow ends here, once: a second post of its page is refused before it writes.
+        self.end_flow(flow_id, flow_expires_at)?;
+        // One transaction: the failure counts, the new session (and the old one it replaces),
+        // the code and the session's app, or none of them; sent whole at the commit.
         let mut tx = self.store.write_later();
-        tx.end_flow(flow_id);
         // (A statement fewer on the writer when there is nothing to reset, the usual case.)
         if user.password_failures != 0 || user.mfa_failures != 0 {
             tx.clear_failures(&user.oid).await?;
@@ -483,10 +467,9 @@ impl Deps<'_> {
             tx.copy_session_apps(&old.id, &session.id).await?;
             tx.end_session(&old.id, self.now).await?;
         }
-        let reply = authorize::complete(&mut tx, &self.id_tokens, req, &auth, &user, self.now)
-            .await
-            .map_err(flow_ended)?;
-        tx.commit().await.map_err(|e| flow_ended(e.into()))?;
+        let reply =
+            authorize::complete(&mut tx, &self.id_tokens, req, &auth, &user, self.now).await?;
+        tx.commit().await?;
         Ok(Outcome::Reply {
             reply,
             session: Some(NewSession {
@@ -494,20 +477,5 @@ impl Deps<'_> {
                 persistence,
             }),
         })
-    }
-}
-
-/// AADSTS50089 for a transaction refused because another request ended its flow first
-/// ([`Tx::end_flow`](crate::store::Tx::end_flow)); any other error as it is.
-fn flow_ended(e: Error) -> Error {
-    match &e {
-        Error::Internal(cause)
-            if cause
-                .downcast_ref::<sqlx::Error>()
-                .is_some_and(crate::store::tx::is_expect_one_failure) =>
-        {
-            Error::SignInSessionInvalid
-        }
-        _ => e,
     }
 }

@@ -21,6 +21,7 @@
 //! requires it (fixture `mock.requireMfa`, like a Conditional Access policy) or when the request's
 //! `claims` asks for `acrs` or `amr`. A session whose amr lacks `mfa` is stepped up.
 
+mod ctx;
 mod machine;
 pub mod passkey;
 pub mod password;
@@ -106,24 +107,6 @@ pub enum Step {
     },
 }
 
-impl Step {
-    /// The user this step is about, once the flow knows who signs in (stored beside the flow,
-    /// so that reading the flow reads the user too).
-    pub fn user_oid(&self) -> Option<&str> {
-        match self {
-            Step::AccountPicker { .. } | Step::Username { .. } => None,
-            Step::Password { user_oid }
-            | Step::Totp { user_oid }
-            | Step::Passkey { user_oid, .. }
-            | Step::EnrolChoice { user_oid }
-            | Step::EnrolTotp { user_oid, .. }
-            | Step::EnrolPasskey { user_oid, .. }
-            | Step::Consent { user_oid, .. } => Some(user_oid),
-            Step::StaySignedIn { done } => Some(&done.user_oid),
-        }
-    }
-}
-
 /// What an accepted consent page leads to: the end of a sign-in, or the browser's session.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "then")]
@@ -137,7 +120,7 @@ pub enum ConsentNext {
     },
 }
 
-/// A flow as stored: the request it answers, the browser it is bound to, its step.
+/// A flow as its pages carry it: the request it answers, the browser it is bound to, its step.
 #[derive(Serialize, Deserialize)]
 struct Flow {
     request: AuthorizeRequest,
@@ -240,8 +223,8 @@ impl AccountChoice {
 
 /// A form posted by a sign-in page (Entra's field names), parsed.
 pub struct Submission {
-    /// `ctx`: the flow id.
-    pub flow_id: String,
+    /// `ctx`: the flow, sealed ([`ctx`]).
+    pub ctx: String,
     /// `flowToken`: the flow's CSRF token.
     pub csrf: String,
     /// The button pressed; an unknown value counts as none.
@@ -272,6 +255,8 @@ pub struct Deps<'a> {
     pub id_tokens: IdTokens<'a>,
     /// Users this request read ([`UsersRead`]).
     pub users: UsersRead,
+    /// The flows the pages carry ([`ctx`]).
+    pub flows: &'a crate::flows::Flows,
 }
 
 /// The users one request read, by object id: a sign-in step, the page it renders and the end of

@@ -1,16 +1,17 @@
 //! The pages' posts, one small handler per step: each reads the form of its page and returns a
-//! [`Decision`]. [`advance`] loads the flow, checks its CSRF token and browser binding, runs the
+//! [`Decision`]. [`advance`] opens the flow the page carried (checking its CSRF token and browser
+//! binding, [`super::ctx`]), runs the
 //! step's handler and turns its decision into the next page or the end of the flow. The types
 //! leave no decision unhandled: an authenticated user goes to "Stay signed in?" or to
 //! [`Finish`], and nothing else.
 
 use webauthn_rs::prelude::{PasskeyAuthentication, PasskeyRegistration};
 
-use super::machine::{browser_digest, mfa_required, route};
+use super::ctx::Carried;
+use super::machine::{mfa_required, route};
 use super::password;
 use super::totp::TotpSecret;
 use super::*;
-use crate::crypto::digest_eq;
 use crate::directory::{Application, User};
 use crate::error::Error;
 use crate::oauth::authorize::{AuthorizeRequest, Reply, ReplyBody};
@@ -75,30 +76,19 @@ impl Deps<'_> {
 
 /// A form posted by a sign-in page.
 pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Outcome, Error> {
-    let row = d
-        .store
-        .flow(&sub.flow_id, d.now)
-        .await?
-        .ok_or(Error::SignInSessionInvalid)?;
-    let flow: Flow =
-        serde_json::from_str(&row.state_json).map_err(|e| Error::Internal(e.into()))?;
-    if let Some(user) = &row.user {
-        d.users.keep(user);
-    }
-    if !digest_eq(row.csrf_token.as_bytes(), sub.csrf.as_bytes())
-        || !digest_eq(flow.browser.as_bytes(), browser_digest(browser).as_bytes())
-    {
-        return Err(Error::SignInSessionInvalid);
-    }
+    let Carried {
+        id: flow_id,
+        csrf,
+        expires_at,
+        flow,
+    } = d.open(&sub.ctx, &sub.csrf, browser)?;
     let Flow {
         request,
         browser: bound,
         step,
     } = flow;
     if sub.action == Some(Action::Cancel) {
-        if !d.store.end_flow(&sub.flow_id).await? {
-            return Err(Error::SignInSessionInvalid);
-        }
+        d.end_flow(flow_id, expires_at)?;
         // A device code's sign-in cancelled: the device's next poll gets authorization_declined.
         if let Some(device) = &request.device {
             d.store.decline_device_code(device, d.now).await?;
@@ -177,9 +167,7 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
             }
         }
         Decision::Declined => {
-            if !d.store.end_flow(&sub.flow_id).await? {
-                return Err(Error::SignInSessionInvalid);
-            }
+            d.end_flow(flow_id, expires_at)?;
             if let Some(device) = &request.device {
                 d.store.decline_device_code(device, d.now).await?;
             }
@@ -195,28 +183,29 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
     };
     match next {
         Next::Show(step, error) => {
-            let flow = Flow {
-                request,
-                browser: bound,
-                step,
+            // The next page carries the flow on, under the same id, token and expiry.
+            let carried = Carried {
+                id: flow_id,
+                csrf,
+                expires_at,
+                flow: Flow {
+                    request,
+                    browser: bound,
+                    step,
+                },
             };
-            let json = serde_json::to_string(&flow).map_err(|e| Error::Internal(e.into()))?;
-            d.store
-                .update_flow(&sub.flow_id, &json, flow.step.user_oid())
-                .await?;
+            let ctx = d.seal(&carried)?;
             Ok(Outcome::Page(
-                d.page(&sub.flow_id, &row.csrf_token, &flow, &app, error)
+                d.page(&ctx, &carried.csrf, &carried.flow, &app, error)
                     .await?,
             ))
         }
         Next::Finish(f) => {
-            d.finish(&request, f, &sub.flow_id, sub.sso_cookie.as_deref())
+            d.finish(&request, f, flow_id, expires_at, sub.sso_cookie.as_deref())
                 .await
         }
         Next::UseSession(s) => {
-            if !d.store.end_flow(&sub.flow_id).await? {
-                return Err(Error::SignInSessionInvalid);
-            }
+            d.end_flow(flow_id, expires_at)?;
             let mut req = request;
             req.prompt = None;
             route(d, req, Some(*s), browser).await

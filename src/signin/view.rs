@@ -62,7 +62,8 @@ pub enum View {
 /// A sign-in page of a flow.
 #[derive(Debug)]
 pub struct Page {
-    pub flow_id: String,
+    /// The flow, sealed ([`super::ctx`]): the form's hidden `ctx`.
+    pub ctx: String,
     pub csrf: String,
     pub tenant_segment: String,
     pub app_name: String,
@@ -76,7 +77,7 @@ pub struct Page {
 impl Deps<'_> {
     pub(super) async fn page(
         &self,
-        flow_id: &str,
+        ctx: &str,
         csrf: &str,
         flow: &Flow,
         app: &Application,
@@ -149,7 +150,7 @@ impl Deps<'_> {
             },
         };
         Ok(Page {
-            flow_id: flow_id.to_string(),
+            ctx: ctx.to_string(),
             csrf: csrf.to_string(),
             tenant_segment: flow.request.tenant_segment.clone(),
             app_name: app.display_name.clone(),

@@ -19,7 +19,6 @@ pub mod keys;
 pub mod purge;
 pub mod refresh;
 pub mod sessions;
-pub mod signin;
 pub mod tx;
 pub mod users;
 pub mod webauthn;
@@ -47,7 +46,7 @@ pub struct Store {
     pub pool: SqlitePool,
     /// The one connection that writes ([`Writer`]).
     pub writer: Writer,
-    /// Wakes the background purge when many sign-in flows start ([`purge`]).
+    /// Wakes the background purge when many device code flows start ([`purge`]).
     pub purge_signal: std::sync::Arc<purge::PurgeSignal>,
 }
 

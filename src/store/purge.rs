@@ -15,14 +15,15 @@ pub struct RefreshLifetimes {
     pub inactivity_secs: i64,
 }
 
-/// Sign-in flows in progress, everyone's together (each is a browser at the sign-in page); device
-/// codes are capped at the same number (each is a device waiting for its user).
+/// Device codes waiting, everyone's together (each is a device waiting for its user); the ended
+/// sign-in flows a server remembers (`signin::ctx`; a flow in progress is carried by its page)
+/// are capped at the same number.
 pub const MAX_FLOWS: i64 = 5_000;
 /// SSO sessions kept per user.
 pub const MAX_SESSIONS_PER_USER: i64 = 100;
 /// Refresh tokens (rotated ones included) kept per user.
 pub const MAX_REFRESH_TOKENS_PER_USER: i64 = 1_000;
-/// Flows started since the last purge that wake the purge before its interval.
+/// Device code flows started since the last purge that wake the purge before its interval.
 pub const PURGE_AFTER_FLOWS: usize = 1_000;
 /// Expired codes, ended sessions and dead refresh tokens are kept this long after they stopped
 /// working, so that a late replay still gets the precise error (expired, redeemed, revoked).
@@ -38,7 +39,7 @@ pub struct Purged {
     pub assertions: u64,
 }
 
-/// Counts flows started since the last purge and wakes the purge task.
+/// Counts device code flows started since the last purge and wakes the purge task.
 #[derive(Debug, Default)]
 pub struct PurgeSignal {
     flows: AtomicUsize,
@@ -74,17 +75,6 @@ impl Store {
                     .map(|r| r.rows_affected())
             }
         };
-        purged.flows += exec("DELETE FROM signin_flows WHERE expires_at <= ?", now).await?;
-        // The first stored go first. A new row's rowid is above every row's left (SQLite gives
-        // it the largest plus one), so rowid orders the flows as they came in, by the table's
-        // own b-tree: no index, and no reliance on their times, which the virtual clock can
-        // move back between two flows.
-        purged.flows += exec(
-            "DELETE FROM signin_flows WHERE rowid IN
-               (SELECT rowid FROM signin_flows ORDER BY rowid DESC LIMIT -1 OFFSET ?)",
-            MAX_FLOWS,
-        )
-        .await?;
         purged.flows += exec("DELETE FROM device_codes WHERE expires_at <= ?", old).await?;
         purged.flows += exec(
             "DELETE FROM device_codes WHERE device_sha256 IN

@@ -10,8 +10,8 @@
 //! until it must: statements that need no answer are queued ([`Tx::defer`]) and go with the
 //! next statement that does, or with the `COMMIT` (issue 12: the end of a sign-in was five
 //! round trips on the writer; now one, `BEGIN` to `COMMIT`, sent at its commit
-//! ([`Store::write_later`]), where a guard decides whether the flow was still there
-//! ([`Tx::expect_one`])). The queued statements run as one multi-statement query,
+//! ([`Store::write_later`]); a guard, [`Tx::expect_one`], lets such a batch refuse itself when
+//! a statement in it changed no row). The queued statements run as one multi-statement query,
 //! its arguments bound in order across the statements: sqlx 0.8's SQLite driver does this (its
 //! other drivers do not, and sqlx calls the behaviour deprecated, so a later major version may
 //! drop it; the tests in `tests/integration/write_transactions.rs` would fail then).

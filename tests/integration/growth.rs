@@ -1,9 +1,10 @@
-//! Growth bounds (issue 12, limits and growth): an anonymous /authorize stores a bounded flow,
-//! the background purge deletes what expired and caps what one user can leave behind.
+//! Growth bounds (issue 12, limits and growth): an anonymous /authorize stores nothing (its page
+//! carries the flow, bounded), the background purge deletes what expired and caps what one user
+//! can leave behind.
 
 use entra_mock::oauth::lifetimes::{REFRESH_INACTIVITY_SECS, SPA_REFRESH_LIFETIME_SECS};
 use entra_mock::store::purge::{
-    RefreshLifetimes, MAX_FLOWS, MAX_REFRESH_TOKENS_PER_USER, MAX_SESSIONS_PER_USER,
+    RefreshLifetimes, MAX_REFRESH_TOKENS_PER_USER, MAX_SESSIONS_PER_USER,
 };
 
 const LIFETIMES: RefreshLifetimes = RefreshLifetimes {
@@ -20,6 +21,21 @@ async fn count(app: &TestApp, table: &str) -> i64 {
         .unwrap()
 }
 
+/// Rows in all tables.
+async fn rows(app: &TestApp) -> i64 {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'",
+    )
+    .fetch_all(&app.state.store.pool)
+    .await
+    .unwrap();
+    let mut total = 0;
+    for t in tables {
+        total += count(app, &format!("\"{t}\"")).await;
+    }
+    total
+}
+
 fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -27,6 +43,7 @@ fn now() -> i64 {
 #[tokio::test]
 async fn an_authorize_request_over_the_size_limit_is_refused_and_stores_nothing() {
     let app = TestApp::spawn().await;
+    let before = rows(&app).await;
     let url = |state: &str| {
         format!(
             "{}/{TENANT}/oauth2/v2.0/authorize?client_id={BFF}&response_type=code&scope=openid\
@@ -44,8 +61,8 @@ async fn an_authorize_request_over_the_size_limit_is_refused_and_stores_nothing(
     assert_eq!(res.status(), 400);
     let page = res.text().await.unwrap();
     assert!(page.contains("AADSTS90015"), "{page}");
-    assert_eq!(count(&app, "signin_flows").await, 0);
-    // Under the limit, the same request starts a flow.
+    assert!(!page.contains("name=\"ctx\""), "{page}");
+    // Under the limit, the same request starts a flow, which its page carries.
     let res = app
         .client()
         .get(url(&"s".repeat(2_000)))
@@ -53,7 +70,8 @@ async fn an_authorize_request_over_the_size_limit_is_refused_and_stores_nothing(
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(count(&app, "signin_flows").await, 1);
+    assert!(res.text().await.unwrap().contains("name=\"ctx\""));
+    assert_eq!(rows(&app).await, before);
 }
 
 #[tokio::test]
@@ -61,18 +79,6 @@ async fn the_purge_deletes_expired_rows_and_keeps_live_ones() {
     let app = TestApp::spawn().await;
     let pool = &app.state.store.pool;
     let t = now();
-    for (id, expires) in [("old", t - 10), ("live", t + 600)] {
-        sqlx::query(
-            "INSERT INTO signin_flows (id, csrf_token, state_json, created_at, expires_at)
-             VALUES (?, 'c', '{}', ?, ?)",
-        )
-        .bind(id)
-        .bind(t - 700)
-        .bind(expires)
-        .execute(pool)
-        .await
-        .unwrap();
-    }
     for (jti, expires) in [("a", t - 1), ("b", t + 60)] {
         sqlx::query("INSERT INTO used_assertions (jti, expires_at) VALUES (?, ?)")
             .bind(jti)
@@ -111,15 +117,9 @@ async fn the_purge_deletes_expired_rows_and_keeps_live_ones() {
     insert_refresh(&app, b"live", ALICE_OID, false, t - 3600, t - 60).await;
 
     let purged = app.state.store.purge(t, LIFETIMES).await.unwrap();
-    assert_eq!(purged.flows, 1);
     assert_eq!(purged.assertions, 1);
     assert_eq!(purged.sessions, 1);
     assert_eq!(purged.refresh_tokens, 2);
-    let flows: Vec<String> = sqlx::query_scalar("SELECT id FROM signin_flows")
-        .fetch_all(pool)
-        .await
-        .unwrap();
-    assert_eq!(flows, ["live"]);
     let sessions: Vec<String> = sqlx::query_scalar("SELECT id FROM sso_sessions ORDER BY id")
         .fetch_all(pool)
         .await
@@ -134,26 +134,10 @@ async fn the_purge_deletes_expired_rows_and_keeps_live_ones() {
 }
 
 #[tokio::test]
-async fn flows_sessions_and_refresh_tokens_are_capped_oldest_first() {
+async fn sessions_and_refresh_tokens_are_capped_oldest_first() {
     let app = TestApp::spawn().await;
     let pool = &app.state.store.pool;
     let t = now();
-    let mut tx = pool.begin().await.unwrap();
-    for i in 0..MAX_FLOWS + 10 {
-        sqlx::query(
-            "INSERT INTO signin_flows (id, csrf_token, state_json, created_at, expires_at)
-             VALUES (?, 'c', '{}', ?, ?)",
-        )
-        .bind(format!("flow-{i}"))
-        // The virtual clock moved back while they came in (`POST /_mock/clock`), over ten
-        // minutes, all of them live: the first stored is still the oldest, and goes first.
-        .bind(t - i * 600 / (MAX_FLOWS + 10))
-        .bind(t - i * 600 / (MAX_FLOWS + 10) + entra_mock::signin::FLOW_LIFETIME_SECS)
-        .execute(&mut *tx)
-        .await
-        .unwrap();
-    }
-    tx.commit().await.unwrap();
     for i in 0..MAX_SESSIONS_PER_USER + 5 {
         insert_session(&app, &format!("s-{i:04}"), BOB_OID, t - 1000 + i, None).await;
     }
@@ -172,23 +156,8 @@ async fn flows_sessions_and_refresh_tokens_are_capped_oldest_first() {
     }
 
     let purged = app.state.store.purge(t, LIFETIMES).await.unwrap();
-    assert_eq!(purged.flows, 10);
     assert_eq!(purged.sessions, 5);
     assert_eq!(purged.refresh_tokens, 3);
-    assert_eq!(count(&app, "signin_flows").await, MAX_FLOWS);
-    let oldest_flow: bool =
-        sqlx::query_scalar("SELECT COUNT(*) > 0 FROM signin_flows WHERE id = 'flow-0'")
-            .fetch_one(pool)
-            .await
-            .unwrap();
-    assert!(!oldest_flow, "the oldest flow was evicted");
-    let newest_flow: bool =
-        sqlx::query_scalar("SELECT COUNT(*) > 0 FROM signin_flows WHERE id = ?")
-            .bind(format!("flow-{}", MAX_FLOWS + 9))
-            .fetch_one(pool)
-            .await
-            .unwrap();
-    assert!(newest_flow, "the newest flow was kept");
     let oldest_session: Option<String> = sqlx::query_scalar(
         "SELECT id FROM sso_sessions WHERE user_oid = ? ORDER BY created_at LIMIT 1",
     )
@@ -214,11 +183,13 @@ async fn flows_sessions_and_refresh_tokens_are_capped_oldest_first() {
 }
 
 #[tokio::test]
-async fn an_anonymous_authorize_request_stores_a_bounded_flow() {
+async fn an_anonymous_authorize_request_stores_nothing_and_its_page_carries_a_bounded_flow() {
     let app = TestApp::spawn().await;
     let client = app.client();
+    let before = rows(&app).await;
     // Requests near the parameter limit, with every parameter Entra knows.
     let state = "s".repeat(15_000);
+    let mut largest = 0;
     for _ in 0..50 {
         let res = client
             .get(format!(
@@ -231,13 +202,15 @@ async fn an_anonymous_authorize_request_stores_a_bounded_flow() {
             .await
             .unwrap();
         assert_eq!(res.status(), 200);
+        let page = res.text().await.unwrap();
+        let ctx = crate::signin_helpers::attr_of(&page, "name=\"ctx\"", "value").unwrap();
+        largest = largest.max(ctx.len());
     }
-    let largest: i64 = sqlx::query_scalar("SELECT MAX(LENGTH(state_json)) FROM signin_flows")
-        .fetch_one(&app.state.store.pool)
-        .await
-        .unwrap();
+    assert_eq!(rows(&app).await, before);
+    // Sealed and in base64, the flow is a third larger than its request's parameters.
+    let bound = (entra_mock::oauth::authorize::MAX_PARAMS_BYTES + 4_096) * 4 / 3;
     assert!(
-        (15_000..=entra_mock::oauth::authorize::MAX_PARAMS_BYTES as i64 + 4_096).contains(&largest),
+        (15_000..=bound).contains(&largest),
         "a flow of {largest} bytes"
     );
 }

@@ -632,33 +632,64 @@ async fn other_methods_get_an_entra_error_page() {
 }
 
 #[tokio::test]
-async fn the_flow_names_its_user_from_the_password_page_and_ends_once_with_the_sign_in() {
+async fn the_pages_carry_the_flow_sealed_and_it_ends_once_with_the_sign_in() {
     let app = TestApp::spawn().await;
     let client = app.client();
     let pool = &app.state.store.pool;
-    let flow_user = || async {
-        sqlx::query_scalar::<_, Option<String>>("SELECT user_oid FROM signin_flows")
-            .fetch_all(pool)
-            .await
-            .unwrap()
-    };
-    // 1-2. The username page knows no user; from the password page on, the flow names alice
-    // (and is read with her at the next post).
-    let password_page = password_page(&app, &client, ALICE).await;
-    assert_eq!(flow_user().await, [Some(ALICE_OID.to_string())]);
-    // 3. The password ends the flow in the transaction that stores the session and the code.
-    let res = submit(&client, &app.https, &password_page, &[("passwd", PASSWORD)]).await;
-    assert_eq!(without_query(&location(&res)), BFF_REDIRECT);
-    assert!(flow_user().await.is_empty());
     let sessions = || async {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sso_sessions")
             .fetch_one(pool)
             .await
             .unwrap()
     };
+    // 1-2. The username and password pages carry the flow in their `ctx`, sealed (neither the
+    // user nor the app's request shows through).
+    let password_page = password_page(&app, &client, ALICE).await;
+    let ctx = attr_of(&password_page, "name=\"ctx\"", "value").unwrap();
+    assert!(ctx.len() > 100, "{ctx}");
+    for clear in [ALICE_OID, BFF, "Password", "localhost"] {
+        assert!(!ctx.contains(clear), "{clear} in {ctx}");
+    }
+    // A `ctx` altered by one character, or posted with another `flowToken`, is no flow.
+    let mut altered = ctx.clone().into_bytes();
+    let i = ctx.len() / 2;
+    altered[i] = if altered[i] == b'A' { b'B' } else { b'A' };
+    let altered = String::from_utf8(altered).unwrap();
+    for field in [("ctx", altered.as_str()), ("flowToken", "x")] {
+        let res = submit(
+            &client,
+            &app.https,
+            &password_page,
+            &[field, ("passwd", PASSWORD)],
+        )
+        .await;
+        assert_eq!(res.status(), 400);
+        assert!(res.text().await.unwrap().contains("AADSTS50089"));
+    }
+    assert_eq!(sessions().await, 0);
+    // 3. The password ends the flow, and one transaction stores the session and the code.
+    let res = submit(&client, &app.https, &password_page, &[("passwd", PASSWORD)]).await;
+    assert_eq!(without_query(&location(&res)), BFF_REDIRECT);
     assert_eq!(sessions().await, 1);
     // 4. The same form again: the flow is over, and no second session is stored.
     let res = submit(&client, &app.https, &password_page, &[("passwd", PASSWORD)]).await;
     assert_eq!(res.status(), 400);
     assert_eq!(sessions().await, 1);
+}
+
+#[tokio::test]
+async fn a_reset_ends_the_sign_ins_in_progress() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let password_page = password_page(&app, &client, ALICE).await;
+    let res = client
+        .post(format!("{}/_mock/reset", app.https))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    // The page's flow was sealed with the key the reset replaced.
+    let res = submit(&client, &app.https, &password_page, &[("passwd", PASSWORD)]).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("AADSTS50089"));
 }
