@@ -693,3 +693,21 @@ async fn a_reset_ends_the_sign_ins_in_progress() {
     assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("AADSTS50089"));
 }
+
+#[tokio::test]
+async fn a_flow_expires_fifteen_minutes_after_it_started_by_the_virtual_clock() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let password_page = password_page(&app, &client, ALICE).await;
+    // A minute before its end it still signs in; the same page once the clock passed its end
+    // does not (its expiry travels sealed with it: the post cannot change it).
+    app.state
+        .clock
+        .advance(entra_mock::signin::FLOW_LIFETIME_SECS - 60);
+    let wrong = submit(&client, &app.https, &password_page, &[("passwd", "wrong")]).await;
+    assert!(page(wrong).await.contains("AADSTS50126"));
+    app.state.clock.advance(61);
+    let res = submit(&client, &app.https, &password_page, &[("passwd", PASSWORD)]).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("AADSTS50089"));
+}
