@@ -3,6 +3,7 @@
 //! state can hold it.
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::crypto::{SealError, SealKey};
@@ -10,10 +11,13 @@ use crate::crypto::{SealError, SealKey};
 /// Ended flows remembered at most (the first ended go first, [`Ended`]).
 pub const MAX_ENDED_FLOWS: usize = 5_000;
 
-/// The sign-in flows of this server's run: the key that seals them and the ones that ended.
+/// The sign-in flows of this server's run: the key that seals them, their ids, and the ones that
+/// ended.
 #[derive(Debug)]
 pub struct Flows {
     key: SealKey,
+    /// The last id given (ids count from 1, in the order the flows start).
+    last: AtomicU64,
     ended: Mutex<Ended>,
 }
 
@@ -21,6 +25,7 @@ impl Flows {
     pub fn new() -> Result<Flows, SealError> {
         Ok(Flows {
             key: SealKey::new()?,
+            last: AtomicU64::new(0),
             ended: Mutex::new(Ended::new(MAX_ENDED_FLOWS)),
         })
     }
@@ -38,6 +43,11 @@ impl Flows {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The id of a flow that starts now: above every id given before in this run.
+    pub fn next_id(&self) -> u64 {
+        self.last.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
     /// `plain` sealed for `purpose` ([`SealKey::seal`]).
     pub fn seal(&self, purpose: &[u8], plain: &[u8]) -> Result<String, SealError> {
         self.key.seal(purpose, plain)
@@ -48,27 +58,27 @@ impl Flows {
         self.key.open(purpose, sealed)
     }
 
-    /// Whether the flow `id` (expiring at `expires_at`) ended.
-    pub fn has_ended(&self, id: u128, expires_at: i64) -> bool {
-        self.ended().has(id, expires_at)
+    /// Whether the flow `id` ended.
+    pub fn has_ended(&self, id: u64) -> bool {
+        self.ended().has(id)
     }
 
     /// Ends the flow; true for exactly one caller.
-    pub fn end(&self, id: u128, expires_at: i64) -> bool {
-        self.ended().end(id, expires_at)
+    pub fn end(&self, id: u64) -> bool {
+        self.ended().end(id)
     }
 }
 
-/// The ids of the flows that ended, until they would have expired anyway. At most `cap` (the
-/// first ended go first); a flow that expires no later than one that went is refused as ended,
-/// so forgetting one never lets it be used again.
+/// The ids of the flows that ended, at most `cap` (the first ended go first). Forgetting one
+/// ends every flow that started before it as well (`floor`), so a flow that ended never
+/// starts again. Ids count up by start, not by the virtual clock, which a test may move back.
 #[derive(Debug)]
 struct Ended {
-    ids: HashSet<u128>,
-    order: VecDeque<(u128, i64)>,
+    ids: HashSet<u64>,
+    order: VecDeque<u64>,
     cap: usize,
-    /// Flows that expire at or before this count as ended.
-    floor: i64,
+    /// Flows with an id up to this one count as ended.
+    floor: u64,
 }
 
 impl Ended {
@@ -77,27 +87,27 @@ impl Ended {
             ids: HashSet::new(),
             order: VecDeque::new(),
             cap,
-            floor: i64::MIN,
+            floor: 0,
         }
     }
 
-    fn has(&self, id: u128, expires_at: i64) -> bool {
-        expires_at <= self.floor || self.ids.contains(&id)
+    fn has(&self, id: u64) -> bool {
+        id <= self.floor || self.ids.contains(&id)
     }
 
-    fn end(&mut self, id: u128, expires_at: i64) -> bool {
-        if self.has(id, expires_at) {
+    fn end(&mut self, id: u64) -> bool {
+        if self.has(id) {
             return false;
         }
         while self.order.len() >= self.cap {
-            let Some((gone, at)) = self.order.pop_front() else {
+            let Some(gone) = self.order.pop_front() else {
                 break;
             };
             self.ids.remove(&gone);
-            self.floor = self.floor.max(at);
+            self.floor = self.floor.max(gone);
         }
         self.ids.insert(id);
-        self.order.push_back((id, expires_at));
+        self.order.push_back(id);
         true
     }
 }
@@ -109,20 +119,20 @@ mod tests {
     #[test]
     fn a_flow_ends_once_and_one_forgotten_for_the_cap_stays_ended() {
         let mut ended = Ended::new(3);
-        assert!(ended.end(1, 100));
-        assert!(!ended.end(1, 100));
-        assert!(ended.end(2, 90));
-        assert!(ended.end(3, 110));
-        // The fourth evicts the first ended (1, expiring at 100): it, and every flow that
-        // expires by then, counts as ended still.
-        assert!(ended.end(4, 120));
+        assert!(ended.end(5));
+        assert!(!ended.end(5));
+        assert!(ended.end(2));
+        assert!(ended.end(7));
+        // The fourth evicts the first ended (5): it, and every flow that started before it,
+        // counts as ended still; later ones end as before.
+        assert!(ended.end(8));
         assert_eq!(ended.ids.len(), 3);
-        assert!(ended.has(1, 100));
-        assert!(!ended.end(1, 100));
-        assert!(!ended.end(5, 95));
-        // Later flows end as before.
-        assert!(ended.has(3, 110));
-        assert!(!ended.has(6, 130));
-        assert!(ended.end(6, 130));
+        assert!(ended.has(5));
+        assert!(!ended.end(5));
+        assert!(ended.has(4));
+        assert!(!ended.end(1));
+        assert!(ended.has(7));
+        assert!(!ended.has(6));
+        assert!(ended.end(6));
     }
 }

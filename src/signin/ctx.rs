@@ -21,8 +21,8 @@ const PURPOSE: &[u8] = b"entra-mock sign-in flow";
 /// What a page carries.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Carried {
-    /// Names the flow among those that ended.
-    pub id: u128,
+    /// Names the flow among those that ended ([`crate::flows::Flows::next_id`]).
+    pub id: u64,
     /// `flowToken`, posted back beside `ctx`.
     pub csrf: String,
     /// Unix seconds of the virtual clock.
@@ -32,9 +32,9 @@ pub(super) struct Carried {
 
 impl Carried {
     /// A new flow, from now.
-    pub fn start(flow: Flow, now: i64) -> Carried {
+    pub fn start(flow: Flow, id: u64, now: i64) -> Carried {
         Carried {
-            id: rand::random(),
+            id,
             csrf: crate::crypto::random_b64(32),
             expires_at: now + FLOW_LIFETIME_SECS,
             flow,
@@ -66,8 +66,7 @@ impl Deps<'_> {
             .ok_or(Error::SignInSessionInvalid)?;
         let carried: Carried =
             serde_json::from_slice(&json).map_err(|_| Error::SignInSessionInvalid)?;
-        let live =
-            carried.expires_at > self.now && !self.flows.has_ended(carried.id, carried.expires_at);
+        let live = carried.expires_at > self.now && !self.flows.has_ended(carried.id);
         let own = digest_eq(carried.csrf.as_bytes(), csrf.as_bytes())
             && digest_eq(
                 carried.flow.browser.as_bytes(),
@@ -80,8 +79,8 @@ impl Deps<'_> {
     }
 
     /// Ends the flow (exactly once: AADSTS50089 for every later caller).
-    pub(super) fn end_flow(&self, carried_id: u128, expires_at: i64) -> Result<(), Error> {
-        match self.flows.end(carried_id, expires_at) {
+    pub(super) fn end_flow(&self, id: u64) -> Result<(), Error> {
+        match self.flows.end(id) {
             true => Ok(()),
             false => Err(Error::SignInSessionInvalid),
         }

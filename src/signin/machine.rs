@@ -172,7 +172,7 @@ pub(super) async fn route(
         step,
     };
     // Nothing is stored: the page carries the flow ([`super::ctx`]).
-    let carried = super::ctx::Carried::start(flow, d.now);
+    let carried = super::ctx::Carried::start(flow, d.flows.next_id(), d.now);
     let ctx = d.seal(&carried)?;
     Ok(Outcome::Page(
         d.page(&ctx, &carried.csrf, &carried.flow, &app, None)
@@ -427,8 +427,7 @@ impl Deps<'_> {
         &self,
         req: &AuthorizeRequest,
         f: Finish,
-        flow_id: u128,
-        flow_expires_at: i64,
+        flow_id: u64,
         previous: Option<&str>,
     ) -> Result<Outcome, Error> {
         let Finish { done, persistence } = f;
@@ -452,7 +451,7 @@ impl Deps<'_> {
         };
         let auth = Authenticated::by_session(&user, &session);
         // The flow ends here, once: a second post of its page is refused before it writes.
-        self.end_flow(flow_id, flow_expires_at)?;
+        self.end_flow(flow_id)?;
         // One transaction: the failure counts, the new session (and the old one it replaces),
         // the code and the session's app, or none of them; sent whole at the commit.
         let mut tx = self.store.write_later();

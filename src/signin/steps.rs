@@ -88,7 +88,7 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
         step,
     } = flow;
     if sub.action == Some(Action::Cancel) {
-        d.end_flow(flow_id, expires_at)?;
+        d.end_flow(flow_id)?;
         // A device code's sign-in cancelled: the device's next poll gets authorization_declined.
         if let Some(device) = &request.device {
             d.store.decline_device_code(device, d.now).await?;
@@ -167,7 +167,7 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
             }
         }
         Decision::Declined => {
-            d.end_flow(flow_id, expires_at)?;
+            d.end_flow(flow_id)?;
             if let Some(device) = &request.device {
                 d.store.decline_device_code(device, d.now).await?;
             }
@@ -201,11 +201,11 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
             ))
         }
         Next::Finish(f) => {
-            d.finish(&request, f, flow_id, expires_at, sub.sso_cookie.as_deref())
+            d.finish(&request, f, flow_id, sub.sso_cookie.as_deref())
                 .await
         }
         Next::UseSession(s) => {
-            d.end_flow(flow_id, expires_at)?;
+            d.end_flow(flow_id)?;
             let mut req = request;
             req.prompt = None;
             route(d, req, Some(*s), browser).await
