@@ -90,40 +90,43 @@ impl SealKey {
         Ok(())
     }
 
-    /// base64url of nonce, ciphertext and tag.
+    /// base64url of nonce, ciphertext and tag, sealed in one buffer (no copy of `plain` but
+    /// the one into it).
     pub fn seal(&self, purpose: &[u8], plain: &[u8]) -> Result<String, SealError> {
         let nonce: [u8; aead::NONCE_LEN] = rand::random();
         let mut out = Vec::with_capacity(aead::NONCE_LEN + plain.len() + aead::MAX_TAG_LEN);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(plain);
-        let mut body = out.split_off(aead::NONCE_LEN);
-        self.current()
-            .seal_in_place_append_tag(
+        let tag = self
+            .current()
+            .seal_in_place_separate_tag(
                 aead::Nonce::assume_unique_for_key(nonce),
                 aead::Aad::from(purpose),
-                &mut body,
+                &mut out[aead::NONCE_LEN..],
             )
             .map_err(|_| SealError)?;
-        out.extend_from_slice(&body);
+        out.extend_from_slice(tag.as_ref());
         Ok(URL_SAFE_NO_PAD.encode(out))
     }
 
     /// The value [`SealKey::seal`] sealed for `purpose` with the current key; `None` for
     /// anything else (altered, truncated, sealed for another purpose or before a renewal).
+    /// Opened within the decoded buffer, the plain text moved to its start.
     pub fn open(&self, purpose: &[u8], sealed: &str) -> Option<Vec<u8>> {
         let mut bytes = URL_SAFE_NO_PAD.decode(sealed).ok()?;
-        if bytes.len() < aead::NONCE_LEN {
-            return None;
-        }
-        let mut body = bytes.split_off(aead::NONCE_LEN);
-        let nonce = aead::Nonce::try_assume_unique_for_key(&bytes).ok()?;
+        let nonce = aead::Nonce::try_assume_unique_for_key(bytes.get(..aead::NONCE_LEN)?).ok()?;
         let plain_len = self
             .current()
-            .open_in_place(nonce, aead::Aad::from(purpose), &mut body)
+            .open_within(
+                nonce,
+                aead::Aad::from(purpose),
+                &mut bytes,
+                aead::NONCE_LEN..,
+            )
             .ok()?
             .len();
-        body.truncate(plain_len);
-        Some(body)
+        bytes.truncate(plain_len);
+        Some(bytes)
     }
 }
 
@@ -146,7 +149,8 @@ mod tests {
         bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
         let altered = String::from_utf8(bytes).unwrap();
         assert!(key.open(b"flow", &altered).is_none());
-        for junk in ["", "x", "%%%", &"A".repeat(10)] {
+        // Shorter than a nonce, and a nonce with less than a tag after it.
+        for junk in ["", "x", "%%%", &"A".repeat(10), &"A".repeat(24)] {
             assert!(key.open(b"flow", junk).is_none(), "{junk}");
         }
         key.renew().unwrap();
