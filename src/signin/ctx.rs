@@ -72,17 +72,16 @@ impl Deps<'_> {
                 carried.flow.browser.as_bytes(),
                 browser_digest(browser).as_bytes(),
             );
-        match live && own {
-            true => Ok(carried),
-            false => Err(Error::SignInSessionInvalid),
-        }
+        (live && own)
+            .then_some(carried)
+            .ok_or(Error::SignInSessionInvalid)
     }
 
     /// Ends the flow (exactly once: AADSTS50089 for every later caller).
     pub(super) fn end_flow(&self, id: u64) -> Result<(), Error> {
-        match self.flows.end(id) {
-            true => Ok(()),
-            false => Err(Error::SignInSessionInvalid),
-        }
+        self.flows
+            .end(id)
+            .then_some(())
+            .ok_or(Error::SignInSessionInvalid)
     }
 }

@@ -15,10 +15,10 @@ pub struct RefreshLifetimes {
     pub inactivity_secs: i64,
 }
 
-/// Device codes waiting, everyone's together (each is a device waiting for its user); the ended
-/// sign-in flows a server remembers (`signin::ctx`; a flow in progress is carried by its page)
-/// are capped at the same number.
-pub const MAX_FLOWS: i64 = 5_000;
+/// Device codes waiting, everyone's together (each is a device waiting for its user). Sign-in
+/// flows are not stored (their pages carry them); the ended ones a server remembers have a cap
+/// of their own (`flows::MAX_ENDED_FLOWS`).
+pub const MAX_DEVICE_CODES: i64 = 5_000;
 /// SSO sessions kept per user.
 pub const MAX_SESSIONS_PER_USER: i64 = 100;
 /// Refresh tokens (rotated ones included) kept per user.
@@ -32,7 +32,7 @@ const KEEP_AFTER_EXPIRY_SECS: i64 = 3_600;
 /// Rows removed by one purge.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Purged {
-    pub flows: u64,
+    pub device_codes: u64,
     pub codes: u64,
     pub sessions: u64,
     pub refresh_tokens: u64,
@@ -75,11 +75,11 @@ impl Store {
                     .map(|r| r.rows_affected())
             }
         };
-        purged.flows += exec("DELETE FROM device_codes WHERE expires_at <= ?", old).await?;
-        purged.flows += exec(
+        purged.device_codes += exec("DELETE FROM device_codes WHERE expires_at <= ?", old).await?;
+        purged.device_codes += exec(
             "DELETE FROM device_codes WHERE device_sha256 IN
                (SELECT device_sha256 FROM device_codes ORDER BY created_at DESC LIMIT -1 OFFSET ?)",
-            MAX_FLOWS,
+            MAX_DEVICE_CODES,
         )
         .await?;
         purged.assertions += exec("DELETE FROM used_assertions WHERE expires_at <= ?", now).await?;
