@@ -5,6 +5,7 @@
 //! A key is parsed once when the key set changes, never per token.
 
 pub mod jwks;
+pub mod parallel;
 pub mod provider;
 pub mod rotation;
 pub mod verify;
@@ -100,13 +101,79 @@ impl SigningKey {
 
     /// Signs `claims` as a JWT with header `{typ, alg: RS256, kid}` (plus `x5t` for v1 tokens).
     pub fn sign<T: Serialize>(&self, claims: &T, with_x5t: bool) -> anyhow::Result<String> {
+        let signed = self.signing_input(claims, with_x5t)?;
+        let signature = self.signature(&signed)?;
+        Ok(format!("{signed}.{signature}"))
+    }
+
+    /// `header.payload`, base64url each, as `jsonwebtoken::encode` makes it: what the
+    /// signature covers.
+    fn signing_input<T: Serialize>(&self, claims: &T, with_x5t: bool) -> anyhow::Result<String> {
         let mut header = Header::new(Algorithm::RS256);
         header.typ = Some("JWT".into());
         header.kid = Some(self.kid.clone());
         if with_x5t {
             header.x5t = Some(self.kid.clone());
         }
-        jsonwebtoken::encode(&header, claims, &self.encoding_key).context("signing a token")
+        Ok(format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header)?),
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?)
+        ))
+    }
+
+    /// The RS256 signature of `signed`, base64url; counted while it is made
+    /// ([`parallel::Signing`]).
+    fn signature(&self, signed: &str) -> anyhow::Result<String> {
+        let _counted = parallel::Signing::start();
+        jsonwebtoken::crypto::sign(signed.as_bytes(), &self.encoding_key, Algorithm::RS256)
+            .context("signing a token")
+    }
+}
+
+/// A JWT whose signing input is made and whose signature is not: [`Unsigned::sign`] signs it,
+/// [`parallel::sign_pair`] two at once. Owns its key, so another thread can sign it.
+pub struct Unsigned {
+    key: Arc<SigningKey>,
+    /// `header.payload`: what the signature covers.
+    signed: String,
+    /// The header the token shows instead of the signed one (Graph tokens, [`Unsigned::graph`]).
+    shown_header: Option<String>,
+}
+
+impl std::fmt::Debug for Unsigned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Unsigned")
+            .field("kid", &self.key.kid)
+            .field("claims", &"<redacted>")
+            .finish()
+    }
+}
+
+impl Unsigned {
+    /// A JWT of `claims` to be signed by `key` ([`SigningKey::sign`]'s header).
+    pub fn new<T: Serialize>(
+        key: &Arc<SigningKey>,
+        claims: &T,
+        with_x5t: bool,
+    ) -> anyhow::Result<Self> {
+        Ok(Unsigned {
+            key: key.clone(),
+            signed: key.signing_input(claims, with_x5t)?,
+            shown_header: None,
+        })
+    }
+
+    /// The signed token.
+    pub fn sign(self) -> anyhow::Result<String> {
+        let signature = self.key.signature(&self.signed)?;
+        Ok(match self.shown_header {
+            None => format!("{}.{signature}", self.signed),
+            Some(shown) => {
+                let payload = self.signed.split_once('.').map_or("", |(_, p)| p);
+                format!("{shown}.{payload}.{signature}")
+            }
+        })
     }
 }
 
@@ -115,27 +182,24 @@ impl SigningKey {
 /// the published keys, so an API that wrongly accepts Graph tokens fails here as in production.
 /// entra-mock hashes with base64url(SHA-256(nonce)); [`graph_signed_form`] undoes it for
 /// entra-mock's own Graph endpoints.
-impl SigningKey {
-    pub fn sign_graph<T: Serialize>(&self, claims: &T) -> anyhow::Result<String> {
+impl Unsigned {
+    pub fn graph<T: Serialize>(key: &Arc<SigningKey>, claims: &T) -> anyhow::Result<Self> {
         let nonce = crate::crypto::random_b64(32);
         let header = |nonce: &str| {
             serde_json::json!({
-                "typ": "JWT", "nonce": nonce, "alg": "RS256", "x5t": self.kid, "kid": self.kid,
+                "typ": "JWT", "nonce": nonce, "alg": "RS256", "x5t": key.kid, "kid": key.kid,
             })
             .to_string()
         };
         let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims)?);
-        let signed = format!(
-            "{}.{payload}",
-            URL_SAFE_NO_PAD.encode(header(&crate::crypto::s256(&nonce)))
-        );
-        let signature =
-            jsonwebtoken::crypto::sign(signed.as_bytes(), &self.encoding_key, Algorithm::RS256)
-                .context("signing a Graph token")?;
-        Ok(format!(
-            "{}.{payload}.{signature}",
-            URL_SAFE_NO_PAD.encode(header(&nonce))
-        ))
+        Ok(Unsigned {
+            key: key.clone(),
+            signed: format!(
+                "{}.{payload}",
+                URL_SAFE_NO_PAD.encode(header(&crate::crypto::s256(&nonce)))
+            ),
+            shown_header: Some(URL_SAFE_NO_PAD.encode(header(&nonce))),
+        })
     }
 }
 

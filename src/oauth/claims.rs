@@ -14,7 +14,7 @@ use crate::amr::Amr;
 use crate::crypto::random_b64;
 use crate::directory::{Application, ClaimsConfig, Directory, OptionalClaim, TokenVersion, User};
 use crate::error::Result;
-use crate::keys::KeySet;
+use crate::keys::{KeySet, Unsigned};
 use crate::oauth::discovery::{issuer, MetadataVersion};
 use crate::oauth::params::Endpoint;
 
@@ -202,6 +202,11 @@ pub struct IdTokenInput<'a> {
 /// `upn`, names, no `preferred_username`;
 /// <https://learn.microsoft.com/entra/identity-platform/id-token-claims-reference#payload-claims>).
 pub fn mint_id_token(keys: &KeySet, t: &IdTokenInput<'_>) -> Result<String> {
+    Ok(unsigned_id_token(keys, t)?.sign()?)
+}
+
+/// [`mint_id_token`] before its signature, for [`crate::keys::parallel::sign_pair`].
+pub fn unsigned_id_token(keys: &KeySet, t: &IdTokenInput<'_>) -> Result<Unsigned> {
     let tid = &t.user.tenant_id;
     let version = match t.endpoint {
         Endpoint::V2 => TokenVersion::V2,
@@ -277,7 +282,7 @@ pub fn mint_id_token(keys: &KeySet, t: &IdTokenInput<'_>) -> Result<String> {
             TokenVersion::V1 => "1.0",
         }),
     );
-    Ok(keys.active.sign(&Value::Object(c), false)?)
+    Ok(Unsigned::new(&keys.active, &Value::Object(c), false)?)
 }
 
 /// Whom an access token is about.
@@ -346,6 +351,22 @@ fn access_lifetime(t: &AccessTokenInput<'_>) -> i64 {
 
 /// Mints an access token for `target`, v1.0 or v2.0 by the resource's accepted version.
 pub fn mint_access_token(keys: &KeySet, t: &AccessTokenInput<'_>) -> Result<AccessToken> {
+    let unsigned = unsigned_access_token(keys, t)?;
+    Ok(AccessToken {
+        token: unsigned.jwt.sign()?,
+        expires_in: unsigned.expires_in,
+    })
+}
+
+/// An access token before its signature ([`unsigned_access_token`]).
+#[derive(Debug)]
+pub struct UnsignedAccess {
+    pub jwt: Unsigned,
+    pub expires_in: i64,
+}
+
+/// [`mint_access_token`] before its signature, for [`crate::keys::parallel::sign_pair`].
+pub fn unsigned_access_token(keys: &KeySet, t: &AccessTokenInput<'_>) -> Result<UnsignedAccess> {
     let version = t.target.version();
     let expires_in = access_lifetime(t);
     let iss = token_issuer(t.base_url, t.tid, version);
@@ -389,13 +410,13 @@ pub fn mint_access_token(keys: &KeySet, t: &AccessTokenInput<'_>) -> Result<Acce
         }
         Subject::User(u) => user_claims(&mut c, t, u, version),
     }
-    let token = match t.target {
-        Target::Graph => keys.active.sign_graph(&Value::Object(c))?,
-        Target::Api { .. } => keys
-            .active
-            .sign(&Value::Object(c), version == TokenVersion::V1)?,
+    let jwt = match t.target {
+        Target::Graph => Unsigned::graph(&keys.active, &Value::Object(c))?,
+        Target::Api { .. } => {
+            Unsigned::new(&keys.active, &Value::Object(c), version == TokenVersion::V1)?
+        }
     };
-    Ok(AccessToken { token, expires_in })
+    Ok(UnsignedAccess { jwt, expires_in })
 }
 
 fn user_claims(

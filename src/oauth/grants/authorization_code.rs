@@ -94,7 +94,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         family_created_at: env.now,
         kind,
     };
-    let issued = super::issue_user_tokens(env, &user, &scopes, &auth, chain, refresh)?;
+    let issued = super::issue_user_tokens(env, &user, &scopes, &auth, chain, refresh).await?;
 
     // Consume last, by the statement that stores the refresh token the code is exchanged for.
     if !issued.redeem(store, code, env.now).await? {

@@ -100,7 +100,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         kind: ChainKind::Standard,
     };
     let refresh = scopes.oidc.offline_access;
-    let issued = super::issue_user_tokens(env, &user, &scopes, &auth, chain, refresh)?;
+    let issued = super::issue_user_tokens(env, &user, &scopes, &auth, chain, refresh).await?;
     // Consume last: of two polls racing for the tokens, one gets them.
     let mut tx = store.write().await?;
     if !tx.consume_device_code(&id).await? {

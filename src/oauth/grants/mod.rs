@@ -220,7 +220,7 @@ pub async fn issue_without_session(
         kind: ChainKind::Standard,
     };
     let refresh = scopes.oidc.offline_access;
-    let issued = issue_user_tokens(env, user, scopes, &auth, chain, refresh)?;
+    let issued = issue_user_tokens(env, user, scopes, &auth, chain, refresh).await?;
     let mut tx = env.state.store.write().await?;
     issued.store(&mut tx).await?;
     tx.commit().await?;
@@ -230,7 +230,7 @@ pub async fn issue_without_session(
 /// Mints the tokens of a delegated grant: access token for the resolved target, ID token with
 /// `openid`, a new refresh token with `offline_access` (rotation: every use returns a new one).
 /// Writes nothing.
-pub fn issue_user_tokens(
+pub async fn issue_user_tokens(
     env: &Env<'_>,
     user: &User,
     scopes: &scopes::Delegated,
@@ -242,7 +242,7 @@ pub fn issue_user_tokens(
     let keys = env.state.keys.snapshot();
     let directory = &env.state.directory();
     let claims_param = auth.claims.as_deref().or(env.claims);
-    let access = claims::mint_access_token(
+    let access = claims::unsigned_access_token(
         &keys,
         &AccessTokenInput {
             base_url: env.base_url,
@@ -263,7 +263,7 @@ pub fn issue_user_tokens(
         },
     )?;
     let id_token = if scopes.oidc.openid {
-        Some(claims::mint_id_token(
+        Some(claims::unsigned_id_token(
             &keys,
             &IdTokenInput {
                 base_url: env.base_url,
@@ -285,6 +285,8 @@ pub fn issue_user_tokens(
     } else {
         None
     };
+    // The two signatures at once when a core is free.
+    let (access_token, id_token) = crate::keys::parallel::sign_pair(access.jwt, id_token).await?;
     let grant = refresh.then(|| RefreshGrant {
         family_id: chain.family_id.clone(),
         client_id: app.client_id.clone(),
@@ -311,7 +313,7 @@ pub fn issue_user_tokens(
         scope: Some(scopes.granted.clone()),
         expires_in: access.expires_in,
         ext_expires_in: access.expires_in,
-        access_token: access.token,
+        access_token,
         refresh_token: grant.as_ref().map(|_| new_refresh_token()),
         refresh_token_expires_in,
         id_token,

@@ -110,7 +110,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         family_created_at: g.family_created_at,
         kind: g.kind,
     };
-    let issued = super::issue_user_tokens(env, &user, &scopes, &auth, chain, true)?;
+    let issued = super::issue_user_tokens(env, &user, &scopes, &auth, chain, true).await?;
 
     // Consume last: the old token is marked used by the statement that stores its successor.
     if !issued.rotate(store, token, mode).await? {
