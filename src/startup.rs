@@ -152,8 +152,14 @@ impl Application {
                         .add(("X-Content-Type-Options", "nosniff")),
                 )
                 .wrap_fn(move |req, srv| {
+                    let serving = keys::parallel::Serving::start();
                     let ctx = RequestContext::from_request(&req, base.as_deref(), &tls_san, &clock);
-                    context::scoped(ctx, srv.call(req))
+                    let served = context::scoped(ctx, srv.call(req));
+                    async move {
+                        let res = served.await;
+                        drop(serving);
+                        res
+                    }
                 })
         })
         .workers(settings.workers)
