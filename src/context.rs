@@ -153,14 +153,15 @@ pub async fn scoped<Fut>(ctx: RequestContext, fut: Fut) -> Result<ServiceRespons
 where
     Fut: Future<Output = Result<ServiceResponse, actix_web::Error>>,
 {
-    let trace = ctx.trace_id.to_string();
-    let correlation = ctx.correlation_id.clone();
+    let mut buf = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let trace = HeaderValue::from_str(ctx.trace_id.hyphenated().encode_lower(&mut buf));
+    let correlation = HeaderValue::from_str(&ctx.correlation_id);
     let mut res = CURRENT.scope(ctx, fut).await?;
     let headers = res.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&trace) {
+    if let Ok(v) = trace {
         headers.insert(HeaderName::from_static("x-ms-request-id"), v);
     }
-    if let Ok(v) = HeaderValue::from_str(&correlation) {
+    if let Ok(v) = correlation {
         headers.insert(HeaderName::from_static("client-request-id"), v);
     }
     Ok(res)

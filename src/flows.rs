@@ -68,6 +68,13 @@ impl Flows {
     pub fn end(&self, id: u64) -> bool {
         self.ended().end(id)
     }
+
+    /// Opens again a flow its caller ended ([`Flows::end`]) before work that then failed and
+    /// wrote nothing (the end of a sign-in whose transaction was refused): its page may be posted
+    /// again rather than the sign-in started over.
+    pub fn reopen(&self, id: u64) {
+        self.ended().reopen(id)
+    }
 }
 
 /// Which flows ended: every flow up to `floor`, and one bit for each flow after it. A flow that
@@ -137,6 +144,24 @@ impl Ended {
         }
         true
     }
+
+    /// Clears the bit of flow `id`, moving the floor back below it if it had passed (the flows
+    /// between count as ended, as they did), unless that would take more than the window.
+    fn reopen(&mut self, id: u64) {
+        while id <= self.floor
+            && self.floor >= 64
+            && (self.words.len() as u64 + 1) * 64 <= self.window
+        {
+            self.words.push_front(u64::MAX);
+            self.floor -= 64;
+        }
+        if id > self.floor {
+            let (word, bit) = self.place(id);
+            if let Some(w) = self.words.get_mut(word) {
+                *w &= !bit;
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -191,5 +216,33 @@ mod tests {
         assert!(!ended.end(5_000));
         assert!(!ended.has(9_095));
         assert!(ended.words.len() as u64 * 64 <= 4_096);
+    }
+
+    #[test]
+    fn a_flow_opened_again_ends_again_even_after_the_floor_passed_it() {
+        let mut ended = Ended::new(128);
+        assert!(ended.end(5));
+        ended.reopen(5);
+        assert!(!ended.has(5));
+        assert!(ended.end(5));
+        // Flows 1 to 64 end, in order: the floor passes them, and flow 64 opens again.
+        for id in (1..=64).filter(|&id| id != 5) {
+            assert!(ended.end(id));
+        }
+        assert_eq!(ended.floor, 64);
+        ended.reopen(64);
+        assert_eq!(ended.floor, 0);
+        assert!(!ended.has(64));
+        assert!((1..64).all(|id| ended.has(id)), "the others stay ended");
+        assert!(ended.end(64));
+        assert!(!ended.end(64));
+        assert_eq!(ended.floor, 64);
+        // Not further back than the window: flow 1 stays ended once 128 more are kept.
+        for id in 66..=192 {
+            assert!(ended.end(id));
+        }
+        ended.reopen(1);
+        assert!(ended.has(1));
+        assert!(ended.words.len() as u64 * 64 <= 128);
     }
 }

@@ -96,10 +96,8 @@ pub async fn record(
     else {
         return next.call(req).await;
     };
-    let mut params: Vec<(String, String)> =
-        url::form_urlencoded::parse(req.query_string().as_bytes())
-            .into_owned()
-            .collect();
+    // Kept as they came, decoded when the log is read ([`crate::mock::requests`]).
+    let mut params = req.query_string().as_bytes().to_vec();
     let is_form = req
         .headers()
         .get(CONTENT_TYPE)
@@ -116,7 +114,10 @@ pub async fn record(
                     name: "body",
                     reason: e.to_string(),
                 })?;
-        params.extend(url::form_urlencoded::parse(&body).into_owned());
+        if !params.is_empty() && !body.is_empty() {
+            params.push(b'&');
+        }
+        params.extend_from_slice(&body);
         req.set_payload(Payload::from(body));
     }
     let header = |name| {
@@ -141,9 +142,9 @@ pub async fn record(
                 .and_then(|l| l.to_str().ok())
                 .and_then(code_in_location)
         });
-    let ctx = RequestContext::current();
+    let (time, trace_id) = RequestContext::with_current(|c| (c.now.unix_timestamp(), c.trace_id));
     state.requests.record(Observed {
-        time: ctx.now.unix_timestamp(),
+        time,
         method,
         endpoint,
         path,
@@ -152,7 +153,7 @@ pub async fn record(
         bearer,
         status: res.status().as_u16(),
         error_code,
-        trace_id: ctx.trace_id.to_string(),
+        trace_id,
     });
     Ok(res)
 }

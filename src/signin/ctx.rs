@@ -84,4 +84,9 @@ impl Deps<'_> {
             .then_some(())
             .ok_or(Error::SignInSessionInvalid)
     }
+
+    /// Opens again a flow ended by [`Self::end_flow`] whose work then wrote nothing.
+    pub(super) fn reopen_flow(&self, id: u64) {
+        self.flows.reopen(id)
+    }
 }

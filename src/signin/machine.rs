@@ -453,22 +453,28 @@ impl Deps<'_> {
         // The flow ends here, once: a second post of its page is refused before it writes.
         self.end_flow(flow_id)?;
         // One transaction: the failure counts, the new session (and the old one it replaces),
-        // the code and the session's app, or none of them; sent whole at the commit.
-        let mut tx = self.store.write_later();
-        // (A statement fewer on the writer when there is nothing to reset, the usual case.)
-        if user.password_failures != 0 || user.mfa_failures != 0 {
-            tx.clear_failures(&user.oid).await?;
+        // the code and the session's app, or none of them; sent whole at the commit. Refused,
+        // it wrote nothing, and the flow is open again: the page may be posted again.
+        let written = async {
+            let mut tx = self.store.write_later();
+            // (A statement fewer on the writer when there is nothing to reset, the usual case.)
+            if user.password_failures != 0 || user.mfa_failures != 0 {
+                tx.clear_failures(&user.oid).await?;
+            }
+            // The cookie carries a secret of its own: holding an ID token (`sid`) is no way in.
+            let cookie = crate::crypto::random_b64(32);
+            tx.insert_session(&session, &cookie).await?;
+            if let Some(old) = previous {
+                tx.copy_session_apps(&old.id, &session.id).await?;
+                tx.end_session(&old.id, self.now).await?;
+            }
+            let reply =
+                authorize::complete(&mut tx, &self.id_tokens, req, &auth, &user, self.now).await?;
+            tx.commit().await?;
+            Ok::<_, Error>((reply, cookie))
         }
-        // The cookie carries a secret of its own: holding an ID token (`sid`) is no way in.
-        let cookie = crate::crypto::random_b64(32);
-        tx.insert_session(&session, &cookie).await?;
-        if let Some(old) = previous {
-            tx.copy_session_apps(&old.id, &session.id).await?;
-            tx.end_session(&old.id, self.now).await?;
-        }
-        let reply =
-            authorize::complete(&mut tx, &self.id_tokens, req, &auth, &user, self.now).await?;
-        tx.commit().await?;
+        .await;
+        let (reply, cookie) = written.inspect_err(|_| self.reopen_flow(flow_id))?;
         Ok(Outcome::Reply {
             reply,
             session: Some(NewSession {

@@ -10,8 +10,7 @@
 //! until it must: statements that need no answer are queued ([`Tx::defer`]) and go with the
 //! next statement that does, or with the `COMMIT` (issue 12: the end of a sign-in was five
 //! round trips on the writer; now one, `BEGIN` to `COMMIT`, sent at its commit
-//! ([`Store::write_later`]); a guard, [`Tx::expect_one`], lets such a batch refuse itself when
-//! a statement in it changed no row). The queued statements run as one multi-statement query,
+//! ([`Store::write_later`])). The queued statements run as one multi-statement query,
 //! its arguments bound in order across the statements: sqlx 0.8's SQLite driver does this (its
 //! other drivers do not, and sqlx calls the behaviour deprecated, so a later major version may
 //! drop it; the tests in `tests/integration/write_transactions.rs` would fail then).
@@ -63,7 +62,7 @@ impl Store {
     /// takes, instead of across the request's work between its statements (issue 12: the end of
     /// a sign-in held it across two round trips, and sign-ins did not scale to two cores). For
     /// transactions that decide nothing from what other writers do before they send (whatever
-    /// depends on it belongs in the batch: [`Tx::expect_one`]).
+    /// depends on it belongs in the batch).
     pub fn write_later(&self) -> Tx {
         Tx {
             conn: None,
@@ -72,15 +71,6 @@ impl Store {
             pending: Batch::default(),
         }
     }
-}
-
-/// The message of [`Tx::expect_one`]'s failure (migration `0022_expect_one.sql`).
-const EXPECTED_ONE: &str = "entra-mock: expected one changed row";
-
-/// Whether `e` is the failure of a [`Tx::expect_one`] guard (the transaction was rolled back).
-pub fn is_expect_one_failure(e: &sqlx::Error) -> bool {
-    e.as_database_error()
-        .is_some_and(|d| d.message().contains(EXPECTED_ONE))
 }
 
 /// Statements queued to run in one round trip, with their arguments in order.
@@ -138,12 +128,6 @@ impl Tx {
     /// changed rows: SQLite reports a count for `BEGIN` too, the previous statement's.)
     pub async fn run(&mut self) -> sqlx::Result<Vec<SqliteRow>> {
         self.flush(false).await
-    }
-
-    /// Queues a guard: the statement queued just before must change exactly one row, or the
-    /// batch fails there ([`is_expect_one_failure`]) and the whole transaction is rolled back.
-    pub fn expect_one(&mut self) {
-        self.defer("INSERT INTO expect_one (n) VALUES (changes())");
     }
 
     pub fn has_queued(&self) -> bool {

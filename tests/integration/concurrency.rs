@@ -154,3 +154,47 @@ async fn one_sign_in_form_posted_at_once_ends_its_flow_once() {
         assert_eq!(a.status, 200, "{workers} workers: {}", a.body);
     }
 }
+/// The end of a sign-in whose transaction is refused (here by a trigger that fails every new
+/// session) writes nothing and leaves its flow open: the same page posted again, once the store
+/// takes writes, signs in, once.
+#[tokio::test]
+async fn a_sign_in_whose_transaction_failed_can_post_its_page_again() {
+    for workers in [1, 2] {
+        let app = TestApp::spawn_with_workers(workers).await;
+        let client = app.client();
+        let pool = &app.state.store.pool;
+        let html = password_page(&app, &client, ALICE).await;
+        sqlx::query(
+            "CREATE TRIGGER refuse_sessions BEFORE INSERT ON sso_sessions \
+             BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        let post =
+            || crate::signin_helpers::submit(&client, &app.https, &html, &[("passwd", PASSWORD)]);
+        let refused = post().await;
+        assert_ne!(refused.status(), 302, "{workers} workers");
+        let count = |sql: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+        };
+        assert_eq!(count("SELECT COUNT(*) FROM sso_sessions").await, 0);
+        assert_eq!(count("SELECT COUNT(*) FROM auth_codes").await, 0);
+        sqlx::query("DROP TRIGGER refuse_sessions")
+            .execute(pool)
+            .await
+            .unwrap();
+        let code = code_of(&post().await);
+        let again = post().await;
+        assert_eq!(again.status(), 400, "{workers} workers");
+        assert!(again.text().await.unwrap().contains("AADSTS50089"));
+        assert_eq!(count("SELECT COUNT(*) FROM sso_sessions").await, 1);
+        let a = app
+            .redeem_bff_pkce(&code, crate::signin_helpers::VERIFIER)
+            .await;
+        assert_eq!(a.status, 200, "{workers} workers: {}", a.body);
+    }
+}

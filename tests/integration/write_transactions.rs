@@ -125,10 +125,10 @@ async fn the_hot_writes_answer_alike_with_one_worker_and_with_the_writer_thread(
     }
 }
 
-/// A transaction from `Store::write_later` takes the writer only at its commit and goes whole;
-/// an `expect_one` guard after a statement that changed no row refuses all of it.
+/// A transaction from `Store::write_later` takes the writer only at its commit and goes whole:
+/// a statement in it that fails refuses all of it.
 #[tokio::test]
-async fn a_guard_refuses_a_whole_transaction_sent_at_commit_with_one_worker_and_with_the_writer_thread(
+async fn a_transaction_sent_at_commit_goes_whole_or_not_at_all_with_one_worker_and_with_the_writer_thread(
 ) {
     for workers in [1, 2] {
         let app = TestApp::spawn_with_workers(workers).await;
@@ -138,7 +138,6 @@ async fn a_guard_refuses_a_whole_transaction_sent_at_commit_with_one_worker_and_
         // The guarded statement changed one row: everything commits together, at the commit.
         let mut tx = store.write_later();
         queue_session(&mut tx, &app, "s-1").await;
-        tx.expect_one();
         tx.add_session_app("s-1", BFF).await.unwrap();
         // The writer is free meanwhile: another transaction commits first.
         let mut other = store.write().await.unwrap();
@@ -149,16 +148,28 @@ async fn a_guard_refuses_a_whole_transaction_sent_at_commit_with_one_worker_and_
         assert_eq!(session_ids(&app).await, ["s-0", "s-1"], "{workers} workers");
         assert_eq!(store.session_apps("s-1").await.unwrap(), [BFF]);
 
-        // It changed none: the guard fails, and nothing of the transaction is written.
+        // A statement fails (a session id stored already): nothing of the transaction is
+        // written, neither what came before it nor after.
         let mut tx = store.write_later();
         queue_session(&mut tx, &app, "s-2").await;
-        tx.end_session("no-such-session", now).await.unwrap();
-        tx.expect_one();
+        tx.end_session("s-0", now).await.unwrap();
+        queue_session(&mut tx, &app, "s-1").await;
         tx.add_session_app("s-1", "another-client").await.unwrap();
         let e = tx.commit().await.unwrap_err();
         assert!(
-            entra_mock::store::tx::is_expect_one_failure(&e),
+            e.as_database_error()
+                .is_some_and(|d| d.message().contains("UNIQUE")),
             "{workers} workers: {e}"
+        );
+        assert!(
+            sqlx::query_scalar::<_, Option<i64>>(
+                "SELECT ended_at FROM sso_sessions WHERE id = 's-0'"
+            )
+            .fetch_one(&store.pool)
+            .await
+            .unwrap()
+            .is_none(),
+            "{workers} workers"
         );
         assert_eq!(session_ids(&app).await, ["s-0", "s-1"], "{workers} workers");
         assert_eq!(store.session_apps("s-1").await.unwrap(), [BFF]);
