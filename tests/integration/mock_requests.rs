@@ -75,6 +75,62 @@ async fn protocol_requests_are_logged_with_outcomes_and_without_secrets() {
     assert!(requests(&app, "").await.is_empty());
 }
 
+/// A post's query (msal-browser sends `x-client-SKU` and `x-client-VER` there) and its form are
+/// both logged, the query's first; an entry read twice, or once before a later request and once
+/// after, reads the same.
+#[tokio::test]
+async fn a_posts_query_and_form_are_both_logged_and_read_the_same_every_time() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .client()
+        .post(format!(
+            "{}/{TENANT}/oauth2/v2.0/token?x-client-SKU=msal.js.browser&x-client-VER=4.0.0",
+            app.https
+        ))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            (
+                "scope",
+                "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let first = requests(&app, "?endpoint=token").await;
+    assert_eq!(first, requests(&app, "?endpoint=token").await);
+    assert_eq!(app.daemon_token().await.status, 200);
+    let second = requests(&app, "?endpoint=token").await;
+    assert_eq!(second.len(), 2);
+    assert_eq!(first[0], second[0]);
+    let names: Vec<&str> = first[0]["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "x-client-SKU",
+            "x-client-VER",
+            "grant_type",
+            "client_id",
+            "client_secret",
+            "scope"
+        ]
+    );
+    assert_eq!(first[0]["client_id"], DAEMON);
+    assert_eq!(second[1]["client_id"], DAEMON);
+    assert_eq!(second[1]["grant_type"], "client_credentials");
+    assert!(!serde_json::to_string(&second)
+        .unwrap()
+        .contains(DAEMON_SECRET));
+}
+
 fn rules(findings: &Value) -> Vec<String> {
     findings["findings"]
         .as_array()
