@@ -81,25 +81,11 @@ async fn protocol_requests_are_logged_with_outcomes_and_without_secrets() {
 #[tokio::test]
 async fn a_posts_query_and_form_are_both_logged_and_read_the_same_every_time() {
     let app = TestApp::spawn().await;
-    let res = app
-        .client()
-        .post(format!(
-            "{}/{TENANT}/oauth2/v2.0/token?x-client-SKU=msal.js.browser&x-client-VER=4.0.0",
-            app.https
-        ))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", DAEMON),
-            ("client_secret", DAEMON_SECRET),
-            (
-                "scope",
-                "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
-            ),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
+    let url = format!(
+        "{}?x-client-SKU=msal.js.browser&x-client-VER=4.0.0",
+        app.token_url()
+    );
+    assert_eq!(app.daemon_token_at(&url).await.status, 200);
     let first = requests(&app, "?endpoint=token").await;
     assert_eq!(first, requests(&app, "?endpoint=token").await);
     assert_eq!(app.daemon_token().await.status, 200);

@@ -252,13 +252,18 @@ impl TestApp {
 
     /// `daemon`'s app token for `api` (client credentials with its secret).
     pub async fn daemon_token(&self) -> Answer {
-        self.token(&[
+        self.daemon_token_at(&self.token_url()).await
+    }
+
+    /// The same, asked of `url` (the token endpoint, with a query of the client's own if any).
+    pub async fn daemon_token_at(&self, url: &str) -> Answer {
+        let form = [
             ("grant_type", "client_credentials"),
             ("client_id", DAEMON),
             ("client_secret", DAEMON_SECRET),
             ("scope", &format!("api://{API}/.default")),
-        ])
-        .await
+        ];
+        answer(self.client().post(url).form(&form).send().await.unwrap()).await
     }
 
     /// Redeems a BFF code with client_secret_post.
