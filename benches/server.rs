@@ -14,7 +14,9 @@
 //!   figure is shown against (tokens/s over signatures/s per token response);
 //! - the token figures again with entra-mock on both cores;
 //! - the same figures, where they offer them, for two peer mock servers installed from npm by
-//!   the harness (`oidc-provider`, `oauth2-mock-server`; benches/peers/), pinned like entra-mock.
+//!   the harness (`oidc-provider`, `oauth2-mock-server`; benches/peers/), pinned like entra-mock:
+//!   all but `/healthz` and TOTP, their refresh grants and sign-ins through their own flows
+//!   ([`flows::PeerSignIn`]).
 //!
 //! Each phase also records the CPU the server, the load generator and every other process on
 //! the machine used (/proc); a phase disturbed by other processes runs again (up to twice) and
@@ -44,7 +46,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flows::{Get, Refresh, SignIn, SignInSetup, Ticker, Token};
+use flows::{Get, PeerSignIn, Refresh, SignIn, SignInSetup, Ticker, Token};
 use load::{Stats, Timing};
 use servers::{Peer, Pinning, Target};
 
@@ -362,7 +364,7 @@ async fn run(cfg: Cfg, pin: Pinning, cores: usize, mut notes: Vec<String>) {
     }
     if !peer_versions.is_empty() {
         header.push(format!(
-            "peers: {peer_versions} (installed by the harness from benches/peers/package-lock.json), pinned like entra-mock; they serve no `/healthz`, refresh grants or sign-in pages here"
+            "peers: {peer_versions} (installed by the harness from benches/peers/package-lock.json), pinned like entra-mock; they serve no `/healthz` and no TOTP; their refresh grants and sign-ins are their own flows (notes below)"
         ));
     }
     let mut busy: Vec<String> = Vec::new();
@@ -446,7 +448,8 @@ async fn run(cfg: Cfg, pin: Pinning, cores: usize, mut notes: Vec<String>) {
         (cfg.timing.measure / cfg.timing.rounds).as_millis(),
         cfg.timing.rewarm.as_millis(),
     ));
-    notes.insert(3, "ratios are entra-mock / peer: above 1 is better for per-second figures, below 1 for milliseconds and MiB".into());
+    notes.insert(3, "the peers' refresh grants and sign-ins: the web app `bench-web` (secret + PKCE) that `benches/peers/` registers, alice signing in; a sign-in is GET of its authorization endpoint (scope `openid offline_access api:read`, `prompt=consent`), its redirects followed and its pages' forms posted with a new cookie jar each time, then POST /token: oidc-provider shows its development login page (any name and password) and its consent page (8 HTTP requests in all, against entra-mock's 5), oauth2-mock-server no page (2 requests: its /authorize answers the code at once and takes no password); each refresh connection starts from its own sign-in's refresh token and redeems its latest one (oauth2-mock-server answers a new one and accepts any; oidc-provider answers the same one to a confidential client, so it writes no new token); both sign an ID token and a JWT access token, as entra-mock does".into());
+    notes.insert(4, "ratios are entra-mock / peer: above 1 is better for per-second figures, below 1 for milliseconds and MiB".into());
 
     let r = report::Report {
         header,
@@ -504,7 +507,8 @@ async fn run_only(cfg: &Cfg, pin: Pinning, only: &str) {
     }
 }
 
-/// A peer's figures: start-up samples, idle RSS, then JWKS, discovery and `client_credentials`.
+/// A peer's figures: start-up samples, idle RSS, then JWKS, discovery, `client_credentials`,
+/// refresh grants and sign-ins (the peer's own flows; no TOTP).
 async fn measure_peer(
     pin: Pinning,
     dir: &Path,
@@ -526,7 +530,13 @@ async fn measure_peer(
     ));
     tokio::time::sleep(cfg.idle).await;
     f.idle_rss = servers::status_kib(proc.pid, "VmRSS:");
-    let kinds = [Kind::Jwks, Kind::Discovery, Kind::ClientCredentials];
+    let kinds = [
+        Kind::Jwks,
+        Kind::Discovery,
+        Kind::ClientCredentials,
+        Kind::Refresh,
+        Kind::SignIn,
+    ];
     measure(
         &target,
         proc.pid,
@@ -686,13 +696,29 @@ async fn phase(
             // gives new connections to its workers in turn).
             let mut tokens = Vec::new();
             for _ in 0..n {
-                tokens.push(flows::mint_refresh_token(target).await);
+                tokens.push(flows::first_refresh_token(target).await);
             }
             let mut ws = Vec::new();
             for token in tokens {
                 ws.push(Refresh::new(connected(target).await, target, token));
             }
             let (s, back) = load::run(ws, cfg.timing, between).await;
+            (s, Some(back[0].sigs))
+        }
+        Kind::SignIn if target.peer.is_some() => {
+            let mut ws = Vec::new();
+            for _ in 0..n {
+                ws.push(PeerSignIn::new(connected(target).await, target));
+            }
+            let (s, back) = load::run(ws, cfg.timing, between).await;
+            let pages = back[0].pages;
+            let note = format!(
+                "{label} sign-ins: {pages} page{} each",
+                if pages == 1 { "" } else { "s" }
+            );
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
             (s, Some(back[0].sigs))
         }
         Kind::SignIn => {

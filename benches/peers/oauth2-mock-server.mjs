@@ -1,10 +1,11 @@
 // A peer for `cargo bench --bench server`: axa-group's oauth2-mock-server with one new RS256
-// (RSA-2048) signing key. It accepts any client and issues JWT access tokens.
+// (RSA-2048) signing key. It accepts any client and any refresh token, and issues JWT access
+// tokens; its /authorize shows no page and redirects with a code at once.
 //
 //   node oauth2-mock-server.mjs PORT
 //
-// Serves /.well-known/openid-configuration, /jwks and /token on 127.0.0.1:PORT and prints
-// `ready http://localhost:PORT` once it listens.
+// Serves /.well-known/openid-configuration, /jwks, /authorize and /token on 127.0.0.1:PORT and
+// prints `ready http://localhost:PORT` once it listens.
 import { OAuth2Server } from 'oauth2-mock-server';
 
 const port = Number(process.argv[2]);

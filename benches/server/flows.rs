@@ -9,8 +9,13 @@ use tokio::sync::{watch, RwLock};
 
 use crate::http::{form, json_str, jwt_count, Conn, Response};
 use crate::load::Worker;
-use crate::servers::Target;
+use crate::servers::{Peer, Target};
 use crate::{ALICE, BFF, BFF_REDIRECT, BFF_SECRET, PASSWORD, TENANT};
+
+/// The web app the peer scripts register (benches/peers/), and where it is redirected.
+const PEER_CLIENT: &str = "bench-web";
+const PEER_SECRET: &str = "bench-web-secret";
+const PEER_REDIRECT: &str = "http://localhost/bench/callback";
 
 /// The PKCE verifier of every sign-in (a constant, as the integration tests use).
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-entra-mock-bench";
@@ -90,7 +95,7 @@ impl Worker for Token {
 }
 
 /// Mints a refresh token for alice and the BFF through `POST /_mock/tokens`.
-pub async fn mint_refresh_token(target: &Target) -> String {
+async fn mint_refresh_token(target: &Target) -> String {
     let mut c = target.conn();
     let body = serde_json::json!({"type": "refresh", "client_id": BFF, "user": ALICE});
     let r = c
@@ -103,10 +108,36 @@ pub async fn mint_refresh_token(target: &Target) -> String {
     }
 }
 
-/// Redeems its own latest refresh token (they rotate): 200 with tokens and a new refresh token.
+/// The web app (confidential client) that signs in and refreshes: entra-mock's BFF, or the
+/// client the peer scripts register (oauth2-mock-server takes any).
+fn web_client(target: &Target) -> (&'static str, &'static str) {
+    match target.peer {
+        None => (BFF, BFF_SECRET),
+        Some(_) => (PEER_CLIENT, PEER_SECRET),
+    }
+}
+
+/// A refresh token to start a refresh phase with: entra-mock mints one for alice and the BFF
+/// through `POST /_mock/tokens`; a peer gives one at the end of a sign-in ([`PeerSignIn`]).
+pub async fn first_refresh_token(target: &Target) -> String {
+    if target.peer.is_none() {
+        return mint_refresh_token(target).await;
+    }
+    let mut signin = PeerSignIn::new(target.conn(), target);
+    signin.op().await;
+    signin.refresh_token.unwrap_or_else(|| {
+        let name = target.peer.map_or("entra-mock", Peer::name);
+        panic!("{name}: a sign-in without a refresh token")
+    })
+}
+
+/// Redeems its own latest refresh token (entra-mock and oauth2-mock-server rotate them;
+/// oidc-provider answers the same one to a confidential client): 200 with tokens and a refresh
+/// token.
 pub struct Refresh {
     pub conn: Conn,
     path: String,
+    client: (&'static str, &'static str),
     token: String,
     pub sigs: u32,
 }
@@ -116,6 +147,7 @@ impl Refresh {
         Refresh {
             conn,
             path: target.token.clone(),
+            client: web_client(target),
             token,
             sigs: 0,
         }
@@ -126,8 +158,8 @@ impl Worker for Refresh {
     async fn op(&mut self) {
         let body = form([
             ("grant_type", "refresh_token"),
-            ("client_id", BFF),
-            ("client_secret", BFF_SECRET),
+            ("client_id", self.client.0),
+            ("client_secret", self.client.1),
             ("refresh_token", &self.token),
         ]);
         let r = self
@@ -242,13 +274,12 @@ impl SignInSetup {
 /// with an empty cookie jar (a new browser), so no SSO session short-cuts the pages; the TCP
 /// connection is kept.
 pub struct SignIn {
-    pub conn: Conn,
+    browser: Browser,
     setup: Arc<SignInSetup>,
     /// Indexes into `setup.upns` this connection signs in (its own, when TOTP).
     users: Vec<usize>,
     next: usize,
     clock: Option<TotpClock>,
-    jar: Vec<(String, String)>,
     pub sigs: u32,
 }
 
@@ -261,13 +292,28 @@ impl SignIn {
     ) -> SignIn {
         assert!(!users.is_empty(), "a sign-in connection needs a user");
         SignIn {
-            conn,
+            browser: Browser::new(conn),
             setup,
             users,
             next: 0,
             clock,
-            jar: Vec::new(),
             sigs: 0,
+        }
+    }
+}
+
+/// A browser without JavaScript on one keep-alive connection: a cookie jar (names only: the
+/// servers here read the cookies they set and ignore the others) and form posting.
+struct Browser {
+    conn: Conn,
+    jar: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn new(conn: Conn) -> Browser {
+        Browser {
+            conn,
+            jar: Vec::new(),
         }
     }
 
@@ -304,6 +350,7 @@ impl SignIn {
     async fn submit(&mut self, page: &Response, typed: &[(&str, &str)]) -> Response {
         let (action, mut fields) =
             parse_form(page.text()).unwrap_or_else(|| fail("a sign-in page without a form", page));
+        let action = path_of(&action);
         for (k, v) in typed {
             fields.retain(|(name, _)| name != k);
             fields.push((k.to_string(), v.to_string()));
@@ -325,13 +372,13 @@ impl Worker for SignIn {
         let u = self.users[self.next];
         self.next = (self.next + 1) % self.users.len();
         let upn = setup.upns[u].as_str();
-        self.jar.clear();
+        self.browser.jar.clear();
 
-        let page = self.send(&setup.authorize, None).await;
+        let page = self.browser.send(&setup.authorize, None).await;
         expect_page(&page, "name=\"loginfmt\"", "GET /authorize (username page)");
-        let page = self.submit(&page, &[("loginfmt", upn)]).await;
+        let page = self.browser.submit(&page, &[("loginfmt", upn)]).await;
         expect_page(&page, "name=\"passwd\"", "username (password page)");
-        let mut res = self.submit(&page, &[("passwd", PASSWORD)]).await;
+        let mut res = self.browser.submit(&page, &[("passwd", PASSWORD)]).await;
         if let Some(mut clock) = self.clock.take() {
             expect_page(&res, "name=\"otc\"", "password (one-time code page)");
             // The server accepts the steps now-1..=now+1 of its clock, each once per user. The
@@ -350,7 +397,7 @@ impl Worker for SignIn {
             };
             let totp = setup.totp.as_ref().expect("a TOTP setup");
             let code = totp.generate((step * STEP_SECS) as u64);
-            res = self.submit(&res, &[("otc", &code)]).await;
+            res = self.browser.submit(&res, &[("otc", &code)]).await;
             drop(gate);
             setup.last_step[u].store(step, Ordering::Relaxed);
             self.clock = Some(clock);
@@ -375,11 +422,122 @@ impl Worker for SignIn {
             ("redirect_uri", BFF_REDIRECT),
             ("code_verifier", VERIFIER),
         ]);
-        let r = self.send(&setup.token, Some(&body)).await;
+        let r = self.browser.send(&setup.token, Some(&body)).await;
         if r.status != 200 || json_str(r.text(), "id_token").is_none() {
             fail("authorization_code redemption", &r);
         }
         self.sigs = jwt_count(r.text());
+    }
+}
+
+/// One complete sign-in on a peer, as a browser without JavaScript, with a new cookie jar each
+/// time: GET its authorization endpoint, then follow its redirects and post its pages' forms
+/// (oidc-provider's development interactions: a login page that takes any name and password,
+/// then a consent page, since `offline_access` is asked with `prompt=consent`; oauth2-mock-server
+/// shows no page and answers the code at once), up to the redirect back with `code`, and the
+/// `authorization_code` redemption with the client secret and PKCE verifier.
+pub struct PeerSignIn {
+    browser: Browser,
+    authorize: String,
+    token: String,
+    /// The pages shown (200s) in the last sign-in.
+    pub pages: u32,
+    pub sigs: u32,
+    /// The refresh token of the last sign-in.
+    pub refresh_token: Option<String>,
+}
+
+impl PeerSignIn {
+    pub fn new(conn: Conn, target: &Target) -> PeerSignIn {
+        let path = match target.peer {
+            Some(Peer::OidcProvider) => "/auth",
+            _ => "/authorize",
+        };
+        let mut authorize = url::Url::parse(&format!("http://{}{path}", target.host)).expect("url");
+        authorize.query_pairs_mut().extend_pairs([
+            ("client_id", PEER_CLIENT),
+            ("response_type", "code"),
+            ("redirect_uri", PEER_REDIRECT),
+            ("scope", "openid offline_access api:read"),
+            ("prompt", "consent"),
+            ("state", "bench-state"),
+            ("nonce", "bench-nonce"),
+            ("code_challenge", &entra_mock::crypto::s256(VERIFIER)),
+            ("code_challenge_method", "S256"),
+        ]);
+        PeerSignIn {
+            browser: Browser::new(conn),
+            authorize: format!("{}?{}", authorize.path(), authorize.query().unwrap_or("")),
+            token: target.token.clone(),
+            pages: 0,
+            sigs: 0,
+            refresh_token: None,
+        }
+    }
+}
+
+impl Worker for PeerSignIn {
+    async fn op(&mut self) {
+        self.browser.jar.clear();
+        self.pages = 0;
+        let authorize = self.authorize.clone();
+        let mut res = self.browser.send(&authorize, None).await;
+        let mut code = None;
+        for _ in 0..12 {
+            match res.status {
+                302 | 303 => {
+                    let location = res.header("location").unwrap_or("").to_string();
+                    if location.starts_with(PEER_REDIRECT) {
+                        code = url::Url::parse(&location).ok().and_then(|u| {
+                            u.query_pairs()
+                                .find(|(k, _)| k == "code")
+                                .map(|(_, v)| v.into_owned())
+                        });
+                        break;
+                    }
+                    res = self.browser.send(&path_of(&location), None).await;
+                }
+                200 => {
+                    self.pages += 1;
+                    let typed: &[(&str, &str)] = if res.text().contains("name=\"login\"") {
+                        &[("login", "alice"), ("password", PASSWORD)]
+                    } else {
+                        &[]
+                    };
+                    res = self.browser.submit(&res, typed).await;
+                }
+                _ => fail("a peer's sign-in step", &res),
+            }
+        }
+        let Some(code) = code else {
+            fail("a peer's sign-in (no redirect with a code)", &res)
+        };
+        let body = form([
+            ("grant_type", "authorization_code"),
+            ("client_id", PEER_CLIENT),
+            ("client_secret", PEER_SECRET),
+            ("code", &code),
+            ("redirect_uri", PEER_REDIRECT),
+            ("code_verifier", VERIFIER),
+        ]);
+        let token = self.token.clone();
+        let r = self.browser.send(&token, Some(&body)).await;
+        if r.status != 200 || json_str(r.text(), "id_token").is_none() {
+            fail("a peer's authorization_code redemption", &r);
+        }
+        self.sigs = jwt_count(r.text());
+        self.refresh_token = json_str(r.text(), "refresh_token").map(str::to_string);
+    }
+}
+
+/// The path and query of a URL a server sent (absolute or not).
+fn path_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(u) => match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_string(),
+        },
+        Err(_) => url.to_string(),
     }
 }
 

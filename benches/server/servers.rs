@@ -21,6 +21,9 @@ pub struct Target {
     pub token: String,
     /// The `client_credentials` form this server takes.
     pub cc_form: String,
+    /// The peer this is, `None` for entra-mock: its refresh grants and sign-ins take the peer's
+    /// own flows ([`crate::flows::PeerSignIn`]).
+    pub peer: Option<Peer>,
 }
 
 impl Target {
@@ -220,6 +223,7 @@ pub async fn start_entra(
         discovery,
         jwks: format!("/{TENANT}/discovery/v2.0/keys"),
         token: format!("/{TENANT}/oauth2/v2.0/token"),
+        peer: None,
         cc_form: crate::http::form([
             ("grant_type", "client_credentials"),
             ("client_id", crate::DAEMON),
@@ -382,6 +386,7 @@ pub async fn start_peer(
         jwks: "/jwks".into(),
         token: "/token".into(),
         cc_form,
+        peer: Some(peer),
     };
     Ok((proc, target, elapsed))
 }
