@@ -167,13 +167,7 @@ async fn sessions_and_refresh_tokens_are_capped_oldest_first() {
     .unwrap();
     assert_eq!(oldest_session.as_deref(), Some("s-0005"));
     // Another user's session is not touched by bob's cap.
-    assert!(app
-        .state
-        .store
-        .active_session("alice-1")
-        .await
-        .unwrap()
-        .is_some());
+    assert!(app.session_active("alice-1").await);
     let bobs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM refresh_tokens WHERE user_oid = ?")
         .bind(BOB_OID)
         .fetch_one(pool)

@@ -141,6 +141,11 @@ impl TestApp {
     pub async fn stop(&self) {
         self.server.stop().await;
     }
+
+    /// Whether the SSO session `id` is stored and has not ended.
+    pub async fn session_active(&self, id: &str) -> bool {
+        self.state.store.active_session(id).await.unwrap().is_some()
+    }
 }
 
 /// `GET url`, its JSON body.

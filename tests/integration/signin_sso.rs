@@ -133,13 +133,7 @@ async fn prompt_login_shows_the_pages_again() {
     let old_session = stored_code(&app, &first).await.session_id;
     assert_ne!(new_session, old_session);
     // The old session ended; its apps moved to the new one (for front-channel logout).
-    assert!(app
-        .state
-        .store
-        .active_session(&old_session)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(!app.session_active(&old_session).await);
     assert_eq!(
         app.state.store.session_apps(&new_session).await.unwrap(),
         vec![BFF.to_string()]

@@ -67,13 +67,7 @@ async fn logout_ends_the_session_clears_the_cookie_and_redirects_with_state() {
         "the browser dropped the cookie"
     );
     // SSO no longer works: the session the cookie named is over.
-    assert!(app
-        .state
-        .store
-        .active_session(&sid)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(!app.session_active(&sid).await);
 }
 
 #[tokio::test]
@@ -132,13 +126,7 @@ async fn logout_notifies_each_signed_in_app_at_its_front_channel_url_with_sid() 
         html.contains("href=\"http://localhost:5002/?state=xyz\""),
         "{html}"
     );
-    assert!(app
-        .state
-        .store
-        .active_session(&sid)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(!app.session_active(&sid).await);
 }
 
 #[tokio::test]
@@ -166,13 +154,7 @@ async fn an_unregistered_post_logout_uri_ends_the_session_on_the_signed_out_page
         assert!(html.contains("You signed out of your account"), "{html}");
         assert!(!html.contains("evil.example") && !html.contains("id=\"post-logout-redirect\""));
         assert!(!has_sso_cookie(&app, &jar));
-        assert!(app
-            .state
-            .store
-            .active_session(&sid)
-            .await
-            .unwrap()
-            .is_none());
+        assert!(!app.session_active(&sid).await);
     }
 }
 
@@ -204,13 +186,7 @@ async fn logout_as_msal_browser_sends_it_ends_the_named_session_and_redirects_to
         "http://localhost:5002/?state=msal-state"
     );
     assert!(!has_sso_cookie(&app, &jar));
-    assert!(app
-        .state
-        .store
-        .active_session(&sid)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(!app.session_active(&sid).await);
 }
 
 #[tokio::test]
@@ -233,13 +209,7 @@ async fn a_logout_hint_of_another_user_leaves_the_browsers_session_alone() {
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
-    assert!(app
-        .state
-        .store
-        .active_session(&sid)
-        .await
-        .unwrap()
-        .is_some());
+    assert!(app.session_active(&sid).await);
 }
 
 #[tokio::test]
@@ -269,13 +239,7 @@ async fn id_token_hint_identifies_the_app_and_its_session() {
         "{html}"
     );
     assert!(html.contains("href=\"http://localhost:5001/\""), "{html}");
-    assert!(app
-        .state
-        .store
-        .active_session(&sid)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(!app.session_active(&sid).await);
 }
 
 #[tokio::test]
