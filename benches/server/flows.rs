@@ -9,13 +9,8 @@ use tokio::sync::{watch, RwLock};
 
 use crate::http::{form, json_str, jwt_count, Conn, Response};
 use crate::load::Worker;
-use crate::servers::{Peer, Target};
-use crate::{ALICE, BFF, BFF_REDIRECT, BFF_SECRET, PASSWORD, TENANT};
-
-/// The web app the peer scripts register (benches/peers/), and where it is redirected.
-const PEER_CLIENT: &str = "bench-web";
-const PEER_SECRET: &str = "bench-web-secret";
-const PEER_REDIRECT: &str = "http://localhost/bench/callback";
+use crate::servers::{Target, WebApp};
+use crate::{ALICE, BFF, PASSWORD};
 
 /// The PKCE verifier of every sign-in (a constant, as the integration tests use).
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk-entra-mock-bench";
@@ -108,27 +103,17 @@ async fn mint_refresh_token(target: &Target) -> String {
     }
 }
 
-/// The web app (confidential client) that signs in and refreshes: entra-mock's BFF, or the
-/// client the peer scripts register (oauth2-mock-server takes any).
-fn web_client(target: &Target) -> (&'static str, &'static str) {
-    match target.peer {
-        None => (BFF, BFF_SECRET),
-        Some(_) => (PEER_CLIENT, PEER_SECRET),
-    }
-}
-
 /// A refresh token to start a refresh phase with: entra-mock mints one for alice and the BFF
 /// through `POST /_mock/tokens`; a peer gives one at the end of a sign-in ([`PeerSignIn`]).
 pub async fn first_refresh_token(target: &Target) -> String {
-    if target.peer.is_none() {
+    let Some(peer) = target.peer else {
         return mint_refresh_token(target).await;
-    }
+    };
     let mut signin = PeerSignIn::new(target.conn(), target);
     signin.op().await;
-    signin.refresh_token.unwrap_or_else(|| {
-        let name = target.peer.map_or("entra-mock", Peer::name);
-        panic!("{name}: a sign-in without a refresh token")
-    })
+    signin
+        .refresh_token
+        .unwrap_or_else(|| panic!("{}: a sign-in without a refresh token", peer.name()))
 }
 
 /// Redeems its own latest refresh token (entra-mock and oauth2-mock-server rotate them;
@@ -137,7 +122,7 @@ pub async fn first_refresh_token(target: &Target) -> String {
 pub struct Refresh {
     pub conn: Conn,
     path: String,
-    client: (&'static str, &'static str),
+    web: WebApp,
     token: String,
     pub sigs: u32,
 }
@@ -147,7 +132,7 @@ impl Refresh {
         Refresh {
             conn,
             path: target.token.clone(),
-            client: web_client(target),
+            web: target.web,
             token,
             sigs: 0,
         }
@@ -158,8 +143,8 @@ impl Worker for Refresh {
     async fn op(&mut self) {
         let body = form([
             ("grant_type", "refresh_token"),
-            ("client_id", self.client.0),
-            ("client_secret", self.client.1),
+            ("client_id", self.web.client_id),
+            ("client_secret", self.web.secret),
             ("refresh_token", &self.token),
         ]);
         let r = self
@@ -184,6 +169,7 @@ impl Worker for Refresh {
 /// The users and shared state of the interactive sign-ins.
 pub struct SignInSetup {
     authorize: String,
+    web: WebApp,
     token: String,
     upns: Vec<String>,
     /// TOTP: the last step each user used (a code is accepted once: the step must grow).
@@ -237,23 +223,9 @@ impl SignInSetup {
     }
 
     fn new(target: &Target, upns: Vec<String>, totp: Option<totp_rs::TOTP>) -> SignInSetup {
-        let mut authorize = url::Url::parse(&format!(
-            "http://{}/{TENANT}/oauth2/v2.0/authorize",
-            target.host
-        ))
-        .expect("url");
-        authorize.query_pairs_mut().extend_pairs([
-            ("client_id", BFF),
-            ("response_type", "code"),
-            ("redirect_uri", BFF_REDIRECT),
-            ("scope", "openid profile offline_access"),
-            ("state", "bench-state"),
-            ("nonce", "bench-nonce"),
-            ("code_challenge", &entra_mock::crypto::s256(VERIFIER)),
-            ("code_challenge_method", "S256"),
-        ]);
         SignInSetup {
-            authorize: format!("{}?{}", authorize.path(), authorize.query().unwrap_or("")),
+            authorize: authorize_request(target, "openid profile offline_access", &[]),
+            web: target.web,
             token: target.token.clone(),
             last_step: upns.iter().map(|_| AtomicI64::new(i64::MIN)).collect(),
             upns,
@@ -346,6 +318,24 @@ impl Browser {
         res
     }
 
+    /// Redeems `code` as `web` with its secret and the PKCE verifier: 200 with an ID token, or
+    /// the run stops (`what` names the step).
+    async fn redeem(&mut self, token: &str, web: &WebApp, code: &str, what: &str) -> Response {
+        let body = form([
+            ("grant_type", "authorization_code"),
+            ("client_id", web.client_id),
+            ("client_secret", web.secret),
+            ("code", code),
+            ("redirect_uri", web.redirect_uri),
+            ("code_verifier", VERIFIER),
+        ]);
+        let r = self.send(token, Some(&body)).await;
+        if r.status != 200 || json_str(r.text(), "id_token").is_none() {
+            fail(what, &r);
+        }
+        r
+    }
+
     /// Posts the page's form: its hidden fields plus `typed`.
     async fn submit(&mut self, page: &Response, typed: &[(&str, &str)]) -> Response {
         let (action, mut fields) =
@@ -402,30 +392,22 @@ impl Worker for SignIn {
             setup.last_step[u].store(step, Ordering::Relaxed);
             self.clock = Some(clock);
         }
-        let location = match res.header("location") {
-            Some(l) if res.status == 302 && l.starts_with(BFF_REDIRECT) => l.to_string(),
-            _ => fail("the last sign-in step (a redirect with a code)", &res),
+        let code = match res.header("location") {
+            Some(l) if res.status == 302 && l.starts_with(setup.web.redirect_uri) => code_in(l),
+            _ => None,
         };
-        let code = url::Url::parse(&location)
-            .ok()
-            .and_then(|u| {
-                u.query_pairs()
-                    .find(|(k, _)| k == "code")
-                    .map(|(_, v)| v.into_owned())
-            })
-            .unwrap_or_else(|| panic!("no code in {location}"));
-        let body = form([
-            ("grant_type", "authorization_code"),
-            ("client_id", BFF),
-            ("client_secret", BFF_SECRET),
-            ("code", &code),
-            ("redirect_uri", BFF_REDIRECT),
-            ("code_verifier", VERIFIER),
-        ]);
-        let r = self.browser.send(&setup.token, Some(&body)).await;
-        if r.status != 200 || json_str(r.text(), "id_token").is_none() {
-            fail("authorization_code redemption", &r);
-        }
+        let Some(code) = code else {
+            fail("the last sign-in step (a redirect with a code)", &res)
+        };
+        let r = self
+            .browser
+            .redeem(
+                &setup.token,
+                &setup.web,
+                &code,
+                "authorization_code redemption",
+            )
+            .await;
         self.sigs = jwt_count(r.text());
     }
 }
@@ -440,6 +422,7 @@ pub struct PeerSignIn {
     browser: Browser,
     authorize: String,
     token: String,
+    web: WebApp,
     /// The pages shown (200s) in the last sign-in.
     pub pages: u32,
     pub sigs: u32,
@@ -449,26 +432,15 @@ pub struct PeerSignIn {
 
 impl PeerSignIn {
     pub fn new(conn: Conn, target: &Target) -> PeerSignIn {
-        let path = match target.peer {
-            Some(Peer::OidcProvider) => "/auth",
-            _ => "/authorize",
-        };
-        let mut authorize = url::Url::parse(&format!("http://{}{path}", target.host)).expect("url");
-        authorize.query_pairs_mut().extend_pairs([
-            ("client_id", PEER_CLIENT),
-            ("response_type", "code"),
-            ("redirect_uri", PEER_REDIRECT),
-            ("scope", "openid offline_access api:read"),
-            ("prompt", "consent"),
-            ("state", "bench-state"),
-            ("nonce", "bench-nonce"),
-            ("code_challenge", &entra_mock::crypto::s256(VERIFIER)),
-            ("code_challenge_method", "S256"),
-        ]);
         PeerSignIn {
             browser: Browser::new(conn),
-            authorize: format!("{}?{}", authorize.path(), authorize.query().unwrap_or("")),
+            authorize: authorize_request(
+                target,
+                "openid offline_access api:read",
+                &[("prompt", "consent")],
+            ),
             token: target.token.clone(),
+            web: target.web,
             pages: 0,
             sigs: 0,
             refresh_token: None,
@@ -478,33 +450,37 @@ impl PeerSignIn {
 
 impl Worker for PeerSignIn {
     async fn op(&mut self) {
-        self.browser.jar.clear();
-        self.pages = 0;
-        let authorize = self.authorize.clone();
-        let mut res = self.browser.send(&authorize, None).await;
+        let Self {
+            browser,
+            authorize,
+            token,
+            web,
+            pages,
+            ..
+        } = self;
+        browser.jar.clear();
+        *pages = 0;
+        let mut res = browser.send(authorize, None).await;
         let mut code = None;
         for _ in 0..12 {
             match res.status {
                 302 | 303 => {
-                    let location = res.header("location").unwrap_or("").to_string();
-                    if location.starts_with(PEER_REDIRECT) {
-                        code = url::Url::parse(&location).ok().and_then(|u| {
-                            u.query_pairs()
-                                .find(|(k, _)| k == "code")
-                                .map(|(_, v)| v.into_owned())
-                        });
+                    let location = res.header("location").unwrap_or("");
+                    if location.starts_with(web.redirect_uri) {
+                        code = code_in(location);
                         break;
                     }
-                    res = self.browser.send(&path_of(&location), None).await;
+                    let next = path_of(location);
+                    res = browser.send(&next, None).await;
                 }
                 200 => {
-                    self.pages += 1;
+                    *pages += 1;
                     let typed: &[(&str, &str)] = if res.text().contains("name=\"login\"") {
                         &[("login", "alice"), ("password", PASSWORD)]
                     } else {
                         &[]
                     };
-                    res = self.browser.submit(&res, typed).await;
+                    res = browser.submit(&res, typed).await;
                 }
                 _ => fail("a peer's sign-in step", &res),
             }
@@ -512,22 +488,40 @@ impl Worker for PeerSignIn {
         let Some(code) = code else {
             fail("a peer's sign-in (no redirect with a code)", &res)
         };
-        let body = form([
-            ("grant_type", "authorization_code"),
-            ("client_id", PEER_CLIENT),
-            ("client_secret", PEER_SECRET),
-            ("code", &code),
-            ("redirect_uri", PEER_REDIRECT),
-            ("code_verifier", VERIFIER),
-        ]);
-        let token = self.token.clone();
-        let r = self.browser.send(&token, Some(&body)).await;
-        if r.status != 200 || json_str(r.text(), "id_token").is_none() {
-            fail("a peer's authorization_code redemption", &r);
-        }
+        let r = browser
+            .redeem(token, web, &code, "a peer's authorization_code redemption")
+            .await;
         self.sigs = jwt_count(r.text());
         self.refresh_token = json_str(r.text(), "refresh_token").map(str::to_string);
     }
+}
+
+/// The path and query of a request to `target`'s authorization endpoint: its web app asks for a
+/// code for `scope`, with state, nonce and PKCE (S256 of [`VERIFIER`]), and `extra`.
+fn authorize_request(target: &Target, scope: &str, extra: &[(&str, &str)]) -> String {
+    let mut url =
+        url::Url::parse(&format!("http://{}{}", target.host, target.authorize)).expect("url");
+    url.query_pairs_mut()
+        .extend_pairs([
+            ("client_id", target.web.client_id),
+            ("response_type", "code"),
+            ("redirect_uri", target.web.redirect_uri),
+            ("scope", scope),
+            ("state", "bench-state"),
+            ("nonce", "bench-nonce"),
+            ("code_challenge", &entra_mock::crypto::s256(VERIFIER)),
+            ("code_challenge_method", "S256"),
+        ])
+        .extend_pairs(extra);
+    path_of(url.as_str())
+}
+
+/// The `code` parameter of a redirect back to the app.
+fn code_in(location: &str) -> Option<String> {
+    let url = url::Url::parse(location).ok()?;
+    url.query_pairs()
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
 }
 
 /// The path and query of a URL a server sent (absolute or not).

@@ -21,10 +21,29 @@ pub struct Target {
     pub token: String,
     /// The `client_credentials` form this server takes.
     pub cc_form: String,
+    /// The authorization endpoint (path) and the web app (a confidential client with PKCE)
+    /// that signs in and refreshes there.
+    pub authorize: String,
+    pub web: WebApp,
     /// The peer this is, `None` for entra-mock: its refresh grants and sign-ins take the peer's
     /// own flows ([`crate::flows::PeerSignIn`]).
     pub peer: Option<Peer>,
 }
+
+/// A confidential client that signs users in: its id, secret and redirect URI.
+#[derive(Clone, Copy)]
+pub struct WebApp {
+    pub client_id: &'static str,
+    pub secret: &'static str,
+    pub redirect_uri: &'static str,
+}
+
+/// The web app `benches/peers/` registers (oauth2-mock-server takes any).
+const PEER_WEB: WebApp = WebApp {
+    client_id: "bench-web",
+    secret: "bench-web-secret",
+    redirect_uri: "http://localhost/bench/callback",
+};
 
 impl Target {
     pub fn conn(&self) -> Conn {
@@ -223,6 +242,12 @@ pub async fn start_entra(
         discovery,
         jwks: format!("/{TENANT}/discovery/v2.0/keys"),
         token: format!("/{TENANT}/oauth2/v2.0/token"),
+        authorize: format!("/{TENANT}/oauth2/v2.0/authorize"),
+        web: WebApp {
+            client_id: crate::BFF,
+            secret: crate::BFF_SECRET,
+            redirect_uri: crate::BFF_REDIRECT,
+        },
         peer: None,
         cc_form: crate::http::form([
             ("grant_type", "client_credentials"),
@@ -386,6 +411,11 @@ pub async fn start_peer(
         jwks: "/jwks".into(),
         token: "/token".into(),
         cc_form,
+        authorize: match peer {
+            Peer::OidcProvider => "/auth".into(),
+            Peer::OAuth2MockServer => "/authorize".into(),
+        },
+        web: PEER_WEB,
         peer: Some(peer),
     };
     Ok((proc, target, elapsed))
