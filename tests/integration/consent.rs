@@ -4,6 +4,7 @@
 //! `consent_required` (65001); `/{tenant}/v2.0/adminconsent` and `/{tenant}/adminconsent` grant
 //! for everyone (`admin_consent=True`); fixture grants (`oauth2PermissionGrants`) need no page.
 
+use crate::fixture_builder::Fixture;
 use crate::helpers::*;
 use crate::signin_helpers::*;
 use crate::token_helpers::*;
@@ -234,4 +235,34 @@ async fn a_declined_or_malformed_admin_consent_gets_entras_answers() {
         assert_eq!(res.status(), 400, "{query}");
         assert!(res.headers().get("location").is_none());
     }
+}
+
+#[tokio::test]
+async fn an_api_may_pre_authorize_an_app_the_file_registers_after_it() {
+    // Found by the fixture fuzz target: the pre-authorization was written before the app it
+    // names, and the store refused the whole file (FOREIGN KEY constraint failed).
+    let pre = toml::Value::Table(
+        r#"appId = "33334444-dddd-5555-eeee-6666ffff7777"
+           delegatedPermissionIds = ["access_as_user"]"#
+            .parse()
+            .unwrap(),
+    );
+    let (app, _dir) = Fixture::builtin()
+        .app(
+            "api",
+            "api.preAuthorizedApplications",
+            toml::Value::Array(vec![pre]),
+        )
+        .spawn()
+        .await;
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT client_id, scope FROM consents WHERE resource_client_id = ?")
+            .bind(API)
+            .fetch_all(&app.state.store.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        vec![(DAEMON.to_string(), "access_as_user".to_string())]
+    );
 }
