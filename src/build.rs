@@ -30,6 +30,10 @@ const LINKER_VARS: [&str; 2] = [
 fn main() {
     println!("cargo:rerun-if-changed=src/build.rs");
     println!("cargo:rerun-if-changed={ORDER_FILE}");
+    // `sqlx::migrate!` embeds the migrations when the crate is compiled, but cargo sees only
+    // the files it read: a new migration would not rebuild the crate without this (sqlx's
+    // `migrate!` documentation).
+    println!("cargo:rerun-if-changed=migrations");
     for var in LINKER_VARS {
         println!("cargo:rerun-if-env-changed={var}");
     }

@@ -253,3 +253,27 @@ async fn insert_refresh(
 fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn the_purge_finds_what_it_deletes_by_index_never_by_reading_a_whole_table() {
+    let app = TestApp::spawn().await;
+    for statement in entra_mock::store::purge::BY_INDEX {
+        // Each step of SQLite's plan: "SEARCH t USING INDEX ..." reads only the rows it
+        // deletes, "SCAN t" (with or without an index) reads them all.
+        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {statement}"))
+            .fetch_all(&app.state.store.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+            .collect();
+        assert!(
+            plan.iter().any(|step| step.starts_with("SEARCH")),
+            "{statement}: {plan:?}"
+        );
+        assert!(
+            !plan.iter().any(|step| step.starts_with("SCAN")),
+            "{statement} reads a whole table: {plan:?}"
+        );
+    }
+}
