@@ -4,7 +4,7 @@
 
 use entra_mock::oauth::lifetimes::{REFRESH_INACTIVITY_SECS, SPA_REFRESH_LIFETIME_SECS};
 use entra_mock::store::purge::{
-    RefreshLifetimes, MAX_REFRESH_TOKENS_PER_USER, MAX_SESSIONS_PER_USER,
+    RefreshLifetimes, MAX_REFRESH_TOKENS_PER_USER, MAX_SESSIONS_PER_USER, PURGE_BATCH,
 };
 
 const LIFETIMES: RefreshLifetimes = RefreshLifetimes {
@@ -13,6 +13,7 @@ const LIFETIMES: RefreshLifetimes = RefreshLifetimes {
 };
 
 use crate::helpers::*;
+use crate::token_helpers::*;
 
 async fn count(app: &TestApp, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
@@ -260,13 +261,7 @@ async fn the_purge_finds_what_it_deletes_by_index_never_by_reading_a_whole_table
     for statement in entra_mock::store::purge::BY_INDEX {
         // Each step of SQLite's plan: "SEARCH t USING INDEX ..." reads only the rows it
         // deletes, "SCAN t" (with or without an index) reads them all.
-        let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {statement}"))
-            .fetch_all(&app.state.store.pool)
-            .await
-            .unwrap()
-            .iter()
-            .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
-            .collect();
+        let plan = plan(&app, statement).await;
         assert!(
             plan.iter().any(|step| step.starts_with("SEARCH")),
             "{statement}: {plan:?}"
@@ -276,4 +271,139 @@ async fn the_purge_finds_what_it_deletes_by_index_never_by_reading_a_whole_table
             "{statement} reads a whole table: {plan:?}"
         );
     }
+}
+
+/// The steps of SQLite's plan for `sql`, its parameters unbound.
+async fn plan(app: &TestApp, sql: &str) -> Vec<String> {
+    sqlx::query(&format!("EXPLAIN QUERY PLAN {sql}"))
+        .fetch_all(&app.state.store.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+        .collect()
+}
+
+/// `sql` with each `OLD.column` and `NEW.column` of a trigger made a parameter.
+fn row_refs_as_parameters(sql: &str) -> String {
+    let mut out = String::new();
+    let mut rest = sql;
+    while let Some(at) = ["OLD.", "NEW."].iter().filter_map(|p| rest.find(p)).min() {
+        out.push_str(&rest[..at]);
+        out.push('?');
+        rest = rest[at + 4..].trim_start_matches(|c: char| c.is_alphanumeric() || c == '_');
+    }
+    out.push_str(rest);
+    out
+}
+
+#[tokio::test]
+async fn every_trigger_finds_the_rows_it_reads_and_changes_by_index() {
+    let app = TestApp::spawn().await;
+    let triggers: Vec<(String, String)> =
+        sqlx::query_as("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            .fetch_all(&app.state.store.pool)
+            .await
+            .unwrap();
+    // The triggers of migrations 0020 and 0027 at least.
+    for name in [
+        "refresh_tokens_redeem",
+        "auth_codes_unlink",
+        "refresh_tokens_unlink",
+    ] {
+        assert!(triggers.iter().any(|(n, _)| n == name), "{name}");
+    }
+    for (name, sql) in &triggers {
+        let sql = row_refs_as_parameters(sql);
+        let (head, body) = sql.split_once("BEGIN").unwrap();
+        let body = body.trim_end().strip_suffix("END").unwrap();
+        let mut statements: Vec<String> = body
+            .split(';')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        if let Some((_, when)) = head.split_once("WHEN") {
+            statements.push(format!("SELECT {when}"));
+        }
+        for statement in statements {
+            let plan = plan(&app, &statement).await;
+            assert!(
+                !plan
+                    .iter()
+                    .any(|step| step.starts_with("SCAN") && step != "SCAN CONSTANT ROW"),
+                "{name}: {statement} reads a whole table: {plan:?}"
+            );
+            if statement.starts_with("UPDATE") || statement.starts_with("DELETE") {
+                assert!(
+                    plan.iter().any(|step| step.starts_with("SEARCH")),
+                    "{name}: {statement}: {plan:?}"
+                );
+            }
+        }
+    }
+}
+
+async fn links(app: &TestApp) -> i64 {
+    count(app, "code_families").await
+}
+
+#[tokio::test]
+async fn a_codes_family_link_goes_with_the_last_of_its_code_and_its_familys_tokens() {
+    let app = TestApp::spawn().await;
+    let t = now();
+    let store = &app.state.store;
+
+    // The code goes first (expired): the link stays while its family has a token, and goes
+    // with the last one.
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    assert_eq!(app.redeem_bff(&code).await.status, 200);
+    assert_eq!(links(&app).await, 1);
+    let codes_gone = t + 2 * 3600;
+    assert_eq!(store.purge(codes_gone, LIFETIMES).await.unwrap().codes, 1);
+    assert_eq!(links(&app).await, 1);
+    // Revoked, the family gets a mark of its own, also kept while it has a token.
+    let family: String = sqlx::query_scalar("SELECT family_id FROM refresh_tokens")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(store.revoke_family(&family, t).await.unwrap(), 1);
+    assert_eq!(links(&app).await, 2);
+    let tokens_gone = t + REFRESH_INACTIVITY_SECS + 2 * 3600;
+    let purged = store.purge(tokens_gone, LIFETIMES).await.unwrap();
+    assert_eq!(purged.refresh_tokens, 1);
+    assert_eq!(links(&app).await, 0);
+
+    // The tokens go first: the link stays while the code is stored (a replay still revokes
+    // what the family is given later), and goes with it.
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    assert_eq!(app.redeem_bff(&code).await.status, 200);
+    sqlx::query("DELETE FROM refresh_tokens")
+        .execute(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(links(&app).await, 1);
+    assert_eq!(store.purge(codes_gone, LIFETIMES).await.unwrap().codes, 1);
+    assert_eq!(links(&app).await, 0);
+}
+
+#[tokio::test]
+async fn the_purge_deletes_in_batches_until_nothing_expired_is_left() {
+    let app = TestApp::spawn().await;
+    let t = now();
+    // Two and a half batches of expired client assertions, and one that is still live.
+    let expired = PURGE_BATCH * 5 / 2;
+    let mut tx = app.state.store.pool.begin().await.unwrap();
+    for i in 0..=expired {
+        sqlx::query("INSERT INTO used_assertions (jti, expires_at) VALUES (?, ?)")
+            .bind(format!("jti-{i}"))
+            .bind(if i == expired { t + 60 } else { t - 1 })
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let purged = app.state.store.purge(t, LIFETIMES).await.unwrap();
+    assert_eq!(purged.assertions, expired as u64);
+    assert_eq!(count(&app, "used_assertions").await, 1);
 }
