@@ -83,7 +83,7 @@ impl Entry {
 #[derive(Debug, Default)]
 pub struct Observed {
     pub time: i64,
-    pub method: String,
+    pub method: actix_web::http::Method,
     pub endpoint: &'static str,
     pub path: String,
     /// The query string and the form body as they came (`application/x-www-form-urlencoded`),
@@ -241,7 +241,7 @@ fn entry(id: u64, o: Observed) -> Entry {
     Entry {
         id,
         time: o.time,
-        method: o.method,
+        method: o.method.to_string(),
         endpoint: o.endpoint,
         path: o.path,
         client_id: find("client_id").map(|c| c.to_ascii_lowercase()),
@@ -447,7 +447,7 @@ mod tests {
     fn observed(endpoint: &'static str, params: &[(&str, &str)]) -> Observed {
         Observed {
             time: 0,
-            method: "GET".into(),
+            method: actix_web::http::Method::GET,
             endpoint,
             path: "/x".into(),
             params: url::form_urlencoded::Serializer::new(String::new())

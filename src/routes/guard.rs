@@ -81,8 +81,8 @@ fn check_head(req: &ServiceRequest, state: &AppState) -> Result<(), Error> {
     let host = req
         .headers()
         .get(HOST)
-        .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
-        .or_else(|| req.uri().authority().map(|a| a.to_string()));
+        .map(|h| String::from_utf8_lossy(h.as_bytes()))
+        .or_else(|| req.uri().authority().map(|a| a.as_str().into()));
     if let Some(host) = host {
         if !host_allowed(
             &host,

@@ -128,7 +128,7 @@ pub async fn record(
     };
     let origin = header(ORIGIN);
     let bearer = header(AUTHORIZATION).as_deref().and_then(bearer_kind);
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let path = req.path().to_string();
     let res = next.call(req).await?;
     let error_code = res
