@@ -388,7 +388,7 @@ async fn a_codes_family_link_goes_with_the_last_of_its_code_and_its_familys_toke
 }
 
 #[tokio::test]
-async fn the_purge_deletes_in_batches_until_nothing_expired_is_left() {
+async fn the_purge_deletes_in_batches_until_nothing_expired_or_over_a_cap_is_left() {
     let app = TestApp::spawn().await;
     let t = now();
     // Two and a half batches of expired client assertions, and one that is still live.
@@ -403,7 +403,21 @@ async fn the_purge_deletes_in_batches_until_nothing_expired_is_left() {
             .unwrap();
     }
     tx.commit().await.unwrap();
+    // And a user with two and a half batches of sessions over the cap.
+    let over = PURGE_BATCH * 5 / 2;
+    for i in 0..MAX_SESSIONS_PER_USER + over {
+        insert_session(&app, &format!("s-{i:05}"), BOB_OID, t - 10_000 + i, None).await;
+    }
     let purged = app.state.store.purge(t, LIFETIMES).await.unwrap();
     assert_eq!(purged.assertions, expired as u64);
     assert_eq!(count(&app, "used_assertions").await, 1);
+    assert_eq!(purged.sessions, over as u64);
+    let kept: Vec<String> = sqlx::query_scalar("SELECT id FROM sso_sessions ORDER BY id")
+        .fetch_all(&app.state.store.pool)
+        .await
+        .unwrap();
+    let newest: Vec<String> = (over..MAX_SESSIONS_PER_USER + over)
+        .map(|i| format!("s-{i:05}"))
+        .collect();
+    assert_eq!(kept, newest);
 }
