@@ -213,8 +213,14 @@ impl Writer {
     /// The connection, once every write queued before this one has ended (and a transaction
     /// a dropped [`Tx`] left open is rolled back).
     pub async fn lock(&self) -> OwnedMutexGuard<SqliteConnection> {
-        self.checkpoints.wrote();
+        self.checkpoints.wrote().await;
         self.conn.lock().await
+    }
+
+    /// A checkpoint of the WAL now, off the writer's path; returns when it finished
+    /// ([`checkpoint::Checkpoints::now`]).
+    pub async fn checkpoint_now(&self) {
+        self.checkpoints.now().await;
     }
 
     /// Runs one statement, in turn with every other write: on the writer's thread when it
@@ -226,7 +232,7 @@ impl Writer {
         let Some(jobs) = &self.jobs else {
             return query.execute(&mut *self.lock().await).await;
         };
-        self.checkpoints.wrote();
+        self.checkpoints.wrote().await;
         let (answer, answered) = tokio::sync::oneshot::channel();
         jobs.send(WriteJob::Statement(query, answer))
             .map_err(|_| sqlx::Error::PoolClosed)?;
@@ -247,7 +253,7 @@ impl Writer {
         args: sqlx::sqlite::SqliteArguments<'static>,
     ) -> sqlx::Result<Vec<sqlx::sqlite::SqliteRow>> {
         let jobs = self.jobs.as_ref().ok_or(sqlx::Error::PoolClosed)?;
-        self.checkpoints.wrote();
+        self.checkpoints.wrote().await;
         let (answer, answered) = tokio::sync::oneshot::channel();
         jobs.send(WriteJob::Batch(sql, args, answer))
             .map_err(|_| sqlx::Error::PoolClosed)?;
