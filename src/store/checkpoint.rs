@@ -100,7 +100,9 @@ impl Checkpoints {
             let _ = self.wake.try_send(None);
         }
         let behind = || writes_behind(n, self.progress.covered.load(Ordering::Acquire));
-        while behind() > MAX_WRITES_BEHIND as i32 {
+        // Were the checkpoint thread gone (its channel closed), nothing would catch up: then
+        // writes go on unbounded, as they did before the bound, rather than stop the server.
+        while behind() > MAX_WRITES_BEHIND as i32 && !self.wake.is_closed() {
             let finished = self.progress.finished.notified();
             tokio::pin!(finished);
             // Registered before the second look, so a checkpoint finishing in between is seen.
