@@ -17,16 +17,8 @@ use crate::token_helpers::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn under_the_default_policy_concurrent_refreshes_of_one_token_each_get_their_own() {
     let app = TestApp::spawn().await;
-    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
-    let first = app.redeem_bff(&code).await;
-    assert_eq!(first.status, 200, "{}", first.body);
-    let rt = first.str("refresh_token").to_string();
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("client_id", BFF),
-        ("client_secret", BFF_SECRET),
-        ("refresh_token", rt.as_str()),
-    ];
+    let rt = bff_refresh_token(&app).await;
+    let form = bff_refresh_form(rt.as_str());
     let answers = concurrently(&app, 8, &form).await;
     assert!(
         answers.iter().all(|a| a.status == 200),

@@ -8,16 +8,12 @@ use std::sync::{Arc, Mutex};
 use serde_json::{json, Value};
 
 use crate::helpers::*;
+use crate::token_helpers::bff_refresh_form;
 
 async fn refresh(http: &reqwest::Client, base: &str, rt: &str) -> (u16, Value) {
     let res = http
         .post(format!("{base}/{TENANT}/oauth2/v2.0/token"))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("client_id", BFF),
-            ("client_secret", BFF_SECRET),
-            ("refresh_token", rt),
-        ])
+        .form(&bff_refresh_form(rt))
         .send()
         .await;
     match res {

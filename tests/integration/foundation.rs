@@ -17,6 +17,21 @@ async fn get_json(
     (status, headers, res.json().await.unwrap())
 }
 
+/// The discovery document of the tenant segment `tenant`: v2.0 when `v2`, else v1.
+async fn discovery(
+    client: &reqwest::Client,
+    base: &str,
+    tenant: &str,
+    v2: bool,
+) -> (reqwest::StatusCode, reqwest::header::HeaderMap, Value) {
+    let version = if v2 { "v2.0/" } else { "" };
+    get_json(
+        client,
+        &format!("{base}/{tenant}/{version}.well-known/openid-configuration"),
+    )
+    .await
+}
+
 /// Every field of a real tenant's v2.0 document, and nothing else.
 const V2_FIELDS: &[&str] = &[
     "token_endpoint",
@@ -49,11 +64,7 @@ async fn discovery_has_every_entra_field_and_the_issuer_of_the_requests_host() {
     let app = TestApp::spawn().await;
     let client = app.client();
     for base in [&app.https, &app.http] {
-        let (status, headers, doc) = get_json(
-            &client,
-            &format!("{base}/{TENANT}/v2.0/.well-known/openid-configuration"),
-        )
-        .await;
+        let (status, headers, doc) = discovery(&client, base, TENANT, true).await;
         assert_eq!(status, 200);
         for field in V2_FIELDS {
             assert!(doc.get(field).is_some(), "missing {field} in {doc}");
@@ -98,24 +109,8 @@ async fn discovery_has_every_entra_field_and_the_issuer_of_the_requests_host() {
 async fn domain_and_id_forms_of_the_tenant_give_the_same_document() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    let by_id = get_json(
-        &client,
-        &format!(
-            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
-            app.https
-        ),
-    )
-    .await
-    .2;
-    let by_domain = get_json(
-        &client,
-        &format!(
-            "{}/{DOMAIN}/v2.0/.well-known/openid-configuration",
-            app.https
-        ),
-    )
-    .await
-    .2;
+    let by_id = discovery(&client, &app.https, TENANT, true).await.2;
+    let by_domain = discovery(&client, &app.https, DOMAIN, true).await.2;
     assert_eq!(by_id, by_domain);
 }
 
@@ -124,12 +119,7 @@ async fn common_and_organizations_use_the_tenantid_template_and_keep_their_segme
     let app = TestApp::spawn().await;
     let client = app.client();
     for seg in ["common", "organizations"] {
-        let doc = get_json(
-            &client,
-            &format!("{}/{seg}/v2.0/.well-known/openid-configuration", app.https),
-        )
-        .await
-        .2;
+        let doc = discovery(&client, &app.https, seg, true).await.2;
         assert_eq!(doc["issuer"], format!("{}/{{tenantid}}/v2.0", app.https));
         assert_eq!(
             doc["token_endpoint"],
@@ -182,21 +172,8 @@ fn sorted(fields: &[&str]) -> Vec<String> {
 async fn discovery_documents_have_exactly_entras_field_sets_and_cloud_names() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    let v2 = get_json(
-        &client,
-        &format!(
-            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
-            app.https
-        ),
-    )
-    .await
-    .2;
-    let v1 = get_json(
-        &client,
-        &format!("{}/{TENANT}/.well-known/openid-configuration", app.https),
-    )
-    .await
-    .2;
+    let v2 = discovery(&client, &app.https, TENANT, true).await.2;
+    let v1 = discovery(&client, &app.https, TENANT, false).await.2;
     assert_eq!(field_set(&v2), sorted(V2_FIELDS));
     assert_eq!(field_set(&v1), sorted(V1_FIELDS));
     for doc in [&v1, &v2] {
@@ -228,15 +205,7 @@ async fn the_revocation_endpoint_is_advertised_only_when_asked() {
     let mut settings = entra_mock::config::Settings::for_tests(temp.path().to_path_buf());
     settings.revocation_discovery = entra_mock::config::RevocationDiscovery::Advertised;
     let app = TestApp::spawn_with(settings).await;
-    let doc = get_json(
-        &app.client(),
-        &format!(
-            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
-            app.https
-        ),
-    )
-    .await
-    .2;
+    let doc = discovery(&app.client(), &app.https, TENANT, true).await.2;
     assert_eq!(
         doc["revocation_endpoint"],
         format!("{}/{TENANT}/oauth2/v2.0/revoke", app.https)
@@ -247,12 +216,7 @@ async fn the_revocation_endpoint_is_advertised_only_when_asked() {
 async fn v1_metadata_has_the_v1_issuer_and_v1_keys() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    let doc = get_json(
-        &client,
-        &format!("{}/{TENANT}/.well-known/openid-configuration", app.https),
-    )
-    .await
-    .2;
+    let doc = discovery(&client, &app.https, TENANT, false).await.2;
     assert_eq!(doc["issuer"], format!("{}/{TENANT}/", app.https));
     assert_eq!(
         doc["jwks_uri"],
@@ -516,15 +480,7 @@ async fn public_base_url_overrides_the_host_in_metadata() {
     let mut settings = entra_mock::config::Settings::for_tests(dir.path().to_path_buf());
     settings.public_base_url = Some("http://entra:8080".into());
     let app = TestApp::spawn_with(settings).await;
-    let doc = get_json(
-        &app.client(),
-        &format!(
-            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
-            app.https
-        ),
-    )
-    .await
-    .2;
+    let doc = discovery(&app.client(), &app.https, TENANT, true).await.2;
     assert_eq!(doc["issuer"], format!("http://entra:8080/{TENANT}/v2.0"));
     assert_eq!(
         doc["jwks_uri"],
@@ -623,15 +579,9 @@ async fn a_custom_fixture_file_is_served() {
     let app = TestApp::spawn_with_fixtures(dir.path(), path)
         .await
         .unwrap();
-    let doc = get_json(
-        &app.client(),
-        &format!(
-            "{}/fabrikam.example/v2.0/.well-known/openid-configuration",
-            app.https
-        ),
-    )
-    .await
-    .2;
+    let doc = discovery(&app.client(), &app.https, "fabrikam.example", true)
+        .await
+        .2;
     assert_eq!(
         doc["issuer"],
         format!("{}/12345678-0000-4000-8000-000000000000/v2.0", app.https)
@@ -675,11 +625,7 @@ async fn metadata_names_the_tenant_in_any_case_and_each_document_is_its_own() {
     let mixed_domain = "Contoso.OnMicrosoft.COM";
     for segment in [TENANT, upper.as_str(), mixed_domain] {
         for base in [&app.https, &app.http] {
-            let (status, _, doc) = get_json(
-                &client,
-                &format!("{base}/{segment}/v2.0/.well-known/openid-configuration"),
-            )
-            .await;
+            let (status, _, doc) = discovery(&client, base, segment, true).await;
             assert_eq!(status, 200, "{segment}");
             assert_eq!(doc["issuer"], format!("{base}/{TENANT}/v2.0"));
             let (status, _, v2) =
@@ -693,14 +639,7 @@ async fn metadata_names_the_tenant_in_any_case_and_each_document_is_its_own() {
         }
     }
     for segment in ["common", "COMMON", "Organizations"] {
-        let (status, _, doc) = get_json(
-            &client,
-            &format!(
-                "{}/{segment}/v2.0/.well-known/openid-configuration",
-                app.http
-            ),
-        )
-        .await;
+        let (status, _, doc) = discovery(&client, &app.http, segment, true).await;
         assert_eq!(status, 200);
         assert_eq!(doc["issuer"], format!("{}/{{tenantid}}/v2.0", app.http));
         assert_eq!(

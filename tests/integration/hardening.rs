@@ -4,22 +4,8 @@
 use crate::fixture_builder::Fixture;
 use crate::helpers::*;
 use crate::log_capture;
-use crate::signin_helpers::{code_request, sign_in};
+use crate::signin_helpers::{code_request, password_page, sign_in};
 use crate::token_helpers::*;
-
-async fn detect_policy() -> (TestApp, tempfile::TempDir) {
-    Fixture::builtin()
-        .app("bff", "mock.refreshTokenReuse", "detect")
-        .spawn()
-        .await
-}
-
-async fn bff_refresh_token(app: &TestApp) -> String {
-    let (code, _) = issue_code(app, &CodeSpec::bff()).await;
-    let a = app.redeem_bff(&code).await;
-    assert_eq!(a.status, 200, "{}", a.body);
-    a.str("refresh_token").to_string()
-}
 
 /// Makes SQLite refuse every insert into `table`: a crash between two writes of one operation.
 async fn fail_inserts_into(app: &TestApp, table: &str) {
@@ -61,12 +47,7 @@ async fn under_detect_a_refresh_refused_for_its_scope_leaves_the_token_usable() 
 async fn under_detect_a_refresh_refused_for_its_origin_leaves_the_token_usable() {
     let (app, _dir) = detect_policy().await;
     let rt = bff_refresh_token(&app).await;
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("client_id", BFF),
-        ("client_secret", BFF_SECRET),
-        ("refresh_token", rt.as_str()),
-    ];
+    let form = bff_refresh_form(rt.as_str());
     app.token_with(&form, &[("Origin", "http://localhost:5002")])
         .await
         .assert_error(400, "invalid_request", 9002326);
@@ -324,26 +305,12 @@ async fn client_assertions_with_extreme_times_get_an_answer_not_a_crash() {
     assert!(app.discovery(true).await["issuer"].is_string());
 }
 
-/// alice's password page in a new browser.
-async fn alice_password_page(app: &TestApp, client: &reqwest::Client) -> String {
-    use crate::signin_helpers::{authorize_url, get, page, submit};
-    let username = page(
-        get(
-            client,
-            &authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT)),
-        )
-        .await,
-    )
-    .await;
-    page(submit(client, &app.https, &username, &[("loginfmt", ALICE)]).await).await
-}
-
 #[tokio::test]
 async fn ten_wrong_passwords_lock_alice_out_until_the_lockout_ends() {
     use crate::signin_helpers::{location, page, submit};
     let app = TestApp::spawn().await;
     let client = app.client();
-    let mut html = alice_password_page(&app, &client).await;
+    let mut html = password_page(&app, &client, ALICE).await;
     for attempt in 1..=10 {
         html = page(submit(&client, &app.https, &html, &[("passwd", "wrong")]).await).await;
         let expected = if attempt < 10 {
@@ -357,7 +324,7 @@ async fn ten_wrong_passwords_lock_alice_out_until_the_lockout_ends() {
     html = page(submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await).await;
     assert!(html.contains("AADSTS50053"), "{html}");
     let other = app.client();
-    let fresh = alice_password_page(&app, &other).await;
+    let fresh = password_page(&app, &other, ALICE).await;
     let refused = page(submit(&other, &app.https, &fresh, &[("passwd", PASSWORD)]).await).await;
     assert!(refused.contains("AADSTS50053"), "{refused}");
 
@@ -382,7 +349,7 @@ async fn a_success_resets_the_count_of_wrong_passwords() {
         .await;
     for _ in 0..2 {
         let client = app.client();
-        let mut html = alice_password_page(&app, &client).await;
+        let mut html = password_page(&app, &client, ALICE).await;
         for _ in 0..2 {
             html = page(submit(&client, &app.https, &html, &[("passwd", "wrong")]).await).await;
             assert!(html.contains("AADSTS50126"), "{html}");
@@ -402,7 +369,7 @@ async fn a_failure_at_the_end_of_sign_in_leaves_no_session_behind() {
     use crate::signin_helpers::submit;
     let app = TestApp::spawn().await;
     let client = app.client();
-    let html = alice_password_page(&app, &client).await;
+    let html = password_page(&app, &client, ALICE).await;
     fail_inserts_into(&app, "auth_codes").await;
     let res = submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await;
     assert!(

@@ -6,7 +6,9 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::helpers::*;
-use crate::signin_helpers::{code_of, code_request, page, password_page, sign_in, submit};
+use crate::signin_helpers::{
+    code_of, code_request, page, password_page, sign_in, sign_in_to_bff, submit,
+};
 use crate::token_helpers::*;
 
 const ERIN: &str = "erin@contoso.onmicrosoft.com";
@@ -340,14 +342,7 @@ async fn run_time_users_survive_a_restart_and_reset_returns_to_the_fixtures() {
 }
 
 async fn sign_in_alice_page(app: &TestApp, client: &reqwest::Client) {
-    let res = sign_in(
-        app,
-        client,
-        &code_request(BFF, BFF_REDIRECT),
-        ALICE,
-        PASSWORD,
-    )
-    .await;
+    let res = sign_in_to_bff(app, client, ALICE).await;
     code_of(&res);
 }
 

@@ -126,14 +126,7 @@ async fn state_and_nonce_are_echoed_byte_for_byte() {
 async fn unknown_user_is_told_aadsts50034_on_the_username_page() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    let html = page(
-        get(
-            &client,
-            &authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT)),
-        )
-        .await,
-    )
-    .await;
+    let html = username_page(&app, &client).await;
     let html = page(
         submit(
             &client,
@@ -349,14 +342,7 @@ async fn request_errors_are_redirected_with_error_description_uri_and_state() {
 async fn cancelling_sign_in_returns_access_denied_with_subcode_cancel() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    let html = page(
-        get(
-            &client,
-            &authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT)),
-        )
-        .await,
-    )
-    .await;
+    let html = username_page(&app, &client).await;
     let res = submit(&client, &app.https, &html, &[("action", "cancel")]).await;
     let p = reply_params(&location(&res));
     assert_eq!(p["error"], "access_denied");
@@ -374,14 +360,7 @@ async fn cancelling_sign_in_returns_access_denied_with_subcode_cancel() {
 async fn every_form_carries_a_csrf_token_and_a_forged_one_is_refused() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    let html = page(
-        get(
-            &client,
-            &authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT)),
-        )
-        .await,
-    )
-    .await;
+    let html = username_page(&app, &client).await;
     let form = parse_form(&html);
     let token = form
         .fields
@@ -600,14 +579,7 @@ async fn a_malformed_request_still_gets_an_entra_error_page() {
 async fn the_primary_button_comes_first_so_enter_does_not_cancel() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    let html = page(
-        get(
-            &client,
-            &authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT)),
-        )
-        .await,
-    )
-    .await;
+    let html = username_page(&app, &client).await;
     let primary = html.find("id=\"idSIButton9\"").unwrap();
     let cancel = html.find("id=\"idBtn_Cancel\"").unwrap();
     assert!(primary < cancel);

@@ -230,31 +230,38 @@ pub async fn sign_in(
     submit(client, &app.https, &password_page, &[("passwd", password)]).await
 }
 
-/// The BFF's code request up to the password page of `upn` (the flow then names the user).
-pub async fn password_page(app: &TestApp, client: &reqwest::Client, upn: &str) -> String {
-    let username_page = page(
+/// [`sign_in`] to the BFF ([`code_request`]) with `upn` and the fixtures' password.
+pub async fn sign_in_to_bff(
+    app: &TestApp,
+    client: &reqwest::Client,
+    upn: &str,
+) -> reqwest::Response {
+    sign_in(app, client, &code_request(BFF, BFF_REDIRECT), upn, PASSWORD).await
+}
+
+/// The username page of the BFF's code request (`/authorize` with [`code_request`]).
+pub async fn username_page(app: &TestApp, client: &reqwest::Client) -> String {
+    page(
         get(
             client,
             &authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT)),
         )
         .await,
     )
-    .await;
-    let html = page(submit(client, &app.https, &username_page, &[("loginfmt", upn)]).await).await;
+    .await
+}
+
+/// The BFF's code request up to the password page of `upn` (the flow then names the user).
+pub async fn password_page(app: &TestApp, client: &reqwest::Client, upn: &str) -> String {
+    let username = username_page(app, client).await;
+    let html = page(submit(client, &app.https, &username, &[("loginfmt", upn)]).await).await;
     assert!(html.contains("name=\"passwd\""), "{html}");
     html
 }
 
 /// alice signs in to the BFF with username and password; returns the authorization code.
 pub async fn sign_in_alice(app: &TestApp, client: &reqwest::Client) -> String {
-    let res = sign_in(
-        app,
-        client,
-        &code_request(BFF, BFF_REDIRECT),
-        ALICE,
-        PASSWORD,
-    )
-    .await;
+    let res = sign_in_to_bff(app, client, ALICE).await;
     let loc = location(&res);
     assert_eq!(without_query(&loc), BFF_REDIRECT);
     reply_params(&loc)

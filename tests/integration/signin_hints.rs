@@ -8,18 +8,9 @@ use serde_json::json;
 
 use crate::fixture_builder::Fixture;
 use crate::helpers::*;
-use crate::signin_helpers::{authorize_url, code_request, get, page};
 
 async fn username_page(app: &TestApp) -> String {
-    let client = app.client();
-    page(
-        get(
-            &client,
-            &authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT)),
-        )
-        .await,
-    )
-    .await
+    crate::signin_helpers::username_page(app, &app.client()).await
 }
 
 #[tokio::test]

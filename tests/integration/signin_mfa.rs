@@ -9,7 +9,7 @@ const DAVE_OID: &str = "da4e0000-0000-4000-8000-000000000004";
 
 /// bob's username and password: the TOTP page.
 async fn bob_at_totp_page(app: &TestApp, client: &reqwest::Client) -> String {
-    let res = sign_in(app, client, &code_request(BFF, BFF_REDIRECT), BOB, PASSWORD).await;
+    let res = sign_in_to_bff(app, client, BOB).await;
     let html = page(res).await;
     assert!(html.contains("name=\"otc\""), "{html}");
     assert!(html.contains("id=\"idSubmit_SAOTCC_Continue\""));
@@ -97,14 +97,7 @@ async fn repeated_wrong_totp_codes_lock_bob_with_aadsts50053() {
     let html = page(submit(&client, &app.https, &html, &[("otc", &right)]).await).await;
     assert!(html.contains("AADSTS50053"));
     let other = app.client();
-    let res = sign_in(
-        &app,
-        &other,
-        &code_request(BFF, BFF_REDIRECT),
-        BOB,
-        PASSWORD,
-    )
-    .await;
+    let res = sign_in_to_bff(&app, &other, BOB).await;
     let locked = page(res).await;
     assert!(text_of(&locked, "passwordError").is_some_and(|e| e.contains("temporarily locked")));
 
@@ -122,14 +115,7 @@ async fn dave_enrols_totp_and_then_signs_in_with_it() {
     let app = TestApp::spawn().await;
     let client = app.client();
     // "More information required": dave has to pick a method.
-    let res = sign_in(
-        &app,
-        &client,
-        &code_request(BFF, BFF_REDIRECT),
-        DAVE,
-        PASSWORD,
-    )
-    .await;
+    let res = sign_in_to_bff(&app, &client, DAVE).await;
     let choice = page(res).await;
     assert!(choice.contains("More information required"));
     let enrol = page(submit(&client, &app.https, &choice, &[("method", "totp")]).await).await;
@@ -150,14 +136,7 @@ async fn dave_enrols_totp_and_then_signs_in_with_it() {
     // Next sign-in (another browser): the TOTP page, with the enrolled secret.
     app.state.clock.advance(30);
     let other = app.client();
-    let res = sign_in(
-        &app,
-        &other,
-        &code_request(BFF, BFF_REDIRECT),
-        DAVE,
-        PASSWORD,
-    )
-    .await;
+    let res = sign_in_to_bff(&app, &other, DAVE).await;
     let html = page(res).await;
     assert!(html.contains("name=\"otc\"") && !html.contains("totpSecret"));
     let code = totp_code(&app, &secret, 0);
@@ -176,14 +155,7 @@ async fn carol_registers_a_passkey_and_then_signs_in_with_it() {
     let mut authenticator = SoftAuthenticator::new();
 
     // 1. carol's fixture says webauthn: the passkey registration page, with its script.
-    let res = sign_in(
-        &app,
-        &client,
-        &code_request(BFF, BFF_REDIRECT),
-        CAROL,
-        PASSWORD,
-    )
-    .await;
+    let res = sign_in_to_bff(&app, &client, CAROL).await;
     let csp = res.headers()["content-security-policy"]
         .to_str()
         .unwrap()
@@ -268,14 +240,7 @@ async fn an_app_requiring_mfa_makes_alice_enrol() {
         .spawn()
         .await;
     let client = app.client();
-    let res = sign_in(
-        &app,
-        &client,
-        &code_request(BFF, BFF_REDIRECT),
-        ALICE,
-        PASSWORD,
-    )
-    .await;
+    let res = sign_in_to_bff(&app, &client, ALICE).await;
     assert!(page(res).await.contains("More information required"));
     // The SPA does not require MFA: alice gets in with her password.
     let other = app.client();

@@ -201,14 +201,7 @@ async fn stay_signed_in_yes_makes_the_session_cookie_persistent() {
         .spawn()
         .await;
     let client = app.client();
-    let res = sign_in(
-        &app,
-        &client,
-        &code_request(BFF, BFF_REDIRECT),
-        ALICE,
-        PASSWORD,
-    )
-    .await;
+    let res = sign_in_to_bff(&app, &client, ALICE).await;
     let kmsi = page(res).await;
     assert!(kmsi.contains("Stay signed in?"));
     assert!(kmsi.contains("id=\"idBtn_Back\""));
@@ -237,14 +230,7 @@ async fn stay_signed_in_no_keeps_a_browser_session_cookie() {
         .spawn()
         .await;
     let client = app.client();
-    let res = sign_in(
-        &app,
-        &client,
-        &code_request(BFF, BFF_REDIRECT),
-        ALICE,
-        PASSWORD,
-    )
-    .await;
+    let res = sign_in_to_bff(&app, &client, ALICE).await;
     let kmsi = page(res).await;
     let res = submit(&client, &app.https, &kmsi, &[("action", "no")]).await;
     let cookie = set_cookie(&res, "ESTSAUTH").unwrap();
@@ -266,17 +252,7 @@ async fn stay_signed_in_no_keeps_a_browser_session_cookie() {
 async fn sso_keeps_the_mfa_of_the_session_for_apps_that_need_it() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    let html = page(
-        sign_in(
-            &app,
-            &client,
-            &code_request(BFF, BFF_REDIRECT),
-            BOB,
-            PASSWORD,
-        )
-        .await,
-    )
-    .await;
+    let html = page(sign_in_to_bff(&app, &client, BOB).await).await;
     let code = totp_code(&app, BOB_TOTP_SECRET, 0);
     let res = submit(&client, &app.https, &html, &[("otc", &code)]).await;
     assert!(reply_params(&location(&res)).contains_key("code"));

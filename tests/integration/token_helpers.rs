@@ -62,6 +62,45 @@ pub fn bff_code_form<'a>(code: &'a str, verifier: Option<&'a str>) -> Vec<(&'a s
     form
 }
 
+/// The SPA's redemption of `code` (a public client), with a PKCE verifier when given; the
+/// browser's Origin goes with it as a header ([`TestApp::token_from_spa`]).
+pub fn spa_code_form<'a>(code: &'a str, verifier: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![
+        ("grant_type", "authorization_code"),
+        ("client_id", SPA),
+        ("code", code),
+        ("redirect_uri", SPA_REDIRECT),
+    ];
+    form.extend(verifier.map(|v| ("code_verifier", v)));
+    form
+}
+
+/// A server whose bff app runs the RFC 9700 reuse-detection policy.
+pub async fn detect_policy() -> (TestApp, tempfile::TempDir) {
+    crate::fixture_builder::Fixture::builtin()
+        .app("bff", "mock.refreshTokenReuse", "detect")
+        .spawn()
+        .await
+}
+
+/// A refresh token of alice's for the BFF, from a code redeemed at `/token`.
+pub async fn bff_refresh_token(app: &TestApp) -> String {
+    let (code, _) = issue_code(app, &CodeSpec::bff()).await;
+    let a = app.redeem_bff(&code).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    a.str("refresh_token").to_string()
+}
+
+/// The BFF's refresh grant of `refresh_token` (client_secret_post).
+pub fn bff_refresh_form(refresh_token: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("grant_type", "refresh_token"),
+        ("client_id", BFF),
+        ("client_secret", BFF_SECRET),
+        ("refresh_token", refresh_token),
+    ]
+}
+
 /// What a code is bound to; `CodeSpec::bff` and `CodeSpec::spa` give the usual ones.
 #[derive(Clone, Debug)]
 pub struct CodeSpec {
@@ -250,6 +289,17 @@ impl TestApp {
         answer(req.send().await.unwrap()).await
     }
 
+    /// POSTs a form to the token endpoint from the SPA's page (its Origin header).
+    pub async fn token_from_spa(&self, form: &[(&str, &str)]) -> Answer {
+        self.token_with(form, &[("Origin", SPA_ORIGIN)]).await
+    }
+
+    /// Redeems a SPA code as the browser does (PKCE with [`VERIFIER`], the SPA's Origin).
+    pub async fn redeem_spa(&self, code: &str) -> Answer {
+        self.token_from_spa(&spa_code_form(code, Some(VERIFIER)))
+            .await
+    }
+
     /// `daemon`'s app token for `api` (client credentials with its secret).
     pub async fn daemon_token(&self) -> Answer {
         self.daemon_token_at(&self.token_url()).await
@@ -282,12 +332,7 @@ impl TestApp {
 
     /// Refreshes with the BFF's secret.
     pub async fn refresh_bff(&self, refresh_token: &str, scope: Option<&str>) -> Answer {
-        let mut form = vec![
-            ("grant_type", "refresh_token"),
-            ("client_id", BFF),
-            ("client_secret", BFF_SECRET),
-            ("refresh_token", refresh_token),
-        ];
+        let mut form = bff_refresh_form(refresh_token);
         if let Some(s) = scope {
             form.push(("scope", s));
         }

@@ -125,18 +125,7 @@ async fn pairwise_sub_differs_between_apps_for_the_same_user() {
     let (bff_code, _) = issue_code(&app, &CodeSpec::bff()).await;
     let (spa_code, _) = issue_code(&app, &CodeSpec::spa()).await;
     let bff = app.redeem_bff(&bff_code).await;
-    let spa = app
-        .token_with(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", SPA),
-                ("code", &spa_code),
-                ("redirect_uri", SPA_REDIRECT),
-                ("code_verifier", VERIFIER),
-            ],
-            &[("Origin", SPA_ORIGIN)],
-        )
-        .await;
+    let spa = app.redeem_spa(&spa_code).await;
     let (_, a) = jwt_parts(bff.str("id_token"));
     let (_, b) = jwt_parts(spa.str("id_token"));
     assert_eq!(a["oid"], b["oid"]);
@@ -288,18 +277,7 @@ async fn a_client_assertion_signed_by_another_key_gets_aadsts700027() {
 async fn spa_redeems_cross_origin_with_pkce_and_gets_cors_and_a_24_hour_refresh_token() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::spa()).await;
-    let a = app
-        .token_with(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", SPA),
-                ("code", &code),
-                ("redirect_uri", SPA_REDIRECT),
-                ("code_verifier", VERIFIER),
-            ],
-            &[("Origin", SPA_ORIGIN)],
-        )
-        .await;
+    let a = app.redeem_spa(&code).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert_eq!(a.header("access-control-allow-origin"), Some(SPA_ORIGIN));
     assert_eq!(a.body["refresh_token_expires_in"], 86400);

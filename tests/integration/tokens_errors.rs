@@ -48,19 +48,10 @@ async fn a_wrong_pkce_verifier_gets_aadsts501481() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::spa()).await;
     let a = app
-        .token_with(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", SPA),
-                ("code", &code),
-                ("redirect_uri", SPA_REDIRECT),
-                (
-                    "code_verifier",
-                    "wrong-verifier-wrong-verifier-wrong-verifier-000",
-                ),
-            ],
-            &[("Origin", SPA_ORIGIN)],
-        )
+        .token_from_spa(&spa_code_form(
+            &code,
+            Some("wrong-verifier-wrong-verifier-wrong-verifier-000"),
+        ))
         .await;
     a.assert_error(400, "invalid_grant", 501481);
 }
@@ -88,19 +79,9 @@ async fn a_confidential_client_without_credential_gets_aadsts7000218_with_401() 
 async fn a_public_client_sending_a_secret_gets_aadsts700025_with_401() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::spa()).await;
-    let a = app
-        .token_with(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", SPA),
-                ("client_secret", "anything"),
-                ("code", &code),
-                ("redirect_uri", SPA_REDIRECT),
-                ("code_verifier", VERIFIER),
-            ],
-            &[("Origin", SPA_ORIGIN)],
-        )
-        .await;
+    let mut form = spa_code_form(&code, Some(VERIFIER));
+    form.push(("client_secret", "anything"));
+    let a = app.token_from_spa(&form).await;
     a.assert_error(401, "invalid_client", 700025);
 }
 
@@ -159,15 +140,7 @@ async fn an_unknown_code_gets_aadsts9002313() {
 async fn a_spa_code_redeemed_without_origin_gets_aadsts9002327() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::spa()).await;
-    let a = app
-        .token(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", SPA),
-            ("code", &code),
-            ("redirect_uri", SPA_REDIRECT),
-            ("code_verifier", VERIFIER),
-        ])
-        .await;
+    let a = app.token(&spa_code_form(&code, Some(VERIFIER))).await;
     a.assert_error(400, "invalid_request", 9002327);
 }
 
@@ -177,17 +150,7 @@ async fn a_spa_code_without_pkce_gets_aadsts9002325() {
     let mut spec = CodeSpec::spa();
     spec.challenge = None;
     let (code, _) = issue_code(&app, &spec).await;
-    let a = app
-        .token_with(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", SPA),
-                ("code", &code),
-                ("redirect_uri", SPA_REDIRECT),
-            ],
-            &[("Origin", SPA_ORIGIN)],
-        )
-        .await;
+    let a = app.token_from_spa(&spa_code_form(&code, None)).await;
     a.assert_error(400, "invalid_request", 9002325);
 }
 

@@ -6,21 +6,6 @@ use crate::fixture_builder::Fixture;
 use crate::helpers::*;
 use crate::token_helpers::*;
 
-/// A server whose bff app runs the RFC 9700 reuse-detection policy.
-async fn detect_policy() -> (TestApp, tempfile::TempDir) {
-    Fixture::builtin()
-        .app("bff", "mock.refreshTokenReuse", "detect")
-        .spawn()
-        .await
-}
-
-async fn bff_refresh_token(app: &TestApp) -> String {
-    let (code, _) = issue_code(app, &CodeSpec::bff()).await;
-    let a = app.redeem_bff(&code).await;
-    assert_eq!(a.status, 200, "{}", a.body);
-    a.str("refresh_token").to_string()
-}
-
 #[tokio::test]
 async fn every_refresh_returns_a_new_refresh_token_and_the_old_one_keeps_working_by_default() {
     let app = TestApp::spawn().await;
@@ -114,15 +99,12 @@ async fn a_refresh_token_unused_for_90_days_gets_aadsts700082() {
 }
 
 async fn spa_refresh(app: &TestApp, rt: &str) -> Answer {
-    app.token_with(
-        &[
-            ("grant_type", "refresh_token"),
-            ("client_id", SPA),
-            ("refresh_token", rt),
-            ("scope", &format!("{API_SCOPE} openid offline_access")),
-        ],
-        &[("Origin", SPA_ORIGIN)],
-    )
+    app.token_from_spa(&[
+        ("grant_type", "refresh_token"),
+        ("client_id", SPA),
+        ("refresh_token", rt),
+        ("scope", &format!("{API_SCOPE} openid offline_access")),
+    ])
     .await
 }
 
@@ -130,18 +112,7 @@ async fn spa_refresh(app: &TestApp, rt: &str) -> Answer {
 async fn a_spa_refresh_chain_ends_24_hours_after_sign_in_with_aadsts700084() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::spa()).await;
-    let a = app
-        .token_with(
-            &[
-                ("grant_type", "authorization_code"),
-                ("client_id", SPA),
-                ("code", &code),
-                ("redirect_uri", SPA_REDIRECT),
-                ("code_verifier", VERIFIER),
-            ],
-            &[("Origin", SPA_ORIGIN)],
-        )
-        .await;
+    let a = app.redeem_spa(&code).await;
     let mut rt = a.str("refresh_token").to_string();
 
     app.state.clock.advance(23 * 3600);
@@ -360,12 +331,7 @@ async fn graph_revoke_sign_in_sessions_of_an_unknown_user_is_a_graph_404() {
 async fn under_the_detect_policy_concurrent_uses_of_one_refresh_token_leave_nothing_usable() {
     let (app, _dir) = detect_policy().await;
     let rt = bff_refresh_token(&app).await;
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("client_id", BFF),
-        ("client_secret", BFF_SECRET),
-        ("refresh_token", rt.as_str()),
-    ];
+    let form = bff_refresh_form(rt.as_str());
     let answers = concurrently(&app, 8, &form).await;
     let winners: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
     assert_eq!(winners.len(), 1);
