@@ -203,6 +203,40 @@ async fn a_head_that_never_finishes_is_dropped() {
 }
 
 #[tokio::test]
+async fn tls_handshakes_that_never_finish_are_dropped_and_https_keeps_serving() {
+    let app = TestApp::spawn().await;
+    let https = app
+        .https
+        .trim_start_matches("https://")
+        .replace("localhost", "127.0.0.1");
+    // 100 connections that send nothing, 100 that send the first bytes of a ClientHello (a TLS
+    // record header announcing 512 bytes) and stop.
+    let mut held = Vec::new();
+    for i in 0..200 {
+        let mut s = TcpStream::connect(&https).await.unwrap();
+        if i % 2 == 1 {
+            s.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+                .await
+                .unwrap();
+        }
+        held.push(s);
+    }
+    // Meanwhile a client gets its answer over TLS.
+    let ok = app.daemon_token().await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    // Each held connection is closed by the server once its handshake time is up.
+    for mut s in held {
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut rest))
+            .await
+            .expect("the server closes a connection whose TLS handshake never ends")
+            .ok();
+    }
+    let again = app.daemon_token().await;
+    assert_eq!(again.status, 200, "{}", again.body);
+}
+
+#[tokio::test]
 async fn connections_over_the_cap_wait_and_are_served_when_one_frees() {
     let temp = tempfile::tempdir().unwrap();
     let mut settings = entra_mock::config::Settings::for_tests(temp.path().to_path_buf());
