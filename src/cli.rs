@@ -16,6 +16,7 @@ pub async fn main() -> ExitCode {
         .with_target(false)
         .init();
     let cli = Cli::parse();
+    crate::open_files::raise();
     let args = match cli.command {
         Some(Command::Serve(a)) => *a,
         Some(Command::Healthcheck { url }) => {

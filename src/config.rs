@@ -127,7 +127,8 @@ pub struct ServeArgs {
     #[arg(long, env = "ENTRA_MOCK_NO_HINTS")]
     pub no_hints: bool,
     /// Open connections served at once, all listeners together; more wait for a free one.
-    /// Keep it under the process's file-descriptor limit (`ulimit -n`).
+    /// entra-mock lifts its soft limit of open files to the hard one at start, and warns when
+    /// this cap does not fit under it (`ulimit -n`).
     #[arg(long, env = "ENTRA_MOCK_MAX_CONNECTIONS", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_connections: u32,

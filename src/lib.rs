@@ -20,6 +20,7 @@ pub mod fuzzing;
 pub mod keys;
 pub mod mock;
 pub mod oauth;
+pub mod open_files;
 pub mod pkce;
 pub mod render_cache;
 pub mod routes;

@@ -36,6 +36,10 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         keys::provider::install();
+        let open_files = crate::open_files::soft_limit();
+        if let Some(warning) = crate::open_files::shortfall(settings.max_connections, open_files) {
+            tracing::warn!("{warning}");
+        }
         let (data_dir, ephemeral) = match &settings.data_dir {
             DataDir::Persistent(p) => {
                 std::fs::create_dir_all(p)

@@ -157,6 +157,8 @@ pub async fn get_json(client: &reqwest::Client, url: &str) -> serde_json::Value 
 pub struct Process {
     pub child: Child,
     pub base: String,
+    /// What it printed before its banner (warnings at start).
+    pub before_banner: Vec<String>,
 }
 
 impl Drop for Process {
@@ -167,7 +169,13 @@ impl Drop for Process {
 }
 
 pub fn start_process(dir: &std::path::Path) -> Process {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_entra-mock"))
+    start_command(process_command(dir))
+}
+
+/// The command `start_process` runs, to be changed before `start_command`.
+pub fn process_command(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_entra-mock"));
+    command
         .args([
             "--http-addr",
             "127.0.0.1:0",
@@ -176,12 +184,15 @@ pub fn start_process(dir: &std::path::Path) -> Process {
             "--data-dir",
         ])
         .arg(dir)
-        .env("ENTRA_MOCK_LOG", "error")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .env("ENTRA_MOCK_LOG", "error");
+    command
+}
+
+pub fn start_command(mut command: Command) -> Process {
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut base = None;
+    let mut before_banner = Vec::new();
     let mut lines = BufReader::new(stdout).lines();
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -189,6 +200,7 @@ pub fn start_process(dir: &std::path::Path) -> Process {
             base = Some(url.trim().to_string());
             break;
         }
+        before_banner.push(line);
     }
     // The rest of its output (errors only: ENTRA_MOCK_LOG=error) goes to the test's output.
     std::thread::spawn(move || {
@@ -198,6 +210,8 @@ pub fn start_process(dir: &std::path::Path) -> Process {
     });
     Process {
         child,
-        base: base.expect("the banner names the HTTP listener"),
+        base: base
+            .unwrap_or_else(|| panic!("no banner naming the HTTP listener: {before_banner:?}")),
+        before_banner,
     }
 }

@@ -277,3 +277,103 @@ async fn connections_over_the_cap_wait_and_are_served_when_one_frees() {
         .unwrap();
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
 }
+
+/// The binary started with a soft limit of `soft` open files and a hard limit of `hard`, as a
+/// shell with `ulimit -Sn` lowered would start it.
+fn start_with_open_files_limit(dir: &std::path::Path, soft: u64, hard: u64) -> Process {
+    use std::os::unix::process::CommandExt;
+    let mut command = process_command(dir);
+    command.env("ENTRA_MOCK_LOG", "warn");
+    // SAFETY: setrlimit is async-signal-safe, and the closure touches nothing else.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: soft,
+                rlim_max: hard,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    start_command(command)
+}
+
+/// The soft and hard limits of open files `/proc` shows for a process.
+fn open_files_limits(pid: u32) -> (String, String) {
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
+    let mut fields = line["Max open files".len()..].split_whitespace();
+    (
+        fields.next().unwrap().to_string(),
+        fields.next().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn the_server_lifts_its_soft_open_files_limit_and_serves_more_connections_than_it_set() {
+    // This test's own process holds the 300 client ends.
+    entra_mock::open_files::raise();
+    let hard = open_files_limits(std::process::id()).1;
+    let hard: u64 = hard.parse().unwrap_or(u64::MAX).min(4096);
+    assert!(hard >= 1024, "the hard limit of open files here is {hard}");
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with_open_files_limit(dir.path(), 128, hard);
+    assert_eq!(
+        open_files_limits(server.child.id()),
+        (hard.to_string(), hard.to_string())
+    );
+    // 300 keep-alive connections at once, each answered and kept open: at a soft limit of 128
+    // the server could accept fewer than 100 of them.
+    let target = server
+        .base
+        .trim_start_matches("http://")
+        .replace("localhost", "127.0.0.1");
+    let mut open = Vec::new();
+    for i in 0..300 {
+        let mut s = TcpStream::connect(&target).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("connection {i} was not served"))
+            .unwrap();
+        assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "connection {i}");
+        open.push(s);
+    }
+    assert!(
+        !server.before_banner.iter().any(|l| l.contains("WARN")),
+        "{:?}",
+        server.before_banner
+    );
+}
+
+#[tokio::test]
+async fn a_connection_cap_over_an_open_files_limit_that_cannot_be_lifted_is_warned_of() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start_with_open_files_limit(dir.path(), 128, 128);
+    assert_eq!(
+        open_files_limits(server.child.id()),
+        ("128".to_string(), "128".to_string())
+    );
+    let warning = server.before_banner.join("\n");
+    assert!(
+        warning.contains("WARN")
+            && warning.contains("--max-connections 1024")
+            && warning.contains("open-files limit of 128")
+            && warning.contains("--max-connections to 64"),
+        "{warning}"
+    );
+    // It serves all the same.
+    let healthz = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(healthz.status(), 200);
+}
