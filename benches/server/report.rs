@@ -52,6 +52,13 @@ fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 
+/// `v` cut (not rounded) to `decimals` places, for a figure set against a target: 89.97% of a
+/// limit reads 89%, never the 90% it misses.
+fn cut(v: f64, decimals: i32) -> f64 {
+    let m = 10f64.powi(decimals);
+    (v * m).floor() / m
+}
+
 pub fn median(v: &[Duration]) -> Option<Duration> {
     let mut v = v.to_vec();
     v.sort();
@@ -163,12 +170,14 @@ impl Report {
                         .one
                         .stats
                         .get(&(Kind::Healthz, n))
-                        .map(|h| format!("{:.0}% of /healthz", 100.0 * s.per_sec / h.per_sec))
+                        .map(|h| {
+                            format!("{:.0}% of /healthz", cut(100.0 * s.per_sec / h.per_sec, 0))
+                        })
                         .unwrap_or_else(dash),
                     k if k.signs() => match limit(self.signing, &self.one, k, n) {
                         Some((l, sigs)) => format!(
                             "{:.0}% of {} ({sigs} signature{} each)",
-                            100.0 * s.per_sec / l,
+                            cut(100.0 * s.per_sec / l, 0),
                             rate(l),
                             if sigs == 1 { "" } else { "s" }
                         ),
@@ -257,7 +266,7 @@ impl Report {
                         cell.push(format!("{:.2}× one core", s.per_sec / o));
                     }
                     if let Some(l) = lim {
-                        cell.push(format!("{:.2}× the one-core limit", s.per_sec / l));
+                        cell.push(format!("{:.2}× the one-core limit", cut(s.per_sec / l, 2)));
                     }
                     if let Some((server, _)) = two.cpu.get(&(kind, n)) {
                         cell.push(format!("server CPU {server:.2} cores"));
@@ -330,7 +339,7 @@ impl Report {
                         format!(
                             "{}, {n} connections, one core: {:.0}% of the signing limit (target ≥ 90%)",
                             kind.label(),
-                            100.0 * f
+                            cut(100.0 * f, 0)
                         ),
                     );
                 }
@@ -346,8 +355,9 @@ impl Report {
                             &mut targets,
                             f >= 1.7,
                             format!(
-                                "{}, {n} connections, two cores: {f:.2}× the one-core signing limit (target ≥ 1.7×)",
-                                kind.label()
+                                "{}, {n} connections, two cores: {:.2}× the one-core signing limit (target ≥ 1.7×)",
+                                kind.label(),
+                                cut(f, 2)
                             ),
                         );
                     }
@@ -367,7 +377,7 @@ impl Report {
                         format!(
                             "{}, {n} connections, one core: {:.0}% of the limit its {sigs} signatures set (target ≥ 70%)",
                             kind.label(),
-                            100.0 * f
+                            cut(100.0 * f, 0)
                         ),
                     );
                 }
@@ -386,7 +396,7 @@ impl Report {
                         format!(
                             "{}, {n} connections: {:.0}% of /healthz (target ≥ 70%)",
                             kind.label(),
-                            100.0 * f
+                            cut(100.0 * f, 0)
                         ),
                     );
                 }
