@@ -11,8 +11,13 @@ use crate::helpers::*;
 use crate::token_helpers::*;
 
 fn addr(app: &TestApp) -> String {
-    app.http
-        .trim_start_matches("http://")
+    socket_addr(&app.http)
+}
+
+/// The `host:port` to connect to for a base URL of the server.
+fn socket_addr(base: &str) -> String {
+    base.trim_start_matches("http://")
+        .trim_start_matches("https://")
         .replace("localhost", "127.0.0.1")
 }
 
@@ -205,10 +210,7 @@ async fn a_head_that_never_finishes_is_dropped() {
 #[tokio::test]
 async fn tls_handshakes_that_never_finish_are_dropped_and_https_keeps_serving() {
     let app = TestApp::spawn().await;
-    let https = app
-        .https
-        .trim_start_matches("https://")
-        .replace("localhost", "127.0.0.1");
+    let https = socket_addr(&app.https);
     // 100 connections that send nothing, 100 that send the first bytes of a ClientHello (a TLS
     // record header announcing 512 bytes) and stop.
     let mut held = Vec::new();
@@ -330,10 +332,7 @@ async fn the_server_lifts_its_soft_open_files_limit_and_serves_more_connections_
     );
     // 300 keep-alive connections at once, each answered and kept open: at a soft limit of 128
     // the server could accept fewer than 100 of them.
-    let target = server
-        .base
-        .trim_start_matches("http://")
-        .replace("localhost", "127.0.0.1");
+    let target = socket_addr(&server.base);
     let mut open = Vec::new();
     for i in 0..300 {
         let mut s = TcpStream::connect(&target).await.unwrap();
