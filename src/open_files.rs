@@ -15,16 +15,9 @@ const HELD_BESIDES_CONNECTIONS: u64 = 64;
 pub fn raise() {
     #[cfg(target_os = "linux")]
     {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: `limit` is a valid `rlimit` that the call fills in.
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0
-            || limit.rlim_cur >= limit.rlim_max
-        {
+        let Some(limit) = limits().filter(|l| l.rlim_cur < l.rlim_max) else {
             return;
-        }
+        };
         let raised = libc::rlimit {
             rlim_cur: limit.rlim_max,
             rlim_max: limit.rlim_max,
@@ -45,16 +38,23 @@ pub fn raise() {
 pub fn soft_limit() -> Option<u64> {
     #[cfg(target_os = "linux")]
     {
-        let mut limit = libc::rlimit {
-            rlim_cur: 0,
-            rlim_max: 0,
-        };
-        // SAFETY: `limit` is a valid `rlimit` that the call fills in.
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
-            return Some(limit.rlim_cur);
-        }
+        limits().map(|l| l.rlim_cur)
     }
-    None
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// The soft and hard limits of open files, or `None` if the system does not tell.
+#[cfg(target_os = "linux")]
+fn limits() -> Option<libc::rlimit> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid `rlimit` that the call fills in.
+    (unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0).then_some(limit)
 }
 
 /// A warning when `max_connections` and what the server holds besides do not fit under the

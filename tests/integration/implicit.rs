@@ -1,5 +1,6 @@
-//! Implicit and hybrid grants with access tokens (issue 8 item 6): `token`, `id_token token` and
-//! `code id_token token` for apps that enable implicit access tokens, Entra's refusal otherwise.
+//! Implicit and hybrid grants: `id_token` and `code id_token` for apps that enable ID tokens from
+//! the authorization endpoint, and (issue 8 item 6) `token`, `id_token token` and
+//! `code id_token token` for apps that enable implicit access tokens; Entra's refusal otherwise.
 
 use crate::fixture_builder::Fixture;
 use crate::helpers::*;
@@ -86,4 +87,93 @@ async fn token_for_an_app_without_implicit_access_tokens_gets_aadsts700051() {
     let p = reply_params(&loc);
     assert_eq!(p["error"], "unsupported_response_type");
     assert!(p["error_description"].starts_with("AADSTS700051:"), "{p:?}");
+}
+
+#[tokio::test]
+async fn id_token_response_types_need_the_app_to_allow_them() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let params = with(
+        code_request(BFF, BFF_REDIRECT),
+        "response_type",
+        "code id_token",
+    );
+    let loc = location(&get(&client, &authorize_url(&app.https, &params)).await);
+    assert!(
+        url::Url::parse(&loc).unwrap().fragment().is_some(),
+        "fragment by default: {loc}"
+    );
+    let p = reply_params(&loc);
+    assert_eq!(p["error"], "unsupported_response_type");
+    assert_eq!(p["state"], STATE);
+}
+
+#[tokio::test]
+async fn id_token_response_types_refuse_the_query_mode() {
+    let (app, _dir) = Fixture::builtin()
+        .app(
+            "bff",
+            "web.implicitGrantSettings.enableIdTokenIssuance",
+            true,
+        )
+        .spawn()
+        .await;
+    let client = app.client();
+    let params = with(
+        with(code_request(BFF, BFF_REDIRECT), "response_type", "id_token"),
+        "response_mode",
+        "query",
+    );
+    let loc = location(&get(&client, &authorize_url(&app.https, &params)).await);
+    let p = reply_params(&loc);
+    assert_eq!(p["error"], "invalid_request");
+    assert!(
+        url::Url::parse(&loc).unwrap().query().is_none(),
+        "never in the query: {loc}"
+    );
+    // Allowed and well-formed: the pages are shown (ID tokens are minted by the token part).
+    let params = with(
+        code_request(BFF, BFF_REDIRECT),
+        "response_type",
+        "code id_token",
+    );
+    let html = page(get(&client, &authorize_url(&app.https, &params)).await).await;
+    assert!(html.contains("name=\"loginfmt\""));
+    // The hybrid reply carries the code and an ID token bound to it, in the fragment.
+    let html = page(submit(&client, &app.https, &html, &[("loginfmt", ALICE)]).await).await;
+    let loc = location(&submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await);
+    assert!(url::Url::parse(&loc).unwrap().query().is_none());
+    let p = reply_params(&loc);
+    assert_eq!(p["state"], STATE);
+    let claims = app.validate(&p["id_token"], true, BFF).await;
+    assert_eq!(claims["nonce"], NONCE);
+    assert_eq!(claims["oid"], ALICE_OID);
+    assert_eq!(claims["sid"], p["session_state"].as_str());
+    assert_eq!(claims["c_hash"], crate::token_helpers::c_hash(&p["code"]));
+    assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
+    // And the code is redeemable as usual.
+    let tokens = app.redeem_bff_pkce(&p["code"], VERIFIER).await;
+    assert_eq!(tokens.status, 200, "{:?}", tokens.body);
+}
+
+#[tokio::test]
+async fn the_implicit_id_token_response_carries_only_an_id_token() {
+    let (app, _dir) = Fixture::builtin()
+        .app(
+            "bff",
+            "web.implicitGrantSettings.enableIdTokenIssuance",
+            true,
+        )
+        .spawn()
+        .await;
+    let client = app.client();
+    let params = with(code_request(BFF, BFF_REDIRECT), "response_type", "id_token");
+    let html = page(get(&client, &authorize_url(&app.https, &params)).await).await;
+    let html = page(submit(&client, &app.https, &html, &[("loginfmt", ALICE)]).await).await;
+    let loc = location(&submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await);
+    let p = reply_params(&loc);
+    assert!(!p.contains_key("code"));
+    let claims = app.validate(&p["id_token"], true, BFF).await;
+    assert_eq!(claims["nonce"], NONCE);
+    assert!(claims.get("c_hash").is_none());
 }

@@ -26,6 +26,7 @@ mod device_code;
 mod e2e;
 mod entra_markup;
 mod federation;
+mod fixture_files;
 mod foundation;
 mod fuzz_targets;
 mod growth;

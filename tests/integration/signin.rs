@@ -1,6 +1,5 @@
 //! Part 2: /authorize and the password sign-in pages, errors, and the pages' security.
 
-use crate::fixture_builder::Fixture;
 use crate::helpers::*;
 use crate::signin_helpers::*;
 
@@ -424,95 +423,6 @@ async fn fragment_mode_puts_the_reply_in_the_fragment() {
     assert_eq!(url.query(), None);
     assert!(url.fragment().unwrap().contains("code="));
     assert_eq!(reply_params(&loc)["state"], STATE);
-}
-
-#[tokio::test]
-async fn id_token_response_types_need_the_app_to_allow_them() {
-    let app = TestApp::spawn().await;
-    let client = app.client();
-    let params = with(
-        code_request(BFF, BFF_REDIRECT),
-        "response_type",
-        "code id_token",
-    );
-    let loc = location(&get(&client, &authorize_url(&app.https, &params)).await);
-    assert!(
-        url::Url::parse(&loc).unwrap().fragment().is_some(),
-        "fragment by default: {loc}"
-    );
-    let p = reply_params(&loc);
-    assert_eq!(p["error"], "unsupported_response_type");
-    assert_eq!(p["state"], STATE);
-}
-
-#[tokio::test]
-async fn id_token_response_types_refuse_the_query_mode() {
-    let (app, _dir) = Fixture::builtin()
-        .app(
-            "bff",
-            "web.implicitGrantSettings.enableIdTokenIssuance",
-            true,
-        )
-        .spawn()
-        .await;
-    let client = app.client();
-    let params = with(
-        with(code_request(BFF, BFF_REDIRECT), "response_type", "id_token"),
-        "response_mode",
-        "query",
-    );
-    let loc = location(&get(&client, &authorize_url(&app.https, &params)).await);
-    let p = reply_params(&loc);
-    assert_eq!(p["error"], "invalid_request");
-    assert!(
-        url::Url::parse(&loc).unwrap().query().is_none(),
-        "never in the query: {loc}"
-    );
-    // Allowed and well-formed: the pages are shown (ID tokens are minted by the token part).
-    let params = with(
-        code_request(BFF, BFF_REDIRECT),
-        "response_type",
-        "code id_token",
-    );
-    let html = page(get(&client, &authorize_url(&app.https, &params)).await).await;
-    assert!(html.contains("name=\"loginfmt\""));
-    // The hybrid reply carries the code and an ID token bound to it, in the fragment.
-    let html = page(submit(&client, &app.https, &html, &[("loginfmt", ALICE)]).await).await;
-    let loc = location(&submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await);
-    assert!(url::Url::parse(&loc).unwrap().query().is_none());
-    let p = reply_params(&loc);
-    assert_eq!(p["state"], STATE);
-    let claims = app.validate(&p["id_token"], true, BFF).await;
-    assert_eq!(claims["nonce"], NONCE);
-    assert_eq!(claims["oid"], ALICE_OID);
-    assert_eq!(claims["sid"], p["session_state"].as_str());
-    assert_eq!(claims["c_hash"], crate::token_helpers::c_hash(&p["code"]));
-    assert_eq!(claims["amr"], serde_json::json!(["pwd"]));
-    // And the code is redeemable as usual.
-    let tokens = app.redeem_bff_pkce(&p["code"], VERIFIER).await;
-    assert_eq!(tokens.status, 200, "{:?}", tokens.body);
-}
-
-#[tokio::test]
-async fn the_implicit_id_token_response_carries_only_an_id_token() {
-    let (app, _dir) = Fixture::builtin()
-        .app(
-            "bff",
-            "web.implicitGrantSettings.enableIdTokenIssuance",
-            true,
-        )
-        .spawn()
-        .await;
-    let client = app.client();
-    let params = with(code_request(BFF, BFF_REDIRECT), "response_type", "id_token");
-    let html = page(get(&client, &authorize_url(&app.https, &params)).await).await;
-    let html = page(submit(&client, &app.https, &html, &[("loginfmt", ALICE)]).await).await;
-    let loc = location(&submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await);
-    let p = reply_params(&loc);
-    assert!(!p.contains_key("code"));
-    let claims = app.validate(&p["id_token"], true, BFF).await;
-    assert_eq!(claims["nonce"], NONCE);
-    assert!(claims.get("c_hash").is_none());
 }
 
 #[tokio::test]
