@@ -7,6 +7,19 @@ use crate::helpers::*;
 use crate::signin_helpers::*;
 use crate::token_helpers::{c_hash as at_hash, jwt_parts};
 
+/// The built-in tenant with `bff` allowed ID tokens from the authorization endpoint, and no
+/// implicit access tokens.
+async fn id_token_app() -> (TestApp, tempfile::TempDir) {
+    Fixture::builtin()
+        .app(
+            "bff",
+            "web.implicitGrantSettings.enableIdTokenIssuance",
+            true,
+        )
+        .spawn()
+        .await
+}
+
 async fn implicit_app() -> (TestApp, tempfile::TempDir) {
     Fixture::builtin()
         .app(
@@ -70,14 +83,7 @@ async fn code_id_token_token_returns_all_three_and_the_code_redeems() {
 
 #[tokio::test]
 async fn token_for_an_app_without_implicit_access_tokens_gets_aadsts700051() {
-    let (app, _dir) = Fixture::builtin()
-        .app(
-            "bff",
-            "web.implicitGrantSettings.enableIdTokenIssuance",
-            true,
-        )
-        .spawn()
-        .await;
+    let (app, _dir) = id_token_app().await;
     let params = with(
         code_request(BFF, BFF_REDIRECT),
         "response_type",
@@ -110,14 +116,7 @@ async fn id_token_response_types_need_the_app_to_allow_them() {
 
 #[tokio::test]
 async fn id_token_response_types_refuse_the_query_mode() {
-    let (app, _dir) = Fixture::builtin()
-        .app(
-            "bff",
-            "web.implicitGrantSettings.enableIdTokenIssuance",
-            true,
-        )
-        .spawn()
-        .await;
+    let (app, _dir) = id_token_app().await;
     let client = app.client();
     let params = with(
         with(code_request(BFF, BFF_REDIRECT), "response_type", "id_token"),
@@ -158,14 +157,7 @@ async fn id_token_response_types_refuse_the_query_mode() {
 
 #[tokio::test]
 async fn the_implicit_id_token_response_carries_only_an_id_token() {
-    let (app, _dir) = Fixture::builtin()
-        .app(
-            "bff",
-            "web.implicitGrantSettings.enableIdTokenIssuance",
-            true,
-        )
-        .spawn()
-        .await;
+    let (app, _dir) = id_token_app().await;
     let client = app.client();
     let params = with(code_request(BFF, BFF_REDIRECT), "response_type", "id_token");
     let html = page(get(&client, &authorize_url(&app.https, &params)).await).await;
