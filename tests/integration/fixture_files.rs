@@ -85,14 +85,6 @@ async fn a_custom_fixture_file_is_served() {
         doc["issuer"],
         format!("{}/12345678-0000-4000-8000-000000000000/v2.0", app.https)
     );
-    let res = app
-        .client()
-        .get(format!(
-            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
-            app.https
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 400);
+    let (status, _, _) = discovery(&app.client(), &app.https, TENANT, true).await;
+    assert_eq!(status, 400);
 }

@@ -5,6 +5,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::foundation::discovery;
 use crate::helpers::*;
 use crate::signin_helpers::{authorize_url, code_request, location, reply_params};
 use crate::token_helpers::*;
@@ -225,17 +226,9 @@ async fn jwks_and_discovery_faults_outage_stale_keys_cache_control_delay_and_dro
         json!({"endpoint": "discovery", "cache_control": "no-cache", "delay_ms": 50, "times": 1}),
     )
     .await;
-    let res = app
-        .client()
-        .get(format!(
-            "{}/{TENANT}/v2.0/.well-known/openid-configuration",
-            app.https
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    assert_eq!(res.headers()["cache-control"], "no-cache");
+    let (status, headers, _) = discovery(&app.client(), &app.https, TENANT, true).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["cache-control"], "no-cache");
 
     add(&app, json!({"endpoint": "jwks", "drop": true, "times": 1})).await;
     let dropped = async {
