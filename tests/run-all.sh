@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of entra-mock: the Rust unit and integration tests, then the interop tests with
-# real client libraries: MSAL Python and azure-identity (a Python virtualenv under target/), and
+# real client libraries: MSAL Python, azure-identity and Authlib (a Python virtualenv under target/), and
 # msal-browser in headless Chromium (npm packages under tests/interop/browser/node_modules, and
 # Debian's chromium, which this script installs with apt-get when it runs as root).
 set -euo pipefail

@@ -1,8 +1,48 @@
-"""Records in target/conformance/steps.jsonl that the Python interop suite passed (MSAL Python and
-azure-identity), for the conformance report (tests/conformance_report.py)."""
+"""The servers the Python interop tests run against (one per module that asks for it), and a line
+in target/conformance/steps.jsonl when the suite passed, for the conformance report
+(tests/conformance_report.py)."""
 
 import json
 import pathlib
+
+import pytest
+
+from entra_mock_interop import builtin_tenant_with, start_server, stop_server
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = start_server()
+    yield s
+    stop_server(s)
+
+
+@pytest.fixture(scope="module")
+def server_single_use_assertions(tmp_path_factory):
+    """The built-in tenant with `bff` set to the strict RFC 7523 rule (a jti is single use)."""
+    anchor = 'passwordCredentials = [{ secretText = "bff-secret-local-dev-only"'
+    path = builtin_tenant_with(
+        tmp_path_factory.mktemp("fixtures"), anchor, 'mock = { clientAssertionReuse = "reject" }\n' + anchor
+    )
+    s = start_server("--fixtures", str(path))
+    yield s
+    stop_server(s)
+
+
+@pytest.fixture(scope="module")
+def server_implicit_grants(tmp_path_factory):
+    """The built-in tenant with `bff` allowed ID tokens and access tokens from the authorization
+    endpoint (its `implicitGrantSettings`), for the hybrid and implicit responses."""
+    logout = 'logoutUrl = "http://localhost:5001/auth/frontchannel-logout" }'
+    path = builtin_tenant_with(
+        tmp_path_factory.mktemp("fixtures"),
+        logout,
+        logout[:-2]
+        + ", implicitGrantSettings = { enableIdTokenIssuance = true, enableAccessTokenIssuance = true } }",
+    )
+    s = start_server("--fixtures", str(path))
+    yield s
+    stop_server(s)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -11,6 +51,6 @@ def pytest_sessionfinish(session, exitstatus):
     out = pathlib.Path(__file__).resolve().parents[2] / "target" / "conformance"
     out.mkdir(parents=True, exist_ok=True)
     line = {"id": "interop-python", "suite": "interop",
-            "test": f"msal_python_test.py: {session.testscollected} tests (MSAL Python, azure-identity)"}
+            "test": f"python interop: {session.testscollected} tests (MSAL Python, azure-identity, Authlib)"}
     with open(out / "steps.jsonl", "a") as f:
         f.write(json.dumps(line) + "\n")
