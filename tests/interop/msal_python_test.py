@@ -38,14 +38,26 @@ from entra_mock_interop import (
 )
 
 
-def test_client_credentials_for_daemon(server):
-    app = msal.ConfidentialClientApplication(
-        DAEMON,
-        client_credential=DAEMON_SECRET,
+def confidential_app(server, client_id, credential):
+    """An MSAL confidential client of the built-in tenant, as README's "Pointing clients at it" sets
+    one up: no instance discovery, the local CA trusted."""
+    return msal.ConfidentialClientApplication(
+        client_id,
+        client_credential=credential,
         authority=server.authority,
         instance_discovery=False,
         http_client=server.http(),
     )
+
+
+def public_app(server, client_id, **kwargs):
+    return msal.PublicClientApplication(
+        client_id, authority=server.authority, instance_discovery=False, http_client=server.http(), **kwargs
+    )
+
+
+def test_client_credentials_for_daemon(server):
+    app = confidential_app(server, DAEMON, DAEMON_SECRET)
     result = app.acquire_token_for_client(scopes=[f"api://{API}/.default"])
     assert "access_token" in result, result
     assert result["token_type"] == "Bearer"
@@ -61,16 +73,6 @@ def test_client_credentials_for_daemon(server):
     assert again["access_token"] == result["access_token"]
 
 
-def bff_with_certificate(server, credential):
-    return msal.ConfidentialClientApplication(
-        BFF,
-        client_credential=credential,
-        authority=server.authority,
-        instance_discovery=False,
-        http_client=server.http(),
-    )
-
-
 def sha1_thumbprint_hex():
     import hashlib
     import ssl
@@ -80,7 +82,7 @@ def sha1_thumbprint_hex():
 
 def test_private_key_jwt_ps256_with_x5t_s256_from_the_public_certificate(server):
     # Given the certificate, MSAL signs PS256 with x5t#S256.
-    app = bff_with_certificate(server, {"private_key": CERT_KEY, "public_certificate": CERT_PEM})
+    app = confidential_app(server, BFF, {"private_key": CERT_KEY, "public_certificate": CERT_PEM})
     result = app.acquire_token_for_client(scopes=[f"api://{API}/.default"])
     assert "access_token" in result, result
     assert claims_of(result["access_token"])["azpacr"] == "2"
@@ -88,7 +90,7 @@ def test_private_key_jwt_ps256_with_x5t_s256_from_the_public_certificate(server)
 
 def test_private_key_jwt_rs256_with_x5t_from_a_sha1_thumbprint(server):
     # Given a SHA-1 thumbprint, MSAL signs RS256 with x5t (base64url with padding).
-    app = bff_with_certificate(server, {"private_key": CERT_KEY, "thumbprint": sha1_thumbprint_hex()})
+    app = confidential_app(server, BFF, {"private_key": CERT_KEY, "thumbprint": sha1_thumbprint_hex()})
     result = app.acquire_token_for_client(scopes=[f"api://{API}/.default"])
     assert "access_token" in result, result
     assert claims_of(result["access_token"])["azpacr"] == "2"
@@ -97,7 +99,7 @@ def test_private_key_jwt_rs256_with_x5t_from_a_sha1_thumbprint(server):
 def test_msal_gets_two_tokens_in_a_row_with_its_cached_client_assertion(server):
     # MSAL Python re-sends one cached client assertion (same jti) for several minutes; Entra, and
     # entra-mock by default, accept it.
-    app = bff_with_certificate(server, {"private_key": CERT_KEY, "public_certificate": CERT_PEM})
+    app = confidential_app(server, BFF, {"private_key": CERT_KEY, "public_certificate": CERT_PEM})
     first = app.acquire_token_for_client(scopes=[f"api://{API}/.default"])
     assert "access_token" in first, first
     second = app.acquire_token_for_client(scopes=["https://graph.microsoft.com/.default"])
@@ -154,8 +156,8 @@ def test_azure_identity_client_secret_credential_gets_an_app_token(server):
 
 def test_the_strict_single_use_rule_refuses_msals_cached_assertion(server_single_use_assertions):
     # Under `mock.clientAssertionReuse = "reject"` (strict RFC 7523) the re-sent assertion fails.
-    app = bff_with_certificate(
-        server_single_use_assertions, {"private_key": CERT_KEY, "public_certificate": CERT_PEM}
+    app = confidential_app(
+        server_single_use_assertions, BFF, {"private_key": CERT_KEY, "public_certificate": CERT_PEM}
     )
     first = app.acquire_token_for_client(scopes=[f"api://{API}/.default"])
     assert "access_token" in first, first
@@ -165,13 +167,7 @@ def test_the_strict_single_use_rule_refuses_msals_cached_assertion(server_single
 
 
 def test_auth_code_flow_for_alice_then_forced_silent_refresh(server):
-    app = msal.ConfidentialClientApplication(
-        BFF,
-        client_credential=BFF_SECRET,
-        authority=server.authority,
-        instance_discovery=False,
-        http_client=server.http(),
-    )
+    app = confidential_app(server, BFF, BFF_SECRET)
     flow = app.initiate_auth_code_flow(scopes=[API_SCOPE], redirect_uri=BFF_REDIRECT)
     auth_response = sign_in(server.http(), flow["auth_uri"])
 
@@ -198,13 +194,7 @@ def test_mfa_required_preset_surfaces_as_a_claims_challenge_and_an_mfa_sign_in_a
     MSAL's silent refresh returns Entra's claims challenge; an interactive sign-in with
     `claims_challenge` and the one-time code gets tokens with `mfa` in `amr`."""
     control = server.http()
-    app = msal.ConfidentialClientApplication(
-        BFF,
-        client_credential=BFF_SECRET,
-        authority=server.authority,
-        instance_discovery=False,
-        http_client=server.http(),
-    )
+    app = confidential_app(server, BFF, BFF_SECRET)
 
     def otp():
         r = control.get(f"{server.url}/_mock/users/{BOB}/totp")
@@ -257,9 +247,7 @@ def alice_token_for_api(server):
     dropped (port 443); a host it has marked as having no user-realm endpoint is not asked. On
     a port of its own, entra-mock's host is marked so (README, "Username and password")."""
     msal.authority.Authority._domains_without_user_realm_discovery.add("localhost")
-    spa = msal.PublicClientApplication(
-        SPA, authority=server.authority, instance_discovery=False, http_client=server.http()
-    )
+    spa = public_app(server, SPA)
     result = spa.acquire_token_by_username_password(ALICE, PASSWORD, scopes=[API_SCOPE])
     assert "access_token" in result, result
     assert claims_of(result["access_token"])["aud"] == API
@@ -268,13 +256,7 @@ def alice_token_for_api(server):
 
 def test_msal_on_behalf_of_exchanges_alices_token_for_a_graph_token(server):
     incoming = alice_token_for_api(server)
-    api = msal.ConfidentialClientApplication(
-        API,
-        client_credential=API_SECRET,
-        authority=server.authority,
-        instance_discovery=False,
-        http_client=server.http(),
-    )
+    api = confidential_app(server, API, API_SECRET)
     result = api.acquire_token_on_behalf_of(incoming, scopes=["https://graph.microsoft.com/User.Read"])
     assert "access_token" in result, result
     claims = claims_of(result["access_token"])
@@ -329,9 +311,7 @@ def device_sign_in(browser, verification_uri, user_code, user=ALICE):
 
 
 def test_msal_device_flow_with_the_code_entered_by_a_test_driver(server):
-    app = msal.PublicClientApplication(
-        SPA, authority=server.authority, instance_discovery=False, http_client=server.http()
-    )
+    app = public_app(server, SPA)
     flow = app.initiate_device_flow(scopes=[API_SCOPE])
     assert "user_code" in flow, flow
     assert flow["verification_uri"] == f"{server.url}/devicelogin"
@@ -373,10 +353,7 @@ def test_msal_cae_client_gets_graphs_claims_challenge_after_revocation(server):
     are revoked, /oidc/userinfo (Graph's stand-in) answers 401 with a claims challenge, and MSAL
     passing it on gets the revoked grant's error (interactive sign-in needed)."""
     msal.authority.Authority._domains_without_user_realm_discovery.add("localhost")
-    app = msal.PublicClientApplication(
-        SPA, authority=server.authority, instance_discovery=False, http_client=server.http(),
-        client_capabilities=["cp1"],
-    )
+    app = public_app(server, SPA, client_capabilities=["cp1"])
     result = app.acquire_token_by_username_password(ALICE, PASSWORD, scopes=["User.Read"])
     assert "access_token" in result, result
     assert claims_of(result["access_token"])["xms_cc"] == ["cp1"]
@@ -409,23 +386,12 @@ def ci_token(server, subject=FEDERATED_SUBJECT):
 
 
 def test_msal_client_credentials_with_a_federated_credential(server):
-    app = msal.ConfidentialClientApplication(
-        DAEMON,
-        client_credential={"client_assertion": lambda: ci_token(server)},
-        authority=server.authority,
-        instance_discovery=False,
-        http_client=server.http(),
-    )
+    app = confidential_app(server, DAEMON, {"client_assertion": lambda: ci_token(server)})
     result = app.acquire_token_for_client(scopes=[f"api://{API}/.default"])
     assert "access_token" in result, result
     assert claims_of(result["access_token"])["roles"] == ["Tasks.ReadWrite.All"]
-    wrong = msal.ConfidentialClientApplication(
-        DAEMON,
-        client_credential={"client_assertion": lambda: ci_token(server, "repo:contoso/app:pull_request")},
-        authority=server.authority,
-        instance_discovery=False,
-        http_client=server.http(),
-    )
+    pull_request = {"client_assertion": lambda: ci_token(server, "repo:contoso/app:pull_request")}
+    wrong = confidential_app(server, DAEMON, pull_request)
     result = wrong.acquire_token_for_client(scopes=[f"api://{API}/.default"])
     assert 700213 in result.get("error_codes", []), result
 
