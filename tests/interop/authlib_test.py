@@ -17,7 +17,6 @@ import time
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
-import requests
 from authlib.integrations.base_client import BaseApp, FrameworkIntegration, OAuth2Mixin, OpenIDMixin, OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
@@ -93,12 +92,6 @@ def checked_id_token(app, answer, nonce, claims_cls):
     return claims
 
 
-def browser(server):
-    b = requests.Session()
-    b.verify = server.ca
-    return b
-
-
 def test_the_discovery_document_passes_authlibs_provider_metadata_checks_but_the_one_entra_fails(server):
     document = server.http().get(f"{issuer(server)}/.well-known/openid-configuration").json()
     metadata = OpenIDProviderMetadata(document)
@@ -126,7 +119,7 @@ def test_authlib_code_flow_with_pkce_refresh_and_logout_for_alice(server, monkey
         code_challenge_method="S256",
         token_endpoint_auth_method=method,
     )
-    b = browser(server)
+    b = server.http()
     start = app.create_authorization_url(redirect_uri=BFF_REDIRECT)
     query = parse_qs(urlparse(start["url"]).query)
     assert query["code_challenge_method"] == ["S256"] and query["nonce"] == [start["nonce"]]
@@ -178,7 +171,7 @@ def test_authlib_checks_c_hash_and_at_hash_of_the_hybrid_and_implicit_responses(
     start = app.create_authorization_url(
         redirect_uri=BFF_REDIRECT, response_type=response_type, response_mode="form_post"
     )
-    answer = sign_in(browser(server), start["url"])
+    answer = sign_in(server.http(), start["url"])
     assert answer["state"] == start["state"], answer
     # HybridIDToken requires c_hash and checks it against the code; ImplicitIDToken requires at_hash
     # when an access token came with the ID token, and checks it.
