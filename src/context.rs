@@ -20,6 +20,8 @@ pub struct RequestContext {
     pub correlation_id: String,
     pub now: OffsetDateTime,
     pub secure: bool,
+    /// Whether the client sent its credentials in an `Authorization: Basic` header.
+    pub basic_auth: bool,
 }
 
 tokio::task_local! {
@@ -41,6 +43,7 @@ impl RequestContext {
                 correlation_id: crate::crypto::random_uuid().to_string(),
                 now: OffsetDateTime::now_utc(),
                 secure: false,
+                basic_auth: false,
             })
         })
     }
@@ -78,12 +81,18 @@ impl RequestContext {
             .and_then(|v| Uuid::parse_str(v).ok())
             .unwrap_or_else(crate::crypto::random_uuid)
             .to_string();
+        let basic_auth = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|h| h.as_bytes().get(..6))
+            .is_some_and(|scheme| scheme.eq_ignore_ascii_case(b"basic "));
         RequestContext {
             base_url,
             trace_id: crate::crypto::random_uuid(),
             correlation_id,
             now: clock.now(),
             secure,
+            basic_auth,
         }
     }
 }

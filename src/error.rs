@@ -70,6 +70,8 @@ pub enum Error {
     PublicClientWithSecret,
     #[error("Client assertion failed signature validation. {0}")]
     InvalidClientAssertion(String),
+    #[error("Number of audience values in the provided client credential exceed maximum allowed. {0} audience values provided, maximum allowed is 1.")]
+    ClientAssertionAudiences(usize),
     #[error(
         "Proof Key for Code Exchange is required for cross-origin authorization code redemption."
     )]
@@ -258,6 +260,10 @@ impl Error {
             MissingClientCredential => spec("invalid_client", 7000218, 401),
             PublicClientWithSecret => spec("invalid_client", 700025, 401),
             InvalidClientAssertion(_) => spec("invalid_client", 700027, 401),
+            // Entra's answer to an assertion whose `aud` lists two values (the issuer and the token
+            // endpoint), as reported in zitadel/oidc issue 887 and openvpn-auth-oauth2 issue 857
+            // (2026); certificate-credentials documents a single `aud`, the token endpoint.
+            ClientAssertionAudiences(_) => spec("invalid_client", 5002741, 401),
             SpaPkceRequired => spec("invalid_request", 9002325, 400),
             OriginOnNonSpa(_) => spec("invalid_request", 9002326, 400),
             SpaOriginRequired => spec("invalid_request", 9002327, 400),
@@ -423,7 +429,11 @@ impl ResponseError for Error {
                 res.insert_header(("Retry-After", secs.to_string()));
             }
         }
-        if self.spec().error == "invalid_client" {
+        // RFC 6749 section 5.2: a challenge when the client authenticated by the Authorization
+        // header. Entra's 401 to credentials in the body carries none (its invalid_client answer
+        // quoted in dotnet/AspNetCore.Docs issue 22325), and strict clients (oauth4webapi) take a
+        // challenge for the error itself.
+        if self.spec().error == "invalid_client" && ctx.basic_auth {
             res.insert_header(("WWW-Authenticate", "Basic realm=\"entra-mock\""));
         }
         let mut res = res.json(self.body(&ctx));
@@ -492,6 +502,7 @@ mod table_tests {
                 700027,
                 401,
             ),
+            (ClientAssertionAudiences(2), "invalid_client", 5002741, 401),
             (SpaPkceRequired, "invalid_request", 9002325, 400),
             (OriginOnNonSpa("o".into()), "invalid_request", 9002326, 400),
             (SpaOriginRequired, "invalid_request", 9002327, 400),

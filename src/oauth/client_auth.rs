@@ -243,8 +243,8 @@ fn find_certificate<'a>(
 }
 
 /// Validates a `private_key_jwt` assertion: signature by a registered certificate (RS256 with
-/// `x5t`, PS256 with `x5t#S256`), `iss` = `sub` = client id, `aud` = the token endpoint, time
-/// window checked against the injected clock, and a `jti`.
+/// `x5t`, PS256 with `x5t#S256`), `iss` = `sub` = client id, `aud` = the token endpoint alone,
+/// time window checked against the injected clock, and a `jti`.
 fn check_assertion(
     app: &Application,
     assertion: &str,
@@ -273,8 +273,14 @@ fn check_assertion(
     {
         return Err(fail("The assertion's iss and sub must be the client id."));
     }
+    // One audience, the token endpoint (certificate-credentials, "Claims (payload)"); Entra
+    // refuses a list of two before it looks at them.
     let named = |a: &&str| audiences.contains(&a.to_ascii_lowercase());
-    if !claims.aud.values().iter().any(named) {
+    let values = claims.aud.values();
+    if values.len() > 1 {
+        return Err(Error::ClientAssertionAudiences(values.len()));
+    }
+    if !values.iter().any(named) {
         return Err(fail(
             "The assertion's audience must be the token endpoint of the tenant.",
         ));

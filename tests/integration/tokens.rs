@@ -260,6 +260,39 @@ async fn a_client_assertion_for_another_audience_gets_aadsts700027() {
 }
 
 #[tokio::test]
+async fn a_client_assertion_naming_two_audiences_gets_aadsts5002741_even_with_the_token_endpoint() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let now = app.state.clock.unix();
+    let issuer = format!("{}/{TENANT}/v2.0", app.https);
+    let two = |jti: &str| {
+        json!({
+            "iss": BFF, "sub": BFF, "aud": [issuer, app.token_url()], "jti": jti,
+            "nbf": now - 10, "iat": now - 10, "exp": now + 600,
+        })
+    };
+    let a = redeem_with_assertion(
+        &app,
+        &code,
+        &bff_assertion_with(Algorithm::RS256, &two("two")),
+    )
+    .await;
+    a.assert_error(401, "invalid_client", 5002741);
+    assert!(
+        a.str("error_description")
+            .contains("2 audience values provided, maximum allowed is 1."),
+        "{}",
+        a.body
+    );
+
+    // The code was not consumed by the refusal; a list of the token endpoint alone is accepted.
+    let mut one = two("one");
+    one["aud"] = json!([app.token_url()]);
+    let a = redeem_with_assertion(&app, &code, &bff_assertion_with(Algorithm::RS256, &one)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
 async fn a_client_assertion_signed_by_another_key_gets_aadsts700027() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;

@@ -57,14 +57,32 @@ async fn a_wrong_pkce_verifier_gets_aadsts501481() {
 }
 
 #[tokio::test]
-async fn a_wrong_client_secret_gets_aadsts7000215_with_401() {
+async fn a_wrong_client_secret_gets_aadsts7000215_with_401_and_a_challenge_only_to_basic_auth() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
     let mut form = code_form(&code, BFF);
     form.push(("client_secret", "not-the-secret"));
     let a = app.token(&form).await;
     a.assert_error(401, "invalid_client", 7000215);
-    assert!(a.header("www-authenticate").is_some());
+    // Credentials in the body: no challenge, as Entra's answer has none.
+    assert_eq!(a.header("www-authenticate"), None);
+
+    // In an Authorization header: the challenge of RFC 6749 section 5.2.
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{BFF}:not-the-secret"),
+    );
+    let a = app
+        .token_with(
+            &code_form(&code, BFF),
+            &[("Authorization", &format!("Basic {basic}"))],
+        )
+        .await;
+    a.assert_error(401, "invalid_client", 7000215);
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some("Basic realm=\"entra-mock\"")
+    );
 }
 
 #[tokio::test]

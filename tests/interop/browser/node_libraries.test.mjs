@@ -1,8 +1,9 @@
 // Interop with real Node.js client libraries against entra-mock's HTTPS listener, the local CA
 // trusted through NODE_EXTRA_CA_CERTS (as an app would trust a corporate CA): openid-client v6
 // with non-repudiation checks (discovery, auth code with PKCE, the ID token's signature checked
-// against the JWKS, refresh) and msal-node (client credentials, auth code with PKCE, a forced
-// silent refresh). Codes come from sign-in without pages (POST /_mock/signin); the pages
+// against the JWKS, refresh), oauth4webapi's strict checks step by step (discovery, auth code,
+// userinfo, refresh, client credentials by secret and certificate, device authorization) and
+// msal-node (client credentials, auth code with PKCE, a forced silent refresh). Codes come from sign-in without pages (POST /_mock/signin); the pages
 // themselves are driven by the browser tests. The libraries run in a child process so that the
 // CA, which entra-mock makes at start, is trusted from the process's start.
 import { test, before, after } from "node:test";
@@ -39,7 +40,7 @@ before(async () => {
 
 after(() => server?.proc.kill());
 
-test("openid-client v6 and msal-node sign in, refresh, get app tokens, use the device code and on-behalf-of", async () => {
+test("openid-client v6, oauth4webapi and msal-node sign in, refresh, get app tokens, use the device code and on-behalf-of", async () => {
   const { stdout } = await promisify(execFile)(process.execPath, [join(here, "node_libraries_child.mjs")], {
     env: { ...process.env, NODE_EXTRA_CA_CERTS: server.ca, AUTHORITY: `${server.url}/${TENANT}`, MOCK: `${server.url}/_mock` },
     timeout: 120000,
@@ -54,6 +55,22 @@ test("openid-client v6 and msal-node sign in, refresh, get app tokens, use the d
   assert.equal(r.msalNode.username, "bob@contoso.onmicrosoft.com");
   assert.deepEqual(r.msalNode.amr, ["pwd", "otp", "mfa"]);
   assert.equal(r.msalNode.silentNewToken, true);
+  const o = r.oauth4webapi;
+  assert.equal(o.issuer, `${server.url}/${TENANT}/v2.0`);
+  assert.equal(o.idTokenName, "Alice Example");
+  assert.equal(o.userinfoSub, true);
+  assert.equal(o.userinfoName, "Alice Example");
+  assert.equal(o.refreshedAud, "00001111-aaaa-2222-bbbb-3333cccc4444");
+  assert.equal(o.refreshedRotated, true);
+  assert.deepEqual(o.appRoles, ["Tasks.ReadWrite.All"]);
+  assert.equal(o.certificateAzpacr, "2");
+  // oauth4webapi's own `aud` (the issuer) is not the token endpoint certificate-credentials asks
+  // for; a list of both gets the count refusal Entra answers.
+  assert.equal(o.issuerAsAudience, "invalid_client 700027");
+  assert.equal(o.twoAudiences, "invalid_client 5002741");
+  assert.equal(o.devicePollBeforeSignIn, "authorization_pending");
+  assert.equal(o.deviceName, "Alice Example");
+  assert.equal(o.deviceAud, "22223333-cccc-4444-dddd-5555eeee6666");
   assert.equal(r.msalNode.silentFromCache, false);
   assert.match(r.deviceCodeMessage, new RegExp(`open the page ${server.url}/devicelogin and enter the code [A-Z0-9]{9} `));
   assert.equal(r.msalNodeDevice.username, "alice@contoso.onmicrosoft.com");
@@ -64,5 +81,5 @@ test("openid-client v6 and msal-node sign in, refresh, get app tokens, use the d
   assert.ok(r.msalNodeDevice.oboScp.split(" ").includes("User.Read"), r.msalNodeDevice.oboScp);
   mkdirSync(join(root, "target", "conformance"), { recursive: true });
   appendFileSync(join(root, "target", "conformance", "steps.jsonl"),
-    JSON.stringify({ id: "interop-node", test: "node_libraries: openid-client v6, msal-node (auth code, client credentials, device code, on-behalf-of)", suite: "interop" }) + "\n");
+    JSON.stringify({ id: "interop-node", test: "node_libraries: openid-client v6, oauth4webapi, msal-node (auth code, client credentials, device code, on-behalf-of)", suite: "interop" }) + "\n");
 });

@@ -1,6 +1,9 @@
 // Run by node_libraries.test.mjs with NODE_EXTRA_CA_CERTS naming entra-mock's CA (so the
 // libraries trust the HTTPS listener as they would a real tenant's) and AUTHORITY set: drives
-// openid-client v6 and msal-node, prints one JSON line of results.
+// openid-client v6, oauth4webapi and msal-node, prints one JSON line of results.
+import { createHash, X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as oauth from "oauth4webapi";
 import * as oidc from "openid-client";
 import { ConfidentialClientApplication, PublicClientApplication } from "@azure/msal-node";
 
@@ -168,6 +171,97 @@ async function deviceSignIn(verificationUri, userCode, user) {
     oboAud: claimsOf(obo.accessToken).aud,
     oboOid: claimsOf(obo.accessToken).oid,
     oboScp: claimsOf(obo.accessToken).scp,
+  };
+}
+
+// oauth4webapi, called step by step as its README shows, each answer through its strict
+// process* checks: discovery (the issuer must equal the URL asked), the authorization response,
+// auth code with PKCE and nonce (ID token claims checked, and its signature against the JWKS),
+// userinfo (its `sub` must be the ID token's), refresh, client credentials by secret and by
+// certificate, and the device authorization grant.
+{
+  const issuer = new URL(`${AUTHORITY}/v2.0`);
+  const as = await oauth.processDiscoveryResponse(issuer, await oauth.discoveryRequest(issuer, { algorithm: "oidc" }));
+  const bff = { client_id: BFF };
+  const secretPost = oauth.ClientSecretPost(BFF_SECRET);
+  const verifier = oauth.generateRandomCodeVerifier();
+  const nonce = oauth.generateRandomNonce();
+  const state = oauth.generateRandomState();
+  const challenge = await oauth.calculatePKCECodeChallenge(verifier);
+  const signed = await signIn("alice@contoso.onmicrosoft.com", {
+    scope: "openid profile offline_access", code_challenge: challenge, code_challenge_method: "S256", nonce, state,
+  });
+  const params = oauth.validateAuthResponse(as, bff, new URLSearchParams({ code: signed.code, state }), state);
+  const codeResponse = await oauth.authorizationCodeGrantRequest(as, bff, secretPost, params, REDIRECT, verifier);
+  const tokens = await oauth.processAuthorizationCodeResponse(as, bff, codeResponse, { expectedNonce: nonce, requireIdToken: true });
+  await oauth.validateApplicationLevelSignature(as, codeResponse);
+  const claims = oauth.getValidatedIdTokenClaims(tokens);
+  const userinfo = await oauth.processUserInfoResponse(as, bff, claims.sub,
+    await oauth.userInfoRequest(as, bff, tokens.access_token));
+  const refreshed = await oauth.processRefreshTokenResponse(as, bff,
+    await oauth.refreshTokenGrantRequest(as, bff, secretPost, tokens.refresh_token));
+
+  const daemon = { client_id: DAEMON };
+  const appToken = await oauth.processClientCredentialsResponse(as, daemon, await oauth.clientCredentialsGrantRequest(
+    as, daemon, oauth.ClientSecretBasic("daemon-secret-local-dev-only"), { scope: "api://22223333-cccc-4444-dddd-5555eeee6666/.default" }));
+
+  // private_key_jwt with bff's development certificate, PS256 and `x5t#S256` as
+  // certificate-credentials asks. oauth4webapi's assertion names the issuer as `aud`; Entra's
+  // is the token endpoint, which modifyAssertion sets.
+  const certificate = new X509Certificate(readFileSync(new URL("../../../fixtures/certs/bff-dev-only.pem", import.meta.url)));
+  const pkcs8 = Buffer.from(readFileSync(new URL("../../../fixtures/certs/bff-dev-only.key", import.meta.url), "utf8")
+    .replace(/-----[A-Z ]+-----/g, "").replace(/\s/g, ""), "base64");
+  const key = await crypto.subtle.importKey("pkcs8", pkcs8, { name: "RSA-PSS", hash: "SHA-256" }, false, ["sign"]);
+  const thumbprint = createHash("sha256").update(certificate.raw).digest("base64url");
+  const withCertificate = (aud) => oauth.PrivateKeyJwt(key, {
+    [oauth.modifyAssertion]: (header, payload) => {
+      header["x5t#S256"] = thumbprint;
+      if (aud) payload.aud = aud;
+    },
+  });
+  const apiDefault = { scope: "api://22223333-cccc-4444-dddd-5555eeee6666/.default" };
+  const byCertificate = await oauth.processClientCredentialsResponse(as, bff,
+    await oauth.clientCredentialsGrantRequest(as, bff, withCertificate(as.token_endpoint), apiDefault));
+  const refusal = async (aud) => {
+    try {
+      await oauth.processClientCredentialsResponse(as, bff,
+        await oauth.clientCredentialsGrantRequest(as, bff, withCertificate(aud), apiDefault));
+      return "accepted";
+    } catch (e) {
+      if (!(e instanceof oauth.ResponseBodyError)) throw e;
+      return `${e.error} ${e.cause.error_codes}`;
+    }
+  };
+
+  // The device authorization grant on the public `spa` app: one poll before the person has
+  // signed in (authorization_pending), then one after the interval RFC 8628 asks a client to wait.
+  const spa = { client_id: "11112222-bbbb-3333-cccc-4444dddd5555" };
+  const device = await oauth.processDeviceAuthorizationResponse(as, spa,
+    await oauth.deviceAuthorizationRequest(as, spa, oauth.None(), { scope: `openid profile ${API_SCOPE}` }));
+  const poll = async () => oauth.processDeviceCodeResponse(as, spa,
+    await oauth.deviceCodeGrantRequest(as, spa, oauth.None(), device.device_code));
+  const early = await poll().then(() => "tokens", (e) => {
+    if (!(e instanceof oauth.ResponseBodyError)) throw e;
+    return e.error;
+  });
+  await deviceSignIn(device.verification_uri, device.user_code, "alice@contoso.onmicrosoft.com");
+  await new Promise((r) => setTimeout(r, device.interval * 1000));
+  const deviceTokens = await poll();
+
+  out.oauth4webapi = {
+    issuer: as.issuer,
+    idTokenName: claims.name,
+    userinfoSub: userinfo.sub === claims.sub,
+    userinfoName: userinfo.name,
+    refreshedAud: oauth.getValidatedIdTokenClaims(refreshed).aud,
+    refreshedRotated: refreshed.refresh_token !== tokens.refresh_token,
+    appRoles: claimsOf(appToken.access_token).roles,
+    certificateAzpacr: claimsOf(byCertificate.access_token).azpacr,
+    issuerAsAudience: await refusal(undefined),
+    twoAudiences: await refusal([as.issuer, as.token_endpoint]),
+    devicePollBeforeSignIn: early,
+    deviceName: oauth.getValidatedIdTokenClaims(deviceTokens).name,
+    deviceAud: claimsOf(deviceTokens.access_token).aud,
   };
 }
 
