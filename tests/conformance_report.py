@@ -75,8 +75,8 @@ VARIATIONS = {
     "browser-spa": "browser: alice in the SPA, tokens only in memory, refresh after the clock moves, MFA step-up, logout",
     "browser-carol-passkey": "browser: carol registers a passkey in Chrome's virtual authenticator and signs in with it (SPA)",
     "browser-msal": "browser: msal-browser loginRedirect, ssoSilent, logoutRedirect",
-    "interop-python": "MSAL Python (auth code, silent refresh, client credentials with secret and certificate, claims challenge), azure-identity and Authlib (discovery, code flow with PKCE, ID token, c_hash and at_hash checks)",
-    "interop-node": "openid-client v6 (non-repudiation checks) and msal-node over HTTPS with the local CA",
+    "interop-python": "MSAL Python (auth code, silent refresh, client credentials with secret and certificate, claims challenge), azure-identity and Authlib (discovery, code flow with PKCE, ID token, c_hash and at_hash checks), PyJWT validating access tokens (broken tokens refused, key rollover)",
+    "interop-node": "openid-client v6 (non-repudiation checks), oauth4webapi and msal-node over HTTPS with the local CA",
 }
 
 

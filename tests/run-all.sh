@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of entra-mock: the Rust unit and integration tests, then the interop tests with
-# real client libraries: MSAL Python, azure-identity and Authlib (a Python virtualenv under target/), and
-# msal-browser in headless Chromium (npm packages under tests/interop/browser/node_modules, and
-# Debian's chromium, which this script installs with apt-get when it runs as root).
+# real client libraries: MSAL Python, azure-identity, Authlib and PyJWT (a Python virtualenv under
+# target/), and openid-client, oauth4webapi, msal-node and msal-browser (npm packages under
+# tests/interop/browser/node_modules; msal-browser in headless Chromium, Debian's chromium, which
+# this script installs with apt-get when it runs as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

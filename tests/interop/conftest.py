@@ -51,6 +51,6 @@ def pytest_sessionfinish(session, exitstatus):
     out = pathlib.Path(__file__).resolve().parents[2] / "target" / "conformance"
     out.mkdir(parents=True, exist_ok=True)
     line = {"id": "interop-python", "suite": "interop",
-            "test": f"python interop: {session.testscollected} tests (MSAL Python, azure-identity, Authlib)"}
+            "test": f"python interop: {session.testscollected} tests (MSAL Python, azure-identity, Authlib, PyJWT)"}
     with open(out / "steps.jsonl", "a") as f:
         f.write(json.dumps(line) + "\n")
