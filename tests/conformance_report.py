@@ -76,7 +76,7 @@ VARIATIONS = {
     "browser-carol-passkey": "browser: carol registers a passkey in Chrome's virtual authenticator and signs in with it (SPA)",
     "browser-msal": "browser: msal-browser loginRedirect, ssoSilent, logoutRedirect",
     "interop-python": "MSAL Python (auth code, silent refresh, client credentials with secret and certificate, claims challenge), azure-identity and Authlib (discovery, code flow with PKCE, ID token, c_hash and at_hash checks), PyJWT validating access tokens (broken tokens refused, key rollover)",
-    "interop-node": "openid-client v6 (non-repudiation checks), oauth4webapi and msal-node over HTTPS with the local CA",
+    "interop-node": "openid-client v6 (non-repudiation checks), oauth4webapi, msal-node and jose (access-token validation) over HTTPS with the local CA",
 }
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of entra-mock: the Rust unit and integration tests, then the interop tests with
 # real client libraries: MSAL Python, azure-identity, Authlib and PyJWT (a Python virtualenv under
-# target/), and openid-client, oauth4webapi, msal-node and msal-browser (npm packages under
+# target/), and openid-client, oauth4webapi, msal-node, jose and msal-browser (npm packages under
 # tests/interop/browser/node_modules; msal-browser in headless Chromium, Debian's chromium, which
 # this script installs with apt-get when it runs as root).
 set -euo pipefail

@@ -2,10 +2,12 @@
 // trusted through NODE_EXTRA_CA_CERTS (as an app would trust a corporate CA): openid-client v6
 // with non-repudiation checks (discovery, auth code with PKCE, the ID token's signature checked
 // against the JWKS, refresh), oauth4webapi's strict checks step by step (discovery, auth code,
-// userinfo, refresh, client credentials by secret and certificate, device authorization) and
-// msal-node (client credentials, auth code with PKCE, a forced silent refresh). Codes come from sign-in without pages (POST /_mock/signin); the pages
-// themselves are driven by the browser tests. The libraries run in a child process so that the
-// CA, which entra-mock makes at start, is trusted from the process's start.
+// userinfo, refresh, client credentials by secret and certificate, device authorization),
+// msal-node (client credentials, auth code with PKCE, a forced silent refresh), and jose
+// validating access tokens as a Node.js API does (broken tokens refused, a key rollover). Codes
+// come from sign-in without pages (POST /_mock/signin); the pages themselves are driven by the
+// browser tests. The libraries run in a child process so that the CA, which entra-mock makes at
+// start, is trusted from the process's start.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFile } from "node:child_process";
@@ -40,7 +42,7 @@ before(async () => {
 
 after(() => server?.proc.kill());
 
-test("openid-client v6, oauth4webapi and msal-node sign in, refresh, get app tokens, use the device code and on-behalf-of", async () => {
+test("openid-client v6, oauth4webapi and msal-node sign in, refresh, get app tokens, use the device code and on-behalf-of; jose validates", async () => {
   const { stdout } = await promisify(execFile)(process.execPath, [join(here, "node_libraries_child.mjs")], {
     env: { ...process.env, NODE_EXTRA_CA_CERTS: server.ca, AUTHORITY: `${server.url}/${TENANT}`, MOCK: `${server.url}/_mock` },
     timeout: 120000,
@@ -71,6 +73,22 @@ test("openid-client v6, oauth4webapi and msal-node sign in, refresh, get app tok
   assert.equal(o.devicePollBeforeSignIn, "authorization_pending");
   assert.equal(o.deviceName, "Alice Example");
   assert.equal(o.deviceAud, "22223333-cccc-4444-dddd-5555eeee6666");
+  assert.deepEqual(r.jose.refusals, {
+    none: "accepted access_as_user",
+    expired: "ERR_JWT_EXPIRED exp",
+    "not-yet-valid": "ERR_JWT_CLAIM_VALIDATION_FAILED nbf",
+    "wrong-audience": "ERR_JWT_CLAIM_VALIDATION_FAILED aud",
+    "wrong-issuer": "ERR_JWT_CLAIM_VALIDATION_FAILED iss",
+    "wrong-tenant": "ERR_JWT_CLAIM_VALIDATION_FAILED iss",
+    "unknown-kid": "ERR_JWKS_NO_MATCHING_KEY",
+    "bad-signature": "ERR_JWS_SIGNATURE_VERIFICATION_FAILED",
+    "alg-none": "ERR_JOSE_ALG_NOT_ALLOWED",
+    "hs256-with-public-key": "ERR_JOSE_ALG_NOT_ALLOWED",
+  });
+  assert.equal(r.jose.newKid, true);
+  assert.equal(r.jose.newKeyWithinCooldown, "ERR_JWKS_NO_MATCHING_KEY");
+  assert.equal(r.jose.newKeyWithoutCooldown, "accepted access_as_user");
+  assert.equal(r.jose.oldKeyFetchedAnew, "ERR_JWKS_NO_MATCHING_KEY");
   assert.equal(r.msalNode.silentFromCache, false);
   assert.match(r.deviceCodeMessage, new RegExp(`open the page ${server.url}/devicelogin and enter the code [A-Z0-9]{9} `));
   assert.equal(r.msalNodeDevice.username, "alice@contoso.onmicrosoft.com");
@@ -81,5 +99,5 @@ test("openid-client v6, oauth4webapi and msal-node sign in, refresh, get app tok
   assert.ok(r.msalNodeDevice.oboScp.split(" ").includes("User.Read"), r.msalNodeDevice.oboScp);
   mkdirSync(join(root, "target", "conformance"), { recursive: true });
   appendFileSync(join(root, "target", "conformance", "steps.jsonl"),
-    JSON.stringify({ id: "interop-node", test: "node_libraries: openid-client v6, oauth4webapi, msal-node (auth code, client credentials, device code, on-behalf-of)", suite: "interop" }) + "\n");
+    JSON.stringify({ id: "interop-node", test: "node_libraries: openid-client v6, oauth4webapi, msal-node (auth code, client credentials, device code, on-behalf-of), jose (access-token validation)", suite: "interop" }) + "\n");
 });

@@ -1,8 +1,10 @@
 // Run by node_libraries.test.mjs with NODE_EXTRA_CA_CERTS naming entra-mock's CA (so the
 // libraries trust the HTTPS listener as they would a real tenant's) and AUTHORITY set: drives
-// openid-client v6, oauth4webapi and msal-node, prints one JSON line of results.
+// openid-client v6, oauth4webapi and msal-node, then validates access tokens as a Node.js API does
+// with jose, prints one JSON line of results.
 import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from "jose";
 import * as oauth from "oauth4webapi";
 import * as oidc from "openid-client";
 import { ConfidentialClientApplication, PublicClientApplication } from "@azure/msal-node";
@@ -262,6 +264,50 @@ async function deviceSignIn(verificationUri, userCode, user) {
     devicePollBeforeSignIn: early,
     deviceName: oauth.getValidatedIdTokenClaims(deviceTokens).name,
     deviceAud: claimsOf(deviceTokens.access_token).aud,
+  };
+}
+
+// jose, as a Node.js API validates access tokens: the key by `kid` from the discovery document's
+// jwks_uri, RS256 only, `iss` and `aud`. Each broken token of POST /_mock/tokens is refused
+// (the error's code says why), and an emergency rollover (`roll-now`) is followed; jose's default
+// cooldown refuses a new `kid` for 30 seconds after a fetch, as it would after Entra's.
+{
+  const issuer = `${AUTHORITY}/v2.0`;
+  const config = await (await fetch(`${issuer}/.well-known/openid-configuration`)).json();
+  const keysOf = (options) => createRemoteJWKSet(new URL(config.jwks_uri), options);
+  const mint = async (defect) => {
+    const res = await fetch(`${MOCK}/tokens`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ type: "access", client_id: BFF, user: "alice@contoso.onmicrosoft.com", scope: API_SCOPE, defect }),
+    });
+    if (!res.ok) throw new Error(`mint: ${res.status} ${await res.text()}`);
+    return (await res.json()).token;
+  };
+  const verify = (token, keys) => jwtVerify(token, keys, { issuer, audience: "22223333-cccc-4444-dddd-5555eeee6666", algorithms: ["RS256"] });
+  // A claim's refusal names the claim.
+  const outcome = (p) => p.then((r) => `accepted ${r.payload.scp}`, (e) => [e.code, e.claim].filter(Boolean).join(" "));
+  const keys = keysOf();
+  const refusals = {};
+  for (const defect of [undefined, "expired", "not-yet-valid", "wrong-audience", "wrong-issuer", "wrong-tenant",
+    "unknown-kid", "bad-signature", "alg-none", "hs256-with-public-key"]) {
+    refusals[defect ?? "none"] = await outcome(verify(await mint(defect), keys));
+  }
+  const rotate = async (phase) => {
+    const res = await fetch(`${MOCK}/keys/rotate`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ phase }),
+    });
+    if (!res.ok) throw new Error(`rotate: ${res.status} ${await res.text()}`);
+  };
+  const before = await mint();
+  await rotate("roll-now");
+  const after = await mint();
+  out.jose = {
+    refusals,
+    newKid: decodeProtectedHeader(after).kid !== decodeProtectedHeader(before).kid,
+    newKeyWithinCooldown: await outcome(verify(after, keys)),
+    newKeyWithoutCooldown: await outcome(verify(after, keysOf({ cooldownDuration: 0 }))),
+    oldKeyFetchedAnew: await outcome(verify(before, keysOf())),
   };
 }
 
