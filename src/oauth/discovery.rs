@@ -27,6 +27,27 @@ const CLOUD_GRAPH_HOST_NAME: &str = "graph.windows.net";
 const MSGRAPH_HOST: &str = "graph.microsoft.com";
 const RBAC_URL: &str = "https://pas.windows.net";
 
+/// The app an `appid` query parameter names (a GUID, written canonically), when a discovery
+/// request carries one.
+pub fn app_of_query(query: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "appid")
+        .and_then(|(_, v)| uuid::Uuid::try_parse(&v).ok())
+        .map(|id| id.hyphenated().to_string())
+}
+
+/// The document asked for one app (`?appid=`): its `jwks_uri` names that app's key set, as Entra's
+/// does for apps with custom signing keys (claims mapping; v2-protocols-oidc, "Find your app's
+/// OpenID configuration document URI"). entra-mock has no app-specific keys: that key set is the
+/// tenant's.
+pub fn for_app(mut doc: Value, appid: &str) -> Value {
+    if let Some(uri) = doc.get("jwks_uri").and_then(Value::as_str) {
+        let uri = format!("{uri}?appid={appid}");
+        doc["jwks_uri"] = Value::from(uri);
+    }
+    doc
+}
+
 /// The discovery document of a tenant: v2.0 (`/{tenant}/v2.0/.well-known/openid-configuration`)
 /// or v1 (`/{tenant}/.well-known/openid-configuration`, which Microsoft.IdentityModel reads for v1
 /// tokens), each with Entra's field set. `revocation` adds entra-mock's RFC 7009 endpoint.

@@ -1,5 +1,5 @@
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::faults;
@@ -64,6 +64,7 @@ async fn openid_configuration(
     state: &AppState,
     tenant: &str,
     version: MetadataVersion,
+    query: &str,
 ) -> Result<HttpResponse> {
     let (cache_control, _) = match document_fault(state, FaultEndpoint::Discovery).await {
         Ok(found) => found,
@@ -71,12 +72,23 @@ async fn openid_configuration(
     };
     let t = state.directory().resolve_tenant(tenant)?;
     let generation = state.keys.snapshot().generation;
+    let app = match query.is_empty() {
+        true => None,
+        false => discovery::app_of_query(query),
+    };
     let body = RequestContext::with_current(|ctx| {
         let base = ctx.base_url.as_str();
-        let key = ["oidc", version_tag(version), base, t.endpoint_segment()];
-        state.documents.get_or_render(&key, generation, || {
+        let render = || {
             discovery::openid_configuration(base, &t, version, state.settings.revocation_discovery)
-        })
+        };
+        match &app {
+            // Rendered each time: any GUID may be asked, and the cache stays bounded.
+            Some(appid) => web::Bytes::from(discovery::for_app(render(), appid).to_string()),
+            None => {
+                let key = ["oidc", version_tag(version), base, t.endpoint_segment()];
+                state.documents.get_or_render(&key, generation, render)
+            }
+        }
     });
     Ok(document(body, cache_control))
 }
@@ -84,15 +96,17 @@ async fn openid_configuration(
 pub async fn openid_configuration_v2(
     state: web::Data<AppState>,
     tenant: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse> {
-    openid_configuration(&state, &tenant, MetadataVersion::V2).await
+    openid_configuration(&state, &tenant, MetadataVersion::V2, req.query_string()).await
 }
 
 pub async fn openid_configuration_v1(
     state: web::Data<AppState>,
     tenant: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse> {
-    openid_configuration(&state, &tenant, MetadataVersion::V1).await
+    openid_configuration(&state, &tenant, MetadataVersion::V1, req.query_string()).await
 }
 
 async fn keys(state: &AppState, tenant: &str, version: MetadataVersion) -> Result<HttpResponse> {

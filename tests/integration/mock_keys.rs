@@ -308,3 +308,67 @@ async fn an_empty_data_dir_starts_with_the_well_known_keys_unless_fresh_keys_are
     let kid = fresh.state.keys.snapshot().active.kid.clone();
     assert!(kid != first && kid != second, "{kid}");
 }
+
+#[tokio::test]
+async fn discovery_asked_for_one_app_names_that_apps_key_set_which_holds_the_tenants_keys() {
+    let app = TestApp::spawn().await;
+    let get = |url: String| {
+        let client = app.client();
+        async move { client.get(url).send().await.unwrap() }
+    };
+    let disco = app.discovery(true).await;
+    let keys_uri = disco["jwks_uri"].as_str().unwrap().to_string();
+    let tenant_keys: Value = get(keys_uri.clone()).await.json().await.unwrap();
+
+    // v2.0 and v1 documents: the same but for `jwks_uri`; a braced or upper-case GUID is
+    // written canonically.
+    for (v2, path, asked) in [
+        (
+            true,
+            "v2.0/.well-known/openid-configuration",
+            BFF.to_string(),
+        ),
+        (
+            false,
+            ".well-known/openid-configuration",
+            format!("{{{}}}", BFF.to_uppercase()),
+        ),
+    ] {
+        let url = format!(
+            "{}/{TENANT}/{path}?appid={}",
+            app.https,
+            urlencoding(&asked)
+        );
+        let mut doc: Value = get(url).await.json().await.unwrap();
+        let plain = app.discovery(v2).await;
+        let uri = doc["jwks_uri"].as_str().unwrap();
+        assert_eq!(
+            uri,
+            format!("{}?appid={BFF}", plain["jwks_uri"].as_str().unwrap())
+        );
+        doc["jwks_uri"] = plain["jwks_uri"].clone();
+        assert_eq!(doc, plain);
+    }
+    let app_keys: Value = get(format!("{keys_uri}?appid={BFF}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(app_keys, tenant_keys);
+
+    // Not a GUID, or markup: the tenant's document, nothing of the parameter written into it.
+    for appid in ["not-a-guid", "%3Cscript%3E", ""] {
+        let url = format!(
+            "{}/{TENANT}/v2.0/.well-known/openid-configuration?appid={appid}",
+            app.https
+        );
+        let res = get(url).await;
+        assert_eq!(res.status(), 200);
+        let doc: Value = res.json().await.unwrap();
+        assert_eq!(doc, disco);
+    }
+}
+
+fn urlencoding(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
