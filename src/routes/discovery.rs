@@ -72,10 +72,7 @@ async fn openid_configuration(
     };
     let t = state.directory().resolve_tenant(tenant)?;
     let generation = state.keys.snapshot().generation;
-    let app = match query.is_empty() {
-        true => None,
-        false => discovery::app_of_query(query),
-    };
+    let app = discovery::app_of_query(query);
     let body = RequestContext::with_current(|ctx| {
         let base = ctx.base_url.as_str();
         let render = || {

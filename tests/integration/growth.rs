@@ -251,10 +251,6 @@ async fn insert_refresh(
     .unwrap();
 }
 
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 #[tokio::test]
 async fn the_purge_finds_what_it_deletes_by_index_never_by_reading_a_whole_table() {
     let app = TestApp::spawn().await;

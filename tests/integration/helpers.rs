@@ -215,3 +215,8 @@ pub fn start_command(mut command: Command) -> Process {
         before_banner,
     }
 }
+
+/// `s` percent-encoded for a query string or form value.
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}

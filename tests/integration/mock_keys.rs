@@ -334,11 +334,7 @@ async fn discovery_asked_for_one_app_names_that_apps_key_set_which_holds_the_ten
             format!("{{{}}}", BFF.to_uppercase()),
         ),
     ] {
-        let url = format!(
-            "{}/{TENANT}/{path}?appid={}",
-            app.https,
-            urlencoding(&asked)
-        );
+        let url = format!("{}/{TENANT}/{path}?appid={}", app.https, urlencode(&asked));
         let mut doc: Value = get(url).await.json().await.unwrap();
         let plain = app.discovery(v2).await;
         let uri = doc["jwks_uri"].as_str().unwrap();
@@ -367,8 +363,4 @@ async fn discovery_asked_for_one_app_names_that_apps_key_set_which_holds_the_ten
         let doc: Value = res.json().await.unwrap();
         assert_eq!(doc, disco);
     }
-}
-
-fn urlencoding(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
