@@ -23,12 +23,22 @@ pub enum Error {
     },
     #[error("The request body must contain the following parameter: '{0}'.")]
     MissingParameter(&'static str),
+    #[error("The required field '{0}' is missing from the credential.")]
+    CredentialFieldMissing(&'static str),
+    #[error("The grant type isn't supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.")]
+    GrantNotOnCommon,
+    #[error("The request is not properly formatted. The parameter '{0}' is duplicated.")]
+    DuplicatedParameter(String),
     #[error("The parameter '{name}' is empty or not valid: {reason}")]
     InvalidParameter { name: &'static str, reason: String },
     #[error("The app requested an unsupported grant type '{0}'.")]
     UnsupportedGrantType(String),
     #[error("The provided response_type '{0}' is not supported for this application.")]
     UnsupportedResponseType(String),
+    #[error("The response type 'id_token' requires the 'openid' scope.")]
+    IdTokenWithoutOpenid,
+    #[error("'query' is not a supported value of 'response_mode' when requesting a token.")]
+    QueryModeWithToken,
     #[error("Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.")]
     UnknownClient { client_id: String, tenant: String },
     #[error("The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{client_id}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal.")]
@@ -84,6 +94,9 @@ pub enum Error {
     LoginRequired,
     #[error("Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '{0}'.")]
     MfaRequired(String),
+    /// [`Error::MfaRequired`] at /authorize (`prompt=none`): `interaction_required`.
+    #[error("Due to a configuration change made by your administrator, or because you moved to a new location, you must use multi-factor authentication to access '{0}'.")]
+    MfaInteractionRequired(String),
     #[error("The user is required to use multi-factor authentication and has not registered a method yet.")]
     MfaEnrolmentRequired,
     #[error("The user account {user} does not exist in the {tenant} directory. To sign into this application, the account must be added to the directory.")]
@@ -233,9 +246,23 @@ impl Error {
             MockUnauthorized => spec("unauthorized", 900001, 401),
             MethodNotAllowed { .. } => spec("invalid_request", 900561, 405),
             MissingParameter(_) => spec("invalid_request", 900144, 400),
+            // reference-error-codes, AADSTS9001023; v2-oauth-ropc's error table: invalid_request.
+            GrantNotOnCommon => spec("invalid_request", 9001023, 400),
+            // Entra's answer to client credentials without `scope`, as quoted from real tenants in
+            // mullerpeter/databricks-grafana issue 99 and ctron/oidc-cli issue 7.
+            CredentialFieldMissing(_) => spec("invalid_request", 90014, 400),
+            // As Entra's token endpoint answered a repeated `scope` (quoted in
+            // MicrosoftDocs/azure-dev-docs issue 934).
+            DuplicatedParameter(_) => spec("invalid_request", 9000411, 400),
             InvalidParameter { .. } => spec("invalid_request", 90100, 400),
             UnsupportedGrantType(_) => spec("unsupported_grant_type", 70003, 400),
             UnsupportedResponseType(_) => spec("unsupported_response_type", 70005, 400),
+            // reference-error-codes, AADSTS70005: "response type 'id_token' requires the 'OpenID'
+            // scope".
+            IdTokenWithoutOpenid => spec("unsupported_response_type", 70005, 400),
+            // UnsupportedResponseMode (reference-error-codes); the message as quoted from Entra
+            // in MicrosoftDocs/azure-docs issue 10191.
+            QueryModeWithToken => spec("invalid_request", 70007, 400),
             UnknownClient { .. } => spec("unauthorized_client", 700016, 400),
             RedirectUriMismatch { .. } => spec("invalid_request", 50011, 400),
             RedirectUriDiffers(_) => spec("invalid_grant", 500112, 400),
@@ -268,7 +295,15 @@ impl Error {
             OriginOnNonSpa(_) => spec("invalid_request", 9002326, 400),
             SpaOriginRequired => spec("invalid_request", 9002327, 400),
             LoginRequired => spec("login_required", 50058, 400),
+            // At the token endpoint Entra answers invalid_grant with suberror basic_action (a
+            // refresh quoted whole in microsoft/vscode issue 240536, 2025; a password grant in
+            // microsoft-authentication-library-for-go issue 398); at /authorize,
+            // interaction_required.
             MfaRequired(_) => Spec {
+                suberror: Some("basic_action"),
+                ..spec("invalid_grant", 50076, 400)
+            },
+            MfaInteractionRequired(_) => Spec {
                 suberror: Some("basic_action"),
                 ..spec("interaction_required", 50076, 400)
             },
@@ -458,6 +493,19 @@ mod table_tests {
         let table: Vec<(Error, &str, u32, u16)> = vec![
             (TenantNotFound("x".into()), "invalid_tenant", 90002, 400),
             (MissingParameter("scope"), "invalid_request", 900144, 400),
+            (GrantNotOnCommon, "invalid_request", 9001023, 400),
+            (
+                CredentialFieldMissing("scope"),
+                "invalid_request",
+                90014,
+                400,
+            ),
+            (
+                DuplicatedParameter("scope".into()),
+                "invalid_request",
+                9000411,
+                400,
+            ),
             (
                 InvalidParameter {
                     name: "x",
@@ -480,6 +528,13 @@ mod table_tests {
                 400,
             ),
             (IdTokenNotEnabled, "unsupported_response_type", 700054, 400),
+            (
+                IdTokenWithoutOpenid,
+                "unsupported_response_type",
+                70005,
+                400,
+            ),
+            (QueryModeWithToken, "invalid_request", 70007, 400),
             (TokenNotEnabled, "unsupported_response_type", 700051, 400),
             (InvalidCodeChallenge, "invalid_request", 501491, 400),
             (InvalidScope("x".into()), "invalid_scope", 70011, 400),
@@ -507,7 +562,13 @@ mod table_tests {
             (OriginOnNonSpa("o".into()), "invalid_request", 9002326, 400),
             (SpaOriginRequired, "invalid_request", 9002327, 400),
             (LoginRequired, "login_required", 50058, 400),
-            (MfaRequired("a".into()), "interaction_required", 50076, 400),
+            (MfaRequired("a".into()), "invalid_grant", 50076, 400),
+            (
+                MfaInteractionRequired("a".into()),
+                "interaction_required",
+                50076,
+                400,
+            ),
             (MfaEnrolmentRequired, "interaction_required", 50079, 400),
             (InvalidCredentials, "invalid_grant", 50126, 400),
             (AccountLocked, "invalid_grant", 50053, 400),

@@ -197,7 +197,7 @@ fn known(list: &'static [&'static str], value: &str, what: &str) -> Result<&'sta
         .ok_or_else(|| refuse(format!("'{value}' is not one of Entra's {what} values.")))
 }
 
-fn preset(p: Preset, retry_after: Option<u64>) -> Forced {
+fn preset(p: Preset, endpoint: FaultEndpoint, retry_after: Option<u64>) -> Forced {
     let (status, error, code, suberror, claims, message): (
         u16,
         &'static str,
@@ -206,9 +206,14 @@ fn preset(p: Preset, retry_after: Option<u64>) -> Forced {
         Option<&str>,
         &str,
     ) = match p {
+        // As `Error::MfaRequired` and `Error::MfaInteractionRequired` answer: invalid_grant at
+        // the token endpoint, interaction_required elsewhere.
         Preset::MfaRequired => (
             400,
-            "interaction_required",
+            match endpoint {
+                FaultEndpoint::Token => "invalid_grant",
+                _ => "interaction_required",
+            },
             50076,
             Some("basic_action"),
             Some(MFA_CLAIMS_CHALLENGE),
@@ -229,6 +234,15 @@ fn preset(p: Preset, retry_after: Option<u64>) -> Forced {
             None,
             None,
             "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
+        ),
+        // At /authorize as `Error::InteractiveConsentRequired` answers.
+        Preset::ConsentRequired if endpoint == FaultEndpoint::Authorize => (
+            400,
+            "consent_required",
+            65001,
+            None,
+            None,
+            "The user or administrator has not consented to use the application. Send an interactive authorization request for this user and resource.",
         ),
         Preset::ConsentRequired => (
             400,
@@ -293,7 +307,7 @@ impl NewFault {
         };
         let mut actions: Vec<Outcome> = Vec::new();
         if let Some(p) = self.preset {
-            let mut f = preset(p, self.retry_after);
+            let mut f = preset(p, self.endpoint, self.retry_after);
             if let Some(s) = status {
                 f.status = s;
             }

@@ -97,6 +97,7 @@ pub async fn sign_in(state: &AppState, req: SignInRequest, now: i64) -> Result<S
     let id_tokens = IdTokens {
         keys: state.keys.snapshot(),
         directory: &state.directory(),
+        store: &state.store,
         base_url: "",
     };
     let mut tx = state.store.write().await?;

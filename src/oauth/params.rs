@@ -48,10 +48,19 @@ impl Params {
         self.get(name).ok_or(Error::MissingParameter(name))
     }
 
-    /// The same parameters with `name` set to `value` (ahead of any value sent).
+    /// The same parameters with `name` set to `value` (in place of any value sent).
     pub fn with(mut self, name: &str, value: String) -> Params {
+        self.0.retain(|(k, _)| k != name);
         self.0.insert(0, (name.to_string(), value));
         self
+    }
+
+    /// The first name sent more than once, if any (in sorted order: O(n log n) whatever a body
+    /// holds).
+    pub fn duplicated(&self) -> Option<&str> {
+        let mut names: Vec<&str> = self.0.iter().map(|(k, _)| k.as_str()).collect();
+        names.sort_unstable();
+        names.windows(2).find(|w| w[0] == w[1]).map(|w| w[0])
     }
 
     pub fn secret(&self, name: &str) -> Option<Secret> {
@@ -74,4 +83,30 @@ pub struct ClientRequest {
     pub base_url: String,
     pub now: i64,
     pub endpoint: Endpoint,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params::from(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn a_name_sent_twice_is_found_even_with_an_empty_value() {
+        assert_eq!(params(&[("a", "1"), ("b", "2")]).duplicated(), None);
+        assert_eq!(
+            params(&[("scope", "x"), ("b", "2"), ("scope", "")]).duplicated(),
+            Some("scope")
+        );
+        let set = params(&[("scope", "x"), ("b", "2")]).with("scope", "y".into());
+        assert_eq!(set.duplicated(), None);
+        assert_eq!(set.get("scope"), Some("y"));
+    }
 }

@@ -29,6 +29,13 @@ impl OidcScopes {
     pub fn any(&self) -> bool {
         self.openid || self.profile || self.email || self.offline_access
     }
+
+    /// Whether `s` is one of the OpenID scopes (any case), not a resource's.
+    pub fn is_oidc(s: &str) -> bool {
+        ["openid", "profile", "email", "offline_access"]
+            .iter()
+            .any(|o| o.eq_ignore_ascii_case(s))
+    }
 }
 
 /// The resource a scope belongs to.
@@ -98,6 +105,12 @@ pub fn parse(directory: &Directory, scope: &str) -> Result<Scopes> {
     }
     if !out.oidc.any() && out.resource_scopes.is_empty() {
         return Err(Error::MissingParameter("scope"));
+    }
+    // "Clients can't combine static (.default) consent and dynamic consent in a single request"
+    // (scopes-oidc, "The .default scope").
+    let static_consent = out.resource_scopes.iter().any(|s| s.value == ".default");
+    if static_consent && out.resource_scopes.iter().any(|s| s.value != ".default") {
+        return Err(Error::InvalidScope(scope.to_string()));
     }
     Ok(out)
 }

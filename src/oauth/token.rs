@@ -5,6 +5,7 @@
 
 use crate::directory::{Directory, ResolvedTenant, TenantScope, User};
 use crate::error::{Error, Result};
+use crate::oauth::claims::AuthMethod;
 use crate::oauth::client_auth::{self, AuthenticatedClient};
 use crate::oauth::client_info::ClientInfo;
 pub use crate::oauth::grants::TokenResponse;
@@ -75,6 +76,7 @@ pub async fn authenticate(
 /// Handles one token request of the v1 endpoint: its `resource` stands for the scope, and the
 /// answer has v1's shape.
 pub async fn exchange_v1(state: &AppState, mut req: TokenRequest) -> Result<V1TokenResponse> {
+    refuse_duplicates(&req.params)?;
     let now = req.now;
     let resource = req.params.get("resource").map(str::to_string);
     if resource.is_none() && req.params.get("grant_type") == Some("client_credentials") {
@@ -110,8 +112,17 @@ pub async fn request_user(state: &AppState, params: &Params) -> Result<Option<Us
     }
 }
 
+/// A parameter sent twice is refused, whichever value would have won: AADSTS9000411.
+fn refuse_duplicates(params: &Params) -> Result<()> {
+    match params.duplicated() {
+        Some(name) => Err(Error::DuplicatedParameter(name.to_string())),
+        None => Ok(()),
+    }
+}
+
 /// Handles one token request.
 pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenResponse> {
+    refuse_duplicates(&req.params)?;
     let grant = Grant::parse(&req.params)?;
     let (tenant, client) = authenticate(state, &req).await?;
     // Client credentials name the tenant they act in: `/common` and `/organizations` cannot
@@ -120,6 +131,12 @@ pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenRespon
         return Err(Error::NoTenantInformation);
     }
     tenant.admits(&client.app)?;
+    // "The Microsoft identity platform also prevents the use of client credentials in all flows
+    // in the presence of an Origin header, to ensure that secrets aren't used from within the
+    // browser" (v2-oauth2-auth-code-flow, "Redeem a code for an access token"): AADSTS9002326.
+    if let (Some(origin), false) = (&req.origin, client.method == AuthMethod::None) {
+        return Err(Error::OriginOnNonSpa(origin.clone()));
+    }
     let env = Env {
         state,
         tenant,

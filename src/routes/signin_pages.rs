@@ -35,6 +35,7 @@ pub fn deps<'a>(
         id_tokens: IdTokens {
             keys: state.keys.snapshot(),
             directory,
+            store: &state.store,
             base_url: &ctx.base_url,
         },
         users: Default::default(),

@@ -125,7 +125,7 @@ pub(super) async fn route(
                 _ if too_old => Step::Password { user_oid: user.oid },
                 _ if lacks_mfa && silent => {
                     let e = if d.has_mfa_method(&user).await? {
-                        Error::MfaRequired(app.display_name.clone())
+                        Error::MfaInteractionRequired(app.display_name.clone())
                     } else {
                         Error::MfaEnrolmentRequired
                     };

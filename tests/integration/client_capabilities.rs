@@ -191,5 +191,5 @@ async fn fault_presets_on_userinfo_challenge_cae_capable_clients() {
     assert_eq!(claims["access_token"]["amr"]["values"], json!(["mfa"]));
     refresh_spa(&app, &cae_refresh, &claims.to_string())
         .await
-        .assert_error(400, "interaction_required", 50076);
+        .assert_error(400, "invalid_grant", 50076);
 }

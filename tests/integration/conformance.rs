@@ -312,7 +312,7 @@ async fn each_fault_preset_surfaces_in_the_bff_as_entras_error_and_stores_nothin
     let app = TestApp::spawn().await;
     let bff = start_bff(&app).await;
     let presets = [
-        ("mfa-required", "interaction_required", 50076),
+        ("mfa-required", "invalid_grant", 50076),
         ("consent-required", "invalid_grant", 65001),
         ("user-blocked", "interaction_required", 53003),
         ("throttled", "temporarily_unavailable", 90055),

@@ -126,6 +126,7 @@ async fn id_token_response_types_refuse_the_query_mode() {
     let loc = location(&get(&client, &authorize_url(&app.https, &params)).await);
     let p = reply_params(&loc);
     assert_eq!(p["error"], "invalid_request");
+    assert!(p["error_description"].starts_with("AADSTS70007: "), "{p:?}");
     assert!(
         url::Url::parse(&loc).unwrap().query().is_none(),
         "never in the query: {loc}"
@@ -168,4 +169,58 @@ async fn the_implicit_id_token_response_carries_only_an_id_token() {
     let claims = app.validate(&p["id_token"], true, BFF).await;
     assert_eq!(claims["nonce"], NONCE);
     assert!(claims.get("c_hash").is_none());
+}
+
+#[tokio::test]
+async fn an_id_token_without_the_openid_scope_gets_aadsts70005() {
+    let (app, _dir) = id_token_app().await;
+    let client = app.client();
+    for response_type in ["id_token", "code id_token"] {
+        let params = with(
+            with(
+                code_request(BFF, BFF_REDIRECT),
+                "response_type",
+                response_type,
+            ),
+            "scope",
+            "profile User.Read",
+        );
+        let p = reply_params(&location(
+            &get(&client, &authorize_url(&app.https, &params)).await,
+        ));
+        assert_eq!(p["error"], "unsupported_response_type", "{response_type}");
+        assert!(p["error_description"].starts_with("AADSTS70005: "), "{p:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_implicit_access_token_for_scopes_not_consented_yet_is_asked_on_the_consent_page() {
+    let (app, _dir) = implicit_app().await;
+    let client = app.client();
+    // Mail.Read is not pre-authorized for bff: the sign-in asks alice, then the token holds it.
+    let params = with(
+        with(
+            code_request(BFF, BFF_REDIRECT),
+            "response_type",
+            "id_token token",
+        ),
+        "scope",
+        "openid Mail.Read",
+    );
+    let html = page(get(&client, &authorize_url(&app.https, &params)).await).await;
+    assert!(
+        html.contains("name=\"loginfmt\""),
+        "the sign-in page, not an error"
+    );
+    let html = page(submit(&client, &app.https, &html, &[("loginfmt", ALICE)]).await).await;
+    let html = page(submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await).await;
+    assert!(html.contains("Mail.Read"), "the consent page: {html}");
+    let loc = location(&submit(&client, &app.https, &html, &[("action", "Accept")]).await);
+    let p = reply_params(&loc);
+    assert!(p["scope"].contains("Mail.Read"), "{p:?}");
+    let (_, claims) = jwt_parts(&p["access_token"]);
+    assert!(
+        claims["scp"].as_str().unwrap().contains("Mail.Read"),
+        "{claims}"
+    );
 }

@@ -24,7 +24,7 @@ async fn each_preset_answers_in_entras_shape_for_exactly_times_requests() {
         (
             "mfa-required",
             400,
-            "interaction_required",
+            "invalid_grant",
             50076,
             Some("basic_action"),
         ),
@@ -127,7 +127,7 @@ async fn the_mfa_preset_lets_a_request_carrying_its_claims_challenge_through() {
     add(&app, json!({"endpoint": "token", "preset": "mfa-required"})).await;
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
     let refused = app.redeem_bff(&code).await;
-    refused.assert_error(400, "interaction_required", 50076);
+    refused.assert_error(400, "invalid_grant", 50076);
     let challenge = refused.str("claims").to_string();
     let a = app
         .token(&[
@@ -175,6 +175,25 @@ async fn an_authorize_fault_redirects_the_error_to_the_app_as_entra_does() {
     let res = client.get(&evil).send().await.unwrap();
     assert_eq!(res.status(), 400);
     assert!(res.headers().get("location").is_none());
+}
+
+#[tokio::test]
+async fn the_mfa_and_consent_presets_at_authorize_answer_as_authorize_does() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    let url = authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT));
+    for (preset, error) in [
+        ("mfa-required", "interaction_required"),
+        ("consent-required", "consent_required"),
+    ] {
+        add(
+            &app,
+            json!({"endpoint": "authorize", "preset": preset, "times": 1}),
+        )
+        .await;
+        let p = reply_params(&location(&client.get(&url).send().await.unwrap()));
+        assert_eq!(p["error"], error, "{preset}: {p:?}");
+    }
 }
 
 async fn get_keys(app: &TestApp) -> reqwest::Response {

@@ -215,6 +215,18 @@ async fn missing_parameters_get_aadsts900144() {
         .await;
     a.assert_error(400, "invalid_request", 900144);
     assert!(a.str("error_description").contains("'code'"));
+    // Client credentials without `scope`: Entra's own wording and number.
+    let a = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+        ])
+        .await;
+    a.assert_error(400, "invalid_request", 90014);
+    assert!(a
+        .str("error_description")
+        .contains("The required field 'scope' is missing from the credential."));
 }
 
 #[tokio::test]
@@ -285,4 +297,118 @@ async fn the_token_endpoint_refuses_get_with_405() {
     let app = TestApp::spawn().await;
     let res = app.client().get(app.token_url()).send().await.unwrap();
     assert_eq!(res.status(), 405);
+}
+
+#[tokio::test]
+async fn a_v2_redemption_names_the_resource_its_token_is_for() {
+    let app = TestApp::spawn().await;
+    let spec = CodeSpec::bff().scope(&format!("openid offline_access User.Read {API_SCOPE}"));
+    // 1. Without `scope`, a code of two resources cannot say which one: AADSTS28000.
+    let (code, _) = issue_code(&app, &spec).await;
+    app.redeem_bff(&code)
+        .await
+        .assert_error(400, "invalid_scope", 28000);
+    // 2. Naming the API (as MSAL does, with the OpenID scopes) gives the API's token, and the
+    // refresh token and ID token the sign-in authorized.
+    let (code, _) = issue_code(&app, &spec).await;
+    let scope = format!("{API_SCOPE} openid profile offline_access");
+    let mut form = bff_code_form(&code, None);
+    form.push(("scope", &scope));
+    let a = app.token(&form).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["scope"], API_SCOPE);
+    assert_eq!(jwt_parts(a.str("access_token")).1["aud"], API);
+    assert!(a.body["refresh_token"].is_string() && a.body["id_token"].is_string());
+    // 3. Naming Graph gives Graph's.
+    let (code, _) = issue_code(&app, &spec).await;
+    let mut form = bff_code_form(&code, None);
+    form.push(("scope", "User.Read"));
+    let a = app.token(&form).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(
+        jwt_parts(a.str("access_token")).1["aud"],
+        "00000003-0000-0000-c000-000000000000"
+    );
+    // 4. A scope the user never consented to is refused, and the code is not consumed.
+    let (code, _) = issue_code(&app, &spec).await;
+    let mut form = bff_code_form(&code, None);
+    form.push(("scope", "Mail.Read"));
+    app.token(&form)
+        .await
+        .assert_error(400, "invalid_grant", 65001);
+    let mut form = bff_code_form(&code, None);
+    form.push(("scope", API_SCOPE));
+    assert_eq!(app.token(&form).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_client_credential_sent_from_a_browser_origin_gets_aadsts9002326_in_every_grant() {
+    let app = TestApp::spawn().await;
+    let daemon = [
+        ("grant_type", "client_credentials"),
+        ("client_id", DAEMON),
+        ("client_secret", DAEMON_SECRET),
+        (
+            "scope",
+            "api://22223333-cccc-4444-dddd-5555eeee6666/.default",
+        ),
+    ];
+    app.token_from_spa(&daemon)
+        .await
+        .assert_error(400, "invalid_request", 9002326);
+    let rt = bff_refresh_token(&app).await;
+    app.token_from_spa(&bff_refresh_form(&rt))
+        .await
+        .assert_error(400, "invalid_request", 9002326);
+    // Refused before anything was used: the same requests without an Origin succeed.
+    assert_eq!(app.token(&daemon).await.status, 200);
+    assert_eq!(app.token(&bff_refresh_form(&rt)).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_parameter_sent_twice_gets_aadsts9000411_naming_it() {
+    let app = TestApp::spawn().await;
+    let scope = "api://22223333-cccc-4444-dddd-5555eeee6666/.default";
+    let daemon = |extra: (&'static str, &'static str)| {
+        vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            ("scope", scope),
+            extra,
+        ]
+    };
+    for (name, value) in [("scope", scope), ("client_id", DAEMON), ("grant_type", "x")] {
+        let a = app.token(&daemon((name, value))).await;
+        a.assert_error(400, "invalid_request", 9000411);
+        assert!(
+            a.str("error_description")
+                .contains(&format!("The parameter '{name}' is duplicated.")),
+            "{}",
+            a.body
+        );
+    }
+    assert_eq!(app.token(&daemon(("client_info", "1"))).await.status, 200);
+}
+
+#[tokio::test]
+async fn static_and_dynamic_scopes_in_one_request_get_aadsts70011() {
+    let app = TestApp::spawn().await;
+    let rt = bff_refresh_token(&app).await;
+    for scope in [
+        "openid https://graph.microsoft.com/.default User.Read".to_string(),
+        format!("api://{API}/.default {API_SCOPE}"),
+    ] {
+        app.refresh_bff(&rt, Some(&scope))
+            .await
+            .assert_error(400, "invalid_scope", 70011);
+    }
+    // `.default` with OpenID scopes alone is the usual static request.
+    let a = app
+        .refresh_bff(
+            &rt,
+            Some(&format!("openid offline_access api://{API}/.default")),
+        )
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
 }

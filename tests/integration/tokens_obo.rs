@@ -165,7 +165,7 @@ async fn a_pending_claims_challenge_reaches_the_middle_tier() {
         .await;
     assert!(status < 300, "{status}");
     let a = obo(&app, &incoming, "User.Read").await;
-    a.assert_error(400, "interaction_required", 50076);
+    a.assert_error(400, "invalid_grant", 50076);
     let claims = a.str("claims").to_string();
     assert!(claims.contains("mfa"), "{claims}");
 }

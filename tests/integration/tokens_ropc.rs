@@ -1,7 +1,8 @@
 //! The username/password grant (ROPC, issue 13 item 3), as Entra answers it: tokens for a user
 //! without MFA from a public client (the `spa` app allows public-client flows) or an authenticated
 //! confidential one; AADSTS50076 for MFA users, 50126 for a wrong password, 50034 for an unknown
-//! user, 7000218 for a confidential client without its credential; the password never logged.
+//! user, 7000218 for a confidential client without its credential, 9001023 on `/common`; the
+//! password never logged.
 
 use reqwest::Method;
 
@@ -49,7 +50,7 @@ async fn ropc_refuses_mfa_users_wrong_passwords_unknown_users_and_unauthenticate
     let app = TestApp::spawn().await;
     app.token(&ropc(SPA, BOB, PASSWORD))
         .await
-        .assert_error(400, "interaction_required", 50076);
+        .assert_error(400, "invalid_grant", 50076);
     app.token(&ropc(SPA, ALICE, "wrong"))
         .await
         .assert_error(400, "invalid_grant", 50126);
@@ -68,4 +69,34 @@ async fn ropc_refuses_mfa_users_wrong_passwords_unknown_users_and_unauthenticate
     let a = app.token(&missing).await;
     assert_eq!(a.status, 400, "{}", a.body);
     assert_eq!(a.body["error"], "invalid_request");
+}
+
+#[tokio::test]
+async fn ropc_is_refused_on_common_and_answered_on_organizations() {
+    let (app, _dir) = crate::fixture_builder::Fixture::builtin()
+        .app("spa", "signInAudience", "AzureADMultipleOrgs")
+        .spawn()
+        .await;
+    let at = |segment: &str| format!("{}/{segment}/oauth2/v2.0/token", app.https);
+    let form = ropc(SPA, ALICE, PASSWORD);
+    let common = answer(
+        app.client()
+            .post(at("common"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    common.assert_error(400, "invalid_request", 9001023);
+    let orgs = answer(
+        app.client()
+            .post(at("organizations"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(orgs.status, 200, "{}", orgs.body);
 }

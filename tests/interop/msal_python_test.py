@@ -213,7 +213,7 @@ def test_mfa_required_preset_surfaces_as_a_claims_challenge_and_an_mfa_sign_in_a
     assert rule.status_code == 201, rule.text
     try:
         refused = app.acquire_token_silent_with_error([API_SCOPE], account=account, force_refresh=True)
-        assert refused["error"] == "interaction_required", refused
+        assert refused["error"] == "invalid_grant", refused
         assert 50076 in refused["error_codes"], refused
         assert refused["suberror"] == "basic_action", refused
         challenge = refused["claims"]

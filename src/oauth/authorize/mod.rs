@@ -310,13 +310,7 @@ pub fn parse(
     }
     if response_type.returns_tokens() && target.mode == ResponseMode::Query {
         target.mode = ResponseMode::Fragment;
-        return refuse(
-            &target,
-            Error::InvalidParameter {
-                name: "response_mode",
-                reason: "'query' is not allowed when the response type contains a token; use fragment or form_post.".into(),
-            },
-        );
+        return refuse(&target, Error::QueryModeWithToken);
     }
     // v1 names a `resource` and ignores `scope` but for `openid`.
     let v1_scope;
@@ -333,11 +327,22 @@ pub fn parse(
     if let Err(e) = check_scopes(directory, scope) {
         return refuse(&target, e);
     }
-    // The access token's scopes must resolve now (one resource, consented): the reply has no
-    // later chance to refuse.
+    // An ID token is for `openid` (reference-error-codes, AADSTS70005; v2-oauth2-auth-code-flow,
+    // hybrid flow: "this parameter must be updated to include the ID token scopes: openid").
+    let openid = scope
+        .split_whitespace()
+        .any(|s| s.eq_ignore_ascii_case("openid"));
+    if response_type.returns_id_token() && !openid {
+        return refuse(&target, Error::IdTokenWithoutOpenid);
+    }
+    // The access token's scopes must name one resource: the reply has no later chance to
+    // refuse. What the user has not consented to yet is asked on the consent page after
+    // sign-in, as for a code ("If the user hasn't consented to any of those permissions, it
+    // asks the user to consent", v2-oauth2-auth-code-flow).
     if response_type.returns_token() {
-        if let Err(e) = crate::oauth::grants::scopes::delegated(directory, &app, scope) {
-            return refuse(&target, e);
+        match crate::oauth::grants::scopes::delegated(directory, &app, scope) {
+            Ok(_) | Err(Error::ConsentRequired { .. }) => {}
+            Err(e) => return refuse(&target, e),
         }
     }
     let nonce = p.get("nonce").map(str::to_string);

@@ -15,7 +15,7 @@ use crate::oauth::claims;
 use crate::oauth::lifetimes::CODE_LIFETIME_SECS;
 use crate::store::codes::AuthCode;
 use crate::store::sessions::SsoSession;
-use crate::store::Tx;
+use crate::store::{Store, Tx};
 use std::sync::Arc;
 
 /// Where a reply (success or error) goes: only ever a registered redirect URI.
@@ -135,14 +135,17 @@ impl Authenticated {
 pub struct IdTokens<'a> {
     pub keys: Arc<KeySet>,
     pub directory: &'a Directory,
+    /// The users' consent grants, for the implicit flow's access token.
+    pub store: &'a Store,
     /// Scheme and host of the request: the issuer is built from it.
     pub base_url: &'a str,
 }
 
 impl IdTokens<'_> {
     /// The access token of the implicit flow (`token`): for the request's scopes, as the token
-    /// endpoint would issue it to a public client; and the granted `scope`.
-    fn mint_access(
+    /// endpoint would issue it to a public client, with what the user consented to (on the
+    /// consent page of this sign-in or before); and the granted `scope`.
+    async fn mint_access(
         &self,
         req: &AuthorizeRequest,
         auth: &Authenticated,
@@ -154,7 +157,14 @@ impl IdTokens<'_> {
             .applications
             .get(&req.client_id)
             .ok_or_else(|| Error::Internal(anyhow::anyhow!("application vanished")))?;
-        let scopes = crate::oauth::grants::scopes::delegated(self.directory, app, &req.scope)?;
+        let scopes = crate::oauth::grants::scopes::delegated_for(
+            self.store,
+            self.directory,
+            app,
+            &user.oid,
+            &req.scope,
+        )
+        .await?;
         let amr = auth.amr()?;
         let access = claims::mint_access_token(
             &self.keys,
@@ -250,7 +260,7 @@ pub async fn complete(
     let mut params: Vec<(String, String)> = Vec::new();
     let code = req.response_type.returns_code().then(new_code);
     let access = if req.response_type.returns_token() {
-        Some(id_tokens.mint_access(req, auth, user, now)?)
+        Some(id_tokens.mint_access(req, auth, user, now).await?)
     } else {
         None
     };

@@ -13,6 +13,7 @@ use super::{check_not_revoked, check_origin, Authentication, Chain, Env, TokenRe
 use crate::directory::Platform;
 use crate::error::{Error, Result};
 use crate::oauth::params::{Endpoint, Params, Secret};
+use crate::oauth::scope::OidcScopes;
 use crate::store::codes::{AuthCode, CodeLookup};
 use crate::store::refresh::ChainKind;
 
@@ -21,8 +22,8 @@ pub struct Request {
     code: Secret,
     redirect_uri: String,
     code_verifier: Option<Secret>,
-    /// Only a v1 request's `resource` (as scope) chooses what a code is redeemed for; at v2.0 the
-    /// code's own scopes decide.
+    /// What the code is redeemed for: a v1 request's `resource` (as scope), or a v2.0
+    /// request's resource scopes ([`redemption_scope`]).
     scope: Option<String>,
 }
 
@@ -76,10 +77,11 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     let user = user.ok_or(Error::InvalidGrant("The user no longer exists."))?;
     check_not_revoked(&user, c.created_at)?;
     let scope = match (env.endpoint, &req.scope) {
-        (Endpoint::V1, Some(s)) => s,
-        _ => &c.scope,
+        (Endpoint::V1, Some(s)) => s.clone(),
+        (Endpoint::V2, asked) => redemption_scope(&c.scope, asked.as_deref()),
+        (Endpoint::V1, None) => c.scope.clone(),
     };
-    let scopes = env.user_scopes(&user, scope).await?;
+    let scopes = env.user_scopes(&user, &scope).await?;
     let refresh = scopes.oidc.offline_access;
     let auth = Authentication {
         session_id: Some(c.session_id.clone()),
@@ -101,6 +103,31 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         return Err(replayed(env, code, &family_id).await);
     }
     Ok(issued.response)
+}
+
+/// The scopes a v2.0 code is redeemed for. The request's `scope` names the resource: "The scopes
+/// must all be from a single resource ... intended to allow apps to declare the resource they want
+/// the token for during token redemption" (v2-oauth2-auth-code-flow, "Redeem a code for an access
+/// token"), so a code whose sign-in consented to several resources (MSAL's
+/// `extraScopesToConsent`) is redeemed for one of them, each consent checked as at a refresh.
+/// The OpenID scopes stay those the user authorized (`openid` for the ID token,
+/// `offline_access` for the refresh token); a request naming no resource scope, or none at all,
+/// is redeemed for the code's scopes.
+fn redemption_scope(code_scope: &str, asked: Option<&str>) -> String {
+    let resource: Vec<&str> = asked
+        .unwrap_or("")
+        .split_whitespace()
+        .filter(|s| !OidcScopes::is_oidc(s))
+        .collect();
+    if resource.is_empty() {
+        return code_scope.to_string();
+    }
+    code_scope
+        .split_whitespace()
+        .filter(|s| OidcScopes::is_oidc(s))
+        .chain(resource)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// A code presented again: the grant it started is revoked (RFC 9700 section 4.5) and the
@@ -145,6 +172,26 @@ fn check_pkce(c: &AuthCode, verifier: Option<&Secret>, kind: ChainKind) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_redemption_names_the_resource_and_keeps_the_codes_openid_scopes() {
+        let code = "openid profile offline_access api://x/read User.Read";
+        assert_eq!(
+            redemption_scope(code, Some("api://x/read openid")),
+            "openid profile offline_access api://x/read"
+        );
+        assert_eq!(
+            redemption_scope(code, Some("User.Read")),
+            "openid profile offline_access User.Read"
+        );
+        assert_eq!(redemption_scope(code, Some("openid offline_access")), code);
+        assert_eq!(redemption_scope(code, None), code);
+        assert_eq!(
+            redemption_scope("openid api://x/read", Some("api://x/read offline_access")),
+            "openid api://x/read",
+            "offline_access not authorized at sign-in gives no refresh token"
+        );
+    }
 
     #[test]
     fn a_code_family_is_stable_and_differs_between_codes() {

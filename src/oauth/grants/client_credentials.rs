@@ -2,6 +2,7 @@
 //! <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow>): an
 //! app-only token for `{resource}/.default` (else AADSTS1002012) carrying the app roles granted
 //! to the client, `idtyp: app` and no `scp`. Entra answers with the token and its lifetimes only.
+//! Without `scope`, AADSTS90014 ("The required field 'scope' is missing from the credential.").
 
 use super::TokenResponse;
 use super::{scopes, Env};
@@ -18,7 +19,10 @@ pub struct Request {
 impl Request {
     pub fn parse(params: &Params) -> Result<Request> {
         Ok(Request {
-            scope: params.require("scope")?.to_string(),
+            scope: params
+                .get("scope")
+                .ok_or(Error::CredentialFieldMissing("scope"))?
+                .to_string(),
         })
     }
 }

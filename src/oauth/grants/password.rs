@@ -4,10 +4,11 @@
 //! client without "Allow public client flows" (`isFallbackPublicClient`) is confidential and must
 //! authenticate (AADSTS7000218 otherwise), as for every grant. An unknown user is AADSTS50034, a wrong password
 //! AADSTS50126, and a user (or app) that needs MFA AADSTS50076, because ROPC cannot prompt. The
-//! tokens are the interactive ones with `amr` `["pwd"]`; no SSO session is made.
+//! tokens are the interactive ones with `amr` `["pwd"]`; no SSO session is made. `/common` is
+//! refused (AADSTS9001023); `/organizations` is not.
 
 use super::{Env, TokenResponse};
-use crate::directory::MfaPolicy;
+use crate::directory::{MfaPolicy, TenantScope};
 use crate::error::{Error, Result};
 use crate::oauth::params::{Params, Secret};
 
@@ -29,6 +30,11 @@ impl Request {
 }
 
 pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
+    // The tenant "can't be set to common or consumers, but may be set to organizations"
+    // (v2-oauth-ropc): AADSTS9001023.
+    if env.tenant.scope == TenantScope::Common {
+        return Err(Error::GrantNotOnCommon);
+    }
     let app = &env.client.app;
     let tenant = &env.tenant.tenant;
     let user = env
