@@ -23,6 +23,8 @@ pub enum Error {
     },
     #[error("The request body must contain the following parameter: '{0}'.")]
     MissingParameter(&'static str),
+    #[error("Unknown or invalid instance.")]
+    UnknownInstance,
     #[error("The required field '{0}' is missing from the credential.")]
     CredentialFieldMissing(&'static str),
     #[error("The grant type isn't supported over the /common or /consumers endpoints. Please use the /organizations or tenant-specific endpoint.")]
@@ -251,6 +253,9 @@ impl Error {
             // Entra's answer to client credentials without `scope`, as quoted from real tenants in
             // mullerpeter/databricks-grafana issue 99 and ctron/oidc-cli issue 7.
             CredentialFieldMissing(_) => spec("invalid_request", 90014, 400),
+            // Instance discovery for an authority that is not this host (custom-authority-aliases;
+            // MSAL Python checks `error == "invalid_instance"`).
+            UnknownInstance => spec("invalid_instance", 50049, 400),
             // As Entra's token endpoint answered a repeated `scope` (quoted in
             // MicrosoftDocs/azure-dev-docs issue 934).
             DuplicatedParameter(_) => spec("invalid_request", 9000411, 400),
@@ -494,6 +499,7 @@ mod table_tests {
             (TenantNotFound("x".into()), "invalid_tenant", 90002, 400),
             (MissingParameter("scope"), "invalid_request", 900144, 400),
             (GrantNotOnCommon, "invalid_request", 9001023, 400),
+            (UnknownInstance, "invalid_instance", 50049, 400),
             (
                 CredentialFieldMissing("scope"),
                 "invalid_request",

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::config::RevocationDiscovery;
 use crate::directory::{ResolvedTenant, TenantScope};
+use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetadataVersion {
@@ -102,7 +103,9 @@ pub fn openid_configuration(
         }),
         // The v1 document's own response types, scopes and claims.
         MetadataVersion::V1 => json!({
-            "jwks_uri": format!("{base}/{seg}/discovery/keys"),
+            // A real tenant's v1 document names the shared `common` key set, whatever the tenant
+            // (the document of Microsoft's own tenant; AzureAD/MSIdentityTools' test fixture).
+            "jwks_uri": format!("{base}/common/discovery/keys"),
             "response_types_supported": ["code", "id_token", "code id_token", "token id_token", "token"],
             "scopes_supported": ["openid"],
             "microsoft_multi_refresh_token": true,
@@ -126,6 +129,32 @@ pub fn openid_configuration(
 }
 
 /// `GET /common/discovery/instance`: tells MSAL that this host is its own cloud.
+/// The tenant segment of the authorization endpoint MSAL asks instance discovery about (`common`
+/// when it names none). An endpoint on another host is an instance entra-mock does not know:
+/// Entra answers `invalid_instance`, AADSTS50049
+/// (<https://learn.microsoft.com/entra/msal/dotnet/advanced/custom-authority-aliases>: "if a
+/// non-existent authority is used, then Microsoft Entra ID returns an invalid_instance error"),
+/// and MSAL refuses the authority.
+pub fn instance_segment(base: &str, authorization_endpoint: Option<&str>) -> Result<String> {
+    let Some(endpoint) = authorization_endpoint else {
+        return Ok("common".to_string());
+    };
+    let ours = base.split("://").nth(1).unwrap_or(base);
+    let asked = url::Url::parse(endpoint).ok().filter(|u| {
+        let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+        let host = u.host_str().unwrap_or("");
+        format!("{host}{port}").eq_ignore_ascii_case(ours)
+    });
+    let Some(asked) = asked else {
+        return Err(Error::UnknownInstance);
+    };
+    Ok(asked
+        .path_segments()
+        .and_then(|mut s| s.next().map(str::to_string))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "common".to_string()))
+}
+
 pub fn instance_discovery(base: &str, tenant_segment: &str) -> Value {
     let host = base.split("://").nth(1).unwrap_or(base);
     json!({

@@ -17,5 +17,6 @@ pub mod params;
 pub mod revocation;
 pub mod scope;
 pub mod token;
+pub mod user_realm;
 pub mod userinfo;
 pub mod v1;

@@ -156,24 +156,16 @@ pub struct InstanceQuery {
     authorization_endpoint: Option<String>,
 }
 
-/// MSAL's instance discovery: the tenant is taken from the authorization endpoint it asks about.
+/// MSAL's instance discovery: the tenant is taken from the authorization endpoint it asks about,
+/// which must be on this host (AADSTS50049 otherwise, [`discovery::instance_segment`]).
 pub async fn instance(
     state: web::Data<AppState>,
     query: web::Query<InstanceQuery>,
 ) -> Result<HttpResponse> {
     let base = RequestContext::current().base_url;
-    let segment = query
-        .authorization_endpoint
-        .as_deref()
-        .and_then(|e| url::Url::parse(e).ok())
-        .and_then(|u| {
-            u.path_segments()
-                .and_then(|mut s| s.next().map(str::to_string))
-        })
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "common".to_string());
+    let segment = discovery::instance_segment(&base, query.authorization_endpoint.as_deref())?;
     let t = state.directory().resolve_tenant(&segment)?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Access-Control-Allow-Origin", "*"))
-        .json(discovery::instance_discovery(&base, t.endpoint_segment())))
+    let body = serde_json::to_vec(&discovery::instance_discovery(&base, t.endpoint_segment()))
+        .map_err(|e| crate::error::Error::Internal(e.into()))?;
+    Ok(document(body.into(), None))
 }

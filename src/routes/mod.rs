@@ -19,6 +19,7 @@ mod revoke;
 mod signin;
 mod signin_pages;
 mod token;
+mod user_realm;
 mod userinfo;
 
 use actix_web::http::Method;
@@ -173,6 +174,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 ))
                 .service(get_only("/discovery/keys", discovery::keys_v1))
                 .service(get_only("/discovery/instance", discovery::instance))
+                .service(get_only("/userrealm/{login}", user_realm::user_realm))
                 .service(
                     web::resource("/oauth2/v2.0/authorize")
                         .route(web::get().to(authorize::authorize_get))

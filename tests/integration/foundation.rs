@@ -220,7 +220,8 @@ async fn v1_metadata_has_the_v1_issuer_and_v1_keys() {
     assert_eq!(doc["issuer"], format!("{}/{TENANT}/", app.https));
     assert_eq!(
         doc["jwks_uri"],
-        format!("{}/{TENANT}/discovery/keys", app.https)
+        format!("{}/common/discovery/keys", app.https),
+        "the shared key set, as Entra's v1 documents name it"
     );
     let v1 = get_json(&client, doc["jwks_uri"].as_str().unwrap()).await.2;
     let v2 = get_json(
@@ -472,6 +473,19 @@ async fn instance_discovery_points_msal_at_this_host() {
     let host = app.https.trim_start_matches("https://");
     assert_eq!(body["metadata"][0]["aliases"], serde_json::json!([host]));
     assert_eq!(body["metadata"][0]["preferred_network"], host);
+    let (_, headers, _) = get_json(&app.client(), &url).await;
+    assert_eq!(headers["cache-control"], "max-age=86400, private");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(headers["content-type"], "application/json; charset=utf-8");
+    // An authority on another host is an instance this server does not know: AADSTS50049.
+    let foreign = format!(
+        "{}/common/discovery/instance?api-version=1.1&authorization_endpoint=https://login.example.com/{TENANT}/oauth2/v2.0/authorize",
+        app.https
+    );
+    let (status, _, body) = get_json(&app.client(), &foreign).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "invalid_instance");
+    assert_eq!(body["error_codes"], serde_json::json!([50049]));
 }
 
 #[tokio::test]

@@ -100,3 +100,28 @@ async fn ropc_is_refused_on_common_and_answered_on_organizations() {
     .await;
     assert_eq!(orgs.status, 200, "{}", orgs.body);
 }
+
+#[tokio::test]
+async fn user_realm_discovery_says_the_tenants_domain_is_managed() {
+    let app = TestApp::spawn().await;
+    let realm = |login: &str| {
+        let url = format!(
+            "{}/common/userrealm/{}?api-version=1.0",
+            app.https,
+            crate::helpers::urlencode(login)
+        );
+        let client = app.client();
+        async move {
+            let res = client.get(url).send().await.unwrap();
+            assert_eq!(res.status(), 200);
+            res.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let managed = realm("Alice@Contoso.onmicrosoft.com").await;
+    assert_eq!(managed["account_type"], "Managed", "{managed}");
+    assert_eq!(managed["domain_name"], DOMAIN);
+    assert_eq!(managed["ver"], "1.0");
+    let unknown = realm("someone@example.com").await;
+    assert_eq!(unknown["account_type"], "Unknown", "{unknown}");
+    assert!(unknown.get("domain_name").is_none());
+}
