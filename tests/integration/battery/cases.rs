@@ -231,6 +231,12 @@ pub(super) fn cases() -> Vec<Case> {
             params: &["authorization_endpoint", "api-version"],
         },
         Case {
+            method: "GET",
+            path: format!("/{t}/userrealm/alice@contoso.onmicrosoft.com"),
+            base_params: vec![],
+            params: &["api-version"],
+        },
+        Case {
             method: "POST",
             path: format!("/v1.0/users/{ALICE_OID}/revokeSignInSessions"),
             base_params: vec![],
