@@ -462,6 +462,7 @@ impl ResponseError for Error {
         let mut res = HttpResponse::build(self.status_code());
         res.insert_header(("Cache-Control", "no-store, no-cache"))
             .insert_header(("Pragma", "no-cache"))
+            .insert_header(("Content-Type", JSON_UTF8))
             .insert_header(("x-ms-request-id", ctx.trace_id.to_string()))
             .insert_header(("client-request-id", ctx.correlation_id.clone()));
         if let Error::Forced(f) = self {
@@ -483,6 +484,9 @@ impl ResponseError for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The content type of Entra's JSON answers, errors and tokens alike.
+pub const JSON_UTF8: &str = "application/json; charset=utf-8";
 
 /// The AADSTS code an error answer carried, kept on the response for the request log.
 #[derive(Debug, Clone, Copy)]

@@ -3,7 +3,7 @@
 
 use actix_web::{web, HttpResponse, ResponseError};
 
-use super::http::{no_store, ClientPost};
+use super::http::{json_no_store, ClientPost};
 use crate::oauth::device_code::{self, V1DeviceAuthorization};
 use crate::oauth::params::Endpoint;
 use crate::state::AppState;
@@ -14,8 +14,10 @@ pub async fn devicecode(
 ) -> HttpResponse {
     match device_code::start(&state, &request).await {
         Ok(answer) => match request.endpoint {
-            Endpoint::V2 => no_store(HttpResponse::Ok()).json(answer),
-            Endpoint::V1 => no_store(HttpResponse::Ok()).json(V1DeviceAuthorization::from(answer)),
+            Endpoint::V2 => json_no_store(HttpResponse::Ok()).json(answer),
+            Endpoint::V1 => {
+                json_no_store(HttpResponse::Ok()).json(V1DeviceAuthorization::from(answer))
+            }
         },
         Err(e) => e.error_response(),
     }

@@ -17,6 +17,14 @@ pub fn no_store(mut res: HttpResponseBuilder) -> HttpResponseBuilder {
     res
 }
 
+/// [`no_store`] for a JSON answer, typed as Entra types its JSON (`application/json;
+/// charset=utf-8`).
+pub fn json_no_store(res: HttpResponseBuilder) -> HttpResponseBuilder {
+    let mut res = no_store(res);
+    res.insert_header(("Content-Type", crate::error::JSON_UTF8));
+    res
+}
+
 /// A request header as text; absent when missing or not visible ASCII.
 pub fn header(req: &HttpRequest, name: &str) -> Option<String> {
     req.headers()
@@ -56,8 +64,10 @@ pub fn client_request(
     }
 }
 
-/// The extractor of [`ClientRequest`] for `POST /{tenant}/...` form endpoints. A body that is not
-/// a form fails with the app's form error (Entra's JSON shape).
+/// The extractor of [`ClientRequest`] for `POST /{tenant}/...` form endpoints. A body of another
+/// content type is not read, as Entra reads none: the request then lacks its parameters (a JSON
+/// body at the token endpoint: AADSTS900144 for `grant_type`, as Entra answers it). A form that
+/// does not parse fails with the app's form error (Entra's JSON shape).
 pub struct ClientPost(pub ClientRequest);
 
 impl FromRequest for ClientPost {
@@ -66,15 +76,24 @@ impl FromRequest for ClientPost {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
-        let form = web::Form::<Vec<(String, String)>>::from_request(&req, payload);
+        let is_form = header(&req, "Content-Type").is_some_and(|ct| {
+            ct.split(';').next().is_some_and(|t| {
+                t.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
+        });
+        let form = is_form.then(|| web::Form::<Vec<(String, String)>>::from_request(&req, payload));
         Box::pin(async move {
-            let form = form.await?;
+            let form = match form {
+                Some(form) => form.await?.into_inner(),
+                None => Vec::new(),
+            };
             let tenant = req
                 .match_info()
                 .get("tenant")
                 .unwrap_or_default()
                 .to_string();
-            Ok(ClientPost(client_request(&req, tenant, form.into_inner())))
+            Ok(ClientPost(client_request(&req, tenant, form)))
         })
     }
 }

@@ -4,7 +4,7 @@ use actix_web::http::header::{HeaderValue, ACCESS_CONTROL_ALLOW_ORIGIN, VARY};
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 
 use super::faults;
-use super::http::{header, no_store, ClientPost};
+use super::http::{header, json_no_store, ClientPost};
 use crate::mock::faults::{FaultEndpoint, RequestFacts};
 use crate::oauth::params::Endpoint;
 use crate::oauth::token;
@@ -40,10 +40,10 @@ pub async fn token(state: web::Data<AppState>, ClientPost(request): ClientPost) 
         (Some(Ok(answer)), _) => Ok(answer),
         (_, Endpoint::V2) => token::exchange(&state, request)
             .await
-            .map(|body| no_store(HttpResponse::Ok()).json(body)),
+            .map(|body| json_no_store(HttpResponse::Ok()).json(body)),
         (_, Endpoint::V1) => token::exchange_v1(&state, request)
             .await
-            .map(|body| no_store(HttpResponse::Ok()).json(body)),
+            .map(|body| json_no_store(HttpResponse::Ok()).json(body)),
     };
     let mut res = result.unwrap_or_else(|e| e.error_response());
     if let Some(v) = allow_origin.and_then(|o| HeaderValue::from_str(&o).ok()) {

@@ -412,3 +412,23 @@ async fn static_and_dynamic_scopes_in_one_request_get_aadsts70011() {
         .await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
+
+#[tokio::test]
+async fn a_json_body_is_not_read_and_json_answers_are_typed_as_entras() {
+    let app = TestApp::spawn().await;
+    // Entra reads only forms: a JSON body lacks `grant_type`.
+    let res = app
+        .client()
+        .post(app.token_url())
+        .json(&serde_json::json!({"grant_type": "client_credentials", "client_id": DAEMON}))
+        .send()
+        .await
+        .unwrap();
+    let a = answer(res).await;
+    a.assert_error(400, "invalid_request", 900144);
+    assert!(a.str("error_description").contains("'grant_type'"));
+    assert_eq!(a.header("content-type"), Some("application/json; charset=utf-8"));
+    let ok = app.daemon_token().await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("content-type"), Some("application/json; charset=utf-8"));
+}
