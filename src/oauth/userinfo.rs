@@ -1,7 +1,7 @@
 //! `GET|POST /oidc/userinfo` (OIDC Core section 5.3), served by Graph in real Entra
 //! (<https://learn.microsoft.com/entra/identity-platform/userinfo>): it takes a bearer access
-//! token for Microsoft Graph (the one returned for OpenID scopes) and answers `sub`, `name`,
-//! `family_name`, `given_name` and, with the `email` scope, `email`.
+//! token for Microsoft Graph (the one returned for OpenID scopes) and answers `sub`, with the
+//! `profile` scope `name`, `family_name` and `given_name`, and with the `email` scope `email`.
 //!
 //! Like Graph, it evaluates access continuously for CAE-capable clients (a token whose `xms_cc`
 //! has `cp1`, <https://learn.microsoft.com/entra/identity-platform/claims-challenge>): a token
@@ -95,16 +95,21 @@ pub async fn userinfo(
     if let Some(f) = forced {
         return Err(Error::Forced(Box::new(f.clone())));
     }
+    // The names with the `profile` scope, `email` with `email` (userinfo, "Calling the API":
+    // "all names require the 'profile' scope").
+    let scoped = |name: &str| c.scp.split(' ').any(|s| s == name);
     let mut out = Map::new();
     out.insert("sub".into(), json!(c.sub));
-    out.insert("name".into(), json!(user.display_name));
-    if let Some(f) = &user.surname {
-        out.insert("family_name".into(), json!(f));
+    if scoped("profile") {
+        out.insert("name".into(), json!(user.display_name));
+        if let Some(f) = &user.surname {
+            out.insert("family_name".into(), json!(f));
+        }
+        if let Some(g) = &user.given_name {
+            out.insert("given_name".into(), json!(g));
+        }
     }
-    if let Some(g) = &user.given_name {
-        out.insert("given_name".into(), json!(g));
-    }
-    if c.scp.split(' ').any(|s| s == "email") {
+    if scoped("email") {
         if let Some(m) = &user.mail {
             out.insert("email".into(), json!(m));
         }
