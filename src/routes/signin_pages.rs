@@ -103,16 +103,21 @@ fn browser_cookie(value: String, secure: bool) -> Cookie<'static> {
 }
 
 /// `ESTSAUTH` lives as long as the browser session; after "Stay signed in?" answered yes the
-/// session rides in `ESTSAUTHPERSISTENT`, which outlives it, as Entra names them.
-fn session_cookie(s: &NewSession, secure: bool) -> Cookie<'static> {
-    match s.persistence {
-        Persistence::BrowserSession => cookie(SSO_COOKIE, s.cookie.clone(), secure),
-        Persistence::Persistent => {
-            let mut c = cookie(SSO_PERSISTENT_COOKIE, s.cookie.clone(), secure);
-            c.set_max_age(CookieDuration::seconds(PERSISTENT_SESSION_SECS));
-            c
-        }
+/// session rides in `ESTSAUTHPERSISTENT`, which outlives it, as Entra names them. The other one is
+/// removed: a browser holds one SSO session, the newest (a persistent cookie of an earlier
+/// sign-in must not outrank a later sign-in's, or silent SSO would answer for the earlier user).
+fn session_cookies(s: &NewSession, secure: bool) -> [Cookie<'static>; 2] {
+    let (name, other) = match s.persistence {
+        Persistence::BrowserSession => (SSO_COOKIE, SSO_PERSISTENT_COOKIE),
+        Persistence::Persistent => (SSO_PERSISTENT_COOKIE, SSO_COOKIE),
+    };
+    let mut new = cookie(name, s.cookie.clone(), secure);
+    if s.persistence == Persistence::Persistent {
+        new.set_max_age(CookieDuration::seconds(PERSISTENT_SESSION_SECS));
     }
+    let mut removed = cookie(other, String::new(), secure);
+    removed.make_removal();
+    [new, removed]
 }
 
 /// The headers of the sign-out pages (and their error page): the sign-in pages' CSP with no form,
@@ -192,8 +197,10 @@ pub fn respond(
         Ok(Outcome::Reply { reply, session }) => {
             let mut res = reply_response(reply, ctx);
             if let Some(s) = session {
-                if let Err(e) = res.add_cookie(&session_cookie(&s, ctx.secure)) {
-                    tracing::error!(error = %e, "setting the SSO cookie");
+                for c in session_cookies(&s, ctx.secure) {
+                    if let Err(e) = res.add_cookie(&c) {
+                        tracing::error!(error = %e, "setting the SSO cookie");
+                    }
                 }
             }
             res

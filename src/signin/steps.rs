@@ -137,18 +137,24 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
     let mut request = request;
     let next = match decision {
         Decision::Show(step, error) => Next::Show(step, error),
-        Decision::Authenticated(done) if app.stay_signed_in_prompt => {
-            Next::Show(Step::StaySignedIn { done }, None)
-        }
         Decision::Authenticated(done) => {
-            d.consent_or_finish(
-                &request,
-                Finish {
-                    done,
-                    persistence: Persistence::BrowserSession,
-                },
-            )
-            .await?
+            // "The KMSI prompt is intentionally not shown ... Sign-in occurs during user or
+            // admin consent flow" (how-to-manage-stay-signed-in-prompt).
+            let kmsi = app.stay_signed_in_prompt
+                && d.consent_scopes(&request, &done.user_oid).await?.is_none();
+            match kmsi {
+                true => Next::Show(Step::StaySignedIn { done }, None),
+                false => {
+                    d.consent_or_finish(
+                        &request,
+                        Finish {
+                            done,
+                            persistence: Persistence::BrowserSession,
+                        },
+                    )
+                    .await?
+                }
+            }
         }
         Decision::Finish(f) => d.consent_or_finish(&request, f).await?,
         Decision::UseSession(s) => Next::UseSession(s),

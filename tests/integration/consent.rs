@@ -266,3 +266,22 @@ async fn an_api_may_pre_authorize_an_app_the_file_registers_after_it() {
         vec![(DAEMON.to_string(), "access_as_user".to_string())]
     );
 }
+
+#[tokio::test]
+async fn stay_signed_in_is_not_asked_in_a_sign_in_that_shows_the_consent_page() {
+    let (app, _dir) = Fixture::builtin()
+        .app("bff", "mock.staySignedInPrompt", true)
+        .spawn()
+        .await;
+    let client = app.client();
+    // Consent to give: the consent page comes straight after the password.
+    let html = page(alice_signs_in(&app, &client, MAIL).await).await;
+    assert!(html.contains("Permissions requested"), "{html}");
+    assert!(!html.contains("Stay signed in?"));
+    let res = submit(&client, &app.https, &html, &[("action", "Accept")]).await;
+    assert!(set_cookie(&res, "ESTSAUTH").is_some(), "a browser session");
+    // Nothing left to consent: "Stay signed in?" as usual.
+    let client = app.client();
+    let html = page(alice_signs_in(&app, &client, MAIL).await).await;
+    assert!(html.contains("Stay signed in?"), "{html}");
+}

@@ -209,7 +209,8 @@ async fn stay_signed_in_yes_makes_the_session_cookie_persistent() {
     // As Entra names them: the persistent session rides in ESTSAUTHPERSISTENT.
     let cookie = set_cookie(&res, "ESTSAUTHPERSISTENT").unwrap();
     assert!(cookie.contains("Max-Age=7776000"), "{cookie}");
-    assert!(set_cookie(&res, "ESTSAUTH").is_none());
+    let other = set_cookie(&res, "ESTSAUTH").unwrap();
+    assert!(other.starts_with("ESTSAUTH=;"), "removed: {other}");
     let p = reply_params(&location(&res));
     let session = stored_code(&app, &p["code"]).await.session_id;
     assert!(
@@ -261,4 +262,33 @@ async fn sso_keeps_the_mfa_of_the_session_for_apps_that_need_it() {
         &get(&client, &authorize_url(&app.https, &params)).await,
     ));
     assert_eq!(stored_amr(&app, &p["code"]).await, ["pwd", "otp", "mfa"]);
+}
+
+#[tokio::test]
+async fn a_later_sign_in_replaces_an_earlier_persistent_session_in_the_browser() {
+    let (app, _dir) = Fixture::builtin()
+        .app("bff", "mock.staySignedInPrompt", true)
+        .spawn()
+        .await;
+    let client = app.client();
+    // 1. alice stays signed in (ESTSAUTHPERSISTENT).
+    let kmsi = page(sign_in_to_bff(&app, &client, ALICE).await).await;
+    submit(&client, &app.https, &kmsi, &[("action", "yes")]).await;
+    // 2. bob signs in with prompt=login and does not (ESTSAUTH); alice's cookie goes.
+    let params = with(code_request(BFF, BFF_REDIRECT), "prompt", "login");
+    let html = page(get(&client, &authorize_url(&app.https, &params)).await).await;
+    let html = page(submit(&client, &app.https, &html, &[("loginfmt", BOB)]).await).await;
+    let html = page(submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await).await;
+    let code = totp_code(&app, BOB_TOTP_SECRET, 0);
+    let html = page(submit(&client, &app.https, &html, &[("otc", &code)]).await).await;
+    let res = submit(&client, &app.https, &html, &[("action", "no")]).await;
+    let removed = set_cookie(&res, "ESTSAUTHPERSISTENT").unwrap();
+    assert!(removed.starts_with("ESTSAUTHPERSISTENT=;"), "{removed}");
+    // 3. Silent sign-in answers for bob, the browser's newest session.
+    let params = with(code_request(BFF, BFF_REDIRECT), "prompt", "none");
+    let p = reply_params(&location(
+        &get(&client, &authorize_url(&app.https, &params)).await,
+    ));
+    let user = stored_code(&app, &p["code"]).await.user_oid;
+    assert_eq!(user, BOB_OID, "{p:?}");
 }

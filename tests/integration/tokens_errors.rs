@@ -427,8 +427,14 @@ async fn a_json_body_is_not_read_and_json_answers_are_typed_as_entras() {
     let a = answer(res).await;
     a.assert_error(400, "invalid_request", 900144);
     assert!(a.str("error_description").contains("'grant_type'"));
-    assert_eq!(a.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(
+        a.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
     let ok = app.daemon_token().await;
     assert_eq!(ok.status, 200);
-    assert_eq!(ok.header("content-type"), Some("application/json; charset=utf-8"));
+    assert_eq!(
+        ok.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
 }
