@@ -148,7 +148,12 @@ pub enum Error {
     AssertionOutOfTime,
     /// A managed-identity endpoint's own refusal (missing header, unknown identity).
     #[error("{reason}")]
-    ManagedIdentityRequest { status: u16, reason: String },
+    ManagedIdentityRequest {
+        status: u16,
+        /// IMDS's `error` (its own codes, e.g. `bad_request_102`).
+        error: &'static str,
+        reason: String,
+    },
     /// A limit of the HTTP layer (body size or time, header size): 413, 408 or 431.
     #[error("The request isn't valid: {reason}.")]
     HttpLimit { status: StatusCode, reason: String },
@@ -160,6 +165,8 @@ pub enum Error {
     FederatedAudienceUnknown(String),
     #[error("No matching federated identity record found for presented assertion subject '{0}'. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.")]
     FederatedSubjectUnknown(String),
+    #[error("No matching federated identity record found for presented assertion subject '{0}'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.")]
+    FederatedSubjectCase(String),
     #[error("Client assertion is not within its valid time range. Current time: {now}, assertion valid from {nbf}, expiry time of assertion {exp}.")]
     ClientAssertionOutOfTime {
         now: String,
@@ -184,6 +191,8 @@ pub enum Error {
     AuthorizationDeclined,
     #[error("Verification code expired. Have the user retry the sign-in.")]
     DeviceCodeExpired,
+    #[error("The provided value for the input parameter 'device_code' is not valid. This device code has expired.")]
+    DeviceCodePollExpired,
     #[error(
         "Invalid verification code: the code was not recognized. Check the code and try again."
     )]
@@ -367,6 +376,9 @@ impl Error {
             FederatedIssuerUnknown(_) => spec("invalid_client", 700211, 401),
             FederatedAudienceUnknown(_) => spec("invalid_client", 700212, 401),
             FederatedSubjectUnknown(_) => spec("invalid_client", 700213, 401),
+            // A subject differing in case only, as Entra answers it (quoted in Azure/login issue
+            // 515).
+            FederatedSubjectCase(_) => spec("invalid_client", 7002138, 401),
             ClientAssertionOutOfTime { .. } => spec("invalid_client", 700024, 401),
             ExternalOidcEndpoint(_) => spec("invalid_client", 50166, 401),
             // The device code flow (v2-oauth2-device-code, "Expected errors"; reference-error-codes
@@ -377,6 +389,9 @@ impl Error {
             SlowDown(_) => spec("slow_down", 70016, 400),
             AuthorizationDeclined => spec("authorization_declined", 65004, 400),
             DeviceCodeExpired => spec("expired_token", 70019, 400),
+            // The device's poll of an expired code, as Entra answers it (quoted from
+            // Azure/azure-cli issue 22251 and Azure/azure-sdk-for-python issue 32375).
+            DeviceCodePollExpired => spec("expired_token", 70020, 400),
             BadVerificationCode => spec("bad_verification_code", 70018, 400),
             DeviceFlowFinished => spec("invalid_request", 90120, 400),
             // TokenIssuanceError: "There's an issue with the sign-in service."
@@ -606,6 +621,12 @@ mod table_tests {
                 401,
             ),
             (
+                FederatedSubjectCase("s".into()),
+                "invalid_client",
+                7002138,
+                401,
+            ),
+            (
                 ExternalOidcEndpoint("e".into()),
                 "invalid_client",
                 50166,
@@ -614,6 +635,7 @@ mod table_tests {
             (SlowDown(5), "slow_down", 70016, 400),
             (AuthorizationDeclined, "authorization_declined", 65004, 400),
             (DeviceCodeExpired, "expired_token", 70019, 400),
+            (DeviceCodePollExpired, "expired_token", 70020, 400),
             (BadVerificationCode, "bad_verification_code", 70018, 400),
             (DeviceFlowFinished, "invalid_request", 90120, 400),
             (SignInSessionInvalid, "invalid_request", 50089, 400),

@@ -261,7 +261,8 @@ impl GroupMembership {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OptionalClaim {
-    /// `app` or `user`: the token type (access tokens).
+    /// `app`: the token type, in app-only access tokens ("By default it's only emitted for
+    /// app-only tokens", optional-claims-reference; its `include_user_token` is not modelled).
     Idtyp,
     /// The opaque hint MSAL sends back as `login_hint` / `logout_hint`.
     LoginHint,
@@ -271,10 +272,13 @@ pub enum OptionalClaim {
     FamilyName,
     /// `0`: a member of the tenant.
     Acct,
+    /// The client capabilities (`cp1`: CAE) a client declared, in access tokens for a resource
+    /// that asks for them.
+    XmsCc,
 }
 
 impl OptionalClaim {
-    pub const ALL: [OptionalClaim; 7] = [
+    pub const ALL: [OptionalClaim; 8] = [
         OptionalClaim::Idtyp,
         OptionalClaim::LoginHint,
         OptionalClaim::Email,
@@ -282,6 +286,7 @@ impl OptionalClaim {
         OptionalClaim::GivenName,
         OptionalClaim::FamilyName,
         OptionalClaim::Acct,
+        OptionalClaim::XmsCc,
     ];
 
     pub fn name(self) -> &'static str {
@@ -293,6 +298,7 @@ impl OptionalClaim {
             OptionalClaim::GivenName => "given_name",
             OptionalClaim::FamilyName => "family_name",
             OptionalClaim::Acct => "acct",
+            OptionalClaim::XmsCc => "xms_cc",
         }
     }
 

@@ -155,6 +155,7 @@ pub async fn mint(state: &AppState, req: MintRequest, base_url: &str, now: i64) 
                 include_auth_time: false,
                 nonce: None,
                 with_email: false,
+                with_profile: true,
                 code: None,
                 access_token: None,
                 endpoint: Endpoint::V2,

@@ -189,6 +189,8 @@ pub struct IdTokenInput<'a> {
     pub nonce: Option<&'a str>,
     /// The `email` scope was granted.
     pub with_email: bool,
+    /// The `profile` scope was granted: `name`, `preferred_username` and `oid` in v2 ID tokens.
+    pub with_profile: bool,
     /// The code returned alongside (hybrid flow): adds `c_hash`.
     pub code: Option<&'a str>,
     /// The access token returned alongside from /authorize: adds `at_hash`.
@@ -245,14 +247,23 @@ pub fn unsigned_id_token(keys: &KeySet, t: &IdTokenInput<'_>) -> Result<Unsigned
     if !roles.is_empty() {
         c.insert("roles".into(), json!(roles));
     }
-    c.insert("name".into(), json!(t.user.display_name));
+    // v2: "The profile scope is required to receive this claim" for `name`, `preferred_username`
+    // and `oid` (id-token-claims-reference); v1 requests name no scope and always get them.
+    let profile = t.with_profile || version == TokenVersion::V1;
+    if profile {
+        c.insert("name".into(), json!(t.user.display_name));
+    }
     if let Some(nonce) = t.nonce {
         c.insert("nonce".into(), json!(nonce));
     }
-    c.insert("oid".into(), json!(t.user.oid));
+    if profile {
+        c.insert("oid".into(), json!(t.user.oid));
+    }
     match version {
         TokenVersion::V2 => {
-            c.insert("preferred_username".into(), json!(t.user.upn));
+            if profile {
+                c.insert("preferred_username".into(), json!(t.user.upn));
+            }
         }
         TokenVersion::V1 => {
             c.insert("unique_name".into(), json!(t.user.upn));
@@ -386,7 +397,11 @@ pub fn unsigned_access_token(keys: &KeySet, t: &AccessTokenInput<'_>) -> Result<
         TokenVersion::V1 => {
             c.insert("appid".into(), json!(t.client.client_id));
             c.insert("appidacr".into(), json!(t.client_auth.acr()));
-            c.insert("idp".into(), json!(iss));
+            // `idp` is the issuer "unless the user account isn't in the same tenant"
+            // (access-token-claims-reference): app-only v1 tokens carry it, a home user's do not.
+            if matches!(t.subject, Subject::App { .. }) {
+                c.insert("idp".into(), json!(iss));
+            }
             c.insert("ver".into(), json!("1.0"));
         }
     }
@@ -440,7 +455,14 @@ fn user_claims(
     // come back in the access token's `xms_cc`
     // (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>,
     // <https://learn.microsoft.com/entra/identity-platform/app-resilience-continuous-access-evaluation>).
-    if !u.client_capabilities.is_empty() {
+    // "The resource server or service application that the token is issued for controls the
+    // presence of this claim" (optional-claims-reference): Graph does, an API with `xms_cc` among
+    // its optional claims does.
+    let resource_asks = t
+        .target
+        .api()
+        .is_none_or(|api| api.claims.access_token.contains(&OptionalClaim::XmsCc));
+    if resource_asks && !u.client_capabilities.is_empty() {
         c.insert("xms_cc".into(), json!(u.client_capabilities));
     }
     match t.target.api() {
@@ -450,7 +472,7 @@ fn user_claims(
             if !roles.is_empty() {
                 c.insert("roles".into(), json!(roles));
             }
-            optional_claims(c, &api.claims.access_token, user, Some("user"));
+            optional_claims(c, &api.claims.access_token, user, None);
         }
         // Microsoft Graph's tokens carry the user's directory roles.
         None => {
@@ -520,8 +542,8 @@ fn group_claims(
     }
 }
 
-/// The optional claims a registration asked for (`idtyp` only in access tokens, where
-/// `token_type` says what it is).
+/// The optional claims a registration asked for (`idtyp` only in app-only access tokens, where
+/// `token_type` says what it is; `xms_cc` by the request, in `user_claims`).
 fn optional_claims(
     c: &mut Map<String, Value>,
     wanted: &[OptionalClaim],
@@ -537,6 +559,7 @@ fn optional_claims(
             OptionalClaim::GivenName => user.given_name.as_ref().map(|g| json!(g)),
             OptionalClaim::FamilyName => user.surname.as_ref().map(|s| json!(s)),
             OptionalClaim::Acct => Some(json!(0)),
+            OptionalClaim::XmsCc => None,
         };
         if let Some(v) = value {
             c.insert(claim.name().into(), v);

@@ -4,7 +4,7 @@
 //! that one of its `federatedIdentityCredentials` trusts, sent as `client_assertion` with
 //! `client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer`. The token's
 //! `iss` must be the credential's issuer (AADSTS700211), its `sub` the credential's subject
-//! (AADSTS700213), its `aud` one of the credential's audiences (AADSTS700212), its time window
+//! (AADSTS700213; AADSTS7002138 when it differs in case only), its `aud` one of the credential's audiences (AADSTS700212), its time window
 //! current (AADSTS700024), and its signature one of the issuer's keys, found through the
 //! issuer's own OIDC discovery (`{iss}/.well-known/openid-configuration`, then `jwks_uri`;
 //! AADSTS50166 when they cannot be fetched, AADSTS700027 for a bad signature). An issuer's keys
@@ -116,7 +116,13 @@ pub async fn verify(
         .filter(|f| f.subject == claims.sub)
         .collect();
     if by_subject.is_empty() {
-        return Err(Error::FederatedSubjectUnknown(claims.sub));
+        let by_case = by_issuer
+            .iter()
+            .any(|f| f.subject.eq_ignore_ascii_case(&claims.sub));
+        return Err(match by_case {
+            true => Error::FederatedSubjectCase(claims.sub),
+            false => Error::FederatedSubjectUnknown(claims.sub),
+        });
     }
     let audiences = claims.aud.values();
     if !by_subject

@@ -40,6 +40,8 @@ pub struct Request {
     pub client_id: Option<String>,
     /// `object_id` (IMDS) or `principal_id` (App Service): the identity's service principal.
     pub object_id: Option<String>,
+    /// `msi_res_id` (IMDS) or `mi_res_id` (App Service): the identity's Azure resource id.
+    pub resource_id: Option<String>,
     /// Whether the protocol's header was sent with the right value.
     pub header_ok: bool,
 }
@@ -63,11 +65,17 @@ pub struct Answer {
 
 pub fn token(state: &AppState, base_url: &str, now: i64, req: Request) -> Result<Answer> {
     if !req.header_ok {
-        return Err(Error::ManagedIdentityRequest {
-            status: 400,
-            reason: match req.protocol {
-                Protocol::Imds => "Required metadata header not specified".into(),
-                Protocol::AppService => format!(
+        // The IMDS error table (how-to-use-vm-token, "Error handling"): bad_request_102.
+        return Err(match req.protocol {
+            Protocol::Imds => Error::ManagedIdentityRequest {
+                status: 400,
+                error: "bad_request_102",
+                reason: "Required metadata header not specified".into(),
+            },
+            Protocol::AppService => Error::ManagedIdentityRequest {
+                status: 400,
+                error: "invalid_request",
+                reason: format!(
                     "the X-IDENTITY-HEADER header must carry IDENTITY_HEADER ({IDENTITY_HEADER})"
                 ),
             },
@@ -83,8 +91,11 @@ pub fn token(state: &AppState, base_url: &str, now: i64, req: Request) -> Result
     let directory = state.directory();
     let identity = select(
         directory.applications.values().map(|a| a.as_ref()),
-        req.client_id.as_deref(),
-        req.object_id.as_deref(),
+        &Named {
+            client_id: req.client_id.as_deref(),
+            object_id: req.object_id.as_deref(),
+            resource_id: req.resource_id.as_deref(),
+        },
     )?
     .clone();
     // Azure SDKs pass resources with or without a trailing slash; a scope is `{resource}/.default`.
@@ -118,23 +129,80 @@ pub fn token(state: &AppState, base_url: &str, now: i64, req: Request) -> Result
     })
 }
 
-/// The identity a request names, else the system-assigned one.
+/// How a request names its identity.
+struct Named<'a> {
+    client_id: Option<&'a str>,
+    object_id: Option<&'a str>,
+    /// An Azure resource id (`/subscriptions/.../userAssignedIdentities/{name}`): entra-mock's
+    /// identities have no subscription, so the last segment names the fixture's application.
+    resource_id: Option<&'a str>,
+}
+
+/// The identity a request names, else the system-assigned one ("If all ID parameters ... are
+/// omitted, the system-assigned identity is used", App Service's REST endpoint reference).
 fn select<'a>(
     mut identities: impl Iterator<Item = &'a Application>,
-    client_id: Option<&str>,
-    object_id: Option<&str>,
+    n: &Named<'_>,
 ) -> Result<&'a Application> {
-    let found = identities.find(|a| match (a.managed_identity, client_id, object_id) {
-        (None, _, _) => false,
-        (Some(_), Some(c), _) => a.client_id.eq_ignore_ascii_case(c),
-        (Some(_), None, Some(o)) => a.service_principal_id.eq_ignore_ascii_case(o),
-        (Some(kind), None, None) => kind == ManagedIdentity::SystemAssigned,
+    let resource_name = n
+        .resource_id
+        .map(|r| r.trim_end_matches('/').rsplit('/').next());
+    let found = identities.find(|a| {
+        let Some(kind) = a.managed_identity else {
+            return false;
+        };
+        match (n.client_id, n.object_id, resource_name) {
+            (Some(c), _, _) => a.client_id.eq_ignore_ascii_case(c),
+            (None, Some(o), _) => a.service_principal_id.eq_ignore_ascii_case(o),
+            (None, None, Some(name)) => {
+                kind == ManagedIdentity::UserAssigned
+                    && name.is_some_and(|name| a.name.eq_ignore_ascii_case(name))
+            }
+            (None, None, None) => kind == ManagedIdentity::SystemAssigned,
+        }
     });
     found.ok_or_else(|| Error::ManagedIdentityRequest {
         status: 400,
-        reason: match (client_id, object_id) {
-            (None, None) => "Identity not found: no system-assigned identity is declared".into(),
+        error: "invalid_request",
+        reason: match (n.client_id, n.object_id, n.resource_id) {
+            (None, None, None) => {
+                "Identity not found: no system-assigned identity is declared".into()
+            }
             _ => "Identity not found".into(),
         },
     })
+}
+
+/// An error as the protocol's endpoint answers it, not in Entra's shape: App Service's
+/// `{"statusCode", "message", "correlationId"}` (MSAL Python reads `statusCode` and `message`;
+/// Azure/azure-sdk-for-net issue 43691 quotes a real one), IMDS's `{"error",
+/// "error_description"}` (how-to-use-vm-token, "Error handling": `bad_request_102` for the
+/// missing header; MicrosoftDocs/azure-docs issue 21322 quotes "Identity not found"). Entra's own
+/// refusals (an unknown resource) keep their AADSTS number in the text.
+pub fn error_body(protocol: Protocol, e: &Error, correlation_id: &str) -> (u16, serde_json::Value) {
+    let spec = e.spec();
+    let status = spec.status.as_u16();
+    let local = matches!(
+        e,
+        Error::ManagedIdentityRequest { .. } | Error::MissingParameter(_)
+    );
+    let text = match local {
+        true => e.to_string(),
+        false => format!("AADSTS{}: {e}", spec.code),
+    };
+    let body = match protocol {
+        Protocol::AppService => serde_json::json!({
+            "statusCode": status,
+            "message": text,
+            "correlationId": correlation_id,
+        }),
+        Protocol::Imds => {
+            let error = match e {
+                Error::ManagedIdentityRequest { error, .. } => error,
+                _ => spec.error,
+            };
+            serde_json::json!({ "error": error, "error_description": text })
+        }
+    };
+    (status, body)
 }

@@ -23,7 +23,8 @@ pub async fn imds(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpRe
     let header_ok = req
         .headers()
         .get("metadata")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+        // "must be set to "true", in all lower case" (how-to-use-vm-token).
+        .is_some_and(|v| v.as_bytes() == b"true");
     answer(&state, parse(&req, Protocol::Imds, header_ok))
 }
 
@@ -40,14 +41,27 @@ fn parse(req: &HttpRequest, protocol: Protocol, header_ok: bool) -> Request {
         api_version: get("api-version"),
         client_id: get("client_id"),
         object_id: get("object_id").or_else(|| get("principal_id")),
+        resource_id: get("msi_res_id").or_else(|| get("mi_res_id")),
         header_ok,
     }
 }
 
 fn answer(state: &AppState, req: Request) -> Result<HttpResponse, Error> {
     let ctx = RequestContext::current();
-    let answer = managed_identity::token(state, &ctx.base_url, ctx.now.unix_timestamp(), req)?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("Cache-Control", "no-store"))
-        .json(answer))
+    let protocol = req.protocol;
+    match managed_identity::token(state, &ctx.base_url, ctx.now.unix_timestamp(), req) {
+        Ok(answer) => Ok(HttpResponse::Ok()
+            .insert_header(("Cache-Control", "no-store"))
+            .json(answer)),
+        // An internal failure still answers in Entra's shape (and is logged there).
+        Err(e @ Error::Internal(_)) => Err(e),
+        Err(e) => {
+            let (status, body) = managed_identity::error_body(protocol, &e, &ctx.correlation_id);
+            let status = actix_web::http::StatusCode::from_u16(status)
+                .unwrap_or(actix_web::http::StatusCode::BAD_REQUEST);
+            Ok(HttpResponse::build(status)
+                .insert_header(("Cache-Control", "no-store"))
+                .json(body))
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Claims as Entra configures them per app registration (issue 8 item 7): roles in ID tokens,
 //! `groups`/`wids` by `groupMembershipClaims` with the overage form, `optionalClaims`, the v1
-//! `aud` in the form the request used, and the lifetime of app-only tokens.
+//! `aud` in the form the request used, the lifetime of app-only tokens, and what the `profile`
+//! scope adds to ID tokens and userinfo.
 
 use serde_json::json;
 
@@ -144,7 +145,9 @@ async fn optional_claims_are_off_unless_the_registration_asks_for_them() {
     assert_eq!(id["given_name"], "Bob");
     assert_eq!(id["family_name"], "Example");
     assert_eq!(id["acct"], 0);
-    assert_eq!(at["idtyp"], "user");
+    // idtyp is for app-only tokens ("By default it's only emitted for app-only tokens",
+    // optional-claims-reference).
+    assert!(at.get("idtyp").is_none(), "{at}");
     assert_eq!(at["upn"], BOB);
 }
 
@@ -210,4 +213,39 @@ async fn app_only_tokens_expire_in_3599_seconds_and_delegated_in_60_to_90_minute
     let a = app.redeem_bff(&code).await;
     let lifetime = a.body["expires_in"].as_i64().unwrap();
     assert!((3600..=5400).contains(&lifetime), "{lifetime}");
+}
+
+#[tokio::test]
+async fn userinfo_answers_the_names_only_for_the_profile_scope() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff().scope("openid")).await;
+    let a = app.redeem_bff(&code).await;
+    let (_, id) = jwt_parts(a.str("id_token"));
+    let info: serde_json::Value = app
+        .client()
+        .get(format!("{}/oidc/userinfo", app.https))
+        .bearer_auth(a.str("access_token"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info, json!({ "sub": id["sub"] }));
+}
+
+#[tokio::test]
+async fn a_v2_id_token_names_the_user_only_for_the_profile_scope() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff().scope("openid")).await;
+    let (_, id) = jwt_parts(app.redeem_bff(&code).await.str("id_token"));
+    for claim in ["name", "preferred_username", "oid"] {
+        assert!(id.get(claim).is_none(), "{claim} without profile: {id}");
+    }
+    assert!(id["sub"].is_string() && id["tid"].is_string());
+    let (code, _) = issue_code(&app, &CodeSpec::bff().scope("openid profile")).await;
+    let (_, id) = jwt_parts(app.redeem_bff(&code).await.str("id_token"));
+    assert_eq!(id["name"], "Alice Example");
+    assert_eq!(id["preferred_username"], ALICE);
+    assert_eq!(id["oid"], ALICE_OID);
 }

@@ -58,6 +58,32 @@ async fn capabilities_sent_with_the_token_request_are_in_the_access_token() {
 }
 
 #[tokio::test]
+async fn an_api_that_does_not_ask_for_xms_cc_gets_none_and_graph_always_does() {
+    let (app, _dir) = crate::fixture_builder::Fixture::builtin()
+        .app(
+            "api",
+            "optionalClaims",
+            toml::Value::Table(r#"accessToken = [{ name = "idtyp" }]"#.parse().unwrap()),
+        )
+        .spawn()
+        .await;
+    let a = app.token(&ropc(Some(CP1))).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (_, access) = jwt_parts(a.str("access_token"));
+    assert!(access.get("xms_cc").is_none(), "{access}");
+    // Microsoft Graph evaluates access continuously: its tokens carry them.
+    let mut graph = ropc(Some(CP1));
+    graph.retain(|(k, _)| *k != "scope");
+    graph.push(("scope", "openid User.Read"));
+    let a = app.token(&graph).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (_, access) = jwt_parts(a.str("access_token"));
+    assert_eq!(access["xms_cc"], json!(["cp1"]));
+    // A home user's v1 token names no `idp` (only app-only v1 tokens do).
+    assert!(access.get("idp").is_none(), "{access}");
+}
+
+#[tokio::test]
 async fn capabilities_sent_at_sign_in_are_in_the_tokens_of_its_code() {
     let app = TestApp::spawn().await;
     let client = app.client();

@@ -239,7 +239,7 @@ async fn expired_unknown_and_foreign_codes_get_entras_errors() {
     app.state.clock.advance(901);
     app.poll(SPA, dc.str("device_code"))
         .await
-        .assert_error(400, "expired_token", 70019);
+        .assert_error(400, "expired_token", 70020);
     let late = submit(&client, &app.https, &entry, &[("otc", dc.str("user_code"))])
         .await
         .text()

@@ -93,6 +93,18 @@ async fn tokens_the_credential_does_not_match_get_entras_errors() {
     federated(&app, &other_branch)
         .await
         .assert_error(401, "invalid_client", 700213);
+    // The same subject in another case: refused, with Entra's hint (AADSTS7002138).
+    let other_case = ci_token(
+        &app,
+        &app.https,
+        json!({"subject": SUBJECT.replace("contoso", "Contoso")}),
+    )
+    .await;
+    let a = federated(&app, &other_case).await;
+    a.assert_error(401, "invalid_client", 7002138);
+    assert!(a
+        .str("error_description")
+        .contains("case-insensitive comparison"));
     let other_audience = ci_token(
         &app,
         &app.https,

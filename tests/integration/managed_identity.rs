@@ -1,6 +1,7 @@
 //! Managed identity (issue 13 item 7): the App Service endpoint (`X-IDENTITY-HEADER`) and IMDS
-//! (`Metadata: true`) give the system-assigned identity, or a user-assigned one by `client_id`,
-//! an app-only token for the resource with the roles it was granted.
+//! (`Metadata: true`) give the system-assigned identity, or a user-assigned one by `client_id` or
+//! resource id, an app-only token for the resource with the roles it was granted; errors in each
+//! protocol's own shape.
 
 use serde_json::Value;
 
@@ -38,16 +39,69 @@ async fn the_app_service_endpoint_gives_the_system_assigned_identity_a_token() {
     assert_eq!(claims["oid"], "5e000005-0000-4000-8000-000000000005");
     assert_eq!(claims["roles"], serde_json::json!(["Tasks.ReadWrite.All"]));
     assert_eq!(claims["idtyp"], "app");
-    // Without the header, or with a wrong one: refused.
+    // Without the header, or with a wrong one: refused, in App Service's error shape (MSAL
+    // Python reports its `statusCode` and `message`).
     for header in [None, Some(("X-IDENTITY-HEADER", "guess"))] {
-        get(
+        let a = get(
             &app,
             &format!("/msi/token?resource=api://{API}&api-version=2019-08-01"),
             header,
         )
-        .await
-        .assert_error(400, "invalid_request", 90023);
+        .await;
+        assert_eq!(a.status, 400);
+        assert_eq!(a.body["statusCode"], 400, "{}", a.body);
+        assert!(a.str("message").contains("X-IDENTITY-HEADER"), "{}", a.body);
+        assert!(a.body["correlationId"].is_string());
+        assert!(a.body.get("error_codes").is_none());
     }
+}
+
+/// IMDS's own error: `{"error", "error_description"}`, no AADSTS number of its own.
+fn assert_imds_error(a: &Answer, error: &str, description: &str) {
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert_eq!(a.body["error"], error, "{}", a.body);
+    assert!(
+        a.str("error_description").starts_with(description),
+        "{}",
+        a.body
+    );
+}
+
+#[tokio::test]
+async fn a_user_assigned_identity_is_named_by_its_resource_id_and_imds_takes_metadata_true_only() {
+    let app = TestApp::spawn().await;
+    let rid = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/reports-identity";
+    let imds = |id: &str| {
+        format!(
+            "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://graph.microsoft.com/&msi_res_id={}",
+            urlencode(id)
+        )
+    };
+    let a = get(&app, &imds(rid), Some(("Metadata", "true"))).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.str("client_id"), USER_ASSIGNED);
+    let app_service = format!(
+        "/msi/token?api-version=2019-08-01&resource=https://graph.microsoft.com/&mi_res_id={}",
+        urlencode(rid)
+    );
+    let a = get(
+        &app,
+        &app_service,
+        Some(("X-IDENTITY-HEADER", "identity-header-local-dev-only")),
+    )
+    .await;
+    assert_eq!(a.str("client_id"), USER_ASSIGNED);
+    // Another name: not the system-assigned identity, an error.
+    let other = rid.replace("reports-identity", "nope");
+    let a = get(&app, &imds(&other), Some(("Metadata", "true"))).await;
+    assert_imds_error(&a, "invalid_request", "Identity not found");
+    // "true, in all lower case".
+    let a = get(&app, &imds(rid), Some(("Metadata", "TRUE"))).await;
+    assert_imds_error(
+        &a,
+        "bad_request_102",
+        "Required metadata header not specified",
+    );
 }
 
 #[tokio::test]
@@ -77,28 +131,32 @@ async fn imds_answers_a_user_assigned_identity_by_client_id() {
     // No roles were granted to this identity.
     assert_eq!(claims.get("roles"), None::<&Value>);
     // IMDS needs its header; an unknown identity or resource is an error.
-    get(
+    let a = get(
         &app,
         "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://graph.microsoft.com/",
         None,
     )
-    .await
-    .assert_error(400, "invalid_request", 90023);
-    get(
+    .await;
+    assert_imds_error(
+        &a,
+        "bad_request_102",
+        "Required metadata header not specified",
+    );
+    let a = get(
         &app,
         "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://graph.microsoft.com/\
          &client_id=99999999-0000-0000-0000-000000000000",
         Some(("Metadata", "true")),
     )
-    .await
-    .assert_error(400, "invalid_request", 90023);
-    get(
+    .await;
+    assert_imds_error(&a, "invalid_request", "Identity not found");
+    let a = get(
         &app,
         "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https://unknown.example/",
         Some(("Metadata", "true")),
     )
-    .await
-    .assert_error(400, "invalid_resource", 500011);
+    .await;
+    assert_imds_error(&a, "invalid_resource", "AADSTS500011: ");
 }
 
 #[tokio::test]

@@ -476,25 +476,6 @@ async fn openid_scopes_alone_give_a_graph_token_usable_at_userinfo() {
 }
 
 #[tokio::test]
-async fn userinfo_answers_the_names_only_for_the_profile_scope() {
-    let app = TestApp::spawn().await;
-    let (code, _) = issue_code(&app, &CodeSpec::bff().scope("openid")).await;
-    let a = app.redeem_bff(&code).await;
-    let (_, id) = jwt_parts(a.str("id_token"));
-    let info: serde_json::Value = app
-        .client()
-        .get(format!("{}/oidc/userinfo", app.https))
-        .bearer_auth(a.str("access_token"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(info, json!({ "sub": id["sub"] }));
-}
-
-#[tokio::test]
 async fn userinfo_refuses_api_tokens_and_missing_tokens_with_401() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;

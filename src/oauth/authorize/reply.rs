@@ -217,6 +217,10 @@ impl IdTokens<'_> {
                 include_auth_time: req.max_age.is_some(),
                 nonce: req.nonce.as_deref(),
                 with_email: req.scope.split_whitespace().any(|s| s == "email"),
+                with_profile: req
+                    .scope
+                    .split_whitespace()
+                    .any(|s| s.eq_ignore_ascii_case("profile")),
                 code,
                 access_token,
                 endpoint: req.endpoint,

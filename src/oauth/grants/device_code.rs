@@ -4,7 +4,7 @@
 //! and the device code as `code`). Until the user has signed in at
 //! `/devicelogin` the answer is `authorization_pending` (AADSTS70016), or `slow_down` when the
 //! device polls faster than the `interval` it was given (RFC 8628 section 3.5); a user who cancelled
-//! gives `authorization_declined`, an expired code `expired_token` (AADSTS70019), an unknown one
+//! gives `authorization_declined`, an expired code `expired_token` (AADSTS70020; the page says 70019), an unknown one
 //! `bad_verification_code` (AADSTS70018). Once approved, the code is consumed by the poll that
 //! gets the tokens: the user's, as an authorization code would give them, `sid` included.
 //! The client authenticates as for every grant: a confidential app must send its credential
@@ -59,7 +59,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         return Err(Error::BadVerificationCode);
     }
     if env.now >= code.expires_at {
-        return Err(Error::DeviceCodeExpired);
+        return Err(Error::DeviceCodePollExpired);
     }
     let (user_oid, session_id, amr_json, auth_time) = match code.status {
         DeviceStatus::Declined => return Err(Error::AuthorizationDeclined),

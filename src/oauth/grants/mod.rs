@@ -276,6 +276,7 @@ pub async fn issue_user_tokens(
                 include_auth_time: auth.include_auth_time,
                 nonce: auth.nonce.as_deref(),
                 with_email: scopes.oidc.email,
+                with_profile: scopes.oidc.profile,
                 code: None,
                 access_token: None,
                 endpoint: env.endpoint,
