@@ -13,7 +13,6 @@ use crate::oauth::claims::login_hint_oid;
 use crate::oauth::grants::scopes;
 use crate::oauth::params::Endpoint;
 use crate::store::sessions::SsoSession;
-use crate::store::users::FailureCounter;
 
 /// `GET|POST /authorize`: validates the request, then answers from the SSO session or starts the
 /// pages. `Err` is for the error page (never redirected).
@@ -270,38 +269,53 @@ impl Deps<'_> {
 
     /// Counts a wrong code, and says what the page shows: AADSTS50053 once locked.
     pub(super) async fn mfa_failure(&self, user: &User) -> Result<Error, Error> {
-        self.failure(user, FailureCounter::Mfa).await
-    }
-
-    /// Counts a wrong password (smart lockout), and says what the page shows: AADSTS50053 once
-    /// locked, else AADSTS50126.
-    pub(super) async fn password_failure(&self, user: &User) -> Result<Error, Error> {
-        self.failure(user, FailureCounter::Password).await
-    }
-
-    async fn failure(&self, user: &User, counter: FailureCounter) -> Result<Error, Error> {
-        let tenant = self
-            .directory
-            .tenant(&user.tenant_id)
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("the user's tenant vanished")))?;
-        let (threshold, secs, wrong) = match counter {
-            FailureCounter::Password => (
-                tenant.lockout_threshold,
-                tenant.lockout_secs,
-                Error::InvalidCredentials,
-            ),
-            FailureCounter::Mfa => (
-                tenant.mfa_lockout_threshold,
-                tenant.mfa_lockout_secs,
-                Error::InvalidOtp,
-            ),
-        };
+        let tenant = self.tenant_of(user)?;
         self.users.forget();
         let locked = self
             .store
-            .record_failure(&user.oid, counter, threshold, secs, self.now)
+            .record_mfa_failure(
+                &user.oid,
+                tenant.mfa_lockout_threshold,
+                tenant.mfa_lockout_secs,
+                self.now,
+            )
             .await?;
-        Ok(if locked { Error::AccountLocked } else { wrong })
+        Ok(match locked {
+            true => Error::AccountLocked,
+            false => Error::InvalidOtp,
+        })
+    }
+
+    /// Counts a wrong password (smart lockout, `Store::record_password_failure`), and says what
+    /// the page shows: AADSTS50053 once locked, else AADSTS50126.
+    pub(super) async fn password_failure(
+        &self,
+        user: &User,
+        fingerprint: &str,
+    ) -> Result<Error, Error> {
+        let tenant = self.tenant_of(user)?;
+        self.users.forget();
+        let locked = self
+            .store
+            .record_password_failure(
+                &user.oid,
+                fingerprint,
+                tenant.lockout_threshold,
+                tenant.lockout_secs,
+                self.now,
+            )
+            .await?;
+        Ok(match locked {
+            true => Error::AccountLocked,
+            false => Error::InvalidCredentials,
+        })
+    }
+
+    fn tenant_of(&self, user: &User) -> Result<&crate::directory::Tenant, Error> {
+        self.directory
+            .tenant(&user.tenant_id)
+            .map(|t| t.as_ref())
+            .ok_or_else(|| Error::Internal(anyhow::anyhow!("the user's tenant vanished")))
     }
 
     /// Who the request names, as MSAL sends it: the ID token's opaque `login_hint` claim first,

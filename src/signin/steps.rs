@@ -262,13 +262,13 @@ async fn password_step(cx: &Ctx<'_>, user_oid: String) -> Result<Decision, Error
     if cx.d.locked(&user) {
         return again(Error::AccountLocked);
     }
-    let right = cx
-        .sub
-        .passwd
-        .as_ref()
-        .is_some_and(|p| password::verify(&user, p));
-    if !right {
-        return again(cx.d.password_failure(&user).await?);
+    let typed = cx.sub.passwd.as_ref();
+    if !typed.is_some_and(|p| password::verify(&user, p)) {
+        let fingerprint = typed.map(|p| password::fingerprint(&user, p));
+        let error =
+            cx.d.password_failure(&user, fingerprint.as_deref().unwrap_or("-"))
+                .await?;
+        return again(error);
     }
     if user.password_failures != 0 {
         cx.d.users.forget();

@@ -312,7 +312,8 @@ async fn ten_wrong_passwords_lock_alice_out_until_the_lockout_ends() {
     let client = app.client();
     let mut html = password_page(&app, &client, ALICE).await;
     for attempt in 1..=10 {
-        html = page(submit(&client, &app.https, &html, &[("passwd", "wrong")]).await).await;
+        let wrong = format!("wrong-{attempt}");
+        html = page(submit(&client, &app.https, &html, &[("passwd", &wrong)]).await).await;
         let expected = if attempt < 10 {
             "AADSTS50126"
         } else {
@@ -350,8 +351,8 @@ async fn a_success_resets_the_count_of_wrong_passwords() {
     for _ in 0..2 {
         let client = app.client();
         let mut html = password_page(&app, &client, ALICE).await;
-        for _ in 0..2 {
-            html = page(submit(&client, &app.https, &html, &[("passwd", "wrong")]).await).await;
+        for wrong in ["wrong-1", "wrong-2"] {
+            html = page(submit(&client, &app.https, &html, &[("passwd", wrong)]).await).await;
             assert!(html.contains("AADSTS50126"), "{html}");
         }
         // The third attempt is right: signed in, and the count starts again.
@@ -362,6 +363,40 @@ async fn a_success_resets_the_count_of_wrong_passwords() {
             "not locked: the successes reset the count"
         );
     }
+}
+
+#[tokio::test]
+async fn the_same_wrong_password_counts_once_and_a_failure_after_a_lockout_locks_again() {
+    use crate::signin_helpers::{page, submit};
+    let (app, _dir) = Fixture::builtin()
+        .tenant(
+            "lockout",
+            toml::Value::Table("threshold = 3\ndurationSeconds = 60".parse().unwrap()),
+        )
+        .spawn()
+        .await;
+    let client = app.client();
+    let mut html = password_page(&app, &client, ALICE).await;
+    let attempt = |html: String, passwd: &'static str, expected: &'static str| {
+        let (client, https) = (client.clone(), app.https.clone());
+        async move {
+            let next = page(submit(&client, &https, &html, &[("passwd", passwd)]).await).await;
+            assert!(next.contains(expected), "{passwd}: {next}");
+            next
+        }
+    };
+    // One of the last three wrong passwords typed again is not counted (smart lockout).
+    for _ in 0..5 {
+        html = attempt(html, "same-wrong", "AADSTS50126").await;
+    }
+    html = attempt(html, "other-1", "AADSTS50126").await;
+    html = attempt(html, "other-2", "AADSTS50053").await;
+    // The first failure after the lockout ends locks again.
+    app.state.clock.advance(61);
+    html = attempt(html, "other-3", "AADSTS50053").await;
+    app.state.clock.advance(61);
+    let res = submit(&client, &app.https, &html, &[("passwd", PASSWORD)]).await;
+    assert_eq!(res.status(), 302, "the right password after the lockout");
 }
 
 #[tokio::test]
