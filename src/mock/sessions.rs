@@ -25,7 +25,7 @@ pub struct SessionView {
 
 pub async fn sessions(state: &AppState) -> Result<Vec<SessionView>> {
     let mut out = Vec::new();
-    for s in state.store.active_sessions().await? {
+    for s in state.store.active_sessions(state.clock.unix()).await? {
         out.push(SessionView {
             apps: state.store.session_apps(&s.id).await?,
             amr: serde_json::from_str(&s.amr_json).unwrap_or(serde_json::Value::Null),

@@ -90,7 +90,13 @@ pub async fn end_session(state: &AppState, req: LogoutRequest) -> Result<LogoutO
         .or_else(|| hint.as_ref().and_then(|h| h.oid.clone()));
     let mut candidates: Vec<String> = Vec::new();
     if let Some(secret) = &req.sso_session {
-        candidates.extend(state.store.session_by_cookie(secret).await?.map(|s| s.id));
+        candidates.extend(
+            state
+                .store
+                .session_by_cookie(secret, req.now)
+                .await?
+                .map(|s| s.id),
+        );
     }
     candidates.extend(hint.as_ref().and_then(|h| h.sid.clone()));
     candidates.dedup();
@@ -99,7 +105,7 @@ pub async fn end_session(state: &AppState, req: LogoutRequest) -> Result<LogoutO
     // The apps whose registered URIs may receive the browser afterwards.
     let mut apps: Vec<Arc<Application>> = app.into_iter().collect();
     for sid in candidates {
-        let Some(session) = state.store.active_session(&sid).await? else {
+        let Some(session) = state.store.active_session(&sid, req.now).await? else {
             continue;
         };
         if wanted_user.as_ref().is_some_and(|u| *u != session.user_oid) {

@@ -55,7 +55,7 @@ pub async fn start_prepared(
     browser: &str,
 ) -> Result<Outcome, Error> {
     let sso = match sso_cookie {
-        Some(secret) => match d.store.session_by_cookie(secret).await? {
+        Some(secret) => match d.store.session_by_cookie(secret, d.now).await? {
             Some(session) => d.with_user(session, &req.tenant_id).await?,
             None => None,
         },
@@ -152,6 +152,7 @@ pub(super) async fn route(
                     None => {
                         let auth = Authenticated::by_session(&user, &session);
                         let mut tx = d.store.write().await?;
+                        tx.touch_session(&session.id, d.now).await?;
                         let reply =
                             authorize::complete(&mut tx, &d.id_tokens, &req, &auth, &user, d.now)
                                 .await?;
@@ -237,7 +238,7 @@ impl Deps<'_> {
         id: &str,
         tenant_id: &str,
     ) -> Result<Option<(SsoSession, User)>, Error> {
-        match self.store.active_session(id).await? {
+        match self.store.active_session(id, self.now).await? {
             Some(session) => self.with_user(session, tenant_id).await,
             None => Ok(None),
         }
@@ -449,7 +450,7 @@ impl Deps<'_> {
         let previous = match previous {
             Some(secret) => self
                 .store
-                .session_by_cookie(secret)
+                .session_by_cookie(secret, self.now)
                 .await?
                 .filter(|s| s.user_oid == user.oid),
             None => None,

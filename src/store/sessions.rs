@@ -12,9 +12,24 @@ pub const SSO_PERSISTENT_COOKIE: &str = "ESTSAUTHPERSISTENT";
 
 const SESSION_COLUMNS: &str =
     "s.id, s.user_oid, s.amr_json, s.auth_time, s.persistent, s.created_at, s.ended_at";
-/// Ended sessions, and sessions cut off by `revokeSignInSessions`, are not active.
-const ACTIVE: &str = "s.ended_at IS NULL
-    AND (u.sessions_revoked_at IS NULL OR s.created_at > u.sessions_revoked_at)";
+/// How long a session may go unused: "Non-persistent session tokens have a Max Inactive Time of
+/// 24 hours whereas persistent session tokens have a Max Inactive Time of 90 days"
+/// (<https://learn.microsoft.com/entra/identity-platform/configurable-token-lifetimes>).
+pub const SESSION_MAX_INACTIVE_SECS: i64 = 24 * 3600;
+pub const PERSISTENT_SESSION_MAX_INACTIVE_SECS: i64 = 90 * 24 * 3600;
+
+/// Ended sessions, sessions cut off by `revokeSignInSessions`, and sessions unused for longer than
+/// their Max Inactive Time (at the `?` it ends with: bound after the query's others) are not active.
+macro_rules! active {
+    () => {
+        format!(
+            "s.ended_at IS NULL
+    AND (u.sessions_revoked_at IS NULL OR s.created_at > u.sessions_revoked_at)
+    AND COALESCE(s.last_used_at, s.created_at) > ?
+        - CASE WHEN s.persistent THEN {PERSISTENT_SESSION_MAX_INACTIVE_SECS} ELSE {SESSION_MAX_INACTIVE_SECS} END"
+        )
+    };
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct SsoSession {
@@ -30,24 +45,33 @@ pub struct SsoSession {
 }
 
 impl Store {
-    /// A session that has not ended and was not cut off by `revokeSignInSessions`.
-    pub async fn active_session(&self, id: &str) -> sqlx::Result<Option<SsoSession>> {
+    /// A session that is active at `now` (not ended, not cut off by `revokeSignInSessions`, used
+    /// recently enough).
+    pub async fn active_session(&self, id: &str, now: i64) -> sqlx::Result<Option<SsoSession>> {
         sqlx::query_as::<_, SsoSession>(sql_once!(
             "SELECT {SESSION_COLUMNS} FROM sso_sessions s JOIN users u ON u.oid = s.user_oid
-             WHERE s.id = ? AND {ACTIVE}"
+             WHERE s.id = ? AND {}",
+            active!()
         ))
         .bind(id)
+        .bind(now)
         .fetch_optional(&mut *self.read().await?)
         .await
     }
 
-    /// The active session whose cookie secret this is.
-    pub async fn session_by_cookie(&self, secret: &str) -> sqlx::Result<Option<SsoSession>> {
+    /// The session active at `now` whose cookie secret this is.
+    pub async fn session_by_cookie(
+        &self,
+        secret: &str,
+        now: i64,
+    ) -> sqlx::Result<Option<SsoSession>> {
         sqlx::query_as::<_, SsoSession>(sql_once!(
             "SELECT {SESSION_COLUMNS} FROM sso_sessions s JOIN users u ON u.oid = s.user_oid
-             WHERE s.cookie_sha256 = ? AND {ACTIVE}"
+             WHERE s.cookie_sha256 = ? AND {}",
+            active!()
         ))
         .bind(sha256(secret.as_bytes()))
+        .bind(now)
         .fetch_optional(&mut *self.read().await?)
         .await
     }
@@ -60,12 +84,14 @@ impl Store {
         Ok(())
     }
 
-    /// Every active session, oldest first (the test-control API's listing).
-    pub async fn active_sessions(&self) -> sqlx::Result<Vec<SsoSession>> {
+    /// Every session active at `now`, oldest first (the test-control API's listing).
+    pub async fn active_sessions(&self, now: i64) -> sqlx::Result<Vec<SsoSession>> {
         sqlx::query_as::<_, SsoSession>(sql_once!(
             "SELECT {SESSION_COLUMNS} FROM sso_sessions s JOIN users u ON u.oid = s.user_oid
-             WHERE {ACTIVE} ORDER BY s.created_at, s.rowid"
+             WHERE {} ORDER BY s.created_at, s.rowid",
+            active!()
         ))
+        .bind(now)
         .fetch_all(&mut *self.read().await?)
         .await
     }
@@ -116,6 +142,15 @@ impl Tx {
         self.defer("INSERT OR IGNORE INTO session_apps (session_id, client_id) VALUES (?, ?)")
             .bind(session_id.to_string())
             .bind(client_id.to_string());
+        Ok(())
+    }
+
+    /// Records a sign-in without pages through the session: its inactivity starts again.
+    /// Queued.
+    pub async fn touch_session(&mut self, id: &str, now: i64) -> sqlx::Result<()> {
+        self.defer("UPDATE sso_sessions SET last_used_at = ? WHERE id = ?")
+            .bind(now)
+            .bind(id.to_string());
         Ok(())
     }
 

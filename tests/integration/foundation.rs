@@ -385,7 +385,7 @@ async fn a_restart_keeps_stored_sessions_while_reloading_fixtures() {
     let s = app
         .state
         .store
-        .active_session("session-kept")
+        .active_session("session-kept", app.state.clock.unix())
         .await
         .unwrap();
     assert_eq!(s.unwrap().user_oid, ALICE_OID);

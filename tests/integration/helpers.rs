@@ -144,7 +144,12 @@ impl TestApp {
 
     /// Whether the SSO session `id` is stored and has not ended.
     pub async fn session_active(&self, id: &str) -> bool {
-        self.state.store.active_session(id).await.unwrap().is_some()
+        self.state
+            .store
+            .active_session(id, self.state.clock.unix())
+            .await
+            .unwrap()
+            .is_some()
     }
 }
 

@@ -216,7 +216,7 @@ async fn stay_signed_in_yes_makes_the_session_cookie_persistent() {
     assert!(
         app.state
             .store
-            .active_session(&session)
+            .active_session(&session, app.state.clock.unix())
             .await
             .unwrap()
             .unwrap()
@@ -241,7 +241,7 @@ async fn stay_signed_in_no_keeps_a_browser_session_cookie() {
     assert!(
         !app.state
             .store
-            .active_session(&session)
+            .active_session(&session, app.state.clock.unix())
             .await
             .unwrap()
             .unwrap()
@@ -291,4 +291,23 @@ async fn a_later_sign_in_replaces_an_earlier_persistent_session_in_the_browser()
     ));
     let user = stored_code(&app, &p["code"]).await.user_oid;
     assert_eq!(user, BOB_OID, "{p:?}");
+}
+
+#[tokio::test]
+async fn a_session_unused_for_a_day_expires_and_each_silent_sign_in_keeps_it_alive() {
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    sign_in_alice(&app, &client).await;
+    let silent = with(code_request(BFF, BFF_REDIRECT), "prompt", "none");
+    let url = authorize_url(&app.https, &silent);
+    // Used every 20 hours: the 24 hours of inactivity start again each time.
+    for _ in 0..3 {
+        app.state.clock.advance(20 * 3600);
+        let p = reply_params(&location(&get(&client, &url).await));
+        assert!(p.contains_key("code"), "{p:?}");
+    }
+    // Then a day and a second unused: gone, as Entra's browser-session token.
+    app.state.clock.advance(24 * 3600 + 1);
+    let p = reply_params(&location(&get(&client, &url).await));
+    assert_eq!(p["error"], "login_required", "{p:?}");
 }

@@ -326,7 +326,7 @@ async fn with_one_worker_reads_go_to_the_writer_and_a_read_inside_a_transaction_
     // A wait for itself would never end; 30 s only bounds a deadlock, it times nothing.
     let inside = tokio::time::timeout(
         std::time::Duration::from_secs(30),
-        store.active_session("s-inside"),
+        store.active_session("s-inside", app.state.clock.unix()),
     )
     .await
     .expect("a read inside the transaction that holds the writer does not wait for it")
@@ -343,8 +343,8 @@ async fn with_one_worker_reads_go_to_the_writer_and_a_read_inside_a_transaction_
     drop(r);
 
     let other = {
-        let store = store.clone();
-        tokio::spawn(async move { store.active_session("s-inside").await })
+        let (store, now) = (store.clone(), app.state.clock.unix());
+        tokio::spawn(async move { store.active_session("s-inside", now).await })
     };
     tokio::task::yield_now().await;
     tx.commit().await.unwrap();
