@@ -86,16 +86,24 @@ pub struct ClientRequest {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn params(pairs: &[(&str, &str)]) -> Params {
+impl Params {
+    /// Parameters from literal pairs (unit tests).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Params {
         Params::from(
             pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect::<Vec<_>>(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params::from_pairs(pairs)
     }
 
     #[test]

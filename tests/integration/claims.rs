@@ -221,16 +221,7 @@ async fn userinfo_answers_the_names_only_for_the_profile_scope() {
     let (code, _) = issue_code(&app, &CodeSpec::bff().scope("openid")).await;
     let a = app.redeem_bff(&code).await;
     let (_, id) = jwt_parts(a.str("id_token"));
-    let info: serde_json::Value = app
-        .client()
-        .get(format!("{}/oidc/userinfo", app.https))
-        .bearer_auth(a.str("access_token"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = app.userinfo(a.str("access_token")).await;
     assert_eq!(info, json!({ "sub": id["sub"] }));
 }
 

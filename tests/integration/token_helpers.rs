@@ -289,6 +289,19 @@ impl TestApp {
         answer(req.send().await.unwrap()).await
     }
 
+    /// `GET /oidc/userinfo` with `access_token`: its JSON answer.
+    pub async fn userinfo(&self, access_token: &str) -> Value {
+        self.client()
+            .get(format!("{}/oidc/userinfo", self.https))
+            .bearer_auth(access_token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// POSTs a form to the token endpoint from the SPA's page (its Origin header).
     pub async fn token_from_spa(&self, form: &[(&str, &str)]) -> Answer {
         self.token_with(form, &[("Origin", SPA_ORIGIN)]).await

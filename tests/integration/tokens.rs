@@ -456,16 +456,7 @@ async fn openid_scopes_alone_give_a_graph_token_usable_at_userinfo() {
     assert_eq!(at["scp"], "User.Read profile openid email");
     let (_, id) = jwt_parts(a.str("id_token"));
 
-    let info: serde_json::Value = app
-        .client()
-        .get(format!("{}/oidc/userinfo", app.https))
-        .bearer_auth(a.str("access_token"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let info = app.userinfo(a.str("access_token")).await;
     assert_eq!(
         info,
         json!({
