@@ -85,7 +85,7 @@ pub async fn exchange_v1(state: &AppState, mut req: TokenRequest) -> Result<V1To
     if let Some(scope) = v1::token_scope(&req.params) {
         req.params = req.params.with("scope", scope);
     }
-    let response = exchange(state, req).await?;
+    let response = exchange_checked(state, req).await?;
     Ok(V1TokenResponse::new(response, resource.as_deref(), now))
 }
 
@@ -123,6 +123,11 @@ fn refuse_duplicates(params: &Params) -> Result<()> {
 /// Handles one token request.
 pub async fn exchange(state: &AppState, req: TokenRequest) -> Result<TokenResponse> {
     refuse_duplicates(&req.params)?;
+    exchange_checked(state, req).await
+}
+
+/// [`exchange`] of a form already checked for duplicates (v1's has its `resource` set as scope).
+async fn exchange_checked(state: &AppState, req: TokenRequest) -> Result<TokenResponse> {
     let grant = Grant::parse(&req.params)?;
     let (tenant, client) = authenticate(state, &req).await?;
     // Client credentials name the tenant they act in: `/common` and `/organizations` cannot

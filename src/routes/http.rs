@@ -76,12 +76,15 @@ impl FromRequest for ClientPost {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
-        let is_form = header(&req, "Content-Type").is_some_and(|ct| {
-            ct.split(';').next().is_some_and(|t| {
+        let is_form = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|ct| ct.split(';').next())
+            .is_some_and(|t| {
                 t.trim()
                     .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-            })
-        });
+            });
         let form = is_form.then(|| web::Form::<Vec<(String, String)>>::from_request(&req, payload));
         Box::pin(async move {
             let form = match form {

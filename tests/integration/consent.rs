@@ -269,10 +269,7 @@ async fn an_api_may_pre_authorize_an_app_the_file_registers_after_it() {
 
 #[tokio::test]
 async fn stay_signed_in_is_not_asked_in_a_sign_in_that_shows_the_consent_page() {
-    let (app, _dir) = Fixture::builtin()
-        .app("bff", "mock.staySignedInPrompt", true)
-        .spawn()
-        .await;
+    let (app, _dir) = stay_signed_in_app().await;
     let client = app.client();
     // Consent to give: the consent page comes straight after the password.
     let html = page(alice_signs_in(&app, &client, MAIL).await).await;

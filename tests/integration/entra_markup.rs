@@ -5,9 +5,10 @@
 
 use std::collections::HashMap;
 
-use crate::fixture_builder::Fixture;
 use crate::helpers::*;
-use crate::signin_helpers::{authorize_url, code_request, location, reply_params, totp_code};
+use crate::signin_helpers::{
+    authorize_url, code_request, location, reply_params, stay_signed_in_app, totp_code,
+};
 
 /// The attributes of every `<input>` of the page's form, in order.
 struct Page {
@@ -118,10 +119,7 @@ async fn page_of(res: reqwest::Response) -> Page {
 
 #[tokio::test]
 async fn an_automation_script_written_for_entras_pages_signs_bob_in_unchanged() {
-    let (app, _dir) = Fixture::builtin()
-        .app("bff", "mock.staySignedInPrompt", true)
-        .spawn()
-        .await;
+    let (app, _dir) = stay_signed_in_app().await;
     let client = app.client();
     let url = authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT));
     let res = client.get(url).send().await.unwrap();
@@ -160,10 +158,7 @@ async fn an_automation_script_written_for_entras_pages_signs_bob_in_unchanged() 
 
 #[tokio::test]
 async fn no_on_stay_signed_in_is_the_back_button_and_keeps_a_browser_session() {
-    let (app, _dir) = Fixture::builtin()
-        .app("bff", "mock.staySignedInPrompt", true)
-        .spawn()
-        .await;
+    let (app, _dir) = stay_signed_in_app().await;
     let client = app.client();
     let url = authorize_url(&app.https, &code_request(BFF, BFF_REDIRECT));
     let mut p = page_of(client.get(url).send().await.unwrap()).await;

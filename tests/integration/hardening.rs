@@ -341,13 +341,7 @@ async fn ten_wrong_passwords_lock_alice_out_until_the_lockout_ends() {
 #[tokio::test]
 async fn a_success_resets_the_count_of_wrong_passwords() {
     use crate::signin_helpers::{page, submit};
-    let (app, _dir) = Fixture::builtin()
-        .tenant(
-            "lockout",
-            toml::Value::Table("threshold = 3\ndurationSeconds = 600".parse().unwrap()),
-        )
-        .spawn()
-        .await;
+    let (app, _dir) = lockout_app(3, 600).await;
     for _ in 0..2 {
         let client = app.client();
         let mut html = password_page(&app, &client, ALICE).await;
@@ -368,13 +362,7 @@ async fn a_success_resets_the_count_of_wrong_passwords() {
 #[tokio::test]
 async fn the_same_wrong_password_counts_once_and_a_failure_after_a_lockout_locks_again() {
     use crate::signin_helpers::{page, submit};
-    let (app, _dir) = Fixture::builtin()
-        .tenant(
-            "lockout",
-            toml::Value::Table("threshold = 3\ndurationSeconds = 60".parse().unwrap()),
-        )
-        .spawn()
-        .await;
+    let (app, _dir) = lockout_app(3, 60).await;
     let client = app.client();
     let mut html = password_page(&app, &client, ALICE).await;
     let attempt = |html: String, passwd: &'static str, expected: &'static str| {
@@ -494,4 +482,13 @@ async fn an_oversized_token_request_body_gets_an_entra_error_and_the_server_keep
     );
     let ok = app.daemon_token().await;
     assert_eq!(ok.status, 200, "{}", ok.body);
+}
+
+/// The built-in tenant with smart lockout at `threshold` wrong passwords for `secs` seconds.
+async fn lockout_app(threshold: u32, secs: u32) -> (TestApp, tempfile::TempDir) {
+    let lockout = format!("threshold = {threshold}\ndurationSeconds = {secs}");
+    Fixture::builtin()
+        .tenant("lockout", toml::Value::Table(lockout.parse().unwrap()))
+        .spawn()
+        .await
 }

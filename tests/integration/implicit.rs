@@ -36,17 +36,22 @@ async fn implicit_app() -> (TestApp, tempfile::TempDir) {
         .await
 }
 
-/// alice signs in with `response_type`; the fragment's parameters.
-async fn implicit(app: &TestApp, response_type: &str) -> std::collections::HashMap<String, String> {
-    let params = with(
+/// The BFF's request for `response_type` and `scope`.
+fn request(response_type: &str, scope: &str) -> Vec<(String, String)> {
+    with(
         with(
             code_request(BFF, BFF_REDIRECT),
             "response_type",
             response_type,
         ),
         "scope",
-        &format!("openid {API_SCOPE}"),
-    );
+        scope,
+    )
+}
+
+/// alice signs in with `response_type`; the fragment's parameters.
+async fn implicit(app: &TestApp, response_type: &str) -> std::collections::HashMap<String, String> {
+    let params = request(response_type, &format!("openid {API_SCOPE}"));
     let res = sign_in(app, &app.client(), &params, ALICE, PASSWORD).await;
     let loc = location(&res);
     assert!(
@@ -176,15 +181,7 @@ async fn an_id_token_without_the_openid_scope_gets_aadsts70005() {
     let (app, _dir) = id_token_app().await;
     let client = app.client();
     for response_type in ["id_token", "code id_token"] {
-        let params = with(
-            with(
-                code_request(BFF, BFF_REDIRECT),
-                "response_type",
-                response_type,
-            ),
-            "scope",
-            "profile User.Read",
-        );
+        let params = request(response_type, "profile User.Read");
         let p = reply_params(&location(
             &get(&client, &authorize_url(&app.https, &params)).await,
         ));
@@ -198,15 +195,7 @@ async fn an_implicit_access_token_for_scopes_not_consented_yet_is_asked_on_the_c
     let (app, _dir) = implicit_app().await;
     let client = app.client();
     // Mail.Read is not pre-authorized for bff: the sign-in asks alice, then the token holds it.
-    let params = with(
-        with(
-            code_request(BFF, BFF_REDIRECT),
-            "response_type",
-            "id_token token",
-        ),
-        "scope",
-        "openid Mail.Read",
-    );
+    let params = request("id_token token", "openid Mail.Read");
     let html = page(get(&client, &authorize_url(&app.https, &params)).await).await;
     assert!(
         html.contains("name=\"loginfmt\""),

@@ -492,3 +492,11 @@ fn cbor_bytes(out: &mut Vec<u8>, b: &[u8]) {
     }
     out.extend_from_slice(b);
 }
+
+/// The built-in tenant with "Stay signed in?" asked after the BFF's sign-ins.
+pub async fn stay_signed_in_app() -> (TestApp, tempfile::TempDir) {
+    crate::fixture_builder::Fixture::builtin()
+        .app("bff", "mock.staySignedInPrompt", true)
+        .spawn()
+        .await
+}

@@ -1,7 +1,6 @@
 //! Part 2: the SSO session at the identity provider: silent sign-in, prompt, max_age, account
 //! picker, "Stay signed in?".
 
-use crate::fixture_builder::Fixture;
 use crate::helpers::*;
 use crate::signin_helpers::*;
 
@@ -196,10 +195,7 @@ async fn prompt_select_account_shows_the_account_picker() {
 
 #[tokio::test]
 async fn stay_signed_in_yes_makes_the_session_cookie_persistent() {
-    let (app, _dir) = Fixture::builtin()
-        .app("bff", "mock.staySignedInPrompt", true)
-        .spawn()
-        .await;
+    let (app, _dir) = stay_signed_in_app().await;
     let client = app.client();
     let res = sign_in_to_bff(&app, &client, ALICE).await;
     let kmsi = page(res).await;
@@ -226,10 +222,7 @@ async fn stay_signed_in_yes_makes_the_session_cookie_persistent() {
 
 #[tokio::test]
 async fn stay_signed_in_no_keeps_a_browser_session_cookie() {
-    let (app, _dir) = Fixture::builtin()
-        .app("bff", "mock.staySignedInPrompt", true)
-        .spawn()
-        .await;
+    let (app, _dir) = stay_signed_in_app().await;
     let client = app.client();
     let res = sign_in_to_bff(&app, &client, ALICE).await;
     let kmsi = page(res).await;
@@ -266,10 +259,7 @@ async fn sso_keeps_the_mfa_of_the_session_for_apps_that_need_it() {
 
 #[tokio::test]
 async fn a_later_sign_in_replaces_an_earlier_persistent_session_in_the_browser() {
-    let (app, _dir) = Fixture::builtin()
-        .app("bff", "mock.staySignedInPrompt", true)
-        .spawn()
-        .await;
+    let (app, _dir) = stay_signed_in_app().await;
     let client = app.client();
     // 1. alice stays signed in (ESTSAUTHPERSISTENT).
     let kmsi = page(sign_in_to_bff(&app, &client, ALICE).await).await;
