@@ -1,7 +1,8 @@
 //! The reference resource API (`entra-mock api`, the `api` app; steps 14-16 and 30-33 of the
 //! seed flow): `GET/POST /tasks`, tasks kept per user `oid` (or per calling app), behind bearer
-//! JWTs checked by [`super::validate`]; `POST /tasks/admin` needs MFA and answers a token without
-//! it with Entra's claims challenge. CORS for the SPA's origin only. It uses nothing but what
+//! JWTs checked by [`super::validate`]; `POST /tasks/admin` needs the Conditional Access
+//! authentication context `c1` (step-up: entra-mock asks for MFA) and answers a token without it
+//! with Entra's claims challenge. CORS for the SPA's origin only. It uses nothing but what
 //! Entra offers, so it runs unchanged against a real tenant given its authority and client id.
 
 use std::collections::HashMap;
@@ -15,11 +16,16 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::validate::{has_mfa, mfa_claims_challenge, require_any, Validator, ValidatorConfig};
+use super::validate::{
+    auth_context_challenge, has_auth_context, require_any, Validator, ValidatorConfig,
+};
 
 /// The scope and the app role that grant access.
 const SCOPE: &str = "access_as_user";
 const ROLE: &str = "Tasks.ReadWrite.All";
+/// The authentication context the admin call needs (a tenant's Conditional Access names its
+/// contexts `c1` to `c99`; against a real tenant, a policy requiring MFA targets `c1`).
+const ADMIN_CONTEXT: &str = "c1";
 
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
@@ -55,6 +61,10 @@ struct NewTask {
 
 struct ApiState {
     validator: Validator,
+    /// `realm` and `authorization_uri` of the claims challenge: the tenant and its authorize
+    /// endpoint.
+    realm: String,
+    authorization_uri: String,
     spa_origin: String,
     tasks: Mutex<HashMap<String, Vec<Task>>>,
 }
@@ -79,6 +89,12 @@ pub fn start(args: &ApiArgs, ca_pem: Option<&str>) -> anyhow::Result<RunningApi>
     );
     let state = web::Data::new(ApiState {
         validator: Validator::new(config, http.build()?),
+        realm: args.authority.tenant_id.clone(),
+        authorization_uri: format!(
+            "{}/{}/oauth2/v2.0/authorize",
+            args.authority.host.trim_end_matches('/'),
+            args.authority.tenant_id
+        ),
         spa_origin: args.spa_origin.clone(),
         tasks: Mutex::new(HashMap::new()),
     });
@@ -224,13 +240,18 @@ async fn create(
     cors(&state, &req, res)
 }
 
-/// Needs MFA: a token without `mfa` in `amr` gets Entra's claims challenge.
+/// Needs the authentication context `c1`: a token without it in `acrs` gets Entra's claims
+/// challenge (the developer guide to authentication context: the API checks `acrs`, not `amr`,
+/// which v2.0 access tokens do not carry).
 async fn admin(state: web::Data<ApiState>, req: HttpRequest) -> HttpResponse {
     let res = match caller(&state, &req).await {
         Err(refused) => refused,
-        Ok(claims) if !has_mfa(&claims) => refuse(401, mfa_claims_challenge()),
+        Ok(claims) if !has_auth_context(&claims, ADMIN_CONTEXT) => refuse(
+            401,
+            auth_context_challenge(&state.realm, &state.authorization_uri, ADMIN_CONTEXT),
+        ),
         Ok(claims) => {
-            HttpResponse::Ok().json(serde_json::json!({"admin": true, "amr": claims["amr"]}))
+            HttpResponse::Ok().json(serde_json::json!({"admin": true, "acrs": claims["acrs"]}))
         }
     };
     cors(&state, &req, res)

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::OnceCell;
 
-use crate::directory::{Application, Platform, User};
+use crate::directory::{Application, ClientType, Platform, User};
 use crate::error::{Error, Result};
 use crate::keys::{generate, KeyState, SigningKey};
 use crate::oauth::claims::{self, AccessTokenInput, AuthMethod, IdTokenInput, Subject, UserGrant};
@@ -111,6 +111,22 @@ async fn unpublished_key(now: i64) -> Result<&'static SigningKey> {
         .map_err(Error::Internal)
 }
 
+/// How the token endpoint would have seen the client authenticate: a public client sends no
+/// credential (`azpacr`/`appidacr` `0`), a confidential one its secret (`1`), or its certificate
+/// (`2`) when it has no secret
+/// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>).
+fn minted_client_auth(app: &Application) -> AuthMethod {
+    match app.client_type {
+        ClientType::Public => AuthMethod::None,
+        ClientType::Confidential
+            if app.secret_digests.is_empty() && !app.certificates.is_empty() =>
+        {
+            AuthMethod::Certificate
+        }
+        ClientType::Confidential => AuthMethod::Secret,
+    }
+}
+
 pub async fn mint(state: &AppState, req: MintRequest, base_url: &str, now: i64) -> Result<Minted> {
     let directory = &state.directory();
     let app = directory
@@ -140,6 +156,7 @@ pub async fn mint(state: &AppState, req: MintRequest, base_url: &str, now: i64) 
         return Err(refuse("'missing-scope' applies to access tokens."));
     }
     let keys = state.keys.snapshot();
+    let client_auth = minted_client_auth(&app);
     let token = match (req.token_type, &user) {
         (TokenType::Id, None) => return Err(refuse("an ID token needs a 'user'.")),
         (TokenType::Id, Some(user)) => claims::mint_id_token(
@@ -172,7 +189,7 @@ pub async fn mint(state: &AppState, req: MintRequest, base_url: &str, now: i64) 
                     directory,
                     tid: &user.tenant_id,
                     client: &app,
-                    client_auth: AuthMethod::Secret,
+                    client_auth,
                     target: &s.target,
                     subject: Subject::User(UserGrant {
                         user,
@@ -200,7 +217,7 @@ pub async fn mint(state: &AppState, req: MintRequest, base_url: &str, now: i64) 
                     directory,
                     tid: &app.tenant_id,
                     client: &app,
-                    client_auth: AuthMethod::Secret,
+                    client_auth,
                     target: &target,
                     subject: Subject::App { roles },
                     now,

@@ -259,3 +259,36 @@ async fn signin_without_pages_returns_a_code_that_redeems_with_pkce_and_the_meth
         .await;
     assert_eq!(status, 404);
 }
+
+/// `azpacr` says how the client authenticated: `0` for a public client (no credential), `1` a
+/// secret, `2` a certificate; a minted token says what the token endpoint would.
+#[tokio::test]
+async fn a_minted_token_names_the_credential_its_client_would_have_used() {
+    let (app, _dir) = crate::fixture_builder::Fixture::builtin()
+        .app("api", "accessTokenAcceptedVersion", 1)
+        .spawn()
+        .await;
+    for (client, acr) in [(SPA, "0"), (BFF, "1")] {
+        let v2 = mint(
+            &app,
+            json!({"type": "access", "client_id": client, "user": ALICE}),
+        )
+        .await;
+        assert_eq!(v2["claims"]["appidacr"], acr, "{client}: Graph is v1.0");
+        let v1 = mint(
+            &app,
+            json!({"type": "access", "client_id": client, "user": ALICE, "scope": API_SCOPE}),
+        )
+        .await;
+        assert_eq!(v1["claims"]["appidacr"], acr, "{client}");
+    }
+    let default_app = TestApp::spawn().await;
+    for (client, acr) in [(SPA, "0"), (BFF, "1")] {
+        let v2 = mint(
+            &default_app,
+            json!({"type": "access", "client_id": client, "user": ALICE, "scope": API_SCOPE}),
+        )
+        .await;
+        assert_eq!(v2["claims"]["azpacr"], acr, "{client}");
+    }
+}

@@ -1,5 +1,5 @@
 //! The reference resource API (`entra-mock api`, issue 10 item 3) on port 0 against a real
-//! entra-mock: tasks per user, RFC 6750 refusals, the MFA claims challenge, CORS for the SPA only.
+//! entra-mock: tasks per user, RFC 6750 refusals, the authentication context's claims challenge, CORS for the SPA only.
 
 use entra_mock::clients::api::{self, ApiArgs};
 use reqwest::Method;
@@ -126,13 +126,14 @@ async fn the_api_keeps_tasks_per_user_and_refuses_as_rfc_6750_says() {
 }
 
 #[tokio::test]
-async fn admin_calls_need_mfa_and_get_entras_claims_challenge_without_it() {
+async fn admin_calls_need_the_authentication_context_and_get_entras_claims_challenge_without_it() {
     let app = TestApp::spawn().await;
     let base = start_api(&app);
     let http = reqwest::Client::new();
+    // MFA alone is not the context: a v2.0 access token carries no `amr` at all in Entra.
     let res = http
         .post(format!("{base}/tasks/admin"))
-        .bearer_auth(token(&app, alice(&["pwd"])).await)
+        .bearer_auth(token(&app, alice(&["pwd", "otp", "mfa"])).await)
         .send()
         .await
         .unwrap();
@@ -141,7 +142,13 @@ async fn admin_calls_need_mfa_and_get_entras_claims_challenge_without_it() {
         .to_str()
         .unwrap()
         .to_string();
-    assert!(www.contains("error=\"insufficient_claims\""), "{www}");
+    let authorize = format!("{}/{TENANT}/oauth2/v2.0/authorize", app.https);
+    assert!(
+        www.starts_with(&format!(
+            "Bearer realm=\"{TENANT}\", authorization_uri=\"{authorize}\", error=\"insufficient_claims\""
+        )),
+        "{www}"
+    );
     let b64 = www.split("claims=\"").nth(1).unwrap().trim_end_matches('"');
     use base64::Engine;
     let claims: Value = serde_json::from_slice(
@@ -150,18 +157,35 @@ async fn admin_calls_need_mfa_and_get_entras_claims_challenge_without_it() {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(claims["access_token"]["amr"]["values"], json!(["mfa"]));
+    assert_eq!(
+        claims,
+        json!({"access_token": {"acrs": {"essential": true, "value": "c1"}}})
+    );
 
+    let mut other_context = alice(&["pwd"]);
+    other_context["claims"] = json!({"acrs": ["c2"]});
     let res = http
         .post(format!("{base}/tasks/admin"))
-        .bearer_auth(token(&app, alice(&["pwd", "otp", "mfa"])).await)
+        .bearer_auth(token(&app, other_context).await)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+
+    let mut stepped_up = alice(&["pwd", "otp", "mfa"]);
+    stepped_up["claims"] = json!({"acrs": ["c1"]});
+    let res = http
+        .post(format!("{base}/tasks/admin"))
+        .bearer_auth(token(&app, stepped_up).await)
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body, json!({"admin": true, "acrs": ["c1"]}));
     crate::conformance::covered(
         &["api-claims-challenge"],
-        "reference_api::admin_calls_need_mfa_and_get_entras_claims_challenge_without_it",
+        "reference_api::admin_calls_need_the_authentication_context_and_get_entras_claims_challenge_without_it",
     );
 }
 

@@ -355,7 +355,7 @@ async fn a_claims_challenge_from_the_api_makes_the_bff_sign_in_again_with_mfa() 
     let res = get(&client, &format!("{}{login}", bff.base)).await;
     let authorize = location(&res);
     let claims: Value = serde_json::from_str(&reply_params(&authorize)["claims"]).unwrap();
-    assert_eq!(claims["access_token"]["amr"]["values"], json!(["mfa"]));
+    assert_eq!(claims["access_token"]["acrs"]["value"], "c1");
     // Entra asks for the second factor (the SSO session has only a password).
     let mut html = page(get(&client, &authorize).await).await;
     if html.contains("name=\"passwd\"") {
@@ -368,7 +368,7 @@ async fn a_claims_challenge_from_the_api_makes_the_bff_sign_in_again_with_mfa() 
     let callback = location(&res);
     let res = get(&client, &callback).await;
     let second = set_cookie(&res, "bff-session");
-    assert_eq!(continues_to(res).await, "/protected");
+    assert_eq!(continues_to(res).await, "/protected?notice=stepped-up");
     assert!(
         !second.contains(&first),
         "a new session after a new sign-in"

@@ -287,7 +287,12 @@ async fn protected(
                 .unwrap_or(session);
             let notice = match q.notice.as_deref() {
                 Some("added") => "Task added.",
-                Some("admin") => "The admin call succeeded: this session has MFA.",
+                Some("admin") => {
+                    "The admin call succeeded: this session meets the authentication context c1."
+                }
+                Some("stepped-up") => {
+                    "Signed in again for the authentication context the API asked for: try the admin call again."
+                }
                 _ => "",
             };
             let page = ProtectedPage {
@@ -455,8 +460,9 @@ async fn add_task(bff: web::Data<BffState>, req: HttpRequest, body: web::Bytes) 
     }
 }
 
-/// The MFA-protected call: a claims challenge sends the browser to sign in again with that
-/// `claims` value (a form post is redirected; a `fetch` gets 401 and the URL to go to).
+/// The call that needs the authentication context `c1` (step-up): a claims challenge sends the
+/// browser to sign in again with that `claims` value (a form post is redirected, and comes back
+/// to try again; a `fetch` gets 401 and the URL to go to).
 async fn admin(bff: web::Data<BffState>, req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let (fields, is_form) = fields(&req, &body);
     let result = async {
@@ -471,7 +477,7 @@ async fn admin(bff: web::Data<BffState>, req: HttpRequest, body: web::Bytes) -> 
                     "/auth/login?{}",
                     url::form_urlencoded::Serializer::new(String::new())
                         .append_pair("claims", claims)
-                        .append_pair("return_to", "/protected")
+                        .append_pair("return_to", "/protected?notice=stepped-up")
                         .finish()
                 );
                 if is_form {
