@@ -54,12 +54,22 @@ impl Resource {
     }
 }
 
+/// How a request wrote a resource scope: a bare value (a Graph scope, `User.Read`) or
+/// `{prefix}/{value}`. Entra answers each scope in the form it was asked in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Written {
+    Bare,
+    Prefixed,
+}
+
 /// One resource scope: `{prefix}/{value}` as the client named it, resolved.
 #[derive(Debug, Clone)]
 pub struct ResourceScope {
     pub resource: Resource,
-    /// The resource as the request named it (App ID URI, client id, Graph's URL).
+    /// The resource as the request named it (App ID URI, client id, Graph's URL); Graph's URL
+    /// for a bare value.
     pub prefix: String,
+    pub written: Written,
     /// `.default`, or the value as the resource registered it (case normalised).
     pub value: String,
 }
@@ -116,9 +126,9 @@ pub fn parse(directory: &Directory, scope: &str) -> Result<Scopes> {
 }
 
 fn resource_scope(directory: &Directory, s: &str) -> Result<ResourceScope> {
-    let (prefix, value) = match s.rsplit_once('/') {
-        Some((p, v)) if !p.is_empty() => (p, v),
-        _ => ("https://graph.microsoft.com", s),
+    let (prefix, value, written) = match s.rsplit_once('/') {
+        Some((p, v)) if !p.is_empty() => (p, v, Written::Prefixed),
+        _ => ("https://graph.microsoft.com", s, Written::Bare),
     };
     if value.is_empty() {
         return Err(Error::InvalidScope(s.to_string()));
@@ -137,6 +147,7 @@ fn resource_scope(directory: &Directory, s: &str) -> Result<ResourceScope> {
     Ok(ResourceScope {
         resource,
         prefix: prefix.to_string(),
+        written,
         value,
     })
 }

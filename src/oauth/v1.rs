@@ -72,11 +72,13 @@ impl std::fmt::Debug for V1TokenResponse {
 
 impl V1TokenResponse {
     /// The v1 form of a response minted at `now` for `resource`. v1 lists granted permissions as
-    /// bare values (`access_as_user`), not as v2 scope URIs.
+    /// bare values (`access_as_user`), not as v2 scope URIs, and not the `.default` a v1
+    /// request stands for.
     pub fn new(r: TokenResponse, resource: Option<&str>, now: i64) -> Self {
         let scope = r.scope.map(|s| {
             s.split_whitespace()
                 .map(|v| v.rsplit_once('/').map_or(v, |(_, value)| value))
+                .filter(|v| *v != ".default")
                 .collect::<Vec<_>>()
                 .join(" ")
         });

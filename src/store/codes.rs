@@ -3,6 +3,7 @@
 //! that stores what the code is exchanged for ([`Store::redeem_code`]): a refused request leaves
 //! the code usable, and of concurrent redemptions exactly one wins.
 
+use super::consents::{consent_grants_column, parse_grants, Grant};
 use super::directory::{UserRow, USER_COLUMNS};
 use super::refresh::{bind_new, RefreshGrant, NEW_COLUMNS, NEW_VALUES};
 use super::{Store, Tx};
@@ -82,6 +83,7 @@ struct CodeUserRow {
     code: CodeRow,
     #[sqlx(flatten)]
     user: UserRow,
+    consent_grants: Option<String>,
 }
 
 /// A stored value that does not parse: an error, never a default.
@@ -145,18 +147,22 @@ impl Store {
     pub async fn find_fresh_code_with_user(
         &self,
         code: &str,
-    ) -> sqlx::Result<Option<(AuthCode, User)>> {
+    ) -> sqlx::Result<Option<(AuthCode, User, Vec<Grant>)>> {
         // The two tables share no column name, so the columns need no table prefix.
         let row: Option<CodeUserRow> = sqlx::query_as(sql_once!(
-            "SELECT {COLUMNS}, {USER_COLUMNS} FROM auth_codes
+            "SELECT {COLUMNS}, {USER_COLUMNS}, {} FROM auth_codes
              JOIN users ON users.oid = auth_codes.user_oid
-             WHERE code_sha256 = ? AND consumed_at IS NULL"
+             WHERE code_sha256 = ? AND consumed_at IS NULL",
+            consent_grants_column!("auth_codes")
         ))
         .bind(sha256(code.as_bytes()))
         .fetch_optional(&mut *self.read().await?)
         .await?;
-        row.map(|r| Ok((r.code.try_into()?, r.user.try_into()?)))
-            .transpose()
+        row.map(|r| {
+            let grants = parse_grants(r.consent_grants.as_deref())?;
+            Ok((r.code.try_into()?, r.user.try_into()?, grants))
+        })
+        .transpose()
     }
 
     /// Reads a code without consuming it.

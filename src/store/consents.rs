@@ -15,6 +15,41 @@ pub struct Grant {
     pub scope: String,
 }
 
+/// A column of the consent grants `{table}.client_id` holds for `{table}.user_oid` (the user's
+/// own and the tenant-wide ones), `resource/scope` pairs separated by spaces: read in the query
+/// that reads a code or a refresh token, so a token costs no query of its own for them.
+macro_rules! consent_grants_column {
+    ($table:literal) => {
+        concat!(
+            "(SELECT group_concat(resource_client_id || '/' || scope, ' ') FROM consent_grants
+              WHERE consent_grants.client_id = ",
+            $table,
+            ".client_id
+              AND consent_grants.principal IN (",
+            $table,
+            ".user_oid, '*')) AS consent_grants"
+        )
+    };
+}
+pub(crate) use consent_grants_column;
+
+/// The grants of a [`consent_grants_column`].
+pub(crate) fn parse_grants(column: Option<&str>) -> sqlx::Result<Vec<Grant>> {
+    column
+        .unwrap_or("")
+        .split_whitespace()
+        .map(|pair| {
+            let (resource, scope) = pair.split_once('/').ok_or_else(|| {
+                sqlx::Error::Decode(format!("stored consent grant does not parse: {pair:?}").into())
+            })?;
+            Ok(Grant {
+                resource_client_id: resource.to_string(),
+                scope: scope.to_string(),
+            })
+        })
+        .collect()
+}
+
 impl Store {
     /// The scopes `client_id` holds for `user_oid`: the user's own grants and the tenant-wide ones.
     pub async fn consent_grants(

@@ -8,6 +8,7 @@ use sqlx::query::Query;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Sqlite, SqliteConnection};
 
+use super::consents::{consent_grants_column, parse_grants, Grant};
 use super::directory::{UserRow, USER_COLUMNS};
 use super::{Store, Tx};
 use crate::amr::{amr_json, parse_amr_json, Amr};
@@ -76,6 +77,7 @@ struct RefreshUserRow {
     refresh: RefreshRow,
     #[sqlx(flatten)]
     user: UserRow,
+    consent_grants: Option<String>,
 }
 
 impl TryFrom<RefreshRow> for RefreshGrant {
@@ -151,17 +153,21 @@ impl Store {
     pub async fn find_refresh_with_user(
         &self,
         token: &str,
-    ) -> sqlx::Result<Option<(RefreshGrant, User)>> {
+    ) -> sqlx::Result<Option<(RefreshGrant, User, Vec<Grant>)>> {
         // The two tables share no column name, so the columns need no table prefix.
         let row: Option<RefreshUserRow> = sqlx::query_as(sql_once!(
-            "SELECT {COLUMNS}, {USER_COLUMNS} FROM refresh_tokens
-             JOIN users ON users.oid = refresh_tokens.user_oid WHERE token_sha256 = ?"
+            "SELECT {COLUMNS}, {USER_COLUMNS}, {} FROM refresh_tokens
+             JOIN users ON users.oid = refresh_tokens.user_oid WHERE token_sha256 = ?",
+            consent_grants_column!("refresh_tokens")
         ))
         .bind(sha256(token.as_bytes()))
         .fetch_optional(&mut *self.read().await?)
         .await?;
-        row.map(|r| Ok((r.refresh.try_into()?, r.user.try_into()?)))
-            .transpose()
+        row.map(|r| {
+            let grants = parse_grants(r.consent_grants.as_deref())?;
+            Ok((r.refresh.try_into()?, r.user.try_into()?, grants))
+        })
+        .transpose()
     }
 
     /// The grant of a refresh token, without using it.

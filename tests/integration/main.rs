@@ -36,6 +36,7 @@ mod managed_identity;
 mod reference_api;
 mod reference_bff;
 mod reference_spa;
+mod scopes_answered;
 mod signin;
 mod signin_hints;
 mod signin_mfa;

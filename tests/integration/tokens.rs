@@ -453,7 +453,13 @@ async fn openid_scopes_alone_give_a_graph_token_usable_at_userinfo() {
     // Signed over the hashed nonce, as entra-mock's own Graph endpoints check it.
     let signed = entra_mock::keys::graph_signed_form(a.str("access_token")).unwrap();
     app.validate(&signed, false, graph).await;
-    assert_eq!(at["scp"], "User.Read profile openid email");
+    // Every Graph scope consented for bff (alice's own grant of Calendars.Read, in the built-in
+    // tenant) besides User.Read; the answer's `scope` bare and sorted, as Entra's.
+    assert_eq!(at["scp"], "User.Read Calendars.Read profile openid email");
+    assert_eq!(
+        a.body["scope"],
+        "Calendars.Read email openid profile User.Read"
+    );
     let (_, id) = jwt_parts(a.str("id_token"));
 
     let info = app.userinfo(a.str("access_token")).await;

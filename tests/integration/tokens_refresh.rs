@@ -52,7 +52,9 @@ async fn refresh_can_narrow_to_openid_and_switch_to_graph_and_back() {
     assert_eq!(graph.status, 200, "{}", graph.body);
     let (_, at) = jwt_parts(graph.str("access_token"));
     assert_eq!(at["aud"], "00000003-0000-0000-c000-000000000000");
-    assert_eq!(at["scp"], "User.Read openid");
+    // Alice's own grant of Calendars.Read to bff comes along (all consented scopes).
+    assert_eq!(at["scp"], "User.Read Calendars.Read openid");
+    assert_eq!(graph.body["scope"], "Calendars.Read openid User.Read");
 
     let api = app
         .refresh_bff(

@@ -29,7 +29,7 @@ async fn v1_code(app: &TestApp, client: &reqwest::Client, resource: &str) -> Str
     code_of(&res)
 }
 
-async fn v1_token(app: &TestApp, form: &[(&str, &str)]) -> Answer {
+pub async fn v1_token(app: &TestApp, form: &[(&str, &str)]) -> Answer {
     let res = app
         .client()
         .post(format!("{}/{TENANT}/oauth2/token", app.https))

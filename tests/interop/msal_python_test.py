@@ -189,6 +189,35 @@ def test_auth_code_flow_for_alice_then_forced_silent_refresh(server):
 
 
 
+def token_requests(server):
+    """The ids of bff's requests to the token endpoint in the request log."""
+    r = server.http().get(f"{server.url}/_mock/requests", params={"endpoint": "token", "client_id": BFF})
+    assert r.status_code == 200, r.text
+    return [e["id"] for e in r.json()["requests"]]
+
+
+@pytest.mark.parametrize(
+    "scope",
+    ["https://graph.microsoft.com/User.Read", f"api://{API}/.default", API_SCOPE],
+)
+def test_msal_answers_silent_calls_from_its_cache_after_an_auth_code_sign_in(server, scope):
+    """MSAL finds a cached access token by the response's `scope`: Entra names each scope as the
+    request did (a URL prefix stays, `.default` is echoed), so the next calls need no request."""
+    app = confidential_app(server, BFF, BFF_SECRET)
+    flow = app.initiate_auth_code_flow(scopes=[scope], redirect_uri=BFF_REDIRECT)
+    result = app.acquire_token_by_auth_code_flow(flow, sign_in(server.http(), flow["auth_uri"]))
+    assert "access_token" in result, result
+    account = app.get_accounts(username=ALICE)[0]
+    before = token_requests(server)
+
+    for _ in range(2):
+        again = app.acquire_token_silent([scope], account=account)
+        assert again and again["access_token"] == result["access_token"], again
+        assert again["token_source"] == "cache", again
+    assert token_requests(server) == before, "no new POST to the token endpoint"
+
+
+
 def test_mfa_required_preset_surfaces_as_a_claims_challenge_and_an_mfa_sign_in_answers_it(server):
     """Conditional Access demanding MFA, rehearsed with `POST /_mock/faults {"preset": "mfa-required"}`:
     MSAL's silent refresh returns Entra's claims challenge; an interactive sign-in with

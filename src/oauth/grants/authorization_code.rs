@@ -51,10 +51,10 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     let family_id = family_of(code);
     // The usual case in one query; the others (unknown, replayed, user gone) are told apart by
     // a second one.
-    let (c, user) = match store.find_fresh_code_with_user(code).await? {
-        Some((c, user)) => (c, Some(user)),
+    let (c, user, grants) = match store.find_fresh_code_with_user(code).await? {
+        Some((c, user, grants)) => (c, Some(user), grants),
         None => match store.find_code(code).await? {
-            CodeLookup::Fresh(c) => (c, None),
+            CodeLookup::Fresh(c) => (c, None, Vec::new()),
             CodeLookup::Consumed(_) => return Err(replayed(env, code, &family_id).await),
             CodeLookup::Unknown => return Err(Error::MalformedGrant),
         },
@@ -81,7 +81,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         (Endpoint::V2, asked) => redemption_scope(&c.scope, asked.as_deref()),
         (Endpoint::V1, None) => c.scope.clone(),
     };
-    let scopes = env.user_scopes(&user, &scope).await?;
+    let scopes = env.scopes_with(&grants, &scope)?;
     let refresh = scopes.oidc.offline_access;
     let auth = Authentication {
         session_id: Some(c.session_id.clone()),

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::amr::Amr;
 use crate::directory::{ResolvedTenant, User};
 use crate::error::{Error, Result};
-use crate::oauth::claims::{self, AccessTokenInput, IdTokenInput, Subject, Target, UserGrant};
+use crate::oauth::claims::{self, AccessTokenInput, IdTokenInput, Subject, UserGrant};
 use crate::oauth::client_auth::AuthenticatedClient;
 use crate::oauth::client_info::ClientInfo;
 use crate::oauth::lifetimes::SPA_REFRESH_LIFETIME_SECS;
@@ -45,6 +45,12 @@ pub struct Env<'a> {
 }
 
 impl Env<'_> {
+    /// The scopes of a delegated request with the consent grants read with the code or refresh
+    /// token (`scopes::delegated_with`).
+    pub fn scopes_with(&self, grants: &[scopes::Grant], scope: &str) -> Result<scopes::Delegated> {
+        scopes::delegated_with(&self.state.directory(), &self.client.app, grants, scope)
+    }
+
     /// The scopes of a delegated request for `user`, with the user's own consent grants
     /// (`scopes::delegated_for`).
     pub async fn user_scopes(&self, user: &User, scope: &str) -> Result<scopes::Delegated> {
@@ -357,8 +363,8 @@ impl std::fmt::Debug for TokenResponse {
     }
 }
 
-/// The scope string stored with a refresh token: the granted scopes plus the OpenID ones, so a
-/// refresh without `scope` gets the same tokens again.
+/// The scope string stored with a refresh token: the OpenID scopes and the resource scopes as
+/// the request named them, so a refresh without `scope` gets the same tokens again.
 fn auth_scope_string(scopes: &scopes::Delegated) -> String {
     let mut parts: Vec<&str> = Vec::new();
     if scopes.oidc.openid {
@@ -373,12 +379,6 @@ fn auth_scope_string(scopes: &scopes::Delegated) -> String {
     if scopes.oidc.offline_access {
         parts.push("offline_access");
     }
-    let mut s = parts.join(" ");
-    if let Target::Api { .. } = scopes.target {
-        if !s.is_empty() {
-            s.push(' ');
-        }
-        s.push_str(&scopes.granted);
-    }
-    s
+    parts.extend(scopes.asked.iter().map(String::as_str));
+    parts.join(" ")
 }

@@ -37,14 +37,15 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         RefreshReuse::Detect => Use::SingleUse,
     };
     // The usual case in one query; a token whose user is gone is read alone.
-    let (g, user) = match store.find_refresh_with_user(token).await? {
-        Some((g, user)) => (g, Some(user)),
+    let (g, user, grants) = match store.find_refresh_with_user(token).await? {
+        Some((g, user, grants)) => (g, Some(user), grants),
         None => (
             store
                 .find_refresh(token)
                 .await?
                 .ok_or(Error::MalformedGrant)?,
             None,
+            Vec::new(),
         ),
     };
     if let Some(revoked_at) = g.revoked_at {
@@ -85,7 +86,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     let user = user.ok_or(Error::InvalidGrant("The user no longer exists."))?;
     check_not_revoked(&user, g.family_created_at)?;
     let scope = req.scope.as_deref().unwrap_or(&g.scope);
-    let mut scopes = env.user_scopes(&user, scope).await?;
+    let mut scopes = env.scopes_with(&grants, scope)?;
     // The chain goes on: a refresh always returns a new refresh token.
     scopes.oidc.offline_access = true;
     // A claims challenge asking for MFA (a CAE or Conditional Access challenge the client passes

@@ -8,7 +8,7 @@ use crate::directory::{Application, Directory};
 use crate::error::{Error, Result};
 use crate::oauth::claims::Target;
 pub use crate::oauth::scope::OidcScopes;
-use crate::oauth::scope::{self, find_resource, Resource};
+use crate::oauth::scope::{self, find_resource, Resource, ResourceScope, Written};
 pub use crate::store::consents::Grant;
 use crate::store::Store;
 
@@ -20,19 +20,20 @@ const GRAPH_USER_READ: &str = "User.Read";
 pub struct Delegated {
     pub oidc: OidcScopes,
     pub target: Target,
-    /// `scp` values.
+    /// `scp` values: every scope consented for the client on the resource, bare.
     pub values: Vec<String>,
-    /// The response's `scope`: the granted resource scopes as the client named them.
+    /// The response's `scope` ([`answered_scope`]).
     pub granted: String,
+    /// The resource scopes as the request named them: what a refresh token stands for.
+    pub asked: Vec<String>,
 }
 
 /// Microsoft Graph's application id: the resource of Graph scopes in consent grants.
 pub const GRAPH_APP_ID: &str = "00000003-0000-0000-c000-000000000000";
 
-/// [`delegated`] for a user: what the client is pre-authorized or admin-consented for, and what
-/// this user consented to (`store::consents`). The store is asked only when the directory's
-/// tenant-wide consent does not cover the request, so a pre-authorized client's grants cost no
-/// query.
+/// [`delegated_with`] for a user, reading what the client holds for them (their own grants and
+/// the tenant-wide ones, `store::consents`). The grants that read a code or a refresh token
+/// get the consent grants in the same query ([`delegated_with`]); the others read them here.
 pub async fn delegated_for(
     store: &Store,
     directory: &Directory,
@@ -40,37 +41,8 @@ pub async fn delegated_for(
     user_oid: &str,
     scope: &str,
 ) -> Result<Delegated> {
-    match delegated(directory, client, scope) {
-        Err(Error::ConsentRequired { .. }) => {
-            let grants = store.consent_grants(&client.client_id, user_oid).await?;
-            if grants.is_empty() {
-                return delegated(directory, client, scope);
-            }
-            delegated(directory, &with_grants(client, &grants), scope)
-        }
-        other => other,
-    }
-}
-
-/// The client as if `grants` were pre-authorized.
-fn with_grants(client: &Application, grants: &[Grant]) -> Application {
-    let mut app = client.clone();
-    for g in grants {
-        if g.resource_client_id == GRAPH_APP_ID {
-            if !app.graph_permissions.delegated.contains(&g.scope) {
-                app.graph_permissions.delegated.push(g.scope.clone());
-            }
-        } else {
-            let values = app
-                .consents
-                .entry(g.resource_client_id.clone())
-                .or_default();
-            if !values.contains(&g.scope) {
-                values.push(g.scope.clone());
-            }
-        }
-    }
-    app
+    let grants = store.consent_grants(&client.client_id, user_oid).await?;
+    delegated_with(directory, client, &grants, scope)
 }
 
 /// The resource scopes of a request a user could consent to, each with the scope string that
@@ -105,7 +77,7 @@ pub async fn unconsented(
     user_oid: &str,
     scope: &str,
 ) -> Result<Vec<(Grant, String)>> {
-    let mut with_user: Option<Application> = None;
+    let mut grants: Option<Vec<Grant>> = None;
     let mut missing = Vec::new();
     for (g, alone) in consentable(directory, scope)? {
         match delegated(directory, client, &alone) {
@@ -113,14 +85,11 @@ pub async fn unconsented(
             Err(Error::ConsentRequired { .. }) => {}
             Err(e) => return Err(e),
         }
-        let app = match &with_user {
-            Some(app) => app,
-            None => {
-                let grants = store.consent_grants(&client.client_id, user_oid).await?;
-                with_user.insert(with_grants(client, &grants))
-            }
+        let grants = match &grants {
+            Some(grants) => grants,
+            None => grants.insert(store.consent_grants(&client.client_id, user_oid).await?),
         };
-        match delegated(directory, app, &alone) {
+        match delegated_with(directory, client, grants, &alone) {
             Ok(_) => {}
             Err(Error::ConsentRequired { .. }) => missing.push((g, alone)),
             Err(e) => return Err(e),
@@ -129,48 +98,86 @@ pub async fn unconsented(
     Ok(missing)
 }
 
-/// Resolves the scopes of a delegated request (authorization code, refresh token).
+/// [`delegated_with`] with the consent the directory holds alone (pre-authorization, the
+/// fixtures' Graph permissions), without any grant of the store.
 pub fn delegated(directory: &Directory, client: &Application, scope: &str) -> Result<Delegated> {
+    delegated_with(directory, client, &[], scope)
+}
+
+/// Resolves the scopes of a delegated request (authorization code, refresh token, ...) with the
+/// client's consent: the directory's (pre-authorization, `mock.graphPermissions`) and `grants`
+/// (the user's own and tenant-wide `oauth2PermissionGrant`s). Every scope asked must be
+/// consented (AADSTS65001); the token then carries every scope consented for the client on
+/// that resource, not only those asked: "access tokens will have all effective scopes" (MSAL.NET
+/// issue 1713, by design; real answers in MicrosoftDocs/azure-docs issue 35639: Calendars.Read
+/// asked, Calendars.ReadWrite and Contacts.Read answered too).
+pub fn delegated_with(
+    directory: &Directory,
+    client: &Application,
+    grants: &[Grant],
+    scope: &str,
+) -> Result<Delegated> {
     let parsed = scope::parse(directory, scope)?;
     let oidc = parsed.oidc;
-    let mut resource: Option<(Resource, String)> = None;
-    let mut asked: Vec<String> = Vec::new();
-    for s in parsed.resource_scopes {
-        match &resource {
-            Some((existing, _)) if existing.id() != s.resource.id() => {
+    let mut first: Option<&ResourceScope> = None;
+    for s in &parsed.resource_scopes {
+        match first {
+            Some(f) if f.resource.id() != s.resource.id() => {
                 return Err(Error::MultipleResources(scope.to_string()))
             }
             Some(_) => {}
-            None => resource = Some((s.resource, s.prefix)),
+            None => first = Some(s),
         }
-        asked.push(s.value);
+    }
+    let resource = first.map_or(Resource::Graph, |f| f.resource.clone());
+    // Graph: every app holds User.Read, and what `mock.graphPermissions` granted.
+    let mut consented: Vec<String> = match &resource {
+        Resource::Graph => std::iter::once(GRAPH_USER_READ)
+            .chain(
+                client
+                    .graph_permissions
+                    .delegated
+                    .iter()
+                    .map(String::as_str),
+            )
+            .map(str::to_string)
+            .collect(),
+        Resource::Api(api) => client
+            .consents
+            .get(&api.client_id)
+            .cloned()
+            .unwrap_or_default(),
+    };
+    for g in grants {
+        if g.resource_client_id == resource.id()
+            && !consented.iter().any(|c| c.eq_ignore_ascii_case(&g.scope))
+        {
+            consented.push(g.scope.clone());
+        }
     }
     let consent_required = || Error::ConsentRequired {
         client_id: client.client_id.clone(),
         name: client.display_name.clone(),
     };
-    match resource {
-        None | Some((Resource::Graph, _)) => {
-            // Graph: every app holds User.Read, and what `mock.graphPermissions` granted.
-            let mut values = vec![GRAPH_USER_READ.to_string()];
-            let granted = &client.graph_permissions.delegated;
-            for v in &asked {
-                if v == ".default" {
-                    for g in granted {
-                        if !values.contains(g) {
-                            values.push(g.clone());
-                        }
-                    }
-                } else if !v.eq_ignore_ascii_case(GRAPH_USER_READ) {
-                    let g = granted
-                        .iter()
-                        .find(|g| g.eq_ignore_ascii_case(v))
-                        .ok_or_else(consent_required)?;
-                    if !values.contains(g) {
-                        values.push(g.clone());
-                    }
-                }
-            }
+    for s in &parsed.resource_scopes {
+        let held = if s.value == ".default" {
+            !consented.is_empty()
+        } else {
+            consented.iter().any(|c| c.eq_ignore_ascii_case(&s.value))
+        };
+        if !held {
+            return Err(consent_required());
+        }
+    }
+    let granted = answered_scope(&parsed.resource_scopes, &consented, oidc, &resource);
+    let asked = parsed
+        .resource_scopes
+        .iter()
+        .map(|s| as_written(s, &s.value))
+        .collect();
+    let mut values = consented;
+    let target = match resource {
+        Resource::Graph => {
             for (on, name) in [
                 (oidc.profile, "profile"),
                 (oidc.openid, "openid"),
@@ -180,53 +187,81 @@ pub fn delegated(directory: &Directory, client: &Application, scope: &str) -> Re
                     values.push(name.to_string());
                 }
             }
-            let granted = values.join(" ");
-            Ok(Delegated {
-                oidc,
-                target: Target::Graph,
-                values,
-                granted,
-            })
+            Target::Graph
         }
-        Some((Resource::Api(api), prefix)) => {
-            let consented = client
-                .consents
-                .get(&api.client_id)
-                .cloned()
-                .unwrap_or_default();
-            let mut values: Vec<String> = Vec::new();
-            for v in asked {
-                if v == ".default" {
-                    if consented.is_empty() {
-                        return Err(consent_required());
-                    }
-                    for c in &consented {
-                        if !values.contains(c) {
-                            values.push(c.clone());
-                        }
-                    }
-                    continue;
-                }
-                if !consented.contains(&v) {
-                    return Err(consent_required());
-                }
-                if !values.contains(&v) {
-                    values.push(v);
-                }
-            }
-            let granted = values
-                .iter()
-                .map(|v| format!("{prefix}/{v}"))
-                .collect::<Vec<_>>()
-                .join(" ");
-            Ok(Delegated {
-                oidc,
-                target: Target::Api { api, named: prefix },
-                values,
-                granted,
-            })
+        Resource::Api(api) => Target::Api {
+            api,
+            named: first.map(|f| f.prefix.clone()).unwrap_or_default(),
+        },
+    };
+    Ok(Delegated {
+        oidc,
+        target,
+        values,
+        granted,
+        asked,
+    })
+}
+
+/// `value` in the form `s` was written in: bare, or after the prefix exactly as the client wrote
+/// it.
+fn as_written(s: &ResourceScope, value: &str) -> String {
+    match s.written {
+        Written::Bare => value.to_string(),
+        Written::Prefixed => format!("{}/{value}", s.prefix),
+    }
+}
+
+/// The response's `scope`, as Entra answers it: each consented scope in the form the request
+/// named it (a scope not asked for in the form of the first one asked), sorted, then the
+/// `.default` asked for. Recorded real answers (Azure/azure-sdk-for-js, sdk/identity/identity/recordings/node):
+/// `https://graph.microsoft.com/Calendars.Read openid profile offline_access` got
+/// `openid profile email https://graph.microsoft.com/Calendars.Read https://graph.microsoft.com/User.Read`
+/// (devicecodecredential); `User.ReadWrite.All openid profile offline_access` got bare names
+/// sorted with the OpenID ones (cae/usernamepasswordcredential); `https://management.azure.com/.default`
+/// got `https://management.azure.com/user_impersonation https://management.azure.com/.default`.
+/// The OpenID scopes appear for Graph only (they are Graph's permissions), `openid`, `profile`
+/// and `email` when asked; `offline_access` never.
+fn answered_scope(
+    asked: &[ResourceScope],
+    consented: &[String],
+    oidc: OidcScopes,
+    resource: &Resource,
+) -> String {
+    let form_of = |value: &str| {
+        asked
+            .iter()
+            .find(|s| s.value.eq_ignore_ascii_case(value))
+            .or(asked.first())
+    };
+    let mut names: Vec<String> = consented
+        .iter()
+        .map(|c| form_of(c).map_or_else(|| c.clone(), |s| as_written(s, c)))
+        .collect();
+    let mut out: Vec<String> = Vec::new();
+    if let Resource::Graph = resource {
+        let openid = [
+            (oidc.openid, "openid"),
+            (oidc.profile, "profile"),
+            (oidc.email, "email"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, name)| name.to_string());
+        match asked.first().map(|s| s.written) {
+            None | Some(Written::Bare) => names.extend(openid),
+            Some(Written::Prefixed) => out.extend(openid),
         }
     }
+    names.sort_by_key(|n| n.to_ascii_lowercase());
+    out.extend(names);
+    for s in asked.iter().filter(|s| s.value == ".default") {
+        let default = as_written(s, ".default");
+        if !out.contains(&default) {
+            out.push(default);
+        }
+    }
+    out.join(" ")
 }
 
 /// Resolves the scope of a client-credentials request: exactly `{resource}/.default`
