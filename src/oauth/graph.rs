@@ -1,8 +1,11 @@
 //! The slice of Microsoft Graph entra-mock serves: `POST /v1.0/users/{id | upn}/revokeSignInSessions`
+//! and `POST /v1.0/me/revokeSignInSessions`
 //! (<https://learn.microsoft.com/graph/api/user-revokesigninsessions>). As Graph, it requires a
 //! Graph access token carrying `User.RevokeSessions.All`: as an application role (`roles` of an
-//! app-only token), or as a delegated scope (`scp`), which entra-mock honours for the signed-in
-//! user's own sessions (it models no administrator roles). Without a valid token Graph answers 401,
+//! app-only token), or as a delegated scope (`scp`; the doc's higher-privileged
+//! `Directory.ReadWrite.All` and `User.ReadWrite.All` do too), which entra-mock honours for the
+//! signed-in user's own sessions (it models no administrator roles). `/me` needs a delegated
+//! token. Without a valid token Graph answers 401,
 //! without the permission 403, each in Graph's error shape (rendered by the route).
 
 use serde::Deserialize;
@@ -17,6 +20,23 @@ use crate::state::AppState;
 /// The permission revokeSignInSessions requires.
 pub const REVOKE_SESSIONS: &str = "User.RevokeSessions.All";
 
+/// The delegated permissions that allow it: the least privileged one and the doc's higher-privileged
+/// ones (an application may only hold the first).
+const REVOKE_SESSIONS_DELEGATED: [&str; 3] = [
+    REVOKE_SESSIONS,
+    "Directory.ReadWrite.All",
+    "User.ReadWrite.All",
+];
+
+/// Whose sessions a call names.
+#[derive(Debug, Clone, Copy)]
+pub enum Target<'a> {
+    /// `/users/{id | userPrincipalName}`.
+    User(&'a str),
+    /// `/me`: the signed-in user of a delegated token.
+    Me,
+}
+
 /// Graph's refusals.
 #[derive(Debug)]
 pub enum GraphError {
@@ -26,6 +46,8 @@ pub enum GraphError {
     Forbidden,
     /// 404 `Request_ResourceNotFound`.
     UserNotFound(String),
+    /// 400 `BadRequest`: `/me` called with an app-only token.
+    MeWithoutUser,
     Internal(Error),
 }
 
@@ -78,16 +100,23 @@ async fn caller(
 pub async fn revoke_sign_in_sessions(
     state: &AppState,
     bearer: Option<&str>,
-    user: &str,
+    target: Target<'_>,
     base_url: &str,
     now: i64,
 ) -> Result<(), GraphError> {
     let c = caller(state, bearer, base_url, now).await?;
     let as_app = c.roles.iter().any(|r| r == REVOKE_SESSIONS);
-    let delegated = c
-        .scp
-        .split(' ')
-        .any(|s| s.eq_ignore_ascii_case(REVOKE_SESSIONS));
+    let delegated = c.scp.split(' ').any(|s| {
+        REVOKE_SESSIONS_DELEGATED
+            .iter()
+            .any(|p| s.eq_ignore_ascii_case(p))
+    });
+    let user = match target {
+        Target::User(user) => user,
+        // An app-only token has no user: its `oid` is the service principal's.
+        Target::Me if c.scp.is_empty() => return Err(GraphError::MeWithoutUser),
+        Target::Me => c.oid.as_str(),
+    };
     if !as_app && !delegated {
         return Err(GraphError::Forbidden);
     }

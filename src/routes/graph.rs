@@ -1,12 +1,13 @@
-//! `POST /v1.0/users/{id}/revokeSignInSessions` (Microsoft Graph) and its unauthenticated
-//! test-control twin `POST /_mock/users/{id}/revokeSignInSessions`.
+//! `POST /v1.0/users/{id}/revokeSignInSessions` and `POST /v1.0/me/revokeSignInSessions`
+//! (Microsoft Graph) and their unauthenticated test-control twin
+//! `POST /_mock/users/{id}/revokeSignInSessions`.
 
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde_json::json;
 
 use super::http::header;
 use crate::context::RequestContext;
-use crate::oauth::graph::{self, GraphError};
+use crate::oauth::graph::{self, GraphError, Target};
 use crate::oauth::revocation;
 use crate::state::AppState;
 
@@ -15,13 +16,24 @@ pub async fn revoke_sign_in_sessions(
     user: web::Path<String>,
     req: HttpRequest,
 ) -> HttpResponse {
+    revoke(&state, &req, Target::User(&user)).await
+}
+
+pub async fn revoke_my_sign_in_sessions(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> HttpResponse {
+    revoke(&state, &req, Target::Me).await
+}
+
+async fn revoke(state: &AppState, req: &HttpRequest, target: Target<'_>) -> HttpResponse {
     let ctx = RequestContext::current();
     let bearer =
-        header(&req, "Authorization").and_then(|h| h.strip_prefix("Bearer ").map(str::to_string));
+        header(req, "Authorization").and_then(|h| h.strip_prefix("Bearer ").map(str::to_string));
     let result = graph::revoke_sign_in_sessions(
-        &state,
+        state,
         bearer.as_deref(),
-        &user,
+        target,
         &ctx.base_url,
         ctx.now.unix_timestamp(),
     )
@@ -76,6 +88,11 @@ fn graph_error(ctx: &RequestContext, e: GraphError) -> HttpResponse {
             HttpResponse::NotFound(),
             "Request_ResourceNotFound",
             format!("Resource '{user}' does not exist or one of its queried reference-property objects are not present."),
+        ),
+        GraphError::MeWithoutUser => (
+            HttpResponse::BadRequest(),
+            "BadRequest",
+            "/me request is only valid with delegated authentication flow.".to_string(),
         ),
         GraphError::Internal(e) => return e.error_response(),
     };

@@ -149,11 +149,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .service(web::scope("/_signin").service(get_only("/{file}", signin::asset)))
         .service(
-            web::scope("/v1.0").service(
-                web::resource("/users/{id}/revokeSignInSessions")
-                    .route(web::post().to(graph::revoke_sign_in_sessions))
-                    .default_service(web::to(post_only)),
-            ),
+            web::scope("/v1.0")
+                .service(
+                    web::resource("/users/{id}/revokeSignInSessions")
+                        .route(web::post().to(graph::revoke_sign_in_sessions))
+                        .default_service(web::to(post_only)),
+                )
+                .service(
+                    web::resource("/me/revokeSignInSessions")
+                        .route(web::post().to(graph::revoke_my_sign_in_sessions))
+                        .default_service(web::to(post_only)),
+                ),
         )
         .service(
             web::scope("/{tenant}")

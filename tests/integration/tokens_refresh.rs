@@ -300,6 +300,62 @@ async fn graph_revoke_sign_in_sessions_needs_a_graph_token_with_the_permission()
     assert_eq!(graph_revoke(&app, ALICE, Some(&alice_token)).await.0, 200);
 }
 
+/// `POST /me/revokeSignInSessions` revokes the signed-in user's sessions; a delegated token with
+/// one of the doc's higher-privileged scopes may call it too, an app-only token may not use `/me`
+/// (<https://learn.microsoft.com/graph/api/user-revokesigninsessions>).
+#[tokio::test]
+async fn graph_me_revoke_sign_in_sessions_takes_a_delegated_token_with_any_permission_the_doc_lists(
+) {
+    let (app, _dir) = Fixture::builtin()
+        .app(
+            "daemon",
+            "mock.graphPermissions.application",
+            toml::Value::Array(vec!["User.RevokeSessions.All".into()]),
+        )
+        .app(
+            "bff",
+            "mock.graphPermissions.delegated",
+            toml::Value::Array(vec!["User.ReadWrite.All".into()]),
+        )
+        .spawn()
+        .await;
+    let me = |bearer: String| {
+        let req = app
+            .client()
+            .post(format!("{}/v1.0/me/revokeSignInSessions", app.https))
+            .bearer_auth(bearer);
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            (status, res.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (status, body) = me(daemon_graph_token(&app).await).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("BadRequest")),
+        "{body}"
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "/me request is only valid with delegated authentication flow."
+    );
+    let scope = "openid offline_access https://graph.microsoft.com/User.ReadWrite.All";
+    let (code, _) = issue_code(&app, &CodeSpec::bff().scope(scope)).await;
+    let a = app.redeem_bff(&code).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (write, rt) = (
+        a.str("access_token").to_string(),
+        a.str("refresh_token").to_string(),
+    );
+    let (status, body) = me(write).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["value"], true);
+    app.refresh_bff(&rt, None)
+        .await
+        .assert_error(400, "invalid_grant", 50173);
+}
+
 #[tokio::test]
 async fn a_code_issued_before_revoke_sign_in_sessions_gets_aadsts50173() {
     let app = TestApp::spawn().await;

@@ -242,6 +242,12 @@ pub(super) fn cases() -> Vec<Case> {
             base_params: vec![],
             params: &["x"],
         },
+        Case {
+            method: "POST",
+            path: "/v1.0/me/revokeSignInSessions".to_string(),
+            base_params: vec![],
+            params: &["x"],
+        },
     ]
 }
 
