@@ -48,6 +48,11 @@ const WIDS_MEMBER: &str = "b79fbf4d-3ef9-4689-8143-76b194e85509";
 /// (<https://learn.microsoft.com/entra/identity-platform/configurable-token-lifetimes#access-tokens>).
 const ACCESS_TOKEN_MIN_SECS: i64 = 3600;
 const ACCESS_TOKEN_MAX_SECS: i64 = 5400;
+/// A CAE session's access tokens: 20 to 28 hours.
+const CAE_ACCESS_TOKEN_MIN_SECS: i64 = 20 * 3600;
+const CAE_ACCESS_TOKEN_MAX_SECS: i64 = 28 * 3600;
+/// The client capability that declares a client ready for CAE's claims challenges.
+const CAE_CAPABILITY: &str = "cp1";
 /// App-only tokens (client credentials): `expires_in` 3599, as every response in Microsoft's
 /// samples (<https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow#successful-response>).
 const APP_ONLY_LIFETIME_SECS: i64 = 3599;
@@ -347,13 +352,22 @@ impl std::fmt::Debug for AccessToken {
 }
 
 /// The lifetime of an access token: the resource's configured one, else the client's, else
-/// Entra's random 60-90 minutes.
+/// Entra's random 60-90 minutes, or 20-28 hours in a CAE session: a client that declared the
+/// `cp1` capability, for a resource that evaluates CAE (Microsoft Graph here)
+/// (<https://learn.microsoft.com/entra/identity-platform/access-tokens#token-lifetime>: "ranges
+/// from 20 to 28 hours"; app-resilience-continuous-access-evaluation: "up to 28 hours").
 fn access_lifetime(t: &AccessTokenInput<'_>) -> i64 {
     t.target
         .lifetime()
         .or(t.client.access_token_lifetime_secs)
-        .unwrap_or_else(|| match t.subject {
+        .unwrap_or_else(|| match &t.subject {
             Subject::App { .. } => APP_ONLY_LIFETIME_SECS,
+            Subject::User(u)
+                if matches!(t.target, Target::Graph)
+                    && u.client_capabilities.iter().any(|c| c == CAE_CAPABILITY) =>
+            {
+                rand::thread_rng().gen_range(CAE_ACCESS_TOKEN_MIN_SECS..=CAE_ACCESS_TOKEN_MAX_SECS)
+            }
             Subject::User(_) => {
                 rand::thread_rng().gen_range(ACCESS_TOKEN_MIN_SECS..=ACCESS_TOKEN_MAX_SECS)
             }

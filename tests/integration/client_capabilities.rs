@@ -83,6 +83,38 @@ async fn an_api_that_does_not_ask_for_xms_cc_gets_none_and_graph_always_does() {
     assert!(access.get("idp").is_none(), "{access}");
 }
 
+/// A CAE session (a `cp1` client, a resource that evaluates CAE: Graph) gets access tokens of 20
+/// to 28 hours; the same client without `cp1`, or for an API that does not evaluate CAE, 60 to
+/// 90 minutes (<https://learn.microsoft.com/entra/identity-platform/access-tokens#token-lifetime>).
+#[tokio::test]
+async fn a_cae_session_gets_graph_tokens_of_20_to_28_hours() {
+    let app = TestApp::spawn().await;
+    let graph = |claims: Option<&'static str>| {
+        let mut form = ropc(claims);
+        form.retain(|(k, _)| *k != "scope");
+        form.push(("scope", "openid User.Read"));
+        form
+    };
+    for (form, range, what) in [
+        (graph(Some(CP1)), 72_000..=100_800, "Graph, cp1"),
+        (graph(None), 3_600..=5_400, "Graph without cp1"),
+        (ropc(Some(CP1)), 3_600..=5_400, "an API, cp1"),
+    ] {
+        let a = app.token(&form).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+        let expires_in = a.body["expires_in"].as_i64().unwrap();
+        assert!(range.contains(&expires_in), "{what}: {expires_in}");
+        assert_eq!(
+            a.body["ext_expires_in"].as_i64(),
+            Some(expires_in),
+            "{what}"
+        );
+        let (_, access) = jwt_parts(a.str("access_token"));
+        let lifetime = access["exp"].as_i64().unwrap() - access["iat"].as_i64().unwrap();
+        assert!(range.contains(&lifetime), "{what}: {lifetime}");
+    }
+}
+
 #[tokio::test]
 async fn capabilities_sent_at_sign_in_are_in_the_tokens_of_its_code() {
     let app = TestApp::spawn().await;
