@@ -48,6 +48,23 @@ const WIDS_MEMBER: &str = "b79fbf4d-3ef9-4689-8143-76b194e85509";
 /// (<https://learn.microsoft.com/entra/identity-platform/configurable-token-lifetimes#access-tokens>).
 const ACCESS_TOKEN_MIN_SECS: i64 = 3600;
 const ACCESS_TOKEN_MAX_SECS: i64 = 5400;
+/// Entra dates `iat` and `nbf` five minutes before it issues a token, so that a resource whose
+/// clock runs behind accepts it at once (`exp - iat` is the lifetime plus those five minutes;
+/// `expires_in` is the lifetime). Seen in Entra's tokens: the sample tokens of access-tokens have
+/// `exp - iat` = 3900, and a new tenant's ID and access tokens have `iat` and `nbf` five minutes
+/// before their issue (keycloakify/oidc-spa issue 162).
+pub const BACKDATE_SECS: i64 = 300;
+
+/// `iat` and `nbf` of a token issued at `now`.
+pub fn backdated(now: i64) -> i64 {
+    now - BACKDATE_SECS
+}
+
+/// When a token whose `iat` is `iat` was issued (what a revocation is compared with).
+pub fn issued_at(iat: i64) -> i64 {
+    iat.saturating_add(BACKDATE_SECS)
+}
+
 /// A CAE session's access tokens: 20 to 28 hours.
 const CAE_ACCESS_TOKEN_MIN_SECS: i64 = 20 * 3600;
 const CAE_ACCESS_TOKEN_MAX_SECS: i64 = 28 * 3600;
@@ -222,8 +239,8 @@ pub fn unsigned_id_token(keys: &KeySet, t: &IdTokenInput<'_>) -> Result<Unsigned
     let mut c = Map::new();
     c.insert("aud".into(), json!(t.app.client_id));
     c.insert("iss".into(), json!(token_issuer(t.base_url, tid, version)));
-    c.insert("iat".into(), json!(t.now));
-    c.insert("nbf".into(), json!(t.now));
+    c.insert("iat".into(), json!(backdated(t.now)));
+    c.insert("nbf".into(), json!(backdated(t.now)));
     c.insert("exp".into(), json!(t.now + t.app.id_token_lifetime_secs));
     c.insert("aio".into(), json!(aio()));
     if !t.app.strict_entra_claims {
@@ -398,8 +415,8 @@ pub fn unsigned_access_token(keys: &KeySet, t: &AccessTokenInput<'_>) -> Result<
     let mut c = Map::new();
     c.insert("aud".into(), json!(t.target.audience()));
     c.insert("iss".into(), json!(iss));
-    c.insert("iat".into(), json!(t.now));
-    c.insert("nbf".into(), json!(t.now));
+    c.insert("iat".into(), json!(backdated(t.now)));
+    c.insert("nbf".into(), json!(backdated(t.now)));
     c.insert("exp".into(), json!(t.now + expires_in));
     c.insert("aio".into(), json!(aio()));
     match version {

@@ -123,7 +123,7 @@ pub fn token(state: &AppState, base_url: &str, now: i64, req: Request) -> Result
         expires_in: imds.then(|| access.expires_in.to_string()),
         expires_on: (now + access.expires_in).to_string(),
         ext_expires_in: imds.then(|| access.expires_in.to_string()),
-        not_before: imds.then(|| now.to_string()),
+        not_before: imds.then(|| crate::oauth::claims::backdated(now).to_string()),
         resource,
         token_type: "Bearer",
     })

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
 use crate::keys::verify::verify;
-use crate::oauth::claims::GRAPH_APP_ID;
+use crate::oauth::claims::{issued_at, GRAPH_APP_ID};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -88,7 +88,7 @@ pub async fn userinfo(
             return Ok(Answer::Challenge(challenge));
         }
         // CAE: revocation applies at once, not at the token's expiry.
-        if let Some(revoked) = user.sessions_revoked_at.filter(|r| *r >= c.iat) {
+        if let Some(revoked) = user.sessions_revoked_at.filter(|r| *r >= issued_at(c.iat)) {
             return Ok(Answer::Challenge(not_before(revoked)));
         }
     }

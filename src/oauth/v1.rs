@@ -88,7 +88,7 @@ impl V1TokenResponse {
             expires_in: r.expires_in.to_string(),
             ext_expires_in: r.ext_expires_in.to_string(),
             expires_on: now.saturating_add(r.expires_in).to_string(),
-            not_before: now.to_string(),
+            not_before: crate::oauth::claims::backdated(now).to_string(),
             resource: resource.map(str::to_string),
             access_token: r.access_token,
             refresh_token: r.refresh_token,

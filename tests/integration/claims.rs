@@ -204,10 +204,12 @@ async fn app_only_tokens_expire_in_3599_seconds_and_delegated_in_60_to_90_minute
     let a = app.daemon_token().await;
     assert_eq!(a.body["expires_in"], 3599, "{}", a.body);
     let (_, at) = jwt_parts(a.str("access_token"));
+    // `iat` and `nbf` five minutes before the issue, as Entra dates them.
     assert_eq!(
         at["exp"].as_i64().unwrap() - at["iat"].as_i64().unwrap(),
-        3599
+        3599 + 300
     );
+    assert_eq!(at["nbf"], at["iat"]);
 
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
     let a = app.redeem_bff(&code).await;

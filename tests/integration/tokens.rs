@@ -423,13 +423,14 @@ async fn configured_lifetimes_are_honoured() {
     assert_eq!(a.body["expires_in"], 600);
     let (_, at) = jwt_parts(a.str("access_token"));
     let (_, id) = jwt_parts(a.str("id_token"));
+    // Lifetimes from the issue; `iat` is five minutes before it, as Entra dates it.
     assert_eq!(
         at["exp"].as_i64().unwrap() - at["iat"].as_i64().unwrap(),
-        600
+        600 + 300
     );
     assert_eq!(
         id["exp"].as_i64().unwrap() - id["iat"].as_i64().unwrap(),
-        300
+        300 + 300
     );
 }
 

@@ -66,12 +66,15 @@ async fn a_v1_client_signs_in_with_resource_and_gets_v1_answers_and_a_v1_id_toke
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.body);
-    // The v1 response: numbers as strings, expires_on = not_before + expires_in, the resource.
+    // The v1 response: numbers as strings, not_before the token's `nbf` (five minutes before the
+    // issue, as Entra dates it), expires_on = the issue + expires_in, the resource.
     let expires_in = number_string(&a.body, "expires_in");
     assert_eq!(
         number_string(&a.body, "expires_on"),
-        number_string(&a.body, "not_before") + expires_in
+        number_string(&a.body, "not_before") + 300 + expires_in
     );
+    let (_, at) = jwt_parts(a.str("access_token"));
+    assert_eq!(at["nbf"].as_i64(), Some(number_string(&a.body, "not_before")));
     assert_eq!(a.body["resource"], API_URI);
     assert_eq!(a.body["scope"], "access_as_user");
     assert!(a.body["refresh_token"].is_string(), "v1 always refreshes");

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::{Env, TokenResponse};
 use crate::amr::Amr;
 use crate::error::{Error, Result};
-use crate::oauth::claims::AuthMethod;
+use crate::oauth::claims::{issued_at, AuthMethod};
 use crate::oauth::params::{Params, Secret};
 
 #[derive(Debug)]
@@ -106,7 +106,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         .user_by_oid(oid)
         .await?
         .ok_or_else(|| Error::InvalidAssertion("the assertion's user does not exist".into()))?;
-    super::check_not_revoked(&user, incoming.iat.unwrap_or(env.now))?;
+    super::check_not_revoked(&user, incoming.iat.map_or(env.now, issued_at))?;
     let scopes = env.user_scopes(&user, &req.scope).await?;
     let mut amr: Vec<Amr> = incoming
         .amr
@@ -116,5 +116,12 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     if amr.is_empty() {
         amr.push(Amr::Pwd);
     }
-    super::issue_without_session(env, &user, &scopes, amr, incoming.iat.unwrap_or(env.now)).await
+    super::issue_without_session(
+        env,
+        &user,
+        &scopes,
+        amr,
+        incoming.iat.map_or(env.now, issued_at),
+    )
+    .await
 }
