@@ -167,7 +167,7 @@ pub enum Error {
     FederatedSubjectUnknown(String),
     #[error("No matching federated identity record found for presented assertion subject '{0}'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.")]
     FederatedSubjectCase(String),
-    #[error("Client assertion is not within its valid time range. Current time: {now}, assertion valid from {nbf}, expiry time of assertion {exp}.")]
+    #[error("Client assertion is not within its valid time range. Current time: {now}, assertion valid from {nbf}, expiry time of assertion {exp}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .")]
     ClientAssertionOutOfTime {
         now: String,
         nbf: String,

@@ -19,14 +19,11 @@ use crate::directory::{
 use crate::error::{Error, Result};
 use crate::keys::verify::signature_only;
 pub use crate::oauth::claims::AuthMethod;
-use crate::oauth::federation::Audience;
+use crate::oauth::federation::{within_time_range, Audience, SKEW_SECS};
 use crate::oauth::params::{Params, Secret};
 use crate::state::AppState;
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// Clock skew tolerated on assertion `exp`/`nbf` (Entra allows five minutes).
-const SKEW_SECS: i64 = 300;
 
 #[derive(Debug, Clone)]
 pub struct AuthenticatedClient {
@@ -285,14 +282,9 @@ fn check_assertion(
             "The assertion's audience must be the token endpoint of the tenant.",
         ));
     }
-    let (exp, nbf) = (claims.exp as i64, claims.nbf.map(|n| n as i64));
-    if exp.saturating_add(SKEW_SECS) < now
-        || nbf.is_some_and(|nbf| nbf.saturating_sub(SKEW_SECS) > now)
-    {
-        return Err(fail(
-            "The client assertion is not within its valid time range.",
-        ));
-    }
+    // AADSTS700024, as for a federated assertion (quoted for certificate assertions in
+    // AzureAD/microsoft-authentication-library-for-java issue 984).
+    within_time_range(claims.exp, claims.nbf, now)?;
     if claims.jti.is_empty() {
         return Err(fail("The client assertion must have a jti."));
     }

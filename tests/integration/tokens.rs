@@ -250,6 +250,54 @@ async fn by_default_the_same_assertion_is_accepted_again_as_entra_does() {
 }
 
 #[tokio::test]
+async fn a_client_assertion_out_of_its_time_range_gets_aadsts700024_with_its_times() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let now = app.state.clock.unix();
+    let with = |jti: &str, nbf: Option<i64>, exp: i64| {
+        let mut c = json!({"iss": BFF, "sub": BFF, "aud": app.token_url(), "jti": jti, "exp": exp});
+        if let Some(nbf) = nbf {
+            c["nbf"] = json!(nbf);
+        }
+        bff_assertion_with(Algorithm::RS256, &c)
+    };
+    // Expired in September 2020.
+    let a = redeem_with_assertion(
+        &app,
+        &code,
+        &with("old", Some(1_600_000_000), 1_600_000_600),
+    )
+    .await;
+    a.assert_error(401, "invalid_client", 700024);
+    let desc = a.str("error_description");
+    assert!(
+        desc.starts_with(
+            "AADSTS700024: Client assertion is not within its valid time range. Current time: "
+        ),
+        "{desc}"
+    );
+    assert!(
+        desc.contains(", assertion valid from 2020-09-13T12:26:40.0000000Z, expiry time of assertion 2020-09-13T12:36:40.0000000Z. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .\r\n"),
+        "{desc}"
+    );
+    // Without nbf, Entra writes the epoch.
+    let a = redeem_with_assertion(&app, &code, &with("no-nbf", None, now - 3600)).await;
+    a.assert_error(401, "invalid_client", 700024);
+    assert!(
+        a.str("error_description")
+            .contains("assertion valid from 1970-01-01T00:00:00.0000000Z, expiry"),
+        "{}",
+        a.body
+    );
+    // Not yet valid, beyond the five minutes of skew.
+    let a = redeem_with_assertion(&app, &code, &with("future", Some(now + 600), now + 1200)).await;
+    a.assert_error(401, "invalid_client", 700024);
+    // Within the skew it is accepted: the refusals consumed nothing.
+    let a = redeem_with_assertion(&app, &code, &with("skew", Some(now + 200), now - 200)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
 async fn a_client_assertion_for_another_audience_gets_aadsts700027() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
