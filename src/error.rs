@@ -82,6 +82,8 @@ pub enum Error {
     PublicClientWithSecret,
     #[error("Client assertion failed signature validation. {0}")]
     InvalidClientAssertion(String),
+    #[error("Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .")]
+    ClientAssertionAudience,
     #[error("Number of audience values in the provided client credential exceed maximum allowed. {0} audience values provided, maximum allowed is 1.")]
     ClientAssertionAudiences(usize),
     #[error(
@@ -305,6 +307,9 @@ impl Error {
             // endpoint), as reported in zitadel/oidc issue 887 and openvpn-auth-oauth2 issue 857
             // (2026); certificate-credentials documents a single `aud`, the token endpoint.
             ClientAssertionAudiences(_) => spec("invalid_client", 5002741, 401),
+            // A certificate assertion's `aud` that is not the token endpoint, as Entra answers it
+            // (quoted in AzureAD/microsoft-authentication-library-for-dotnet issue 2746).
+            ClientAssertionAudience => spec("invalid_client", 700023, 401),
             SpaPkceRequired => spec("invalid_request", 9002325, 400),
             OriginOnNonSpa(_) => spec("invalid_request", 9002326, 400),
             SpaOriginRequired => spec("invalid_request", 9002327, 400),
@@ -583,6 +588,7 @@ mod table_tests {
                 401,
             ),
             (ClientAssertionAudiences(2), "invalid_client", 5002741, 401),
+            (ClientAssertionAudience, "invalid_client", 700023, 401),
             (SpaPkceRequired, "invalid_request", 9002325, 400),
             (OriginOnNonSpa("o".into()), "invalid_request", 9002326, 400),
             (SpaOriginRequired, "invalid_request", 9002327, 400),

@@ -278,9 +278,7 @@ fn check_assertion(
         return Err(Error::ClientAssertionAudiences(values.len()));
     }
     if !values.iter().any(named) {
-        return Err(fail(
-            "The assertion's audience must be the token endpoint of the tenant.",
-        ));
+        return Err(Error::ClientAssertionAudience);
     }
     // AADSTS700024, as for a federated assertion (quoted for certificate assertions in
     // AzureAD/microsoft-authentication-library-for-java issue 984).

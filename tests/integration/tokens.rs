@@ -298,13 +298,20 @@ async fn a_client_assertion_out_of_its_time_range_gets_aadsts700024_with_its_tim
 }
 
 #[tokio::test]
-async fn a_client_assertion_for_another_audience_gets_aadsts700027() {
+async fn a_client_assertion_for_another_audience_gets_aadsts700023() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
     let now = app.state.clock.unix();
     let assertion = bff_assertion(Algorithm::RS256, "https://elsewhere/token", "jti-aud", now);
     let a = redeem_with_assertion(&app, &code, &assertion).await;
-    a.assert_error(401, "invalid_client", 700027);
+    a.assert_error(401, "invalid_client", 700023);
+    assert!(
+        a.str("error_description").starts_with(
+            "AADSTS700023: Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .\r\n"
+        ),
+        "{}",
+        a.body
+    );
 }
 
 #[tokio::test]
