@@ -84,6 +84,10 @@ pub enum Error {
     InvalidClientAssertion(String),
     #[error("Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .")]
     ClientAssertionAudience,
+    #[error("Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .")]
+    ClientAssertionOtherClient,
+    #[error("Subject must match the issuer claim in the client assertion.")]
+    ClientAssertionSubjectNotIssuer,
     #[error("Number of audience values in the provided client credential exceed maximum allowed. {0} audience values provided, maximum allowed is 1.")]
     ClientAssertionAudiences(usize),
     #[error(
@@ -310,6 +314,12 @@ impl Error {
             // A certificate assertion's `aud` that is not the token endpoint, as Entra answers it
             // (quoted in AzureAD/microsoft-authentication-library-for-dotnet issue 2746).
             ClientAssertionAudience => spec("invalid_client", 700023, 401),
+            // A certificate assertion naming another client as `iss` and `sub`, as Entra answers it
+            // (recorded in MSAL.NET's test mocks, `IdentifierMismatchError700021`).
+            ClientAssertionOtherClient => spec("invalid_client", 700021, 401),
+            // SubjectMismatchesIssuer (reference-error-codes); the message as Entra sends it
+            // (quoted in AzureAD/microsoft-authentication-library-for-java issue 430).
+            ClientAssertionSubjectNotIssuer => spec("invalid_client", 50048, 401),
             SpaPkceRequired => spec("invalid_request", 9002325, 400),
             OriginOnNonSpa(_) => spec("invalid_request", 9002326, 400),
             SpaOriginRequired => spec("invalid_request", 9002327, 400),
@@ -589,6 +599,8 @@ mod table_tests {
             ),
             (ClientAssertionAudiences(2), "invalid_client", 5002741, 401),
             (ClientAssertionAudience, "invalid_client", 700023, 401),
+            (ClientAssertionOtherClient, "invalid_client", 700021, 401),
+            (ClientAssertionSubjectNotIssuer, "invalid_client", 50048, 401),
             (SpaPkceRequired, "invalid_request", 9002325, 400),
             (OriginOnNonSpa("o".into()), "invalid_request", 9002326, 400),
             (SpaOriginRequired, "invalid_request", 9002327, 400),

@@ -103,12 +103,13 @@ pub async fn authenticate(
             check_secret(&app, &s)?;
             AuthMethod::Secret
         }
-        // An assertion issued by someone else than the client itself is a federated credential.
+        // An assertion whose issuer is a URL (GitHub's, a Kubernetes cluster's, entra-mock's own
+        // `{base}/_mock/federation`) is a federated credential; the client's own names itself.
         (ClientType::Confidential, Credential::Assertion(a))
             if unverified
                 .as_ref()
                 .and_then(|u| u.iss.as_deref())
-                .is_some_and(|iss| !iss.eq_ignore_ascii_case(&app.client_id)) =>
+                .is_some_and(is_url) =>
         {
             crate::oauth::federation::verify(
                 state.http()?,
@@ -122,6 +123,9 @@ pub async fn authenticate(
             AuthMethod::Certificate
         }
         (ClientType::Confidential, Credential::Assertion(a)) => {
+            if let Some(u) = &unverified {
+                check_identifiers(&app, u)?;
+            }
             let audiences = token_endpoints(base_url, tenant);
             let claims = check_assertion(&app, a.expose(), &audiences, now)?;
             // jti is single use (RFC 7523 section 3, item 7), per client, unless the app follows
@@ -225,6 +229,29 @@ fn unverified_claims(assertion: &str) -> Option<Unverified> {
         })
 }
 
+/// An absolute `http(s)` URL: what a federated credential's issuer is.
+fn is_url(iss: &str) -> bool {
+    url::Url::parse(iss).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
+}
+
+/// A certificate assertion names its client as both `iss` and `sub` (certificate-credentials,
+/// "Claims (payload)"). Entra tells the two mistakes apart: an `iss` other than the `sub` is
+/// SubjectMismatchesIssuer (AADSTS50048, quoted in AzureAD/microsoft-authentication-library-for-java
+/// issue 430), another client named as both is AADSTS700021 (MSAL.NET's test mocks,
+/// `IdentifierMismatchError700021`). Checked before the signature: it names the wrong app's
+/// certificates.
+fn check_identifiers(app: &Application, claims: &Unverified) -> Result<()> {
+    match claims.iss.as_deref() {
+        Some(iss) if !iss.eq_ignore_ascii_case(&claims.sub) => {
+            Err(Error::ClientAssertionSubjectNotIssuer)
+        }
+        _ if !claims.sub.eq_ignore_ascii_case(&app.client_id) => {
+            Err(Error::ClientAssertionOtherClient)
+        }
+        _ => Ok(()),
+    }
+}
+
 fn find_certificate<'a>(
     app: &'a Application,
     header: &jsonwebtoken::Header,
@@ -268,7 +295,7 @@ fn check_assertion(
     if !claims.iss.eq_ignore_ascii_case(&app.client_id)
         || !claims.sub.eq_ignore_ascii_case(&app.client_id)
     {
-        return Err(fail("The assertion's iss and sub must be the client id."));
+        return Err(Error::ClientAssertionOtherClient);
     }
     // One audience, the token endpoint (certificate-credentials, "Claims (payload)"); Entra
     // refuses a list of two before it looks at them.

@@ -348,6 +348,48 @@ async fn a_client_assertion_naming_two_audiences_gets_aadsts5002741_even_with_th
 }
 
 #[tokio::test]
+async fn a_client_assertion_naming_another_client_or_two_gets_aadsts700021_or_50048() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let now = app.state.clock.unix();
+    let with = |iss: &str, sub: &str| {
+        bff_assertion_with(
+            Algorithm::RS256,
+            &json!({
+                "iss": iss, "sub": sub, "aud": app.token_url(), "jti": format!("{iss}-{sub}"),
+                "nbf": now - 10, "exp": now + 600,
+            }),
+        )
+    };
+    // Another client as both issuer and subject: not a federated credential (its issuer is no
+    // URL) but the wrong client.
+    let a = redeem_with_assertion(&app, &code, &with(DAEMON, DAEMON)).await;
+    a.assert_error(401, "invalid_client", 700021);
+    assert!(
+        a.str("error_description").starts_with(
+            "AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .\r\n"
+        ),
+        "{}",
+        a.body
+    );
+    // An issuer other than the subject, whichever of them is the client.
+    for (iss, sub) in [(DAEMON, BFF), (BFF, DAEMON)] {
+        let a = redeem_with_assertion(&app, &code, &with(iss, sub)).await;
+        a.assert_error(401, "invalid_client", 50048);
+        assert!(
+            a.str("error_description").starts_with(
+                "AADSTS50048: Subject must match the issuer claim in the client assertion.\r\n"
+            ),
+            "{}",
+            a.body
+        );
+    }
+    // The refusals consumed nothing.
+    let a = redeem_with_assertion(&app, &code, &with(BFF, BFF)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
 async fn a_client_assertion_signed_by_another_key_gets_aadsts700027() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
