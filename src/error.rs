@@ -150,6 +150,12 @@ pub enum Error {
     QueryStringTooLong(usize),
     #[error("{0}")]
     InvalidAssertion(String),
+    #[error("Assertion audience does not match the Client app presenting the assertion. The audience in the assertion was '{audience}' and the expected audience is '{client_id}' or one of the Application Uris of this application with App ID '{client_id}'({name}). The downstream client must request a token for the expected audience (the application that made the OBO request) and this application should use that token as the assertion.")]
+    AssertionForAnotherApp {
+        audience: String,
+        client_id: String,
+        name: String,
+    },
     #[error("Assertion is not within its valid time range. Ensure that the access token is not expired before using it for user assertion, or request a new token.")]
     AssertionOutOfTime,
     /// A managed-identity endpoint's own refusal (missing header, unknown identity).
@@ -376,6 +382,10 @@ impl Error {
             // On-behalf-of (v2-oauth2-on-behalf-of-flow; reference-error-codes): InvalidAssertion
             // and the assertion's time window.
             InvalidAssertion(_) => spec("invalid_grant", 50013, 400),
+            // The assertion's audience, as Entra answers it (quoted in
+            // OfficeDev/microsoft-teams-apps-company-communicator issue 214,
+            // microsoft/AzureTRE-Deployment issue 65, MSAL Java issue 38).
+            AssertionForAnotherApp { .. } => spec("invalid_grant", 500131, 400),
             AssertionOutOfTime => spec("invalid_grant", 500133, 400),
             // QueryStringTooLong (reference-error-codes); it also bounds what an anonymous
             // /authorize can make entra-mock store.
@@ -649,6 +659,16 @@ mod table_tests {
                 "invalid_client",
                 50166,
                 401,
+            ),
+            (
+                AssertionForAnotherApp {
+                    audience: "a".into(),
+                    client_id: "c".into(),
+                    name: "n".into(),
+                },
+                "invalid_grant",
+                500131,
+                400,
             ),
             (SlowDown(5), "slow_down", 70016, 400),
             (AuthorizationDeclined, "authorization_declined", 65004, 400),
