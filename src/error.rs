@@ -307,7 +307,14 @@ impl Error {
                 ..spec("invalid_grant", 700082, 400)
             },
             SpaRefreshTokenExpired(_) => spec("invalid_grant", 700084, 400),
-            GrantRevoked { .. } => spec("invalid_grant", 50173, 400),
+            // suberror bad_token, as Entra answers it (recorded in Azure/azure-sdk-for-js,
+            // sdk/identity/identity/recordings/node/cae/recording_usernamepasswordcredential.js):
+            // msal-node and msal-browser take the error for InteractionRequiredAuthError because
+            // of it.
+            GrantRevoked { .. } => Spec {
+                suberror: Some("bad_token"),
+                ..spec("invalid_grant", 50173, 400)
+            },
             PkceMismatch => spec("invalid_grant", 501481, 400),
             InvalidClientSecret(_) => spec("invalid_client", 7000215, 401),
             MissingClientCredential => spec("invalid_client", 7000218, 401),
@@ -705,6 +712,40 @@ mod table_tests {
                 (error, code, status),
                 "{e:?}"
             );
+        }
+    }
+
+    #[test]
+    fn errors_with_a_suberror_carry_entras() {
+        let table: Vec<(Error, Option<&str>)> = vec![
+            (
+                ConsentRequired {
+                    client_id: "c".into(),
+                    name: "n".into(),
+                },
+                Some("consent_required"),
+            ),
+            (
+                RefreshTokenInactive {
+                    issued: "i".into(),
+                    inactive: "d".into(),
+                },
+                Some("bad_token"),
+            ),
+            (
+                GrantRevoked {
+                    issued: "i".into(),
+                    valid_from: "v".into(),
+                },
+                Some("bad_token"),
+            ),
+            (MfaRequired("a".into()), Some("basic_action")),
+            (MfaInteractionRequired("a".into()), Some("basic_action")),
+            (GrantExpired, None),
+            (InvalidGrant("x"), None),
+        ];
+        for (e, suberror) in table {
+            assert_eq!(e.spec().suberror, suberror, "{e:?}");
         }
     }
 

@@ -25,6 +25,7 @@ async fn a_replayed_code_gets_aadsts54005_and_revokes_the_refresh_token_issued_f
 
     let refresh = app.refresh_bff(&rt, None).await;
     refresh.assert_error(400, "invalid_grant", 50173);
+    assert_eq!(refresh.body["suberror"], "bad_token", "{}", refresh.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

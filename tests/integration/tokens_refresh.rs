@@ -255,9 +255,10 @@ async fn graph_revoke_sign_in_sessions_kills_refresh_tokens_and_sso_sessions() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["value"], json!(true));
 
-    app.refresh_bff(&rt, None)
-        .await
-        .assert_error(400, "invalid_grant", 50173);
+    let a = app.refresh_bff(&rt, None).await;
+    a.assert_error(400, "invalid_grant", 50173);
+    // The suberror msal-node and msal-browser read as "interaction required".
+    assert_eq!(a.body["suberror"], "bad_token", "{}", a.body);
     assert!(!app.session_active(&sid).await);
 
     // A later sign-in works again.
