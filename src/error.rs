@@ -70,6 +70,8 @@ pub enum Error {
     SpaRefreshTokenExpired(String),
     #[error("The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '{issued}' and the TokensValidFrom date (before which tokens are not valid) for this user is '{valid_from}'.")]
     GrantRevoked { issued: String, valid_from: String },
+    #[error("The grant was issued for a different client id.")]
+    GrantOfAnotherClient,
     #[error("The code_verifier does not match the code_challenge supplied in the authorization request.")]
     PkceMismatch,
     #[error("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{0}'.")]
@@ -315,6 +317,10 @@ impl Error {
                 suberror: Some("bad_token"),
                 ..spec("invalid_grant", 50173, 400)
             },
+            // A refresh token presented by another client, as Entra answers it (quoted in
+            // microsoft/Partner-Center-PowerShell issue 419 and CompassSecurity/EntraFalcon
+            // issue 6).
+            GrantOfAnotherClient => spec("invalid_grant", 700007, 400),
             PkceMismatch => spec("invalid_grant", 501481, 400),
             InvalidClientSecret(_) => spec("invalid_client", 7000215, 401),
             MissingClientCredential => spec("invalid_client", 7000218, 401),
@@ -606,6 +612,7 @@ mod table_tests {
                 400,
             ),
             (PkceMismatch, "invalid_grant", 501481, 400),
+            (GrantOfAnotherClient, "invalid_grant", 700007, 400),
             (MissingClientCredential, "invalid_client", 7000218, 401),
             (PublicClientWithSecret, "invalid_client", 700025, 401),
             (

@@ -67,7 +67,7 @@ async fn refresh_can_narrow_to_openid_and_switch_to_graph_and_back() {
 }
 
 #[tokio::test]
-async fn a_refresh_token_of_another_client_is_refused() {
+async fn a_refresh_token_of_another_client_gets_aadsts700007() {
     let app = TestApp::spawn().await;
     let rt = bff_refresh_token(&app).await;
     let a = app
@@ -78,7 +78,13 @@ async fn a_refresh_token_of_another_client_is_refused() {
             ("refresh_token", &rt),
         ])
         .await;
-    a.assert_error(400, "invalid_grant", 70000);
+    a.assert_error(400, "invalid_grant", 700007);
+    assert!(
+        a.str("error_description")
+            .starts_with("AADSTS700007: The grant was issued for a different client id.\r\n"),
+        "{}",
+        a.body
+    );
 }
 
 #[tokio::test]

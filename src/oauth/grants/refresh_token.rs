@@ -65,9 +65,8 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     // Check first: a request refused here leaves the token as it was (under `detect`, the
     // client's corrected retry must not look like theft).
     if g.client_id != env.client.app.client_id {
-        return Err(Error::InvalidGrant(
-            "The refresh token was issued to another client.",
-        ));
+        // AADSTS700007 (quoted in microsoft/Partner-Center-PowerShell issue 419).
+        return Err(Error::GrantOfAnotherClient);
     }
     // The cross-origin rules of codes hold for the refresh tokens of their chains.
     check_origin(g.kind, env.origin)?;
