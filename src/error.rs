@@ -191,7 +191,7 @@ pub enum Error {
     ExternalOidcEndpoint(String),
     #[error("User declined to consent to access the app.")]
     ConsentDeclined,
-    #[error("The resource owner or authorization server denied the request.")]
+    #[error("User declined to consent to access the app.")]
     AdminConsentDeclined,
     #[error("The user or administrator has not consented to use the application with ID '{client_id}' named '{name}'. Send an interactive authorization request for this user and resource.")]
     InteractiveConsentRequired { client_id: String, name: String },
@@ -406,7 +406,10 @@ impl Error {
             // Consent (v2-oauth2-auth-code-flow error codes; v2-admin-consent "Error response"):
             // UserDeclinedConsent 65004, ConsentRequired 65001 as /authorize sends it.
             ConsentDeclined => spec("access_denied", 65004, 400),
-            AdminConsentDeclined => spec("consent_required", 65004, 400),
+            // The admin consent endpoint's answer as Entra now gives it, admin_consent=True kept
+            // (recorded in MicrosoftDocs/azure-docs issue 114009, 2023; v2-admin-consent's
+            // "Error response" still shows consent_required).
+            AdminConsentDeclined => spec("access_denied", 65004, 400),
             InteractiveConsentRequired { .. } => spec("consent_required", 65001, 400),
             // Workload identity federation (workload-identity-federation; reference-error-codes
             // 700211-700213 no matching federated identity record, 700024 the assertion's time
@@ -643,7 +646,7 @@ mod table_tests {
             (UserCancelled, "access_denied", 65004, 400),
             (AuthorizationPending, "authorization_pending", 70016, 400),
             (ConsentDeclined, "access_denied", 65004, 400),
-            (AdminConsentDeclined, "consent_required", 65004, 400),
+            (AdminConsentDeclined, "access_denied", 65004, 400),
             (
                 FederatedIssuerUnknown("i".into()),
                 "invalid_client",
