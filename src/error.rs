@@ -54,6 +54,8 @@ pub enum Error {
     InvalidScope(String),
     #[error("The provided value for scope {0} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")]
     ClientCredentialsScope(String),
+    #[error("Application '{client_id}'({name}) is requesting a token for itself. This scenario is supported only if resource is specified using the GUID based App Identifier.")]
+    TokenForItselfByUri { client_id: String, name: String },
     #[error("Provided value for the input parameter scope '{0}' is not valid because it contains more than one resource. Scope {0} is not valid.")]
     MultipleResources(String),
     #[error("The user or administrator has not consented to use the application with ID '{client_id}' named '{name}'. Send an interactive authorization request for this user and resource.")]
@@ -297,6 +299,11 @@ impl Error {
             InvalidScope(_) => spec("invalid_scope", 70011, 400),
             ClientCredentialsScope(_) => spec("invalid_scope", 1002012, 400),
             MultipleResources(_) => spec("invalid_scope", 28000, 400),
+            // An app asking a token for itself by its App ID URI, as Entra answers it at the
+            // refresh grant (microsoft-authentication-library-for-js issue 5198) and at ROPC
+            // (microsoft-authentication-library-for-java issue 735); the message's template
+            // names the app as '{appId}'({appName}) (quoted in MSEndpointMgr/Intune issue 46).
+            TokenForItselfByUri { .. } => spec("invalid_request", 90009, 400),
             ConsentRequired { .. } => Spec {
                 suberror: Some("consent_required"),
                 ..spec("invalid_grant", 65001, 400)
@@ -605,6 +612,15 @@ mod table_tests {
             (InvalidCodeChallenge, "invalid_request", 501491, 400),
             (InvalidScope("x".into()), "invalid_scope", 70011, 400),
             (MultipleResources("x".into()), "invalid_scope", 28000, 400),
+            (
+                TokenForItselfByUri {
+                    client_id: "c".into(),
+                    name: "n".into(),
+                },
+                "invalid_request",
+                90009,
+                400,
+            ),
             (CodeAlreadyRedeemed, "invalid_grant", 54005, 400),
             (GrantExpired, "invalid_grant", 70008, 400),
             (MalformedGrant, "invalid_grant", 9002313, 400),
@@ -627,7 +643,12 @@ mod table_tests {
             (ClientAssertionAudiences(2), "invalid_client", 5002741, 401),
             (ClientAssertionAudience, "invalid_client", 700023, 401),
             (ClientAssertionOtherClient, "invalid_client", 700021, 401),
-            (ClientAssertionSubjectNotIssuer, "invalid_client", 50048, 401),
+            (
+                ClientAssertionSubjectNotIssuer,
+                "invalid_client",
+                50048,
+                401,
+            ),
             (SpaPkceRequired, "invalid_request", 9002325, 400),
             (OriginOnNonSpa("o".into()), "invalid_request", 9002326, 400),
             (SpaOriginRequired, "invalid_request", 9002327, 400),
