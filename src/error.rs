@@ -54,6 +54,8 @@ pub enum Error {
     InvalidScope(String),
     #[error("The provided value for scope {0} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")]
     ClientCredentialsScope(String),
+    #[error("Application '{client_id}'({name}) is requesting a token for itself. This scenario is supported only if resource is specified using the GUID based App Identifier.")]
+    TokenForItselfByUri { client_id: String, name: String },
     #[error("Provided value for the input parameter scope '{0}' is not valid because it contains more than one resource. Scope {0} is not valid.")]
     MultipleResources(String),
     #[error("The user or administrator has not consented to use the application with ID '{client_id}' named '{name}'. Send an interactive authorization request for this user and resource.")]
@@ -70,6 +72,8 @@ pub enum Error {
     SpaRefreshTokenExpired(String),
     #[error("The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password. The grant was issued on '{issued}' and the TokensValidFrom date (before which tokens are not valid) for this user is '{valid_from}'.")]
     GrantRevoked { issued: String, valid_from: String },
+    #[error("The grant was issued for a different client id.")]
+    GrantOfAnotherClient,
     #[error("The code_verifier does not match the code_challenge supplied in the authorization request.")]
     PkceMismatch,
     #[error("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{0}'.")]
@@ -82,6 +86,12 @@ pub enum Error {
     PublicClientWithSecret,
     #[error("Client assertion failed signature validation. {0}")]
     InvalidClientAssertion(String),
+    #[error("Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .")]
+    ClientAssertionAudience,
+    #[error("Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .")]
+    ClientAssertionOtherClient,
+    #[error("Subject must match the issuer claim in the client assertion.")]
+    ClientAssertionSubjectNotIssuer,
     #[error("Number of audience values in the provided client credential exceed maximum allowed. {0} audience values provided, maximum allowed is 1.")]
     ClientAssertionAudiences(usize),
     #[error(
@@ -144,6 +154,12 @@ pub enum Error {
     QueryStringTooLong(usize),
     #[error("{0}")]
     InvalidAssertion(String),
+    #[error("Assertion audience does not match the Client app presenting the assertion. The audience in the assertion was '{audience}' and the expected audience is '{client_id}' or one of the Application Uris of this application with App ID '{client_id}'({name}). The downstream client must request a token for the expected audience (the application that made the OBO request) and this application should use that token as the assertion.")]
+    AssertionForAnotherApp {
+        audience: String,
+        client_id: String,
+        name: String,
+    },
     #[error("Assertion is not within its valid time range. Ensure that the access token is not expired before using it for user assertion, or request a new token.")]
     AssertionOutOfTime,
     /// A managed-identity endpoint's own refusal (missing header, unknown identity).
@@ -167,7 +183,7 @@ pub enum Error {
     FederatedSubjectUnknown(String),
     #[error("No matching federated identity record found for presented assertion subject '{0}'. The subject matches with case-insensitive comparison, but not with case-sensitive comparison. Please check your federated identity credential Subject, Audience and Issuer against the presented assertion.")]
     FederatedSubjectCase(String),
-    #[error("Client assertion is not within its valid time range. Current time: {now}, assertion valid from {nbf}, expiry time of assertion {exp}.")]
+    #[error("Client assertion is not within its valid time range. Current time: {now}, assertion valid from {nbf}, expiry time of assertion {exp}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .")]
     ClientAssertionOutOfTime {
         now: String,
         nbf: String,
@@ -177,7 +193,7 @@ pub enum Error {
     ExternalOidcEndpoint(String),
     #[error("User declined to consent to access the app.")]
     ConsentDeclined,
-    #[error("The resource owner or authorization server denied the request.")]
+    #[error("User declined to consent to access the app.")]
     AdminConsentDeclined,
     #[error("The user or administrator has not consented to use the application with ID '{client_id}' named '{name}'. Send an interactive authorization request for this user and resource.")]
     InteractiveConsentRequired { client_id: String, name: String },
@@ -283,6 +299,11 @@ impl Error {
             InvalidScope(_) => spec("invalid_scope", 70011, 400),
             ClientCredentialsScope(_) => spec("invalid_scope", 1002012, 400),
             MultipleResources(_) => spec("invalid_scope", 28000, 400),
+            // An app asking a token for itself by its App ID URI, as Entra answers it at the
+            // refresh grant (microsoft-authentication-library-for-js issue 5198) and at ROPC
+            // (microsoft-authentication-library-for-java issue 735); the message's template
+            // names the app as '{appId}'({appName}) (quoted in MSEndpointMgr/Intune issue 46).
+            TokenForItselfByUri { .. } => spec("invalid_request", 90009, 400),
             ConsentRequired { .. } => Spec {
                 suberror: Some("consent_required"),
                 ..spec("invalid_grant", 65001, 400)
@@ -295,7 +316,18 @@ impl Error {
                 ..spec("invalid_grant", 700082, 400)
             },
             SpaRefreshTokenExpired(_) => spec("invalid_grant", 700084, 400),
-            GrantRevoked { .. } => spec("invalid_grant", 50173, 400),
+            // suberror bad_token, as Entra answers it (recorded in Azure/azure-sdk-for-js,
+            // sdk/identity/identity/recordings/node/cae/recording_usernamepasswordcredential.js):
+            // msal-node and msal-browser take the error for InteractionRequiredAuthError because
+            // of it.
+            GrantRevoked { .. } => Spec {
+                suberror: Some("bad_token"),
+                ..spec("invalid_grant", 50173, 400)
+            },
+            // A refresh token presented by another client, as Entra answers it (quoted in
+            // microsoft/Partner-Center-PowerShell issue 419 and CompassSecurity/EntraFalcon
+            // issue 6).
+            GrantOfAnotherClient => spec("invalid_grant", 700007, 400),
             PkceMismatch => spec("invalid_grant", 501481, 400),
             InvalidClientSecret(_) => spec("invalid_client", 7000215, 401),
             MissingClientCredential => spec("invalid_client", 7000218, 401),
@@ -305,6 +337,15 @@ impl Error {
             // endpoint), as reported in zitadel/oidc issue 887 and openvpn-auth-oauth2 issue 857
             // (2026); certificate-credentials documents a single `aud`, the token endpoint.
             ClientAssertionAudiences(_) => spec("invalid_client", 5002741, 401),
+            // A certificate assertion's `aud` that is not the token endpoint, as Entra answers it
+            // (quoted in AzureAD/microsoft-authentication-library-for-dotnet issue 2746).
+            ClientAssertionAudience => spec("invalid_client", 700023, 401),
+            // A certificate assertion naming another client as `iss` and `sub`, as Entra answers it
+            // (recorded in MSAL.NET's test mocks, `IdentifierMismatchError700021`).
+            ClientAssertionOtherClient => spec("invalid_client", 700021, 401),
+            // SubjectMismatchesIssuer (reference-error-codes); the message as Entra sends it
+            // (quoted in AzureAD/microsoft-authentication-library-for-java issue 430).
+            ClientAssertionSubjectNotIssuer => spec("invalid_client", 50048, 401),
             SpaPkceRequired => spec("invalid_request", 9002325, 400),
             OriginOnNonSpa(_) => spec("invalid_request", 9002326, 400),
             SpaOriginRequired => spec("invalid_request", 9002327, 400),
@@ -361,6 +402,10 @@ impl Error {
             // On-behalf-of (v2-oauth2-on-behalf-of-flow; reference-error-codes): InvalidAssertion
             // and the assertion's time window.
             InvalidAssertion(_) => spec("invalid_grant", 50013, 400),
+            // The assertion's audience, as Entra answers it (quoted in
+            // OfficeDev/microsoft-teams-apps-company-communicator issue 214,
+            // microsoft/AzureTRE-Deployment issue 65, MSAL Java issue 38).
+            AssertionForAnotherApp { .. } => spec("invalid_grant", 500131, 400),
             AssertionOutOfTime => spec("invalid_grant", 500133, 400),
             // QueryStringTooLong (reference-error-codes); it also bounds what an anonymous
             // /authorize can make entra-mock store.
@@ -368,7 +413,10 @@ impl Error {
             // Consent (v2-oauth2-auth-code-flow error codes; v2-admin-consent "Error response"):
             // UserDeclinedConsent 65004, ConsentRequired 65001 as /authorize sends it.
             ConsentDeclined => spec("access_denied", 65004, 400),
-            AdminConsentDeclined => spec("consent_required", 65004, 400),
+            // The admin consent endpoint's answer as Entra now gives it, admin_consent=True kept
+            // (recorded in MicrosoftDocs/azure-docs issue 114009, 2023; v2-admin-consent's
+            // "Error response" still shows consent_required).
+            AdminConsentDeclined => spec("access_denied", 65004, 400),
             InteractiveConsentRequired { .. } => spec("consent_required", 65001, 400),
             // Workload identity federation (workload-identity-federation; reference-error-codes
             // 700211-700213 no matching federated identity record, 700024 the assertion's time
@@ -564,6 +612,15 @@ mod table_tests {
             (InvalidCodeChallenge, "invalid_request", 501491, 400),
             (InvalidScope("x".into()), "invalid_scope", 70011, 400),
             (MultipleResources("x".into()), "invalid_scope", 28000, 400),
+            (
+                TokenForItselfByUri {
+                    client_id: "c".into(),
+                    name: "n".into(),
+                },
+                "invalid_request",
+                90009,
+                400,
+            ),
             (CodeAlreadyRedeemed, "invalid_grant", 54005, 400),
             (GrantExpired, "invalid_grant", 70008, 400),
             (MalformedGrant, "invalid_grant", 9002313, 400),
@@ -574,6 +631,7 @@ mod table_tests {
                 400,
             ),
             (PkceMismatch, "invalid_grant", 501481, 400),
+            (GrantOfAnotherClient, "invalid_grant", 700007, 400),
             (MissingClientCredential, "invalid_client", 7000218, 401),
             (PublicClientWithSecret, "invalid_client", 700025, 401),
             (
@@ -583,6 +641,14 @@ mod table_tests {
                 401,
             ),
             (ClientAssertionAudiences(2), "invalid_client", 5002741, 401),
+            (ClientAssertionAudience, "invalid_client", 700023, 401),
+            (ClientAssertionOtherClient, "invalid_client", 700021, 401),
+            (
+                ClientAssertionSubjectNotIssuer,
+                "invalid_client",
+                50048,
+                401,
+            ),
             (SpaPkceRequired, "invalid_request", 9002325, 400),
             (OriginOnNonSpa("o".into()), "invalid_request", 9002326, 400),
             (SpaOriginRequired, "invalid_request", 9002327, 400),
@@ -601,7 +667,7 @@ mod table_tests {
             (UserCancelled, "access_denied", 65004, 400),
             (AuthorizationPending, "authorization_pending", 70016, 400),
             (ConsentDeclined, "access_denied", 65004, 400),
-            (AdminConsentDeclined, "consent_required", 65004, 400),
+            (AdminConsentDeclined, "access_denied", 65004, 400),
             (
                 FederatedIssuerUnknown("i".into()),
                 "invalid_client",
@@ -631,6 +697,16 @@ mod table_tests {
                 "invalid_client",
                 50166,
                 401,
+            ),
+            (
+                AssertionForAnotherApp {
+                    audience: "a".into(),
+                    client_id: "c".into(),
+                    name: "n".into(),
+                },
+                "invalid_grant",
+                500131,
+                400,
             ),
             (SlowDown(5), "slow_down", 70016, 400),
             (AuthorizationDeclined, "authorization_declined", 65004, 400),
@@ -667,6 +743,40 @@ mod table_tests {
                 (error, code, status),
                 "{e:?}"
             );
+        }
+    }
+
+    #[test]
+    fn errors_with_a_suberror_carry_entras() {
+        let table: Vec<(Error, Option<&str>)> = vec![
+            (
+                ConsentRequired {
+                    client_id: "c".into(),
+                    name: "n".into(),
+                },
+                Some("consent_required"),
+            ),
+            (
+                RefreshTokenInactive {
+                    issued: "i".into(),
+                    inactive: "d".into(),
+                },
+                Some("bad_token"),
+            ),
+            (
+                GrantRevoked {
+                    issued: "i".into(),
+                    valid_from: "v".into(),
+                },
+                Some("bad_token"),
+            ),
+            (MfaRequired("a".into()), Some("basic_action")),
+            (MfaInteractionRequired("a".into()), Some("basic_action")),
+            (GrantExpired, None),
+            (InvalidGrant("x"), None),
+        ];
+        for (e, suberror) in table {
+            assert_eq!(e.spec().suberror, suberror, "{e:?}");
         }
     }
 

@@ -231,7 +231,7 @@ fn preset(p: Preset, endpoint: FaultEndpoint, retry_after: Option<u64>) -> Force
             400,
             "invalid_grant",
             50173,
-            None,
+            Some("bad_token"),
             None,
             "The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might have changed or reset their password.",
         ),

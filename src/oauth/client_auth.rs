@@ -19,14 +19,11 @@ use crate::directory::{
 use crate::error::{Error, Result};
 use crate::keys::verify::signature_only;
 pub use crate::oauth::claims::AuthMethod;
-use crate::oauth::federation::Audience;
+use crate::oauth::federation::{within_time_range, Audience, SKEW_SECS};
 use crate::oauth::params::{Params, Secret};
 use crate::state::AppState;
 
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// Clock skew tolerated on assertion `exp`/`nbf` (Entra allows five minutes).
-const SKEW_SECS: i64 = 300;
 
 #[derive(Debug, Clone)]
 pub struct AuthenticatedClient {
@@ -106,12 +103,13 @@ pub async fn authenticate(
             check_secret(&app, &s)?;
             AuthMethod::Secret
         }
-        // An assertion issued by someone else than the client itself is a federated credential.
+        // An assertion whose issuer is a URL (GitHub's, a Kubernetes cluster's, entra-mock's own
+        // `{base}/_mock/federation`) is a federated credential; the client's own names itself.
         (ClientType::Confidential, Credential::Assertion(a))
             if unverified
                 .as_ref()
                 .and_then(|u| u.iss.as_deref())
-                .is_some_and(|iss| !iss.eq_ignore_ascii_case(&app.client_id)) =>
+                .is_some_and(is_url) =>
         {
             crate::oauth::federation::verify(
                 state.http()?,
@@ -125,6 +123,9 @@ pub async fn authenticate(
             AuthMethod::Certificate
         }
         (ClientType::Confidential, Credential::Assertion(a)) => {
+            if let Some(u) = &unverified {
+                check_identifiers(&app, u)?;
+            }
             let audiences = token_endpoints(base_url, tenant);
             let claims = check_assertion(&app, a.expose(), &audiences, now)?;
             // jti is single use (RFC 7523 section 3, item 7), per client, unless the app follows
@@ -228,6 +229,29 @@ fn unverified_claims(assertion: &str) -> Option<Unverified> {
         })
 }
 
+/// An absolute `http(s)` URL: what a federated credential's issuer is.
+fn is_url(iss: &str) -> bool {
+    url::Url::parse(iss).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
+}
+
+/// A certificate assertion names its client as both `iss` and `sub` (certificate-credentials,
+/// "Claims (payload)"). Entra tells the two mistakes apart: an `iss` other than the `sub` is
+/// SubjectMismatchesIssuer (AADSTS50048, quoted in AzureAD/microsoft-authentication-library-for-java
+/// issue 430), another client named as both is AADSTS700021 (MSAL.NET's test mocks,
+/// `IdentifierMismatchError700021`). Checked before the signature: it names the wrong app's
+/// certificates.
+fn check_identifiers(app: &Application, claims: &Unverified) -> Result<()> {
+    match claims.iss.as_deref() {
+        Some(iss) if !iss.eq_ignore_ascii_case(&claims.sub) => {
+            Err(Error::ClientAssertionSubjectNotIssuer)
+        }
+        _ if !claims.sub.eq_ignore_ascii_case(&app.client_id) => {
+            Err(Error::ClientAssertionOtherClient)
+        }
+        _ => Ok(()),
+    }
+}
+
 fn find_certificate<'a>(
     app: &'a Application,
     header: &jsonwebtoken::Header,
@@ -271,7 +295,7 @@ fn check_assertion(
     if !claims.iss.eq_ignore_ascii_case(&app.client_id)
         || !claims.sub.eq_ignore_ascii_case(&app.client_id)
     {
-        return Err(fail("The assertion's iss and sub must be the client id."));
+        return Err(Error::ClientAssertionOtherClient);
     }
     // One audience, the token endpoint (certificate-credentials, "Claims (payload)"); Entra
     // refuses a list of two before it looks at them.
@@ -281,18 +305,11 @@ fn check_assertion(
         return Err(Error::ClientAssertionAudiences(values.len()));
     }
     if !values.iter().any(named) {
-        return Err(fail(
-            "The assertion's audience must be the token endpoint of the tenant.",
-        ));
+        return Err(Error::ClientAssertionAudience);
     }
-    let (exp, nbf) = (claims.exp as i64, claims.nbf.map(|n| n as i64));
-    if exp.saturating_add(SKEW_SECS) < now
-        || nbf.is_some_and(|nbf| nbf.saturating_sub(SKEW_SECS) > now)
-    {
-        return Err(fail(
-            "The client assertion is not within its valid time range.",
-        ));
-    }
+    // AADSTS700024, as for a federated assertion (quoted for certificate assertions in
+    // AzureAD/microsoft-authentication-library-for-java issue 984).
+    within_time_range(claims.exp, claims.nbf, now)?;
     if claims.jti.is_empty() {
         return Err(fail("The client assertion must have a jti."));
     }

@@ -22,8 +22,8 @@ use crate::directory::{Application, FederatedCredential};
 use crate::error::{Error, Result};
 use crate::keys::verify::signature_only;
 
-/// Clock skew tolerated on `exp` / `nbf`, as for other client assertions.
-const SKEW_SECS: i64 = 300;
+/// Clock skew tolerated on `exp` / `nbf` of every client assertion (Entra allows five minutes).
+pub const SKEW_SECS: i64 = 300;
 /// How long an issuer's key set is used before it is fetched again.
 const KEYS_TTL: Duration = Duration::from_secs(300);
 
@@ -84,6 +84,33 @@ impl Audience {
     }
 }
 
+/// A client assertion's (certificate or federated) time window, with [`SKEW_SECS`] of skew on
+/// either side: AADSTS700024, whose message gives the times as Entra writes them, an absent `nbf`
+/// as the epoch ("assertion valid from 1970-01-01T00:00:00.0000000Z", quoted in
+/// AzureAD/microsoft-authentication-library-for-java issue 984 and
+/// microsoft-authentication-library-for-dotnet issue 4951).
+pub fn within_time_range(exp: f64, nbf: Option<f64>, now: i64) -> Result<()> {
+    let (exp, nbf) = (exp as i64, nbf.map(|n| n as i64));
+    if exp.saturating_add(SKEW_SECS) < now || nbf.is_some_and(|n| n.saturating_sub(SKEW_SECS) > now)
+    {
+        let at = |t: i64| {
+            let fmt = time::macros::format_description!(
+                "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:7]Z"
+            );
+            time::OffsetDateTime::from_unix_timestamp(t)
+                .ok()
+                .and_then(|t| t.format(&fmt).ok())
+                .unwrap_or_else(|| t.to_string())
+        };
+        return Err(Error::ClientAssertionOutOfTime {
+            now: at(now),
+            nbf: at(nbf.unwrap_or(0)),
+            exp: at(exp),
+        });
+    }
+    Ok(())
+}
+
 /// Checks a federated assertion for `app`; `base_url` is what `{base}` in a credential's issuer
 /// stands for.
 pub async fn verify(
@@ -131,20 +158,7 @@ pub async fn verify(
     {
         return Err(Error::FederatedAudienceUnknown(audiences.join(" ")));
     }
-    let (exp, nbf) = (claims.exp as i64, claims.nbf.map(|n| n as i64));
-    if exp.saturating_add(SKEW_SECS) < now || nbf.is_some_and(|n| n.saturating_sub(SKEW_SECS) > now)
-    {
-        let at = |t: i64| {
-            time::OffsetDateTime::from_unix_timestamp(t)
-                .map(crate::clock::entra_timestamp)
-                .unwrap_or_else(|_| t.to_string())
-        };
-        return Err(Error::ClientAssertionOutOfTime {
-            now: at(now),
-            nbf: nbf.map_or_else(|| "-".to_string(), at),
-            exp: at(exp),
-        });
-    }
+    within_time_range(claims.exp, claims.nbf, now)?;
     if !matches!(
         header.alg,
         Algorithm::RS256

@@ -219,8 +219,13 @@ async fn a_declined_or_malformed_admin_consent_gets_entras_answers() {
     let res = submit(&client, &app.https, &consent, &[("action", "decline")]).await;
     let reply = reply_params(&location(&res));
     assert_eq!(reply["admin_consent"], "True");
-    assert_eq!(reply["error"], "consent_required");
-    assert!(reply["error_description"].starts_with("AADSTS65004:"));
+    assert_eq!(reply["error"], "access_denied");
+    assert!(
+        reply["error_description"]
+            .starts_with("AADSTS65004: User declined to consent to access the app.\r\n"),
+        "{}",
+        reply["error_description"]
+    );
     assert_eq!(reply["state"], "admin-1");
     // No redirect URI, or one not registered: an error page, never a redirect.
     for query in [

@@ -67,7 +67,7 @@ async fn under_detect_a_refresh_refused_for_its_client_leaves_the_token_usable()
     ];
     app.token(&form)
         .await
-        .assert_error(400, "invalid_grant", 70000);
+        .assert_error(400, "invalid_grant", 700007);
     let a = app.refresh_bff(&rt, None).await;
     assert_eq!(a.status, 200, "{}", a.body);
 }

@@ -35,7 +35,7 @@ async fn each_preset_answers_in_entras_shape_for_exactly_times_requests() {
             700082,
             Some("bad_token"),
         ),
-        ("revoked", 400, "invalid_grant", 50173, None),
+        ("revoked", 400, "invalid_grant", 50173, Some("bad_token")),
         (
             "consent-required",
             400,

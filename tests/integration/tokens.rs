@@ -250,13 +250,68 @@ async fn by_default_the_same_assertion_is_accepted_again_as_entra_does() {
 }
 
 #[tokio::test]
-async fn a_client_assertion_for_another_audience_gets_aadsts700027() {
+async fn a_client_assertion_out_of_its_time_range_gets_aadsts700024_with_its_times() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let now = app.state.clock.unix();
+    let with = |jti: &str, nbf: Option<i64>, exp: i64| {
+        let mut c = json!({"iss": BFF, "sub": BFF, "aud": app.token_url(), "jti": jti, "exp": exp});
+        if let Some(nbf) = nbf {
+            c["nbf"] = json!(nbf);
+        }
+        bff_assertion_with(Algorithm::RS256, &c)
+    };
+    // Expired in September 2020.
+    let a = redeem_with_assertion(
+        &app,
+        &code,
+        &with("old", Some(1_600_000_000), 1_600_000_600),
+    )
+    .await;
+    a.assert_error(401, "invalid_client", 700024);
+    let desc = a.str("error_description");
+    assert!(
+        desc.starts_with(
+            "AADSTS700024: Client assertion is not within its valid time range. Current time: "
+        ),
+        "{desc}"
+    );
+    assert!(
+        desc.contains(", assertion valid from 2020-09-13T12:26:40.0000000Z, expiry time of assertion 2020-09-13T12:36:40.0000000Z. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .\r\n"),
+        "{desc}"
+    );
+    // Without nbf, Entra writes the epoch.
+    let a = redeem_with_assertion(&app, &code, &with("no-nbf", None, now - 3600)).await;
+    a.assert_error(401, "invalid_client", 700024);
+    assert!(
+        a.str("error_description")
+            .contains("assertion valid from 1970-01-01T00:00:00.0000000Z, expiry"),
+        "{}",
+        a.body
+    );
+    // Not yet valid, beyond the five minutes of skew.
+    let a = redeem_with_assertion(&app, &code, &with("future", Some(now + 600), now + 1200)).await;
+    a.assert_error(401, "invalid_client", 700024);
+    // Within the skew it is accepted: the refusals consumed nothing.
+    let a = redeem_with_assertion(&app, &code, &with("skew", Some(now + 200), now - 200)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
+async fn a_client_assertion_for_another_audience_gets_aadsts700023() {
     let app = TestApp::spawn().await;
     let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
     let now = app.state.clock.unix();
     let assertion = bff_assertion(Algorithm::RS256, "https://elsewhere/token", "jti-aud", now);
     let a = redeem_with_assertion(&app, &code, &assertion).await;
-    a.assert_error(401, "invalid_client", 700027);
+    a.assert_error(401, "invalid_client", 700023);
+    assert!(
+        a.str("error_description").starts_with(
+            "AADSTS700023: Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .\r\n"
+        ),
+        "{}",
+        a.body
+    );
 }
 
 #[tokio::test]
@@ -289,6 +344,48 @@ async fn a_client_assertion_naming_two_audiences_gets_aadsts5002741_even_with_th
     let mut one = two("one");
     one["aud"] = json!([app.token_url()]);
     let a = redeem_with_assertion(&app, &code, &bff_assertion_with(Algorithm::RS256, &one)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
+
+#[tokio::test]
+async fn a_client_assertion_naming_another_client_or_two_gets_aadsts700021_or_50048() {
+    let app = TestApp::spawn().await;
+    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
+    let now = app.state.clock.unix();
+    let with = |iss: &str, sub: &str| {
+        bff_assertion_with(
+            Algorithm::RS256,
+            &json!({
+                "iss": iss, "sub": sub, "aud": app.token_url(), "jti": format!("{iss}-{sub}"),
+                "nbf": now - 10, "exp": now + 600,
+            }),
+        )
+    };
+    // Another client as both issuer and subject: not a federated credential (its issuer is no
+    // URL) but the wrong client.
+    let a = redeem_with_assertion(&app, &code, &with(DAEMON, DAEMON)).await;
+    a.assert_error(401, "invalid_client", 700021);
+    assert!(
+        a.str("error_description").starts_with(
+            "AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .\r\n"
+        ),
+        "{}",
+        a.body
+    );
+    // An issuer other than the subject, whichever of them is the client.
+    for (iss, sub) in [(DAEMON, BFF), (BFF, DAEMON)] {
+        let a = redeem_with_assertion(&app, &code, &with(iss, sub)).await;
+        a.assert_error(401, "invalid_client", 50048);
+        assert!(
+            a.str("error_description").starts_with(
+                "AADSTS50048: Subject must match the issuer claim in the client assertion.\r\n"
+            ),
+            "{}",
+            a.body
+        );
+    }
+    // The refusals consumed nothing.
+    let a = redeem_with_assertion(&app, &code, &with(BFF, BFF)).await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
 

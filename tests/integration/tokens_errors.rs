@@ -25,6 +25,7 @@ async fn a_replayed_code_gets_aadsts54005_and_revokes_the_refresh_token_issued_f
 
     let refresh = app.refresh_bff(&rt, None).await;
     refresh.assert_error(400, "invalid_grant", 50173);
+    assert_eq!(refresh.body["suberror"], "bad_token", "{}", refresh.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -437,4 +438,83 @@ async fn a_json_body_is_not_read_and_json_answers_are_typed_as_entras() {
         ok.header("content-type"),
         Some("application/json; charset=utf-8")
     );
+}
+
+#[tokio::test]
+async fn an_app_refreshing_or_using_ropc_for_itself_by_its_app_id_uri_gets_aadsts90009() {
+    const SELF: &str = "5e1f0000-0000-4000-8000-000000000009";
+    let app = TestApp::spawn().await;
+    // A public app that exposes a scope and is pre-authorized for it.
+    let (status, body) = app
+        .mock(
+            reqwest::Method::POST,
+            "applications",
+            Some(serde_json::json!({
+                "name": "self", "appId": SELF, "displayName": "Self caller",
+                "isFallbackPublicClient": true,
+                "identifierUris": [format!("api://{SELF}")],
+                "api": {
+                    "oauth2PermissionScopes": [
+                        {"value": "Self.Read", "id": "5c0e0000-0000-4000-8000-0000000000f9"}
+                    ],
+                    "preAuthorizedApplications": [
+                        {"appId": SELF, "delegatedPermissionIds": ["Self.Read"]}
+                    ]
+                }
+            })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let by_guid = format!("{SELF}/Self.Read offline_access");
+    let by_uri = format!("api://{SELF}/Self.Read offline_access");
+    let ropc = |scope: String| {
+        let app = &app;
+        async move {
+            app.token(&[
+                ("grant_type", "password"),
+                ("client_id", SELF),
+                ("username", ALICE),
+                ("password", PASSWORD),
+                ("scope", &scope),
+            ])
+            .await
+        }
+    };
+    let expected = format!(
+        "AADSTS90009: Application '{SELF}'(Self caller) is requesting a token for itself. This scenario is supported only if resource is specified using the GUID based App Identifier.\r\n"
+    );
+    // ROPC: the URI form is refused, the GUID form works.
+    let a = ropc(by_uri.clone()).await;
+    a.assert_error(400, "invalid_request", 90009);
+    assert!(
+        a.str("error_description").starts_with(&expected),
+        "{}",
+        a.body
+    );
+    let a = ropc(by_guid.clone()).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(jwt_parts(a.str("access_token")).1["aud"], SELF);
+    let rt = a.str("refresh_token").to_string();
+    // The refresh grant: the same.
+    let refresh = |scope: String| {
+        let (app, rt) = (&app, &rt);
+        async move {
+            app.token(&[
+                ("grant_type", "refresh_token"),
+                ("client_id", SELF),
+                ("refresh_token", rt),
+                ("scope", &scope),
+            ])
+            .await
+        }
+    };
+    let a = refresh(by_uri).await;
+    a.assert_error(400, "invalid_request", 90009);
+    assert!(
+        a.str("error_description").starts_with(&expected),
+        "{}",
+        a.body
+    );
+    let a = refresh(by_guid).await;
+    assert_eq!(a.status, 200, "{}", a.body);
 }

@@ -86,10 +86,15 @@ async fn an_assertion_for_another_audience_is_refused() {
         ])
         .await;
     let a = obo(&app, graph.str("access_token"), "User.Read").await;
-    a.assert_error(400, "invalid_grant", 50013);
-    assert!(a
-        .str("error_description")
-        .contains("Assertion audience does not match"));
+    a.assert_error(400, "invalid_grant", 500131);
+    let expected = format!(
+        "AADSTS500131: Assertion audience does not match the Client app presenting the assertion. The audience in the assertion was '00000003-0000-0000-c000-000000000000' and the expected audience is '{API}' or one of the Application Uris of this application with App ID '{API}'(Contoso Tasks API). The downstream client must request a token for the expected audience (the application that made the OBO request) and this application should use that token as the assertion.\r\n"
+    );
+    assert!(
+        a.str("error_description").starts_with(&expected),
+        "{}",
+        a.body
+    );
     // Not a token at all, or signed by someone else.
     obo(&app, "a.b.c", "User.Read")
         .await

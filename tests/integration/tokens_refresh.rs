@@ -69,7 +69,7 @@ async fn refresh_can_narrow_to_openid_and_switch_to_graph_and_back() {
 }
 
 #[tokio::test]
-async fn a_refresh_token_of_another_client_is_refused() {
+async fn a_refresh_token_of_another_client_gets_aadsts700007() {
     let app = TestApp::spawn().await;
     let rt = bff_refresh_token(&app).await;
     let a = app
@@ -80,7 +80,13 @@ async fn a_refresh_token_of_another_client_is_refused() {
             ("refresh_token", &rt),
         ])
         .await;
-    a.assert_error(400, "invalid_grant", 70000);
+    a.assert_error(400, "invalid_grant", 700007);
+    assert!(
+        a.str("error_description")
+            .starts_with("AADSTS700007: The grant was issued for a different client id.\r\n"),
+        "{}",
+        a.body
+    );
 }
 
 #[tokio::test]
@@ -257,9 +263,10 @@ async fn graph_revoke_sign_in_sessions_kills_refresh_tokens_and_sso_sessions() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["value"], json!(true));
 
-    app.refresh_bff(&rt, None)
-        .await
-        .assert_error(400, "invalid_grant", 50173);
+    let a = app.refresh_bff(&rt, None).await;
+    a.assert_error(400, "invalid_grant", 50173);
+    // The suberror msal-node and msal-browser read as "interaction required".
+    assert_eq!(a.body["suberror"], "bad_token", "{}", a.body);
     assert!(!app.session_active(&sid).await);
 
     // A later sign-in works again.

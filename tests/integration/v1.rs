@@ -74,7 +74,10 @@ async fn a_v1_client_signs_in_with_resource_and_gets_v1_answers_and_a_v1_id_toke
         number_string(&a.body, "not_before") + 300 + expires_in
     );
     let (_, at) = jwt_parts(a.str("access_token"));
-    assert_eq!(at["nbf"].as_i64(), Some(number_string(&a.body, "not_before")));
+    assert_eq!(
+        at["nbf"].as_i64(),
+        Some(number_string(&a.body, "not_before"))
+    );
     assert_eq!(a.body["resource"], API_URI);
     assert_eq!(a.body["scope"], "access_as_user");
     assert!(a.body["refresh_token"].is_string(), "v1 always refreshes");

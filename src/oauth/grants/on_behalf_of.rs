@@ -7,8 +7,9 @@
 //! (AADSTS65001 otherwise), a refresh token comes with `offline_access`.
 //!
 //! Refused: a public client (AADSTS7000218: the flow is for confidential apps), an assertion not
-//! signed by this tenant's keys or not for the presenting app (AADSTS50013, InvalidAssertion),
-//! one out of its time window (AADSTS500133), an app-only token (it has no user to act for).
+//! signed by this tenant's keys (AADSTS50013, InvalidAssertion), one not for the presenting app
+//! (AADSTS500131), one out of its time window (AADSTS500133), an app-only token (it has no user
+//! to act for).
 
 use serde::Deserialize;
 
@@ -78,10 +79,13 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
             .as_deref()
             .is_some_and(|uri| uri.eq_ignore_ascii_case(audience));
     if !for_this_app {
-        return Err(Error::InvalidAssertion(format!(
-            "Assertion audience does not match the Client app presenting the assertion. The audience in the assertion was '{audience}' and the expected audience is '{}'",
-            app.client_id
-        )));
+        // AADSTS500131 with the app's id and name, as Entra answers it (quoted in
+        // OfficeDev/microsoft-teams-apps-company-communicator issue 214).
+        return Err(Error::AssertionForAnotherApp {
+            audience: audience.to_string(),
+            client_id: app.client_id.clone(),
+            name: app.display_name.clone(),
+        });
     }
     // Clock skew of five minutes, as Entra allows for assertions.
     let skew = 300;

@@ -66,9 +66,8 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     // Check first: a request refused here leaves the token as it was (under `detect`, the
     // client's corrected retry must not look like theft).
     if g.client_id != env.client.app.client_id {
-        return Err(Error::InvalidGrant(
-            "The refresh token was issued to another client.",
-        ));
+        // AADSTS700007 (quoted in microsoft/Partner-Center-PowerShell issue 419).
+        return Err(Error::GrantOfAnotherClient);
     }
     // The cross-origin rules of codes hold for the refresh tokens of their chains.
     check_origin(g.kind, env.origin)?;
@@ -86,6 +85,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     let user = user.ok_or(Error::InvalidGrant("The user no longer exists."))?;
     check_not_revoked(&user, g.family_created_at)?;
     let scope = req.scope.as_deref().unwrap_or(&g.scope);
+    super::scopes::check_itself_named_by_id(&env.state.directory(), &env.client.app, scope)?;
     let mut scopes = env.scopes_with(&grants, scope)?;
     // The chain goes on: a refresh always returns a new refresh token.
     scopes.oidc.offline_access = true;

@@ -98,6 +98,34 @@ pub async fn unconsented(
     Ok(missing)
 }
 
+/// A client asking a token for itself must name itself by its client id (`{client id}/scope`),
+/// not by its App ID URI: AADSTS90009. Entra answers so at the refresh grant
+/// (microsoft-authentication-library-for-js issue 5198, DuendeArchive/IdentityModel issue 528,
+/// Softeria/ms-365-mcp-server issues 502 and 508: "Sign-in tolerates the URI form; only refresh
+/// breaks") and at ROPC (microsoft-authentication-library-for-java issue 735), not at /authorize
+/// nor at the code's redemption.
+pub fn check_itself_named_by_id(
+    directory: &Directory,
+    client: &Application,
+    scope: &str,
+) -> Result<()> {
+    for s in scope::parse(directory, scope)?.resource_scopes {
+        let itself = matches!(&s.resource, Resource::Api(api) if api.client_id == client.client_id);
+        if itself
+            && !s
+                .prefix
+                .trim_end_matches('/')
+                .eq_ignore_ascii_case(&client.client_id)
+        {
+            return Err(Error::TokenForItselfByUri {
+                client_id: client.client_id.clone(),
+                name: client.display_name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// [`delegated_with`] with the consent the directory holds alone (pre-authorization, the
 /// fixtures' Graph permissions), without any grant of the store.
 pub fn delegated(directory: &Directory, client: &Application, scope: &str) -> Result<Delegated> {

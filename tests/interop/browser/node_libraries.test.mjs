@@ -68,7 +68,7 @@ test("openid-client v6, oauth4webapi and msal-node sign in, refresh, get app tok
   assert.equal(o.certificateAzpacr, "2");
   // oauth4webapi's own `aud` (the issuer) is not the token endpoint certificate-credentials asks
   // for; a list of both gets the count refusal Entra answers.
-  assert.equal(o.issuerAsAudience, "invalid_client 700027");
+  assert.equal(o.issuerAsAudience, "invalid_client 700023");
   assert.equal(o.twoAudiences, "invalid_client 5002741");
   assert.equal(o.devicePollBeforeSignIn, "authorization_pending");
   assert.equal(o.deviceName, "Alice Example");
