@@ -233,6 +233,14 @@ impl Answer {
 
     /// Asserts an Entra error: HTTP status, `error`, the AADSTS number in `error_codes` and in
     /// the description, and the rest of the shape.
+    /// [`Self::assert_error`], and the description's text after `AADSTS{code}: ` begins with
+    /// `text` (Entra's words).
+    pub fn assert_error_text(&self, status: u16, error: &str, code: u32, text: &str) {
+        self.assert_error(status, error, code);
+        let desc = self.str("error_description");
+        assert!(desc.starts_with(&format!("AADSTS{code}: {text}")), "{desc}");
+    }
+
     pub fn assert_error(&self, status: u16, error: &str, code: u32) {
         assert_eq!(self.status, status, "status of {}", self.body);
         assert_eq!(self.body["error"], error, "error of {}", self.body);

@@ -304,14 +304,7 @@ async fn a_client_assertion_for_another_audience_gets_aadsts700023() {
     let now = app.state.clock.unix();
     let assertion = bff_assertion(Algorithm::RS256, "https://elsewhere/token", "jti-aud", now);
     let a = redeem_with_assertion(&app, &code, &assertion).await;
-    a.assert_error(401, "invalid_client", 700023);
-    assert!(
-        a.str("error_description").starts_with(
-            "AADSTS700023: Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .\r\n"
-        ),
-        "{}",
-        a.body
-    );
+    a.assert_error_text(401, "invalid_client", 700023, "Client assertion audience claim does not match Realm issuer. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .\r\n");
 }
 
 #[tokio::test]
@@ -364,24 +357,15 @@ async fn a_client_assertion_naming_another_client_or_two_gets_aadsts700021_or_50
     // Another client as both issuer and subject: not a federated credential (its issuer is no
     // URL) but the wrong client.
     let a = redeem_with_assertion(&app, &code, &with(DAEMON, DAEMON)).await;
-    a.assert_error(401, "invalid_client", 700021);
-    assert!(
-        a.str("error_description").starts_with(
-            "AADSTS700021: Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .\r\n"
-        ),
-        "{}",
-        a.body
-    );
+    a.assert_error_text(401, "invalid_client", 700021, "Client assertion application identifier doesn't match 'client_id' parameter. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .\r\n");
     // An issuer other than the subject, whichever of them is the client.
     for (iss, sub) in [(DAEMON, BFF), (BFF, DAEMON)] {
         let a = redeem_with_assertion(&app, &code, &with(iss, sub)).await;
-        a.assert_error(401, "invalid_client", 50048);
-        assert!(
-            a.str("error_description").starts_with(
-                "AADSTS50048: Subject must match the issuer claim in the client assertion.\r\n"
-            ),
-            "{}",
-            a.body
+        a.assert_error_text(
+            401,
+            "invalid_client",
+            50048,
+            "Subject must match the issuer claim in the client assertion.\r\n",
         );
     }
     // The refusals consumed nothing.

@@ -80,12 +80,11 @@ async fn a_refresh_token_of_another_client_gets_aadsts700007() {
             ("refresh_token", &rt),
         ])
         .await;
-    a.assert_error(400, "invalid_grant", 700007);
-    assert!(
-        a.str("error_description")
-            .starts_with("AADSTS700007: The grant was issued for a different client id.\r\n"),
-        "{}",
-        a.body
+    a.assert_error_text(
+        400,
+        "invalid_grant",
+        700007,
+        "The grant was issued for a different client id.\r\n",
     );
 }
 
@@ -211,6 +210,11 @@ async fn revocation_authenticates_the_client_and_ignores_unknown_tokens() {
 /// A server where the daemon holds Graph's `User.RevokeSessions.All` application role and the
 /// bff the same delegated scope.
 async fn graph_permissions() -> (TestApp, tempfile::TempDir) {
+    graph_permissions_with("User.RevokeSessions.All").await
+}
+
+/// The daemon holds Graph's `User.RevokeSessions.All` application role, the bff `delegated`.
+async fn graph_permissions_with(delegated: &str) -> (TestApp, tempfile::TempDir) {
     Fixture::builtin()
         .app(
             "daemon",
@@ -220,7 +224,7 @@ async fn graph_permissions() -> (TestApp, tempfile::TempDir) {
         .app(
             "bff",
             "mock.graphPermissions.delegated",
-            toml::Value::Array(vec!["User.RevokeSessions.All".into()]),
+            toml::Value::Array(vec![delegated.into()]),
         )
         .spawn()
         .await
@@ -313,19 +317,7 @@ async fn graph_revoke_sign_in_sessions_needs_a_graph_token_with_the_permission()
 #[tokio::test]
 async fn graph_me_revoke_sign_in_sessions_takes_a_delegated_token_with_any_permission_the_doc_lists(
 ) {
-    let (app, _dir) = Fixture::builtin()
-        .app(
-            "daemon",
-            "mock.graphPermissions.application",
-            toml::Value::Array(vec!["User.RevokeSessions.All".into()]),
-        )
-        .app(
-            "bff",
-            "mock.graphPermissions.delegated",
-            toml::Value::Array(vec!["User.ReadWrite.All".into()]),
-        )
-        .spawn()
-        .await;
+    let (app, _dir) = graph_permissions_with("User.ReadWrite.All").await;
     let me = |bearer: String| {
         let req = app
             .client()
