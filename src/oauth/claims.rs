@@ -167,6 +167,15 @@ pub fn half_hash(value: &str) -> String {
     URL_SAFE_NO_PAD.encode(&d[..16])
 }
 
+/// How a token reaches the client: in the authorization endpoint's reply (the implicit and hybrid
+/// flows: `id_token`, `token` from `/authorize`) or in the token endpoint's response body. The
+/// groups claim depends on it ([`group_claims`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Authorize,
+    TokenResponse,
+}
+
 /// Everything an ID token says. Public so that `/authorize` can mint the ID tokens of hybrid and
 /// implicit responses with the same code.
 #[derive(Debug, Clone)]
@@ -197,6 +206,7 @@ pub struct IdTokenInput<'a> {
     pub access_token: Option<&'a str>,
     /// A v1 endpoint issues v1 ID tokens.
     pub endpoint: Endpoint,
+    pub delivery: Delivery,
     pub now: i64,
 }
 
@@ -242,7 +252,14 @@ pub fn unsigned_id_token(keys: &KeySet, t: &IdTokenInput<'_>) -> Result<Unsigned
         }
     }
     optional_claims(&mut c, optional, t.user, None);
-    group_claims(&mut c, t.directory, &t.app.claims, t.user, &t.app.client_id);
+    group_claims(
+        &mut c,
+        t.directory,
+        &t.app.claims,
+        t.user,
+        &t.app.client_id,
+        t.delivery,
+    );
     let roles = t.directory.user_roles_for(&t.user.oid, &t.app.client_id);
     if !roles.is_empty() {
         c.insert("roles".into(), json!(roles));
@@ -328,6 +345,7 @@ pub struct AccessTokenInput<'a> {
     pub client_auth: AuthMethod,
     pub target: &'a Target,
     pub subject: Subject<'a>,
+    pub delivery: Delivery,
     pub now: i64,
 }
 
@@ -467,7 +485,14 @@ fn user_claims(
     }
     match t.target.api() {
         Some(api) => {
-            group_claims(c, t.directory, &api.claims, user, &api.client_id);
+            group_claims(
+                c,
+                t.directory,
+                &api.claims,
+                user,
+                &api.client_id,
+                t.delivery,
+            );
             let roles = t.directory.user_roles_for(&user.oid, &api.client_id);
             if !roles.is_empty() {
                 c.insert("roles".into(), json!(roles));
@@ -507,15 +532,25 @@ fn user_claims(
     }
 }
 
+/// The most groups a token from `/authorize` lists: the implicit flow's `groups` claim would
+/// lengthen the URI fragment past the URL length limits, so "`hasgroups`: Used in place of the
+/// groups claim for JWTs in implicit grant flows if the full groups claim would extend the URI
+/// fragment beyond the URL length limits (currently six or more groups)", and the overage limit is
+/// "only 6 if issued by using the implicit flow"
+/// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>).
+const IMPLICIT_GROUPS_MAX: usize = 5;
+
 /// `groups` and `wids` as the registration's `groupMembershipClaims` asks; past its overage limit
 /// the overage form instead of `groups`
-/// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#groups-overage-claim>).
+/// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#groups-overage-claim>),
+/// and from `/authorize` past [`IMPLICIT_GROUPS_MAX`] `"hasgroups": true` instead.
 fn group_claims(
     c: &mut Map<String, Value>,
     directory: &Directory,
     config: &ClaimsConfig,
     user: &User,
     app_client_id: &str,
+    delivery: Delivery,
 ) {
     let g = config.group_membership;
     let groups = if g.security_groups {
@@ -525,7 +560,9 @@ fn group_claims(
     } else {
         Vec::new()
     };
-    if groups.len() > config.groups_overage_limit {
+    if delivery == Delivery::Authorize && groups.len() > IMPLICIT_GROUPS_MAX {
+        c.insert("hasgroups".into(), json!(true));
+    } else if groups.len() > config.groups_overage_limit {
         c.insert("_claim_names".into(), json!({ "groups": "src1" }));
         c.insert(
             "_claim_sources".into(),
