@@ -145,7 +145,8 @@ pub struct Application {
     pub display_name: String,
     pub service_principal_id: String,
     pub client_type: ClientType,
-    pub identifier_uri: Option<String>,
+    /// The App ID URIs (`identifierUris`), each a name of the API in scopes and v1 resources.
+    pub identifier_uris: Vec<String>,
     pub access_token_version: TokenVersion,
     pub front_channel_logout_url: Option<String>,
     pub require_mfa: bool,
@@ -352,19 +353,28 @@ impl Application {
             .map(|(p, _)| *p)
     }
 
+    /// Whether `id` names this API: its client id, or any of its App ID URIs
+    /// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>: a v1
+    /// `aud` "can be any appID URI, with or without a trailing slash"). `api://{client id}` is
+    /// accepted even when not registered.
     pub fn is_resource_identified_by(&self, id: &str) -> bool {
         id == self.client_id
-            || self.identifier_uri.as_deref() == Some(id)
+            || self
+                .identifier_uris
+                .iter()
+                .any(|u| u.trim_end_matches('/') == id.trim_end_matches('/'))
             || id.strip_prefix("api://") == Some(self.client_id.as_str())
     }
 
-    /// The audience of access tokens for this resource, by its accepted token version.
+    /// The audience of access tokens for this resource when the request did not name it: by its
+    /// accepted token version, the client id (v2) or the first App ID URI (v1).
     pub fn audience(&self) -> String {
         match self.access_token_version {
             TokenVersion::V2 => self.client_id.clone(),
             TokenVersion::V1 => self
-                .identifier_uri
-                .clone()
+                .identifier_uris
+                .first()
+                .cloned()
                 .unwrap_or_else(|| self.client_id.clone()),
         }
     }

@@ -73,16 +73,16 @@ impl Target {
         }
     }
 
-    /// `aud`: v2 tokens name the API by client id; v1 tokens by the App ID URI, or by the client
-    /// id when the request named the API that way
-    /// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#payload-claims>).
+    /// `aud`: v2 tokens name the API by client id; v1 tokens by "the resource URI used in the
+    /// request", which "can be emitted in various ways - any appID URI, with or without a trailing
+    /// slash, and the client ID of the resource" (access-token-claims-reference,
+    /// optional-claims-reference "v1.0-specific optional claims set"): the prefix exactly as the
+    /// request wrote it.
     pub fn audience(&self) -> String {
         match self {
             Target::Graph => GRAPH_APP_ID.to_string(),
             Target::Api { api, named } => match api.access_token_version {
-                TokenVersion::V1 if named.eq_ignore_ascii_case(&api.client_id) => {
-                    api.client_id.clone()
-                }
+                TokenVersion::V1 if !named.is_empty() => named.clone(),
                 _ => api.audience(),
             },
         }

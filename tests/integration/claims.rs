@@ -240,3 +240,106 @@ async fn a_v2_id_token_names_the_user_only_for_the_profile_scope() {
     assert_eq!(id["preferred_username"], ALICE);
     assert_eq!(id["oid"], ALICE_OID);
 }
+
+const API1_URI: &str = "https://contoso.onmicrosoft.com/api1";
+
+/// The built-in tenant with a second App ID URI on the API, which accepts tokens of `version`.
+async fn two_uri_api(version: i64) -> (TestApp, tempfile::TempDir) {
+    Fixture::builtin()
+        .app(
+            "api",
+            "identifierUris",
+            toml::Value::Array(vec![
+                format!("api://{API}").into(),
+                API1_URI.to_string().into(),
+            ]),
+        )
+        .app("api", "accessTokenAcceptedVersion", version)
+        .spawn()
+        .await
+}
+
+/// The daemon's v1 client-credentials token for `resource`: its `aud`.
+async fn v1_app_only_aud(app: &TestApp, resource: &str) -> serde_json::Value {
+    let a = crate::v1::v1_token(
+        app,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            ("resource", resource),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{resource}: {}", a.body);
+    assert_eq!(a.body["resource"], resource);
+    let (_, at) = jwt_parts(a.str("access_token"));
+    at["aud"].clone()
+}
+
+#[tokio::test]
+async fn every_app_id_uri_names_the_api_and_a_v1_aud_is_the_resource_as_requested() {
+    let (app, _dir) = two_uri_api(1).await;
+    // 1. A scope under the second App ID URI resolves (it was AADSTS500011), and the v1 token's
+    //    `aud` is that URI.
+    let (code, _) = issue_code(
+        &app,
+        &CodeSpec::bff().scope(&format!("openid {API1_URI}/access_as_user")),
+    )
+    .await;
+    let a = app.redeem_bff(&code).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["scope"], format!("{API1_URI}/access_as_user"));
+    let (_, at) = jwt_parts(a.str("access_token"));
+    assert_eq!(at["aud"], API1_URI);
+    assert_eq!(at["scp"], "access_as_user");
+    // 2. v1 `resource`: the `aud` is the resource string as sent, a trailing slash or the GUID
+    //    included ("any appID URI, with or without a trailing slash, and the client ID").
+    for resource in [
+        format!("api://{API}"),
+        format!("api://{API}/"),
+        API1_URI.to_string(),
+        format!("{API1_URI}/"),
+        API.to_string(),
+    ] {
+        assert_eq!(v1_app_only_aud(&app, &resource).await, resource.as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_v2_token_named_by_any_app_id_uri_has_the_client_id_as_aud() {
+    let (app, _dir) = two_uri_api(2).await;
+    for resource in [format!("{API1_URI}/"), format!("api://{API}/")] {
+        assert_eq!(v1_app_only_aud(&app, &resource).await, API, "{resource}");
+    }
+    let (code, _) = issue_code(
+        &app,
+        &CodeSpec::bff().scope(&format!("openid {API1_URI}/access_as_user")),
+    )
+    .await;
+    let a = app.redeem_bff(&code).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (_, at) = jwt_parts(a.str("access_token"));
+    assert_eq!(at["aud"], API);
+}
+
+#[tokio::test]
+async fn an_app_id_uri_of_two_applications_is_a_fixture_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Fixture::builtin().app(
+        "bff",
+        "identifierUris",
+        toml::Value::Array(vec![format!("api://{API}/").into()]),
+    );
+    let path = dir.path().join("f.toml");
+    std::fs::write(&path, fixture.to_toml()).unwrap();
+    let err = TestApp::spawn_with_fixtures(&dir.path().join("data"), path)
+        .await
+        .err()
+        .expect("refused");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("identifierUris") && text.contains("duplicate App ID URI"),
+        "{text}"
+    );
+}
