@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 
 use crate::amr::Amr;
 use crate::crypto::random_b64;
-use crate::directory::{Application, ClaimsConfig, Directory, OptionalClaim, TokenVersion, User};
+use crate::directory::{
+    Application, ClaimsConfig, Directory, GroupsFormat, OptionalClaim, TokenVersion, User,
+};
 use crate::error::Result;
 use crate::keys::{KeySet, Unsigned};
 use crate::oauth::discovery::{issuer, MetadataVersion};
@@ -82,6 +84,8 @@ impl Target {
         match self {
             Target::Graph => GRAPH_APP_ID.to_string(),
             Target::Api { api, named } => match api.access_token_version {
+                // `aud` with `use_guid` (optional-claims-reference): always the client id.
+                TokenVersion::V1 if api.claims.aud_use_guid => api.client_id.clone(),
                 TokenVersion::V1 if !named.is_empty() => named.clone(),
                 _ => api.audience(),
             },
@@ -252,16 +256,18 @@ pub fn unsigned_id_token(keys: &KeySet, t: &IdTokenInput<'_>) -> Result<Unsigned
         }
     }
     optional_claims(&mut c, optional, t.user, None);
+    let format = t.app.claims.id_token_groups;
     group_claims(
         &mut c,
         t.directory,
         &t.app.claims,
+        format,
         t.user,
         &t.app.client_id,
         t.delivery,
     );
     let roles = t.directory.user_roles_for(&t.user.oid, &t.app.client_id);
-    if !roles.is_empty() {
+    if !roles.is_empty() && !format.emit_as_roles {
         c.insert("roles".into(), json!(roles));
     }
     // v2: "The profile scope is required to receive this claim" for `name`, `preferred_username`
@@ -485,16 +491,18 @@ fn user_claims(
     }
     match t.target.api() {
         Some(api) => {
+            let format = api.claims.access_token_groups;
             group_claims(
                 c,
                 t.directory,
                 &api.claims,
+                format,
                 user,
                 &api.client_id,
                 t.delivery,
             );
             let roles = t.directory.user_roles_for(&user.oid, &api.client_id);
-            if !roles.is_empty() {
+            if !roles.is_empty() && !format.emit_as_roles {
                 c.insert("roles".into(), json!(roles));
             }
             optional_claims(c, &api.claims.access_token, user, None);
@@ -543,11 +551,14 @@ const IMPLICIT_GROUPS_MAX: usize = 5;
 /// `groups` and `wids` as the registration's `groupMembershipClaims` asks; past its overage limit
 /// the overage form instead of `groups`
 /// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#groups-overage-claim>),
-/// and from `/authorize` past [`IMPLICIT_GROUPS_MAX`] `"hasgroups": true` instead.
+/// and from `/authorize` past [`IMPLICIT_GROUPS_MAX`] `"hasgroups": true` instead. The `groups`
+/// optional claim's `format` may name the groups by display name and put them in `roles` (the
+/// caller then leaves the app roles out).
 fn group_claims(
     c: &mut Map<String, Value>,
     directory: &Directory,
     config: &ClaimsConfig,
+    format: GroupsFormat,
     user: &User,
     app_client_id: &str,
     delivery: Delivery,
@@ -556,7 +567,16 @@ fn group_claims(
     let groups = if g.security_groups {
         directory.groups_of(&user.oid)
     } else if g.application_groups {
-        directory.app_groups_of(&user.oid, app_client_id)
+        let ids = directory.app_groups_of(&user.oid, app_client_id);
+        // `cloud_displayname` "works only when `groupMembershipClaims` is set to
+        // `ApplicationGroup`" (optional-claims, "Configure groups optional claims").
+        if format.cloud_displayname {
+            ids.iter()
+                .map(|id| directory.group_display_name(id).unwrap_or(id).to_string())
+                .collect()
+        } else {
+            ids
+        }
     } else {
         Vec::new()
     };
@@ -572,7 +592,13 @@ fn group_claims(
             ) } }),
         );
     } else if !groups.is_empty() {
-        c.insert("groups".into(), json!(groups));
+        // `emit_as_roles`: "The group values are emitted in the role claim."
+        let name = if format.emit_as_roles {
+            "roles"
+        } else {
+            "groups"
+        };
+        c.insert(name.into(), json!(groups));
     }
     if g.directory_roles {
         c.insert("wids".into(), json!([WIDS_MEMBER]));
@@ -596,7 +622,7 @@ fn optional_claims(
             OptionalClaim::GivenName => user.given_name.as_ref().map(|g| json!(g)),
             OptionalClaim::FamilyName => user.surname.as_ref().map(|s| json!(s)),
             OptionalClaim::Acct => Some(json!(0)),
-            OptionalClaim::XmsCc => None,
+            OptionalClaim::XmsCc | OptionalClaim::Sid => None,
         };
         if let Some(v) = value {
             c.insert(claim.name().into(), v);

@@ -343,3 +343,107 @@ async fn an_app_id_uri_of_two_applications_is_a_fixture_error() {
         "{text}"
     );
 }
+
+/// `optionalClaims` of the API from a TOML inline table.
+fn api_optional_claims(fixture: Fixture, table: &str) -> Fixture {
+    fixture.app(
+        "api",
+        "optionalClaims",
+        toml::Value::Table(table.parse().unwrap()),
+    )
+}
+
+#[tokio::test]
+async fn the_groups_optional_claim_with_emit_as_roles_puts_the_groups_in_roles_without_app_roles() {
+    let fixture = api_optional_claims(
+        Fixture::builtin().app("api", "groupMembershipClaims", "SecurityGroup"),
+        r#"accessToken = [{ name = "groups", additionalProperties = ["emit_as_roles"] }]"#,
+    );
+    let (at, id) = bob_tokens(fixture).await;
+    // "The group values are emitted in the role claim. If emit_as_roles is used, any application
+    // roles configured that the user ... is assigned aren't in the role claim."
+    assert_eq!(at["roles"], json!([TASK_ADMINS]), "{at}");
+    assert!(at.get("groups").is_none(), "{at}");
+    // The client's ID token has no such optional claim: unchanged.
+    assert!(id.get("roles").is_none(), "{id}");
+}
+
+#[tokio::test]
+async fn cloud_displayname_names_application_groups_and_on_premises_forms_keep_the_ids() {
+    // ApplicationGroup: the display name of each group assigned to the API.
+    let fixture = api_optional_claims(
+        Fixture::builtin().app("api", "groupMembershipClaims", "ApplicationGroup"),
+        r#"accessToken = [{ name = "groups", additionalProperties = ["sam_account_name", "cloud_displayname"] }]"#,
+    );
+    let (at, _) = bob_tokens(fixture).await;
+    assert_eq!(at["groups"], json!(["Task Admins"]), "{at}");
+    assert_eq!(at["roles"], json!(["Tasks.ReadWrite.All"]));
+
+    // "This option works only when groupMembershipClaims is set to ApplicationGroup"; cloud
+    // groups have no on-premises names: the object ids.
+    let fixture = api_optional_claims(
+        Fixture::builtin().app("api", "groupMembershipClaims", "SecurityGroup"),
+        r#"accessToken = [{ name = "groups", additionalProperties = ["dns_domain_and_sam_account_name", "cloud_displayname"] }]"#,
+    );
+    let (at, _) = bob_tokens(fixture).await;
+    assert_eq!(at["groups"], json!([TASK_ADMINS]), "{at}");
+}
+
+#[tokio::test]
+async fn aud_with_use_guid_makes_a_v1_aud_the_client_id() {
+    let (app, _dir) = api_optional_claims(
+        Fixture::builtin().app("api", "accessTokenAcceptedVersion", 1),
+        r#"accessToken = [{ name = "aud", additionalProperties = ["use_guid"] }]"#,
+    )
+    .spawn()
+    .await;
+    for resource in [format!("api://{API}/"), format!("api://{API}")] {
+        assert_eq!(v1_app_only_aud(&app, &resource).await, API, "{resource}");
+    }
+}
+
+#[tokio::test]
+async fn a_manifest_as_the_portal_writes_it_loads_with_saml2_token_and_groups() {
+    let app = TestApp::spawn().await;
+    let manifest = json!({
+        "name": "portal", "appId": "70a7a100-0000-4000-8000-000000000001",
+        "displayName": "Portal app", "groupMembershipClaims": "SecurityGroup",
+        "optionalClaims": {
+            "idToken": [{"name": "groups", "source": null, "essential": false,
+                         "additionalProperties": ["sam_account_name", "emit_as_roles"]},
+                        {"name": "sid", "essential": false, "additionalProperties": []}],
+            "accessToken": [{"name": "groups", "essential": false,
+                             "additionalProperties": ["netbios_domain_and_sam_account_name"]},
+                            {"name": "aud", "additionalProperties": ["use_guid"]}],
+            "saml2Token": [{"name": "groups", "additionalProperties": ["sam_account_name"]},
+                           {"name": "upn", "essential": false}]
+        }
+    });
+    let (status, body) = app
+        .mock(reqwest::Method::POST, "applications", Some(manifest))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // A property Entra does not list for groups, and a claim entra-mock does not emit, are
+    // refused with the field at fault.
+    for (claims, said) in [
+        (
+            json!({"idToken": [{"name": "groups", "additionalProperties": ["emit_as_owls"]}]}),
+            "'emit_as_owls' is not an additionalProperties value of 'groups'",
+        ),
+        (
+            json!({"accessToken": [{"name": "auth_time"}]}),
+            "'auth_time' is not an optional claim entra-mock emits",
+        ),
+    ] {
+        let entry = json!({"name": "refused", "appId": "70a7a100-0000-4000-8000-000000000002",
+                           "displayName": "Refused", "optionalClaims": claims});
+        let (status, body) = app
+            .mock(reqwest::Method::POST, "applications", Some(entry))
+            .await;
+        assert_eq!(status, 400, "{body}");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(description.contains(said), "{description}");
+        assert!(description.contains("optionalClaims."), "{description}");
+    }
+}
