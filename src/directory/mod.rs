@@ -145,7 +145,8 @@ pub struct Application {
     pub display_name: String,
     pub service_principal_id: String,
     pub client_type: ClientType,
-    pub identifier_uri: Option<String>,
+    /// The App ID URIs (`identifierUris`), each a name of the API in scopes and v1 resources.
+    pub identifier_uris: Vec<String>,
     pub access_token_version: TokenVersion,
     pub front_channel_logout_url: Option<String>,
     pub require_mfa: bool,
@@ -275,10 +276,13 @@ pub enum OptionalClaim {
     /// The client capabilities (`cp1`: CAE) a client declared, in access tokens for a resource
     /// that asks for them.
     XmsCc,
+    /// The session id: entra-mock puts it in every token of a sign-in session already (ID
+    /// tokens and delegated access tokens), so asking for it changes nothing.
+    Sid,
 }
 
 impl OptionalClaim {
-    pub const ALL: [OptionalClaim; 8] = [
+    pub const ALL: [OptionalClaim; 9] = [
         OptionalClaim::Idtyp,
         OptionalClaim::LoginHint,
         OptionalClaim::Email,
@@ -287,6 +291,7 @@ impl OptionalClaim {
         OptionalClaim::FamilyName,
         OptionalClaim::Acct,
         OptionalClaim::XmsCc,
+        OptionalClaim::Sid,
     ];
 
     pub fn name(self) -> &'static str {
@@ -299,11 +304,55 @@ impl OptionalClaim {
             OptionalClaim::FamilyName => "family_name",
             OptionalClaim::Acct => "acct",
             OptionalClaim::XmsCc => "xms_cc",
+            OptionalClaim::Sid => "sid",
         }
     }
 
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+}
+
+/// How the `groups` optional claim's `additionalProperties` reshape the group claims of one token
+/// type (<https://learn.microsoft.com/entra/identity-platform/optional-claims#configure-groups-optional-claims>).
+/// The on-premises name forms (`sam_account_name`, `dns_domain_and_sam_account_name`,
+/// `netbios_domain_and_sam_account_name`) are accepted and change nothing: every group here is a
+/// cloud group, and "Groups managed in Azure AD don't contain the attributes necessary to emit
+/// these claims" (how-to-connect-fed-group-claims), so their object ids are emitted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct GroupsFormat {
+    /// `emit_as_roles`: "The group values are emitted in the role claim. If `emit_as_roles` is
+    /// used, any application roles configured that the user (or a resource application) is
+    /// assigned aren't in the role claim."
+    pub emit_as_roles: bool,
+    /// `cloud_displayname`: the groups' display names instead of their ids; "This option works
+    /// only when `groupMembershipClaims` is set to `ApplicationGroup`."
+    pub cloud_displayname: bool,
+}
+
+impl GroupsFormat {
+    /// The `additionalProperties` Entra lists for the `groups` optional claim.
+    pub const PROPERTIES: [&'static str; 5] = [
+        "sam_account_name",
+        "dns_domain_and_sam_account_name",
+        "netbios_domain_and_sam_account_name",
+        "emit_as_roles",
+        "cloud_displayname",
+    ];
+
+    /// The format `additionalProperties` ask for, or the first property Entra does not list.
+    pub fn parse(properties: &[String]) -> Result<Self, &str> {
+        let mut f = GroupsFormat::default();
+        for p in properties {
+            match p.as_str() {
+                "emit_as_roles" => f.emit_as_roles = true,
+                "cloud_displayname" => f.cloud_displayname = true,
+                other if Self::PROPERTIES.contains(&other) => {}
+                other => return Err(other),
+            }
+        }
+        Ok(f)
     }
 }
 
@@ -320,6 +369,13 @@ pub struct ClaimsConfig {
     pub id_token: Vec<OptionalClaim>,
     pub access_token: Vec<OptionalClaim>,
     pub groups_overage_limit: usize,
+    /// The `groups` optional claim of `idToken` and of `accessToken`.
+    pub id_token_groups: GroupsFormat,
+    pub access_token_groups: GroupsFormat,
+    /// The `aud` optional claim of `accessToken` with `use_guid`: v1 access tokens for this API
+    /// name it by client id, however the request named it (optional-claims-reference, "Emits the
+    /// client ID of the resource (API) in GUID format as the `aud` claim always").
+    pub aud_use_guid: bool,
 }
 
 impl Default for ClaimsConfig {
@@ -329,6 +385,9 @@ impl Default for ClaimsConfig {
             id_token: Vec::new(),
             access_token: Vec::new(),
             groups_overage_limit: GROUPS_OVERAGE_LIMIT,
+            id_token_groups: GroupsFormat::default(),
+            access_token_groups: GroupsFormat::default(),
+            aud_use_guid: false,
         }
     }
 }
@@ -352,19 +411,28 @@ impl Application {
             .map(|(p, _)| *p)
     }
 
+    /// Whether `id` names this API: its client id, or any of its App ID URIs
+    /// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>: a v1
+    /// `aud` "can be any appID URI, with or without a trailing slash"). `api://{client id}` is
+    /// accepted even when not registered.
     pub fn is_resource_identified_by(&self, id: &str) -> bool {
         id == self.client_id
-            || self.identifier_uri.as_deref() == Some(id)
+            || self
+                .identifier_uris
+                .iter()
+                .any(|u| u.trim_end_matches('/') == id.trim_end_matches('/'))
             || id.strip_prefix("api://") == Some(self.client_id.as_str())
     }
 
-    /// The audience of access tokens for this resource, by its accepted token version.
+    /// The audience of access tokens for this resource when the request did not name it: by its
+    /// accepted token version, the client id (v2) or the first App ID URI (v1).
     pub fn audience(&self) -> String {
         match self.access_token_version {
             TokenVersion::V2 => self.client_id.clone(),
             TokenVersion::V1 => self
-                .identifier_uri
-                .clone()
+                .identifier_uris
+                .first()
+                .cloned()
                 .unwrap_or_else(|| self.client_id.clone()),
         }
     }
@@ -502,6 +570,14 @@ impl Directory {
             .filter(|g| g.members.iter().any(|m| m == user_oid))
             .map(|g| g.id.clone())
             .collect()
+    }
+
+    /// The display name of a group, by id.
+    pub fn group_display_name(&self, id: &str) -> Option<&str> {
+        self.groups
+            .iter()
+            .find(|g| g.id == id)
+            .map(|g| g.display_name.as_str())
     }
 
     /// The groups of a user that are assigned to an application.

@@ -76,7 +76,23 @@ impl FixtureDocument {
 
 pub(crate) fn parse(doc: &Value, base_dir: Option<PathBuf>) -> Result<Fixtures> {
     let table: toml::Table =
-        serde_json::from_value(doc.clone()).map_err(|e| refuse(format!("{e}")))?;
+        serde_json::from_value(without_nulls(doc.clone())).map_err(|e| refuse(format!("{e}")))?;
     let text = toml::to_string(&table).map_err(|e| refuse(format!("{e}")))?;
     Fixtures::parse(&text, "test-control change", base_dir).map_err(|e| refuse(e.to_string()))
+}
+
+/// `doc` without its `null` members: a field set to null is a field left out, as in a manifest
+/// from the portal (`"source": null` in `optionalClaims`); TOML has no null.
+fn without_nulls(doc: Value) -> Value {
+    match doc {
+        Value::Object(members) => Value::Object(
+            members
+                .into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
 }

@@ -176,6 +176,7 @@ pub async fn mint(state: &AppState, req: MintRequest, base_url: &str, now: i64) 
                 code: None,
                 access_token: None,
                 endpoint: Endpoint::V2,
+                delivery: crate::oauth::claims::Delivery::TokenResponse,
                 now,
             },
         )?,
@@ -199,6 +200,7 @@ pub async fn mint(state: &AppState, req: MintRequest, base_url: &str, now: i64) 
                         acrs: Vec::new(),
                         client_capabilities: Vec::new(),
                     }),
+                    delivery: crate::oauth::claims::Delivery::TokenResponse,
                     now,
                 },
             )?
@@ -220,6 +222,7 @@ pub async fn mint(state: &AppState, req: MintRequest, base_url: &str, now: i64) 
                     client_auth,
                     target: &target,
                     subject: Subject::App { roles },
+                    delivery: crate::oauth::claims::Delivery::TokenResponse,
                     now,
                 },
             )?

@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 
 use crate::amr::Amr;
 use crate::crypto::random_b64;
-use crate::directory::{Application, ClaimsConfig, Directory, OptionalClaim, TokenVersion, User};
+use crate::directory::{
+    Application, ClaimsConfig, Directory, GroupsFormat, OptionalClaim, TokenVersion, User,
+};
 use crate::error::Result;
 use crate::keys::{KeySet, Unsigned};
 use crate::oauth::discovery::{issuer, MetadataVersion};
@@ -95,16 +97,18 @@ impl Target {
         }
     }
 
-    /// `aud`: v2 tokens name the API by client id; v1 tokens by the App ID URI, or by the client
-    /// id when the request named the API that way
-    /// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#payload-claims>).
+    /// `aud`: v2 tokens name the API by client id; v1 tokens by "the resource URI used in the
+    /// request", which "can be emitted in various ways - any appID URI, with or without a trailing
+    /// slash, and the client ID of the resource" (access-token-claims-reference,
+    /// optional-claims-reference "v1.0-specific optional claims set"): the prefix exactly as the
+    /// request wrote it.
     pub fn audience(&self) -> String {
         match self {
             Target::Graph => GRAPH_APP_ID.to_string(),
             Target::Api { api, named } => match api.access_token_version {
-                TokenVersion::V1 if named.eq_ignore_ascii_case(&api.client_id) => {
-                    api.client_id.clone()
-                }
+                // `aud` with `use_guid` (optional-claims-reference): always the client id.
+                TokenVersion::V1 if api.claims.aud_use_guid => api.client_id.clone(),
+                TokenVersion::V1 if !named.is_empty() => named.clone(),
                 _ => api.audience(),
             },
         }
@@ -189,6 +193,15 @@ pub fn half_hash(value: &str) -> String {
     URL_SAFE_NO_PAD.encode(&d[..16])
 }
 
+/// How a token reaches the client: in the authorization endpoint's reply (the implicit and hybrid
+/// flows: `id_token`, `token` from `/authorize`) or in the token endpoint's response body. The
+/// groups claim depends on it ([`group_claims`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Authorize,
+    TokenResponse,
+}
+
 /// Everything an ID token says. Public so that `/authorize` can mint the ID tokens of hybrid and
 /// implicit responses with the same code.
 #[derive(Debug, Clone)]
@@ -219,6 +232,7 @@ pub struct IdTokenInput<'a> {
     pub access_token: Option<&'a str>,
     /// A v1 endpoint issues v1 ID tokens.
     pub endpoint: Endpoint,
+    pub delivery: Delivery,
     pub now: i64,
 }
 
@@ -264,9 +278,18 @@ pub fn unsigned_id_token(keys: &KeySet, t: &IdTokenInput<'_>) -> Result<Unsigned
         }
     }
     optional_claims(&mut c, optional, t.user, None);
-    group_claims(&mut c, t.directory, &t.app.claims, t.user, &t.app.client_id);
+    let format = t.app.claims.id_token_groups;
+    group_claims(
+        &mut c,
+        t.directory,
+        &t.app.claims,
+        format,
+        t.user,
+        &t.app.client_id,
+        t.delivery,
+    );
     let roles = t.directory.user_roles_for(&t.user.oid, &t.app.client_id);
-    if !roles.is_empty() {
+    if !roles.is_empty() && !format.emit_as_roles {
         c.insert("roles".into(), json!(roles));
     }
     // v2: "The profile scope is required to receive this claim" for `name`, `preferred_username`
@@ -350,6 +373,7 @@ pub struct AccessTokenInput<'a> {
     pub client_auth: AuthMethod,
     pub target: &'a Target,
     pub subject: Subject<'a>,
+    pub delivery: Delivery,
     pub now: i64,
 }
 
@@ -498,9 +522,18 @@ fn user_claims(
     }
     match t.target.api() {
         Some(api) => {
-            group_claims(c, t.directory, &api.claims, user, &api.client_id);
+            let format = api.claims.access_token_groups;
+            group_claims(
+                c,
+                t.directory,
+                &api.claims,
+                format,
+                user,
+                &api.client_id,
+                t.delivery,
+            );
             let roles = t.directory.user_roles_for(&user.oid, &api.client_id);
-            if !roles.is_empty() {
+            if !roles.is_empty() && !format.emit_as_roles {
                 c.insert("roles".into(), json!(roles));
             }
             optional_claims(c, &api.claims.access_token, user, None);
@@ -538,25 +571,49 @@ fn user_claims(
     }
 }
 
+/// The most groups a token from `/authorize` lists: the implicit flow's `groups` claim would
+/// lengthen the URI fragment past the URL length limits, so "`hasgroups`: Used in place of the
+/// groups claim for JWTs in implicit grant flows if the full groups claim would extend the URI
+/// fragment beyond the URL length limits (currently six or more groups)", and the overage limit is
+/// "only 6 if issued by using the implicit flow"
+/// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>).
+const IMPLICIT_GROUPS_MAX: usize = 5;
+
 /// `groups` and `wids` as the registration's `groupMembershipClaims` asks; past its overage limit
 /// the overage form instead of `groups`
-/// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#groups-overage-claim>).
+/// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#groups-overage-claim>),
+/// and from `/authorize` past [`IMPLICIT_GROUPS_MAX`] `"hasgroups": true` instead. The `groups`
+/// optional claim's `format` may name the groups by display name and put them in `roles` (the
+/// caller then leaves the app roles out).
 fn group_claims(
     c: &mut Map<String, Value>,
     directory: &Directory,
     config: &ClaimsConfig,
+    format: GroupsFormat,
     user: &User,
     app_client_id: &str,
+    delivery: Delivery,
 ) {
     let g = config.group_membership;
     let groups = if g.security_groups {
         directory.groups_of(&user.oid)
     } else if g.application_groups {
-        directory.app_groups_of(&user.oid, app_client_id)
+        let ids = directory.app_groups_of(&user.oid, app_client_id);
+        // `cloud_displayname` "works only when `groupMembershipClaims` is set to
+        // `ApplicationGroup`" (optional-claims, "Configure groups optional claims").
+        if format.cloud_displayname {
+            ids.iter()
+                .map(|id| directory.group_display_name(id).unwrap_or(id).to_string())
+                .collect()
+        } else {
+            ids
+        }
     } else {
         Vec::new()
     };
-    if groups.len() > config.groups_overage_limit {
+    if delivery == Delivery::Authorize && groups.len() > IMPLICIT_GROUPS_MAX {
+        c.insert("hasgroups".into(), json!(true));
+    } else if groups.len() > config.groups_overage_limit {
         c.insert("_claim_names".into(), json!({ "groups": "src1" }));
         c.insert(
             "_claim_sources".into(),
@@ -566,7 +623,13 @@ fn group_claims(
             ) } }),
         );
     } else if !groups.is_empty() {
-        c.insert("groups".into(), json!(groups));
+        // `emit_as_roles`: "The group values are emitted in the role claim."
+        let name = if format.emit_as_roles {
+            "roles"
+        } else {
+            "groups"
+        };
+        c.insert(name.into(), json!(groups));
     }
     if g.directory_roles {
         c.insert("wids".into(), json!([WIDS_MEMBER]));
@@ -590,7 +653,7 @@ fn optional_claims(
             OptionalClaim::GivenName => user.given_name.as_ref().map(|g| json!(g)),
             OptionalClaim::FamilyName => user.surname.as_ref().map(|s| json!(s)),
             OptionalClaim::Acct => Some(json!(0)),
-            OptionalClaim::XmsCc => None,
+            OptionalClaim::XmsCc | OptionalClaim::Sid => None,
         };
         if let Some(v) = value {
             c.insert(claim.name().into(), v);

@@ -113,6 +113,7 @@ pub fn token(state: &AppState, base_url: &str, now: i64, req: Request) -> Result
             client_auth: AuthMethod::Certificate,
             target: &target,
             subject: Subject::App { roles },
+            delivery: crate::oauth::claims::Delivery::TokenResponse,
             now,
         },
     )?;

@@ -15,12 +15,14 @@ use crate::oauth::params::Params;
 
 /// The scope a v1 delegated request stands for: the ID token, a refresh token, and every
 /// consented permission of `resource`. Without a resource, v1 issues a token for the legacy Graph,
-/// which entra-mock serves as Microsoft Graph (OpenID scopes only).
+/// which entra-mock serves as Microsoft Graph (OpenID scopes only). The resource is kept as sent,
+/// a trailing slash too (`api://x/` gives `api://x//.default`, as scopes-oidc writes the
+/// `.default` of such a resource), so that a v1 token's `aud` is the resource as requested.
 pub fn delegated_scope(resource: Option<&str>) -> String {
     let mut s = String::from("openid profile offline_access");
     if let Some(r) = resource {
         s.push(' ');
-        s.push_str(r.trim_end_matches('/'));
+        s.push_str(r);
         s.push_str("/.default");
     }
     s
@@ -32,7 +34,7 @@ pub fn delegated_scope(resource: Option<&str>) -> String {
 pub fn token_scope(params: &Params) -> Option<String> {
     let resource = params.get("resource")?;
     Some(match params.get("grant_type") {
-        Some("client_credentials") => format!("{}/.default", resource.trim_end_matches('/')),
+        Some("client_credentials") => format!("{resource}/.default"),
         _ => delegated_scope(Some(resource)),
     })
 }
@@ -113,7 +115,7 @@ mod tests {
                 ("grant_type", "client_credentials"),
                 ("resource", "api://x/")
             ])),
-            Some("api://x/.default".into())
+            Some("api://x//.default".into())
         );
         assert_eq!(
             token_scope(&params(&[

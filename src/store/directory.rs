@@ -21,6 +21,7 @@ struct AppRow {
     service_principal_id: String,
     client_type: String,
     identifier_uri: Option<String>,
+    identifier_uris_json: String,
     access_token_accepted_version: i64,
     front_channel_logout_url: Option<String>,
     require_mfa: bool,
@@ -60,7 +61,13 @@ impl TryFrom<AppRow> for Application {
                 "confidential" => ClientType::Confidential,
                 other => return Err(corrupt("client type", &other)),
             },
-            identifier_uri: r.identifier_uri,
+            identifier_uris: match serde_json::from_str::<Vec<String>>(&r.identifier_uris_json)
+                .map_err(|_| corrupt("identifierUris", &r.identifier_uris_json))?
+            {
+                // Written before migration 0030: the first URI only.
+                uris if uris.is_empty() => r.identifier_uri.into_iter().collect(),
+                uris => uris,
+            },
             access_token_version: match r.access_token_accepted_version {
                 1 => TokenVersion::V1,
                 2 => TokenVersion::V2,

@@ -242,3 +242,210 @@ async fn a_v2_id_token_names_the_user_only_for_the_profile_scope() {
     assert_eq!(id["preferred_username"], ALICE);
     assert_eq!(id["oid"], ALICE_OID);
 }
+
+const API1_URI: &str = "https://contoso.onmicrosoft.com/api1";
+
+/// The built-in tenant with a second App ID URI on the API, which accepts tokens of `version`.
+async fn two_uri_api(version: i64) -> (TestApp, tempfile::TempDir) {
+    Fixture::builtin()
+        .app(
+            "api",
+            "identifierUris",
+            toml::Value::Array(vec![
+                format!("api://{API}").into(),
+                API1_URI.to_string().into(),
+            ]),
+        )
+        .app("api", "accessTokenAcceptedVersion", version)
+        .spawn()
+        .await
+}
+
+/// The daemon's v1 client-credentials token for `resource`: its `aud`.
+async fn v1_app_only_aud(app: &TestApp, resource: &str) -> serde_json::Value {
+    let a = crate::v1::v1_token(
+        app,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            ("resource", resource),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{resource}: {}", a.body);
+    assert_eq!(a.body["resource"], resource);
+    let (_, at) = jwt_parts(a.str("access_token"));
+    at["aud"].clone()
+}
+
+#[tokio::test]
+async fn every_app_id_uri_names_the_api_and_a_v1_aud_is_the_resource_as_requested() {
+    let (app, _dir) = two_uri_api(1).await;
+    // 1. A scope under the second App ID URI resolves (it was AADSTS500011), and the v1 token's
+    //    `aud` is that URI.
+    let (code, _) = issue_code(
+        &app,
+        &CodeSpec::bff().scope(&format!("openid {API1_URI}/access_as_user")),
+    )
+    .await;
+    let a = app.redeem_bff(&code).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["scope"], format!("{API1_URI}/access_as_user"));
+    let (_, at) = jwt_parts(a.str("access_token"));
+    assert_eq!(at["aud"], API1_URI);
+    assert_eq!(at["scp"], "access_as_user");
+    // 2. v1 `resource`: the `aud` is the resource string as sent, a trailing slash or the GUID
+    //    included ("any appID URI, with or without a trailing slash, and the client ID").
+    for resource in [
+        format!("api://{API}"),
+        format!("api://{API}/"),
+        API1_URI.to_string(),
+        format!("{API1_URI}/"),
+        API.to_string(),
+    ] {
+        assert_eq!(v1_app_only_aud(&app, &resource).await, resource.as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_v2_token_named_by_any_app_id_uri_has_the_client_id_as_aud() {
+    let (app, _dir) = two_uri_api(2).await;
+    for resource in [format!("{API1_URI}/"), format!("api://{API}/")] {
+        assert_eq!(v1_app_only_aud(&app, &resource).await, API, "{resource}");
+    }
+    let (code, _) = issue_code(
+        &app,
+        &CodeSpec::bff().scope(&format!("openid {API1_URI}/access_as_user")),
+    )
+    .await;
+    let a = app.redeem_bff(&code).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (_, at) = jwt_parts(a.str("access_token"));
+    assert_eq!(at["aud"], API);
+}
+
+#[tokio::test]
+async fn an_app_id_uri_of_two_applications_is_a_fixture_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Fixture::builtin().app(
+        "bff",
+        "identifierUris",
+        toml::Value::Array(vec![format!("api://{API}/").into()]),
+    );
+    let path = dir.path().join("f.toml");
+    std::fs::write(&path, fixture.to_toml()).unwrap();
+    let err = TestApp::spawn_with_fixtures(&dir.path().join("data"), path)
+        .await
+        .err()
+        .expect("refused");
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("identifierUris") && text.contains("duplicate App ID URI"),
+        "{text}"
+    );
+}
+
+/// `optionalClaims` of the API from a TOML inline table.
+fn api_optional_claims(fixture: Fixture, table: &str) -> Fixture {
+    fixture.app(
+        "api",
+        "optionalClaims",
+        toml::Value::Table(table.parse().unwrap()),
+    )
+}
+
+#[tokio::test]
+async fn the_groups_optional_claim_with_emit_as_roles_puts_the_groups_in_roles_without_app_roles() {
+    let fixture = api_optional_claims(
+        Fixture::builtin().app("api", "groupMembershipClaims", "SecurityGroup"),
+        r#"accessToken = [{ name = "groups", additionalProperties = ["emit_as_roles"] }]"#,
+    );
+    let (at, id) = bob_tokens(fixture).await;
+    // "The group values are emitted in the role claim. If emit_as_roles is used, any application
+    // roles configured that the user ... is assigned aren't in the role claim."
+    assert_eq!(at["roles"], json!([TASK_ADMINS]), "{at}");
+    assert!(at.get("groups").is_none(), "{at}");
+    // The client's ID token has no such optional claim: unchanged.
+    assert!(id.get("roles").is_none(), "{id}");
+}
+
+#[tokio::test]
+async fn cloud_displayname_names_application_groups_and_on_premises_forms_keep_the_ids() {
+    // ApplicationGroup: the display name of each group assigned to the API.
+    let fixture = api_optional_claims(
+        Fixture::builtin().app("api", "groupMembershipClaims", "ApplicationGroup"),
+        r#"accessToken = [{ name = "groups", additionalProperties = ["sam_account_name", "cloud_displayname"] }]"#,
+    );
+    let (at, _) = bob_tokens(fixture).await;
+    assert_eq!(at["groups"], json!(["Task Admins"]), "{at}");
+    assert_eq!(at["roles"], json!(["Tasks.ReadWrite.All"]));
+
+    // "This option works only when groupMembershipClaims is set to ApplicationGroup"; cloud
+    // groups have no on-premises names: the object ids.
+    let fixture = api_optional_claims(
+        Fixture::builtin().app("api", "groupMembershipClaims", "SecurityGroup"),
+        r#"accessToken = [{ name = "groups", additionalProperties = ["dns_domain_and_sam_account_name", "cloud_displayname"] }]"#,
+    );
+    let (at, _) = bob_tokens(fixture).await;
+    assert_eq!(at["groups"], json!([TASK_ADMINS]), "{at}");
+}
+
+#[tokio::test]
+async fn aud_with_use_guid_makes_a_v1_aud_the_client_id() {
+    let (app, _dir) = api_optional_claims(
+        Fixture::builtin().app("api", "accessTokenAcceptedVersion", 1),
+        r#"accessToken = [{ name = "aud", additionalProperties = ["use_guid"] }]"#,
+    )
+    .spawn()
+    .await;
+    for resource in [format!("api://{API}/"), format!("api://{API}")] {
+        assert_eq!(v1_app_only_aud(&app, &resource).await, API, "{resource}");
+    }
+}
+
+#[tokio::test]
+async fn a_manifest_as_the_portal_writes_it_loads_with_saml2_token_and_groups() {
+    let app = TestApp::spawn().await;
+    let manifest = json!({
+        "name": "portal", "appId": "70a7a100-0000-4000-8000-000000000001",
+        "displayName": "Portal app", "groupMembershipClaims": "SecurityGroup",
+        "optionalClaims": {
+            "idToken": [{"name": "groups", "source": null, "essential": false,
+                         "additionalProperties": ["sam_account_name", "emit_as_roles"]},
+                        {"name": "sid", "essential": false, "additionalProperties": []}],
+            "accessToken": [{"name": "groups", "essential": false,
+                             "additionalProperties": ["netbios_domain_and_sam_account_name"]},
+                            {"name": "aud", "additionalProperties": ["use_guid"]}],
+            "saml2Token": [{"name": "groups", "additionalProperties": ["sam_account_name"]},
+                           {"name": "upn", "essential": false}]
+        }
+    });
+    let (status, body) = app
+        .mock(reqwest::Method::POST, "applications", Some(manifest))
+        .await;
+    assert_eq!(status, 201, "{body}");
+
+    // A property Entra does not list for groups, and a claim entra-mock does not emit, are
+    // refused with the field at fault.
+    for (claims, said) in [
+        (
+            json!({"idToken": [{"name": "groups", "additionalProperties": ["emit_as_owls"]}]}),
+            "'emit_as_owls' is not an additionalProperties value of 'groups'",
+        ),
+        (
+            json!({"accessToken": [{"name": "auth_time"}]}),
+            "'auth_time' is not an optional claim entra-mock emits",
+        ),
+    ] {
+        let entry = json!({"name": "refused", "appId": "70a7a100-0000-4000-8000-000000000002",
+                           "displayName": "Refused", "optionalClaims": claims});
+        let (status, body) = app
+            .mock(reqwest::Method::POST, "applications", Some(entry))
+            .await;
+        assert_eq!(status, 400, "{body}");
+        let description = body["error_description"].as_str().unwrap();
+        assert!(description.contains(said), "{description}");
+        assert!(description.contains("optionalClaims."), "{description}");
+    }
+}

@@ -213,3 +213,86 @@ async fn an_implicit_access_token_for_scopes_not_consented_yet_is_asked_on_the_c
         "{claims}"
     );
 }
+
+const ERIN: &str = "erin@contoso.onmicrosoft.com";
+
+/// `implicit_app` with `groupMembershipClaims = "SecurityGroup"` on the BFF (its ID tokens; the
+/// API's access tokens have `All`), alice in seven groups and erin (no MFA) in five.
+async fn groups_app() -> (TestApp, tempfile::TempDir) {
+    let mut fixture = Fixture::builtin()
+        .app(
+            "bff",
+            "web.implicitGrantSettings.enableIdTokenIssuance",
+            true,
+        )
+        .app(
+            "bff",
+            "web.implicitGrantSettings.enableAccessTokenIssuance",
+            true,
+        )
+        .app("bff", "groupMembershipClaims", "SecurityGroup")
+        .push(
+            "users",
+            &format!(
+                r#"{{ id = "e1e1e1e1-0000-4000-8000-000000000005", userPrincipalName = "{ERIN}", displayName = "Erin", password = "{PASSWORD}" }}"#
+            ),
+        );
+    for i in 1..=7 {
+        let members = if i <= 5 {
+            format!(r#"["{ALICE}", "{ERIN}"]"#)
+        } else {
+            format!(r#"["{ALICE}"]"#)
+        };
+        fixture = fixture.push(
+            "groups",
+            &format!(
+                r#"{{ id = "9a000000-0000-4000-8000-00000000000{i}", displayName = "G{i}", members = {members} }}"#
+            ),
+        );
+    }
+    fixture.spawn().await
+}
+
+/// `user` signs in to the BFF with `response_type`; the reply's parameters.
+async fn implicit_as(
+    app: &TestApp,
+    response_type: &str,
+    user: &str,
+) -> std::collections::HashMap<String, String> {
+    let params = request(response_type, &format!("openid {API_SCOPE}"));
+    reply_params(&location(
+        &sign_in(app, &app.client(), &params, user, PASSWORD).await,
+    ))
+}
+
+#[tokio::test]
+async fn implicit_tokens_of_a_user_in_six_or_more_groups_say_hasgroups_instead_of_groups() {
+    let (app, _dir) = groups_app().await;
+    // 1. alice (seven groups): the ID token and the access token from /authorize say
+    //    `hasgroups` and list none (access-token-claims-reference: "currently six or more").
+    let p = implicit_as(&app, "code id_token token", ALICE).await;
+    let at = app.validate(&p["access_token"], true, API).await;
+    let id = app.validate(&p["id_token"], true, BFF).await;
+    for claims in [&at, &id] {
+        assert_eq!(claims["hasgroups"], serde_json::json!(true), "{claims}");
+        assert!(claims.get("groups").is_none(), "{claims}");
+        assert!(claims.get("_claim_names").is_none(), "{claims}");
+    }
+    // 2. The same sign-in's code at the token endpoint: the full list, as before.
+    let a = app.redeem_bff_pkce(&p["code"], VERIFIER).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let at = app.validate(a.str("access_token"), true, API).await;
+    let (_, id) = jwt_parts(a.str("id_token"));
+    for claims in [&at, &id] {
+        assert_eq!(claims["groups"].as_array().unwrap().len(), 7, "{claims}");
+        assert!(claims.get("hasgroups").is_none(), "{claims}");
+    }
+    // 3. erin (five groups): `groups` from /authorize too.
+    let p = implicit_as(&app, "id_token token", ERIN).await;
+    let at = app.validate(&p["access_token"], true, API).await;
+    let id = app.validate(&p["id_token"], true, BFF).await;
+    for claims in [&at, &id] {
+        assert_eq!(claims["groups"].as_array().unwrap().len(), 5, "{claims}");
+        assert!(claims.get("hasgroups").is_none(), "{claims}");
+    }
+}

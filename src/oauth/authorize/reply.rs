@@ -183,6 +183,7 @@ impl IdTokens<'_> {
                     acrs: Vec::new(),
                     client_capabilities: Vec::new(),
                 }),
+                delivery: claims::Delivery::Authorize,
                 now,
             },
         )?;
@@ -224,6 +225,7 @@ impl IdTokens<'_> {
                 code,
                 access_token,
                 endpoint: req.endpoint,
+                delivery: claims::Delivery::Authorize,
                 now,
             },
         )

@@ -45,6 +45,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
             client_auth: env.client.method,
             target: &target,
             subject: Subject::App { roles },
+            delivery: crate::oauth::claims::Delivery::TokenResponse,
             now: env.now,
         },
     )?;

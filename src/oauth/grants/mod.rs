@@ -265,6 +265,7 @@ pub async fn issue_user_tokens(
                 acrs: requested_acrs(claims_param),
                 client_capabilities: client_capabilities(auth.claims.as_deref(), env.claims),
             }),
+            delivery: crate::oauth::claims::Delivery::TokenResponse,
             now: env.now,
         },
     )?;
@@ -286,6 +287,7 @@ pub async fn issue_user_tokens(
                 code: None,
                 access_token: None,
                 endpoint: env.endpoint,
+                delivery: crate::oauth::claims::Delivery::TokenResponse,
                 now: env.now,
             },
         )?)

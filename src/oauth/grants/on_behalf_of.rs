@@ -75,9 +75,9 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     let audience = incoming.aud.as_str().unwrap_or_default();
     let for_this_app = audience.eq_ignore_ascii_case(&app.client_id)
         || app
-            .identifier_uri
-            .as_deref()
-            .is_some_and(|uri| uri.eq_ignore_ascii_case(audience));
+            .identifier_uris
+            .iter()
+            .any(|uri| uri.eq_ignore_ascii_case(audience));
     if !for_this_app {
         // AADSTS500131 with the app's id and name, as Entra answers it (quoted in
         // OfficeDev/microsoft-teams-apps-company-communicator issue 214).
