@@ -78,6 +78,15 @@ pub enum Error {
     PkceMismatch,
     #[error("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{0}'.")]
     InvalidClientSecret(String),
+    #[error("The provided client secret keys for app '{0}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.")]
+    ClientSecretExpired(String),
+    #[error("The certificate with identifier used to sign the client assertion is expired on application. [Reason - The key used is expired., Thumbprint of key used by client: '{thumbprint}', Found key 'Start={start}, End={end}', Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '{client_id}'. Review the documentation at https://docs.microsoft.com/en-us/graph/deployments to determine the corresponding service endpoint and https://docs.microsoft.com/en-us/graph/api/application-get?view=graph-rest-1.0&tabs=http to build a query request URL, such as 'https://graph.microsoft.com/beta/applications/{client_id}'].")]
+    ClientCertificateExpired {
+        client_id: String,
+        thumbprint: String,
+        start: String,
+        end: String,
+    },
     #[error("The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")]
     MissingClientCredential,
     #[error(
@@ -330,6 +339,18 @@ impl Error {
             GrantOfAnotherClient => spec("invalid_grant", 700007, 400),
             PkceMismatch => spec("invalid_grant", 501481, 400),
             InvalidClientSecret(_) => spec("invalid_client", 7000215, 401),
+            // A secret past its endDateTime, as Entra answers it (quoted in dotnet/sign issue 849,
+            // 2025, and prisma/ecosystem-tests issue 3437; listed in the Azure SDK for Java's
+            // service principal troubleshooting guide).
+            ClientSecretExpired(_) => spec("invalid_client", 7000222, 401),
+            // An assertion signed by a key outside its startDateTime..endDateTime, as Entra
+            // answers it (a 2024 answer quoted whole in aqilink's FAQ; the older wording
+            // "Client assertion contains an invalid signature. [Reason - The key used is
+            // expired., ...]" in microsoft/azure-tools-for-java issue 2785 and Azure Stack HCI's
+            // registration troubleshooting). A key not valid yet gets the same reason
+            // (azureautomation/azure-automation-ise-addon issue 136, "Certificate starts in the
+            // future").
+            ClientCertificateExpired { .. } => spec("invalid_client", 700027, 401),
             MissingClientCredential => spec("invalid_client", 7000218, 401),
             PublicClientWithSecret => spec("invalid_client", 700025, 401),
             InvalidClientAssertion(_) => spec("invalid_client", 700027, 401),
@@ -632,6 +653,29 @@ mod table_tests {
             ),
             (PkceMismatch, "invalid_grant", 501481, 400),
             (GrantOfAnotherClient, "invalid_grant", 700007, 400),
+            (
+                InvalidClientSecret("c".into()),
+                "invalid_client",
+                7000215,
+                401,
+            ),
+            (
+                ClientSecretExpired("c".into()),
+                "invalid_client",
+                7000222,
+                401,
+            ),
+            (
+                ClientCertificateExpired {
+                    client_id: "c".into(),
+                    thumbprint: "T".into(),
+                    start: "s".into(),
+                    end: "e".into(),
+                },
+                "invalid_client",
+                700027,
+                401,
+            ),
             (MissingClientCredential, "invalid_client", 7000218, 401),
             (PublicClientWithSecret, "invalid_client", 700025, 401),
             (

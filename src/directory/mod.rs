@@ -82,11 +82,56 @@ pub enum AssertionReuse {
     Allow,
 }
 
+/// When a credential may be used: Graph's `startDateTime` and `endDateTime` of a
+/// passwordCredential or keyCredential, as Unix seconds; `None` leaves that side open.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Validity {
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+}
+
+/// Where `now` falls in a credential's [`Validity`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValidityPhase {
+    NotYetValid,
+    Valid,
+    Expired,
+}
+
+impl Validity {
+    /// The start and end are both part of the window.
+    pub fn at(&self, now: i64) -> ValidityPhase {
+        if self.start.is_some_and(|s| now < s) {
+            ValidityPhase::NotYetValid
+        } else if self.end.is_some_and(|e| now > e) {
+            ValidityPhase::Expired
+        } else {
+            ValidityPhase::Valid
+        }
+    }
+}
+
+/// A client secret: its SHA-256 digest and when it may be used.
+#[derive(Clone)]
+pub struct ClientSecret {
+    pub digest: Vec<u8>,
+    pub validity: Validity,
+}
+
+impl std::fmt::Debug for ClientSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientSecret")
+            .field("validity", &self.validity)
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Clone)]
 pub struct ClientCertificate {
     pub thumbprint_sha1: String,
     pub thumbprint_sha256: String,
     pub public_key_der: Vec<u8>,
+    pub validity: Validity,
 }
 
 impl std::fmt::Debug for ClientCertificate {
@@ -166,8 +211,7 @@ pub struct Application {
     pub id_token_lifetime_secs: i64,
     pub redirect_uris: Vec<(Platform, String)>,
     pub post_logout_redirect_uris: Vec<String>,
-    /// SHA-256 digests of the client secrets.
-    pub secret_digests: Vec<Vec<u8>>,
+    pub secrets: Vec<ClientSecret>,
     pub certificates: Vec<ClientCertificate>,
     /// Delegated scopes this application exposes as an API.
     pub scopes: Vec<String>,

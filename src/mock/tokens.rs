@@ -118,9 +118,7 @@ async fn unpublished_key(now: i64) -> Result<&'static SigningKey> {
 fn minted_client_auth(app: &Application) -> AuthMethod {
     match app.client_type {
         ClientType::Public => AuthMethod::None,
-        ClientType::Confidential
-            if app.secret_digests.is_empty() && !app.certificates.is_empty() =>
-        {
+        ClientType::Confidential if app.secrets.is_empty() && !app.certificates.is_empty() => {
             AuthMethod::Certificate
         }
         ClientType::Confidential => AuthMethod::Secret,

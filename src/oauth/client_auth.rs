@@ -7,14 +7,14 @@
 
 use std::sync::Arc;
 
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
 use crate::crypto::{digest_eq, sha256};
 use crate::directory::{
-    Application, AssertionReuse, ClientCertificate, ClientType, ResolvedTenant,
+    Application, AssertionReuse, ClientCertificate, ClientType, ResolvedTenant, ValidityPhase,
 };
 use crate::error::{Error, Result};
 use crate::keys::verify::signature_only;
@@ -100,7 +100,7 @@ pub async fn authenticate(
         (ClientType::Public, _) => return Err(Error::PublicClientWithSecret),
         (ClientType::Confidential, Credential::None) => return Err(Error::MissingClientCredential),
         (ClientType::Confidential, Credential::Secret(s)) => {
-            check_secret(&app, &s)?;
+            check_secret(&app, &s, now)?;
             AuthMethod::Secret
         }
         // An assertion whose issuer is a URL (GitHub's, a Kubernetes cluster's, entra-mock's own
@@ -147,17 +147,64 @@ pub async fn authenticate(
     Ok(AuthenticatedClient { app, method })
 }
 
-/// Compares against every registered secret in constant time.
-fn check_secret(app: &Application, secret: &Secret) -> Result<()> {
+/// Compares against every registered secret in constant time, then looks at the matching
+/// secret's dates by the virtual clock. An app rotating its secrets holds an expired one and a
+/// valid one: either may be sent, and only the expired one is refused, with AADSTS7000222.
+/// A secret before its startDateTime gets AADSTS7000215, as a wrong secret: no answer of
+/// Entra's to one is recorded (that a secret dated ahead is not usable is known, e.g.
+/// Azure/azure-cli pull request 1408, without its answer; a script-made secret answered
+/// 7000222 in Azure-Samples/active-directory-dotnetcore-daemon-v2 issue 87, cause unconfirmed).
+fn check_secret(app: &Application, secret: &Secret, now: i64) -> Result<()> {
     let digest = sha256(secret.expose().as_bytes());
-    let mut ok = false;
-    for d in &app.secret_digests {
-        ok |= digest_eq(d, &digest);
+    let (mut valid, mut expired) = (false, false);
+    for s in &app.secrets {
+        let matches = digest_eq(&s.digest, &digest);
+        match s.validity.at(now) {
+            ValidityPhase::Valid => valid |= matches,
+            ValidityPhase::Expired => expired |= matches,
+            ValidityPhase::NotYetValid => {}
+        }
     }
-    if ok {
+    if valid {
         Ok(())
+    } else if expired {
+        Err(Error::ClientSecretExpired(app.client_id.clone()))
     } else {
         Err(Error::InvalidClientSecret(app.client_id.clone()))
+    }
+}
+
+/// A certificate used outside its startDateTime..endDateTime: Entra names the key by its SHA-1
+/// thumbprint in hex and its dates as .NET prints them (`MM/dd/yyyy HH:mm:ss`, UTC), an open
+/// side as .NET's `DateTime.MinValue` or `MaxValue`.
+fn check_certificate_dates(app: &Application, cert: &ClientCertificate, now: i64) -> Result<()> {
+    if cert.validity.at(now) == ValidityPhase::Valid {
+        return Ok(());
+    }
+    let thumbprint = URL_SAFE_NO_PAD
+        .decode(&cert.thumbprint_sha1)
+        .map(hex::encode_upper)
+        .unwrap_or_default();
+    Err(Error::ClientCertificateExpired {
+        client_id: app.client_id.clone(),
+        thumbprint,
+        start: entra_date(cert.validity.start, "01/01/0001 00:00:00"),
+        end: entra_date(cert.validity.end, "12/31/9999 23:59:59"),
+    })
+}
+
+fn entra_date(unix: Option<i64>, open: &str) -> String {
+    match unix.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()) {
+        Some(t) => format!(
+            "{:02}/{:02}/{:04} {:02}:{:02}:{:02}",
+            u8::from(t.month()),
+            t.day(),
+            t.year(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        ),
+        None => open.to_string(),
     }
 }
 
@@ -289,6 +336,7 @@ fn check_assertion(
             app.client_id
         ))
     })?;
+    check_certificate_dates(app, cert, now)?;
     let key = DecodingKey::from_rsa_der(&cert.public_key_der);
     let claims: AssertionClaims = signature_only(assertion, header.alg, &key)
         .map_err(|e| Error::InvalidClientAssertion(format!("Signature validation failed: {e}.")))?;

@@ -7,9 +7,9 @@ use sqlx::Row;
 
 use super::Store;
 use crate::directory::{
-    AppRole, Application, AssertionReuse, ClientCertificate, ClientType, Credentials, Directory,
-    Group, ManagedIdentity, MfaMethod, MfaPolicy, Platform, RefreshReuse, SignInAudience, Tenant,
-    TokenVersion, User,
+    AppRole, Application, AssertionReuse, ClientCertificate, ClientSecret, ClientType, Credentials,
+    Directory, Group, ManagedIdentity, MfaMethod, MfaPolicy, Platform, RefreshReuse,
+    SignInAudience, Tenant, TokenVersion, User, Validity,
 };
 
 #[derive(sqlx::FromRow)]
@@ -100,7 +100,7 @@ impl TryFrom<AppRow> for Application {
             id_token_lifetime_secs: r.id_token_lifetime_secs,
             redirect_uris: Vec::new(),
             post_logout_redirect_uris: Vec::new(),
-            secret_digests: Vec::new(),
+            secrets: Vec::new(),
             certificates: Vec::new(),
             scopes: Vec::new(),
             app_roles: Vec::new(),
@@ -229,16 +229,24 @@ impl Store {
                 app.post_logout_redirect_uris.push(r.get("uri"));
             }
         }
-        for r in sqlx::query("SELECT client_id, sha256 FROM client_secrets")
+        let validity = |r: &sqlx::sqlite::SqliteRow| Validity {
+            start: r.get("start_at"),
+            end: r.get("end_at"),
+        };
+        for r in sqlx::query("SELECT client_id, sha256, start_at, end_at FROM client_secrets")
             .fetch_all(&mut *self.read().await?)
             .await?
         {
             if let Some(app) = apps.get_mut(r.get::<&str, _>("client_id")) {
-                app.secret_digests.push(r.get("sha256"));
+                app.secrets.push(ClientSecret {
+                    digest: r.get("sha256"),
+                    validity: validity(&r),
+                });
             }
         }
         for r in sqlx::query(
-            "SELECT client_id, thumbprint_sha1, thumbprint_sha256, public_key_der FROM client_certificates",
+            "SELECT client_id, thumbprint_sha1, thumbprint_sha256, public_key_der, start_at, end_at
+             FROM client_certificates",
         )
         .fetch_all(&mut *self.read().await?)
         .await?
@@ -248,6 +256,7 @@ impl Store {
                     thumbprint_sha1: r.get("thumbprint_sha1"),
                     thumbprint_sha256: r.get("thumbprint_sha256"),
                     public_key_der: r.get("public_key_der"),
+                    validity: validity(&r),
                 });
             }
         }

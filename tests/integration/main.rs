@@ -22,6 +22,7 @@ mod concurrency;
 mod conformance;
 mod consent;
 mod crash_restart;
+mod credential_dates;
 mod device_code;
 mod e2e;
 mod entra_markup;
