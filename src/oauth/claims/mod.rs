@@ -4,17 +4,18 @@
 //! <https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>).
 //! All signing goes through the active key of the [`KeySet`], parsed once per key rotation.
 
+mod configured;
+
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
+use configured::{group_claims, optional_claims};
 use rand::{Rng, RngCore};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::amr::Amr;
 use crate::crypto::random_b64;
-use crate::directory::{
-    Application, ClaimsConfig, Directory, GroupsFormat, OptionalClaim, TokenVersion, User,
-};
+use crate::directory::{Application, Directory, OptionalClaim, TokenVersion, User};
 use crate::error::Result;
 use crate::keys::{KeySet, Unsigned};
 use crate::oauth::discovery::{issuer, MetadataVersion};
@@ -44,7 +45,7 @@ impl AuthMethod {
 }
 
 /// The "User" directory role template Entra puts in `wids` of every member's token.
-const WIDS_MEMBER: &str = "b79fbf4d-3ef9-4689-8143-76b194e85509";
+pub(crate) const WIDS_MEMBER: &str = "b79fbf4d-3ef9-4689-8143-76b194e85509";
 
 /// Entra's default access-token lifetime: random between 60 and 90 minutes
 /// (<https://learn.microsoft.com/entra/identity-platform/configurable-token-lifetimes#access-tokens>).
@@ -567,96 +568,6 @@ fn user_claims(
             }
             c.insert("unique_name".into(), json!(user.upn));
             c.insert("upn".into(), json!(user.upn));
-        }
-    }
-}
-
-/// The most groups a token from `/authorize` lists: the implicit flow's `groups` claim would
-/// lengthen the URI fragment past the URL length limits, so "`hasgroups`: Used in place of the
-/// groups claim for JWTs in implicit grant flows if the full groups claim would extend the URI
-/// fragment beyond the URL length limits (currently six or more groups)", and the overage limit is
-/// "only 6 if issued by using the implicit flow"
-/// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>).
-const IMPLICIT_GROUPS_MAX: usize = 5;
-
-/// `groups` and `wids` as the registration's `groupMembershipClaims` asks; past its overage limit
-/// the overage form instead of `groups`
-/// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference#groups-overage-claim>),
-/// and from `/authorize` past [`IMPLICIT_GROUPS_MAX`] `"hasgroups": true` instead. The `groups`
-/// optional claim's `format` may name the groups by display name and put them in `roles` (the
-/// caller then leaves the app roles out).
-fn group_claims(
-    c: &mut Map<String, Value>,
-    directory: &Directory,
-    config: &ClaimsConfig,
-    format: GroupsFormat,
-    user: &User,
-    app_client_id: &str,
-    delivery: Delivery,
-) {
-    let g = config.group_membership;
-    let groups = if g.security_groups {
-        directory.groups_of(&user.oid)
-    } else if g.application_groups {
-        let ids = directory.app_groups_of(&user.oid, app_client_id);
-        // `cloud_displayname` "works only when `groupMembershipClaims` is set to
-        // `ApplicationGroup`" (optional-claims, "Configure groups optional claims").
-        if format.cloud_displayname {
-            ids.iter()
-                .map(|id| directory.group_display_name(id).unwrap_or(id).to_string())
-                .collect()
-        } else {
-            ids
-        }
-    } else {
-        Vec::new()
-    };
-    if delivery == Delivery::Authorize && groups.len() > IMPLICIT_GROUPS_MAX {
-        c.insert("hasgroups".into(), json!(true));
-    } else if groups.len() > config.groups_overage_limit {
-        c.insert("_claim_names".into(), json!({ "groups": "src1" }));
-        c.insert(
-            "_claim_sources".into(),
-            json!({ "src1": { "endpoint": format!(
-                "https://graph.windows.net/{}/users/{}/getMemberObjects",
-                user.tenant_id, user.oid
-            ) } }),
-        );
-    } else if !groups.is_empty() {
-        // `emit_as_roles`: "The group values are emitted in the role claim."
-        let name = if format.emit_as_roles {
-            "roles"
-        } else {
-            "groups"
-        };
-        c.insert(name.into(), json!(groups));
-    }
-    if g.directory_roles {
-        c.insert("wids".into(), json!([WIDS_MEMBER]));
-    }
-}
-
-/// The optional claims a registration asked for (`idtyp` only in app-only access tokens, where
-/// `token_type` says what it is; `xms_cc` by the request, in `user_claims`).
-fn optional_claims(
-    c: &mut Map<String, Value>,
-    wanted: &[OptionalClaim],
-    user: &User,
-    token_type: Option<&str>,
-) {
-    for claim in wanted {
-        let value = match claim {
-            OptionalClaim::Idtyp => token_type.map(|t| json!(t)),
-            OptionalClaim::LoginHint => Some(json!(login_hint(user))),
-            OptionalClaim::Email => user.mail.as_ref().map(|m| json!(m)),
-            OptionalClaim::Upn => Some(json!(user.upn)),
-            OptionalClaim::GivenName => user.given_name.as_ref().map(|g| json!(g)),
-            OptionalClaim::FamilyName => user.surname.as_ref().map(|s| json!(s)),
-            OptionalClaim::Acct => Some(json!(0)),
-            OptionalClaim::XmsCc | OptionalClaim::Sid => None,
-        };
-        if let Some(v) = value {
-            c.insert(claim.name().into(), v);
         }
     }
 }
