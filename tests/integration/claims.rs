@@ -153,7 +153,6 @@ async fn optional_claims_are_off_unless_the_registration_asks_for_them() {
 
 #[tokio::test]
 async fn an_unknown_optional_claim_or_group_setting_is_a_fixture_error() {
-    let dir = tempfile::tempdir().unwrap();
     for fixture in [
         Fixture::builtin().app("api", "groupMembershipClaims", "Everything"),
         Fixture::builtin().app(
@@ -162,13 +161,7 @@ async fn an_unknown_optional_claim_or_group_setting_is_a_fixture_error() {
             toml::Value::Table(r#"accessToken = [{ name = "shoe_size" }]"#.parse().unwrap()),
         ),
     ] {
-        let path = dir.path().join("f.toml");
-        std::fs::write(&path, fixture.to_toml()).unwrap();
-        let err = TestApp::spawn_with_fixtures(&dir.path().join("data"), path)
-            .await
-            .err()
-            .expect("refused");
-        let text = format!("{err:#}");
+        let text = fixture.refused().await;
         assert!(
             text.contains("groupMembershipClaims") || text.contains("optionalClaims.accessToken"),
             "{text}"
@@ -327,19 +320,14 @@ async fn a_v2_token_named_by_any_app_id_uri_has_the_client_id_as_aud() {
 
 #[tokio::test]
 async fn an_app_id_uri_of_two_applications_is_a_fixture_error() {
-    let dir = tempfile::tempdir().unwrap();
-    let fixture = Fixture::builtin().app(
-        "bff",
-        "identifierUris",
-        toml::Value::Array(vec![format!("api://{API}/").into()]),
-    );
-    let path = dir.path().join("f.toml");
-    std::fs::write(&path, fixture.to_toml()).unwrap();
-    let err = TestApp::spawn_with_fixtures(&dir.path().join("data"), path)
-        .await
-        .err()
-        .expect("refused");
-    let text = format!("{err:#}");
+    let text = Fixture::builtin()
+        .app(
+            "bff",
+            "identifierUris",
+            toml::Value::Array(vec![format!("api://{API}/").into()]),
+        )
+        .refused()
+        .await;
     assert!(
         text.contains("identifierUris") && text.contains("duplicate App ID URI"),
         "{text}"

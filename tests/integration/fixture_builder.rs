@@ -85,12 +85,23 @@ impl Fixture {
 
     /// Writes the fixture and spawns a server on it; the directory lives as long as the guard.
     pub async fn spawn(self) -> (TestApp, tempfile::TempDir) {
+        let (app, dir) = self.try_spawn().await;
+        (app.unwrap(), dir)
+    }
+
+    /// Writes the fixture and expects the server to refuse it: the error's text with its causes.
+    pub async fn refused(self) -> String {
+        match self.try_spawn().await.0 {
+            Ok(_) => panic!("the fixture was accepted"),
+            Err(e) => format!("{e:#}"),
+        }
+    }
+
+    async fn try_spawn(self) -> (anyhow::Result<TestApp>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("fixture.toml");
         std::fs::write(&path, self.to_toml()).unwrap();
-        let app = TestApp::spawn_with_fixtures(&dir.path().join("data"), path)
-            .await
-            .unwrap();
+        let app = TestApp::spawn_with_fixtures(&dir.path().join("data"), path).await;
         (app, dir)
     }
 }

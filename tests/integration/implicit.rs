@@ -20,7 +20,8 @@ async fn id_token_app() -> (TestApp, tempfile::TempDir) {
         .await
 }
 
-async fn implicit_app() -> (TestApp, tempfile::TempDir) {
+/// The built-in fixture with both implicit grant settings on for the BFF.
+fn implicit_fixture() -> Fixture {
     Fixture::builtin()
         .app(
             "bff",
@@ -32,8 +33,10 @@ async fn implicit_app() -> (TestApp, tempfile::TempDir) {
             "web.implicitGrantSettings.enableAccessTokenIssuance",
             true,
         )
-        .spawn()
-        .await
+}
+
+async fn implicit_app() -> (TestApp, tempfile::TempDir) {
+    implicit_fixture().spawn().await
 }
 
 /// The BFF's request for `response_type` and `scope`.
@@ -219,17 +222,7 @@ const ERIN: &str = "erin@contoso.onmicrosoft.com";
 /// `implicit_app` with `groupMembershipClaims = "SecurityGroup"` on the BFF (its ID tokens; the
 /// API's access tokens have `All`), alice in seven groups and erin (no MFA) in five.
 async fn groups_app() -> (TestApp, tempfile::TempDir) {
-    let mut fixture = Fixture::builtin()
-        .app(
-            "bff",
-            "web.implicitGrantSettings.enableIdTokenIssuance",
-            true,
-        )
-        .app(
-            "bff",
-            "web.implicitGrantSettings.enableAccessTokenIssuance",
-            true,
-        )
+    let mut fixture = implicit_fixture()
         .app("bff", "groupMembershipClaims", "SecurityGroup")
         .push(
             "users",

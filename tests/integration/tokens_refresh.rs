@@ -464,18 +464,9 @@ async fn under_detect_a_rotation_whose_answer_was_lost_is_answered_again_within_
 
 #[tokio::test]
 async fn a_grace_period_outside_0_to_300_seconds_is_refused_at_load() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("fixture.toml");
-    let toml = Fixture::builtin()
+    let err = Fixture::builtin()
         .app("bff", "mock.refreshTokenReuseGraceSeconds", 301)
-        .to_toml();
-    std::fs::write(&path, toml).unwrap();
-    let err = TestApp::spawn_with_fixtures(&dir.path().join("data"), path)
-        .await
-        .err()
-        .expect("refused");
-    assert!(
-        format!("{err:#}").contains("mock.refreshTokenReuseGraceSeconds"),
-        "{err:#}"
-    );
+        .refused()
+        .await;
+    assert!(err.contains("mock.refreshTokenReuseGraceSeconds"), "{err}");
 }

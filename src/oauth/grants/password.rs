@@ -52,7 +52,7 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     if user.mfa_policy == MfaPolicy::Required || app.require_mfa {
         return Err(Error::MfaRequired(app.display_name.clone()));
     }
-    super::scopes::check_itself_named_by_id(&env.state.directory(), &env.client.app, &req.scope)?;
     let scopes = env.user_scopes(&user, &req.scope).await?;
+    scopes.check_itself_named_by_id(&env.client.app)?;
     super::issue_without_session(env, &user, &scopes, vec![crate::amr::Amr::Pwd], env.now).await
 }

@@ -85,8 +85,8 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     let user = user.ok_or(Error::InvalidGrant("The user no longer exists."))?;
     check_not_revoked(&user, g.family_created_at)?;
     let scope = req.scope.as_deref().unwrap_or(&g.scope);
-    super::scopes::check_itself_named_by_id(&env.state.directory(), &env.client.app, scope)?;
     let mut scopes = env.scopes_with(&grants, scope)?;
+    scopes.check_itself_named_by_id(&env.client.app)?;
     // The chain goes on: a refresh always returns a new refresh token.
     scopes.oidc.offline_access = true;
     // A claims challenge asking for MFA (a CAE or Conditional Access challenge the client passes

@@ -26,6 +26,28 @@ pub struct Delegated {
     pub granted: String,
     /// The resource scopes as the request named them: what a refresh token stands for.
     pub asked: Vec<String>,
+    /// The client asked a token for itself naming itself by an App ID URI, not its client id
+    /// ([`Delegated::check_itself_named_by_id`]).
+    itself_by_uri: bool,
+}
+
+impl Delegated {
+    /// A client asking a token for itself must name itself by its client id
+    /// (`{client id}/scope`), not by its App ID URI: AADSTS90009. Entra answers so at the
+    /// refresh grant (microsoft-authentication-library-for-js issue 5198,
+    /// DuendeArchive/IdentityModel issue 528, Softeria/ms-365-mcp-server issues 502 and 508:
+    /// "Sign-in tolerates the URI form; only refresh breaks") and at ROPC
+    /// (microsoft-authentication-library-for-java issue 735), not at /authorize nor at the
+    /// code's redemption: those grants call this, the others do not.
+    pub fn check_itself_named_by_id(&self, client: &Application) -> Result<()> {
+        if self.itself_by_uri {
+            return Err(Error::TokenForItselfByUri {
+                client_id: client.client_id.clone(),
+                name: client.display_name.clone(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Microsoft Graph's application id: the resource of Graph scopes in consent grants.
@@ -98,34 +120,6 @@ pub async fn unconsented(
     Ok(missing)
 }
 
-/// A client asking a token for itself must name itself by its client id (`{client id}/scope`),
-/// not by its App ID URI: AADSTS90009. Entra answers so at the refresh grant
-/// (microsoft-authentication-library-for-js issue 5198, DuendeArchive/IdentityModel issue 528,
-/// Softeria/ms-365-mcp-server issues 502 and 508: "Sign-in tolerates the URI form; only refresh
-/// breaks") and at ROPC (microsoft-authentication-library-for-java issue 735), not at /authorize
-/// nor at the code's redemption.
-pub fn check_itself_named_by_id(
-    directory: &Directory,
-    client: &Application,
-    scope: &str,
-) -> Result<()> {
-    for s in scope::parse(directory, scope)?.resource_scopes {
-        let itself = matches!(&s.resource, Resource::Api(api) if api.client_id == client.client_id);
-        if itself
-            && !s
-                .prefix
-                .trim_end_matches('/')
-                .eq_ignore_ascii_case(&client.client_id)
-        {
-            return Err(Error::TokenForItselfByUri {
-                client_id: client.client_id.clone(),
-                name: client.display_name.clone(),
-            });
-        }
-    }
-    Ok(())
-}
-
 /// [`delegated_with`] with the consent the directory holds alone (pre-authorization, the
 /// fixtures' Graph permissions), without any grant of the store.
 pub fn delegated(directory: &Directory, client: &Application, scope: &str) -> Result<Delegated> {
@@ -158,6 +152,12 @@ pub fn delegated_with(
         }
     }
     let resource = first.map_or(Resource::Graph, |f| f.resource.clone());
+    let itself_by_uri = matches!(&resource, Resource::Api(api) if api.client_id == client.client_id)
+        && parsed.resource_scopes.iter().any(|s| {
+            !s.prefix
+                .trim_end_matches('/')
+                .eq_ignore_ascii_case(&client.client_id)
+        });
     // Graph: every app holds User.Read, and what `mock.graphPermissions` granted.
     let mut consented: Vec<String> = match &resource {
         Resource::Graph => std::iter::once(GRAPH_USER_READ)
@@ -228,6 +228,7 @@ pub fn delegated_with(
         values,
         granted,
         asked,
+        itself_by_uri,
     })
 }
 
