@@ -44,6 +44,7 @@ mod signin_mfa;
 mod signin_sso;
 mod silent_sso;
 mod tokens;
+mod tokens_client_auth;
 mod tokens_errors;
 mod tokens_logout;
 mod tokens_obo;
