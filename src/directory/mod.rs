@@ -199,6 +199,8 @@ pub struct Application {
     pub access_token_version: TokenVersion,
     pub front_channel_logout_url: Option<String>,
     pub require_mfa: bool,
+    /// The service principal's `appRoleAssignmentRequired` ([`Directory::user_assigned`]).
+    pub assignment_required: bool,
     pub stay_signed_in_prompt: bool,
     pub strict_entra_claims: bool,
     pub allow_id_token_implicit: bool,
@@ -468,6 +470,20 @@ impl Directory {
                     .is_some_and(|apps| apps.iter().any(|a| a == client_id))
             })
             .collect()
+    }
+
+    /// Whether `user_oid` may sign in to `app`: always, unless the app requires assignment
+    /// (`appRoleAssignmentRequired`); then only a user assigned one of its roles, directly or
+    /// through a group (a group's assignment is stored for each member). "If this option is set
+    /// to yes, then users and other apps or services must first be assigned this application
+    /// before being able to access it"
+    /// (<https://learn.microsoft.com/entra/identity/enterprise-apps/application-properties#assignment-required>).
+    pub fn user_assigned(&self, user_oid: &str, app: &Application) -> bool {
+        !app.assignment_required
+            || self
+                .user_roles
+                .get(user_oid)
+                .is_some_and(|v| v.iter().any(|(resource, _)| *resource == app.client_id))
     }
 
     pub fn user_roles_for(&self, user_oid: &str, resource_client_id: &str) -> Vec<String> {

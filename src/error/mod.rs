@@ -206,6 +206,34 @@ pub enum Error {
     AdminConsentDeclined,
     #[error("The user or administrator has not consented to use the application with ID '{client_id}' named '{name}'. Send an interactive authorization request for this user and resource.")]
     InteractiveConsentRequired { client_id: String, name: String },
+    /// AADSTS50105 at `/authorize`: the user is not assigned to an app that requires assignment.
+    /// The text is the sign-in page's (captured 2025 in a public gist of toukmanov); a silent
+    /// request gets it redirected as interaction_required with the user hidden (captured in
+    /// microsoft-authentication-library-for-js issue 1287).
+    #[error("Your administrator has configured the application {name} ('{client_id}') to block users unless they are specifically granted ('assigned') access to the application. The signed in user '{user}' is blocked because they are not a direct member of a group with access, nor had access directly assigned by an administrator. Please contact your administrator to assign access to this application.")]
+    UserNotAssigned {
+        client_id: String,
+        name: String,
+        user: String,
+    },
+    /// AADSTS50105 at the token endpoint (ROPC): invalid_grant ("When attempting to sign-in or
+    /// perform the on-behalf-of flow, an application may receive a 400 Bad Request with an
+    /// invalid_grant error", docs.nais.io, Azure AD troubleshooting).
+    #[error("Your administrator has configured the application {name} ('{client_id}') to block users unless they are specifically granted ('assigned') access to the application. The signed in user '{user}' is blocked because they are not a direct member of a group with access, nor had access directly assigned by an administrator. Please contact your administrator to assign access to this application.")]
+    UserNotAssignedGrant {
+        client_id: String,
+        name: String,
+        user: String,
+    },
+    /// AADSTS501051: an app-only token for a resource that requires assignment, asked by an
+    /// application holding none of its app roles (the text as docs.nais.io quotes it).
+    #[error("Application '{client_id}'({name}) is not assigned to a role for the application '{resource}'({resource_name}).")]
+    AppNotAssigned {
+        client_id: String,
+        name: String,
+        resource: String,
+        resource_name: String,
+    },
     /// Device code flow (v2-oauth2-device-code, "Expected errors"): the user has not finished.
     #[error("OAuth 2.0 device flow error. Authorization is pending. Continue polling.")]
     AuthorizationPending,
@@ -439,6 +467,9 @@ impl Error {
             // "Error response" still shows consent_required).
             AdminConsentDeclined => spec("access_denied", 65004, 400),
             InteractiveConsentRequired { .. } => spec("consent_required", 65001, 400),
+            UserNotAssigned { .. } => spec("interaction_required", 50105, 400),
+            UserNotAssignedGrant { .. } => spec("invalid_grant", 50105, 400),
+            AppNotAssigned { .. } => spec("invalid_grant", 501051, 400),
             // Workload identity federation (workload-identity-federation; reference-error-codes
             // 700211-700213 no matching federated identity record, 700024 the assertion's time
             // range, 50166 the issuer's OIDC endpoints).

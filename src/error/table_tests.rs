@@ -99,6 +99,37 @@ fn every_error_has_entras_code_error_and_status() {
             401,
         ),
         (MissingClientCredential, "invalid_client", 7000218, 401),
+        (
+            UserNotAssigned {
+                client_id: "c".into(),
+                name: "n".into(),
+                user: "u".into(),
+            },
+            "interaction_required",
+            50105,
+            400,
+        ),
+        (
+            UserNotAssignedGrant {
+                client_id: "c".into(),
+                name: "n".into(),
+                user: "u".into(),
+            },
+            "invalid_grant",
+            50105,
+            400,
+        ),
+        (
+            AppNotAssigned {
+                client_id: "c".into(),
+                name: "n".into(),
+                resource: "r".into(),
+                resource_name: "rn".into(),
+            },
+            "invalid_grant",
+            501051,
+            400,
+        ),
         (PublicClientWithSecret, "invalid_client", 700025, 401),
         (
             InvalidClientAssertion("x".into()),

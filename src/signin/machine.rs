@@ -122,6 +122,18 @@ pub(super) async fn route(
                 _ if other_user => d.first_step(&req).await?,
                 _ if too_old && silent => return refuse(&req, Error::LoginRequired),
                 _ if too_old => Step::Password { user_oid: user.oid },
+                _ if !d.directory.user_assigned(&user.oid, &app) => {
+                    let error = |user: &str| Error::UserNotAssigned {
+                        client_id: app.client_id.clone(),
+                        name: app.display_name.clone(),
+                        user: user.to_string(),
+                    };
+                    // Redirected with the user hidden, as Entra does (the error page names them).
+                    match silent {
+                        true => return refuse(&req, error("{EmailHidden}")),
+                        false => return Err(error(&user.upn)),
+                    }
+                }
                 _ if lacks_mfa && silent => {
                     let e = if d.has_mfa_method(&user).await? {
                         Error::MfaInteractionRequired(app.display_name.clone())
@@ -190,6 +202,25 @@ impl Deps<'_> {
                 client_id: req.client_id.clone(),
                 tenant: req.tenant_id.clone(),
             })
+    }
+
+    /// AADSTS50105 when `app` requires assignment and the user has none
+    /// ([`Directory::user_assigned`](crate::directory::Directory::user_assigned)); shown on the
+    /// error page once the user signed in.
+    pub(super) async fn check_assigned(
+        &self,
+        app: &Application,
+        user_oid: &str,
+    ) -> Result<(), Error> {
+        if self.directory.user_assigned(user_oid, app) {
+            return Ok(());
+        }
+        let user = self.user(user_oid).await?;
+        Err(Error::UserNotAssigned {
+            client_id: app.client_id.clone(),
+            name: app.display_name.clone(),
+            user: user.upn,
+        })
     }
 
     pub(super) fn tenant_domain(&self, tenant_id: &str) -> String {

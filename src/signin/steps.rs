@@ -138,6 +138,12 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
     let next = match decision {
         Decision::Show(step, error) => Next::Show(step, error),
         Decision::Authenticated(done) => {
+            // An app that requires assignment: the error page, once the user is known
+            // ([`Deps::check_assigned`]).
+            if let Err(e) = d.check_assigned(&app, &done.user_oid).await {
+                d.end_flow(flow_id)?;
+                return Err(e);
+            }
             // "The KMSI prompt is intentionally not shown ... Sign-in occurs during user or
             // admin consent flow" (how-to-manage-stay-signed-in-prompt).
             let kmsi = app.stay_signed_in_prompt

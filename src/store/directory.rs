@@ -39,6 +39,7 @@ struct AppRow {
     refresh_reuse_grace_secs: i64,
     managed_identity: Option<String>,
     federated_credentials_json: String,
+    app_role_assignment_required: bool,
 }
 
 /// A stored value that does not parse: an error, never a default.
@@ -75,6 +76,7 @@ impl TryFrom<AppRow> for Application {
             },
             front_channel_logout_url: r.front_channel_logout_url,
             require_mfa: r.require_mfa,
+            assignment_required: r.app_role_assignment_required,
             stay_signed_in_prompt: r.stay_signed_in_prompt,
             strict_entra_claims: r.strict_entra_claims,
             allow_id_token_implicit: r.allow_id_token_implicit,

@@ -15,6 +15,7 @@ mod signin_helpers;
 mod token_helpers;
 
 mod architecture;
+mod assignment_required;
 mod battery;
 mod claims;
 mod client_capabilities;

@@ -49,6 +49,13 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     if !user.credentials.password_matches(req.password.expose()) {
         return Err(Error::InvalidCredentials);
     }
+    if !env.state.directory().user_assigned(&user.oid, app) {
+        return Err(Error::UserNotAssignedGrant {
+            client_id: app.client_id.clone(),
+            name: app.display_name.clone(),
+            user: user.upn.clone(),
+        });
+    }
     if user.mfa_policy == MfaPolicy::Required || app.require_mfa {
         return Err(Error::MfaRequired(app.display_name.clone()));
     }

@@ -319,7 +319,7 @@ pub fn app_only(
             Ok((Target::Graph, client.graph_permissions.application.clone()))
         }
         Some((Resource::Api(api), named)) => {
-            let roles = client
+            let roles: Vec<String> = client
                 .granted_roles
                 .get(&api.client_id)
                 .map(|granted| {
@@ -330,6 +330,16 @@ pub fn app_only(
                         .collect()
                 })
                 .unwrap_or_default();
+            // `appRoleAssignmentRequired` on the resource: an app holding none of its roles
+            // gets no token.
+            if api.assignment_required && roles.is_empty() {
+                return Err(Error::AppNotAssigned {
+                    client_id: client.client_id.clone(),
+                    name: client.display_name.clone(),
+                    resource: named,
+                    resource_name: api.display_name.clone(),
+                });
+            }
             Ok((Target::Api { api, named }, roles))
         }
     }
