@@ -44,6 +44,7 @@ mod signin_hints;
 mod signin_mfa;
 mod signin_sso;
 mod silent_sso;
+mod store_schema;
 mod tokens;
 mod tokens_client_auth;
 mod tokens_errors;
