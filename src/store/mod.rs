@@ -103,9 +103,12 @@ impl Store {
         if empty != 0 {
             // Creating every table filled this connection's page cache and statement cache
             // with pages and statements no request reads again: a new connection starts
-            // without them (issue 12, idle RSS: 0.25 MiB on every `--ephemeral` start).
-            writer.close().await?;
-            writer = SqliteConnection::connect_with(&options).await?;
+            // without them (issue 12, idle RSS: 0.25 MiB on every `--ephemeral` start). It is
+            // opened before the old one closes: the last connection to close checkpoints the
+            // whole WAL into the file and deletes it, two fsyncs and every page written again
+            // (5-10 ms of an empty-dir start; https://www.sqlite.org/wal.html#the_wal_file).
+            let fresh = SqliteConnection::connect_with(&options).await?;
+            std::mem::replace(&mut writer, fresh).close().await?;
         }
         // Checkpoints run on a thread of their own ([`checkpoint`]), never in a write's commit.
         sqlx::query("PRAGMA wal_autocheckpoint = 0")
@@ -141,17 +144,49 @@ impl Store {
     }
 }
 
-/// An empty database gets every migration in one transaction, each recorded as sqlx records it
-/// (its version, description and checksum in `_sqlx_migrations`), so that the migrator's run
-/// after finds them all applied. sqlx applies each in a transaction of its own, and an `ALTER
-/// TABLE` makes SQLite parse the whole schema again: 32 of them cost 29 ms of a 45-60 ms
-/// `--ephemeral` start on a host signing 1,400 RS256 signatures/s (issue 12 item 1: 50 ms).
+/// The schema the migrations make, as SQLite keeps it (`sqlite_master`), through the migration
+/// its first line names: generated from sqlx's own run of `migrations/` by the test
+/// `store_schema` (`ENTRA_MOCK_WRITE_SCHEMA=1`), which fails when it no longer matches.
+const SCHEMA: &str = include_str!("schema.sql");
+
+/// The last migration [`SCHEMA`] holds (its first line, `-- through migration N`).
+fn schema_through() -> Option<i64> {
+    SCHEMA
+        .lines()
+        .next()?
+        .strip_prefix("-- through migration ")?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// An empty database gets the schema the migrations make in one script ([`SCHEMA`]), with each
+/// migration it holds recorded as sqlx records it (its version, description and checksum in
+/// `_sqlx_migrations`), in one transaction; the migrator's run after applies any migration newer
+/// than the script. sqlx applies each migration in a transaction of its own, and an `ALTER
+/// TABLE` makes SQLite parse the whole schema again: the 26 migrations cost 18-29 ms of a 45-60
+/// ms `--ephemeral` start on a host signing 1,400 RS256 signatures/s, the script about 3 ms
+/// (issue 12 item 1: 50 ms).
 async fn create_schema(
     conn: &mut SqliteConnection,
     migrator: &sqlx::migrate::Migrator,
 ) -> anyhow::Result<()> {
     use sqlx::Connection;
+    let Some(through) = schema_through() else {
+        return Ok(());
+    };
+    let held: Vec<_> = migrator
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration() && m.version <= through)
+        .collect();
+    if held.is_empty() {
+        return Ok(());
+    }
     let mut tx = conn.begin().await?;
+    sqlx::raw_sql(SCHEMA)
+        .execute(&mut *tx)
+        .await
+        .context("the schema script")?;
     // The table as sqlx creates it (sqlx-sqlite 0.8, `ensure_migrations_table`).
     sqlx::query(
         "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
@@ -165,24 +200,17 @@ async fn create_schema(
     )
     .execute(&mut *tx)
     .await?;
-    for m in migrator
-        .iter()
-        .filter(|m| !m.migration_type.is_down_migration())
-    {
-        sqlx::raw_sql(&m.sql)
-            .execute(&mut *tx)
-            .await
-            .with_context(|| format!("migration {} {}", m.version, m.description))?;
-        sqlx::query(
-            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
-             VALUES (?, ?, TRUE, ?, 0)",
-        )
-        .bind(m.version)
-        .bind(&*m.description)
-        .bind(&*m.checksum)
-        .execute(&mut *tx)
-        .await?;
-    }
+    let mut insert = sqlx::QueryBuilder::new(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) ",
+    );
+    insert.push_values(held, |mut row, m| {
+        row.push_bind(m.version)
+            .push_bind(&*m.description)
+            .push("TRUE")
+            .push_bind(&*m.checksum)
+            .push("0");
+    });
+    insert.build().execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(())
 }

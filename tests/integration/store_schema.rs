@@ -1,6 +1,7 @@
-//! An empty data dir gets its schema from every migration in one transaction
+//! An empty data dir gets its schema from one script, `src/store/schema.sql`, in one transaction
 //! (`store::create_schema`, for the start-up of issue 12 item 1): the same schema, and the same
-//! `_sqlx_migrations` rows, as sqlx's migrator applying them one by one.
+//! `_sqlx_migrations` rows, as sqlx's migrator applying the migrations one by one. The script is
+//! what that run leaves in `sqlite_master`; `ENTRA_MOCK_WRITE_SCHEMA=1` writes it again.
 
 use sqlx::{Connection, SqliteConnection};
 
@@ -30,6 +31,54 @@ async fn schema(conn: &mut SqliteConnection) -> (Objects, Columns, Recorded) {
             .await
             .unwrap();
     (objects, columns, migrations)
+}
+
+/// The script that makes the schema `conn` holds: every table, index, view and trigger as
+/// SQLite keeps its SQL, tables first (none of them needs another to exist), then what is built
+/// on them, each kind in the order it was created.
+async fn schema_script(conn: &mut SqliteConnection, through: i64) -> String {
+    let statements: Vec<String> = sqlx::query_scalar(
+        "SELECT sql FROM sqlite_master
+         WHERE sql IS NOT NULL AND name != '_sqlx_migrations'
+         ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END,
+                  rowid",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
+    let mut script = format!(
+        "-- through migration {through}\n\
+         -- The schema migrations/ make, as SQLite keeps it: written by the test store_schema\n\
+         -- (ENTRA_MOCK_WRITE_SCHEMA=1), read by store::create_schema. Do not edit.\n\n"
+    );
+    for statement in statements {
+        script.push_str(&statement);
+        script.push_str(";\n\n");
+    }
+    script
+}
+
+#[tokio::test]
+async fn the_schema_script_is_what_the_migrations_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("each.sqlite");
+    let mut each = SqliteConnection::connect(&format!("sqlite:{}?mode=rwc", path.display()))
+        .await
+        .unwrap();
+    let migrator = sqlx::migrate!("./migrations");
+    migrator.run(&mut each).await.unwrap();
+    let last = migrator.iter().map(|m| m.version).max().unwrap();
+    let script = schema_script(&mut each, last).await;
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store/schema.sql");
+    if std::env::var_os("ENTRA_MOCK_WRITE_SCHEMA").is_some() {
+        std::fs::write(&file, &script).unwrap();
+    }
+    let stored = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        stored == script,
+        "src/store/schema.sql is not what the migrations make: write it again with \
+         `ENTRA_MOCK_WRITE_SCHEMA=1 cargo test --release --test integration store_schema`"
+    );
 }
 
 #[tokio::test]
