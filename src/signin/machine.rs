@@ -123,15 +123,10 @@ pub(super) async fn route(
                 _ if too_old && silent => return refuse(&req, Error::LoginRequired),
                 _ if too_old => Step::Password { user_oid: user.oid },
                 _ if !d.directory.user_assigned(&user.oid, &app) => {
-                    let error = |user: &str| Error::UserNotAssigned {
-                        client_id: app.client_id.clone(),
-                        name: app.display_name.clone(),
-                        user: user.to_string(),
-                    };
                     // Redirected with the user hidden, as Entra does (the error page names them).
                     match silent {
-                        true => return refuse(&req, error("{EmailHidden}")),
-                        false => return Err(error(&user.upn)),
+                        true => return refuse(&req, not_assigned(&app, "{EmailHidden}")),
+                        false => return Err(not_assigned(&app, &user.upn)),
                     }
                 }
                 _ if lacks_mfa && silent => {
@@ -216,11 +211,7 @@ impl Deps<'_> {
             return Ok(());
         }
         let user = self.user(user_oid).await?;
-        Err(Error::UserNotAssigned {
-            client_id: app.client_id.clone(),
-            name: app.display_name.clone(),
-            user: user.upn,
-        })
+        Err(not_assigned(app, &user.upn))
     }
 
     pub(super) fn tenant_domain(&self, tenant_id: &str) -> String {
@@ -528,5 +519,14 @@ impl Deps<'_> {
                 persistence,
             }),
         })
+    }
+}
+
+/// AADSTS50105: `app` requires assignment and `user` (the name shown) has none.
+fn not_assigned(app: &Application, user: &str) -> Error {
+    Error::UserNotAssigned {
+        client_id: app.client_id.clone(),
+        name: app.display_name.clone(),
+        user: user.to_string(),
     }
 }
