@@ -144,9 +144,10 @@ impl Store {
     }
 }
 
-/// The schema the migrations make, as SQLite keeps it (`sqlite_master`), through the migration
-/// its first line names: generated from sqlx's own run of `migrations/` by the test
-/// `store_schema` (`ENTRA_MOCK_WRITE_SCHEMA=1`), which fails when it no longer matches.
+/// The schema the migrations make, as SQLite keeps it (`sqlite_master`), sqlx's own
+/// `_sqlx_migrations` table included, through the migration its first line names: generated
+/// from sqlx's own run of `migrations/` by the test `store_schema` (`ENTRA_MOCK_WRITE_SCHEMA=1`),
+/// which fails when it no longer matches.
 const SCHEMA: &str = include_str!("schema.sql");
 
 /// The last migration [`SCHEMA`] holds (its first line, `-- through migration N`).
@@ -167,7 +168,7 @@ fn schema_through() -> Option<i64> {
 /// applies every migration, one by one, as it does on a store of an older version. sqlx applies
 /// each migration in a transaction of its own, and an `ALTER TABLE` makes SQLite parse the
 /// whole schema again: the 26 migrations cost 18-29 ms of a 45-60 ms `--ephemeral` start on a
-/// host signing 1,400 RS256 signatures/s, the script about 3 ms (issue 12 item 1: 50 ms).
+/// host signing 1,400 RS256 signatures/s, the script about 4 ms (issue 12 item 1: 50 ms).
 async fn create_schema(
     conn: &mut SqliteConnection,
     migrator: &sqlx::migrate::Migrator,
@@ -186,19 +187,6 @@ async fn create_schema(
         .execute(&mut *tx)
         .await
         .context("the schema script")?;
-    // The table as sqlx creates it (sqlx-sqlite 0.8, `ensure_migrations_table`).
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS _sqlx_migrations (
-            version BIGINT PRIMARY KEY,
-            description TEXT NOT NULL,
-            installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-            success BOOLEAN NOT NULL,
-            checksum BLOB NOT NULL,
-            execution_time BIGINT NOT NULL
-        )",
-    )
-    .execute(&mut *tx)
-    .await?;
     let mut insert = sqlx::QueryBuilder::new(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) ",
     );

@@ -2,6 +2,15 @@
 -- The schema migrations/ make, as SQLite keeps it: written by the test store_schema
 -- (ENTRA_MOCK_WRITE_SCHEMA=1), read by store::create_schema. Do not edit.
 
+CREATE TABLE _sqlx_migrations (
+    version BIGINT PRIMARY KEY,
+    description TEXT NOT NULL,
+    installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    success BOOLEAN NOT NULL,
+    checksum BLOB NOT NULL,
+    execution_time BIGINT NOT NULL
+);
+
 CREATE TABLE tenants (
     id           TEXT PRIMARY KEY,              -- tenant GUID (tid)
     domain       TEXT NOT NULL UNIQUE COLLATE NOCASE,

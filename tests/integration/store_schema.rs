@@ -33,13 +33,13 @@ async fn schema(conn: &mut SqliteConnection) -> (Objects, Columns, Recorded) {
     (objects, columns, migrations)
 }
 
-/// The script that makes the schema `conn` holds: every table, index, view and trigger as
-/// SQLite keeps its SQL, tables first (none of them needs another to exist), then what is built
+/// The script that makes the schema `conn` holds: every table (sqlx's `_sqlx_migrations` as sqlx
+/// made it), index, view and trigger as SQLite keeps its SQL, tables first (none of them needs another to exist), then what is built
 /// on them, each kind in the order it was created.
 async fn schema_script(conn: &mut SqliteConnection, through: i64) -> String {
     let statements: Vec<String> = sqlx::query_scalar(
         "SELECT sql FROM sqlite_master
-         WHERE sql IS NOT NULL AND name != '_sqlx_migrations'
+         WHERE sql IS NOT NULL
          ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END,
                   rowid",
     )
