@@ -28,6 +28,13 @@ pub struct Tenant {
     pub lockout_secs: i64,
 }
 
+/// Whether a request's client must authenticate. Entra decides it per request, not per app
+/// ("How Microsoft Entra ID determines the client type",
+/// <https://learn.microsoft.com/troubleshoot/entra/entra-id/app-integration/confidential-client-application-authentication-error-aadsts7000218>):
+/// by the platform of the redirect URI a code was sent to ([`Platform::client_type`]), and for
+/// flows with no redirect URI (ROPC, device code) by the app's `isFallbackPublicClient`
+/// ([`Application::fallback_client_type`]). A refresh token keeps the type of the grant that
+/// started its chain.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientType {
     Confidential,
@@ -45,6 +52,15 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// A `web` redirect URI makes its client confidential; `publicClient` ("Mobile and
+    /// desktop applications") and `spa` ones public ([`ClientType`]).
+    pub fn client_type(self) -> ClientType {
+        match self {
+            Platform::Web => ClientType::Confidential,
+            Platform::Spa | Platform::PublicClient => ClientType::Public,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Platform::Web => "web",
@@ -193,7 +209,10 @@ pub struct Application {
     pub name: String,
     pub display_name: String,
     pub service_principal_id: String,
-    pub client_type: ClientType,
+    /// `isFallbackPublicClient`: the client type of flows with no redirect URI (ROPC, device
+    /// code), "where Microsoft Entra ID cannot determine the client application type"
+    /// (Graph's application resource, <https://learn.microsoft.com/graph/api/resources/application>).
+    pub fallback_client_type: ClientType,
     /// The App ID URIs (`identifierUris`), each a name of the API in scopes and v1 resources.
     pub identifier_uris: Vec<String>,
     pub access_token_version: TokenVersion,
@@ -283,6 +302,14 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
+    /// Whether the app has a credential to authenticate with: a secret, a certificate or a
+    /// federated credential.
+    pub fn has_credentials(&self) -> bool {
+        !(self.secrets.is_empty()
+            && self.certificates.is_empty()
+            && self.federated_credentials.is_empty())
+    }
+
     /// The platform of a registered redirect URI, compared exactly as Entra does.
     pub fn redirect_platform(&self, uri: &str) -> Option<Platform> {
         self.redirect_uris

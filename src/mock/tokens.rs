@@ -116,12 +116,16 @@ async fn unpublished_key(now: i64) -> Result<&'static SigningKey> {
 /// (`2`) when it has no secret
 /// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>).
 fn minted_client_auth(app: &Application) -> AuthMethod {
-    match app.client_type {
+    match app.fallback_client_type {
         ClientType::Public => AuthMethod::None,
-        ClientType::Confidential if app.secrets.is_empty() && !app.certificates.is_empty() => {
+        ClientType::Confidential if !app.secrets.is_empty() => AuthMethod::Secret,
+        ClientType::Confidential
+            if !(app.certificates.is_empty() && app.federated_credentials.is_empty()) =>
+        {
             AuthMethod::Certificate
         }
-        ClientType::Confidential => AuthMethod::Secret,
+        // No credential: the app can only sign in as a public client.
+        ClientType::Confidential => AuthMethod::None,
     }
 }
 
@@ -420,6 +424,11 @@ async fn mint_refresh(
             ChainKind::Spa
         } else {
             ChainKind::Standard
+        },
+        client_type: if spa_only || minted_client_auth(app) == AuthMethod::None {
+            ClientType::Public
+        } else {
+            ClientType::Confidential
         },
         family_created_at: now,
         created_at: now,

@@ -3,7 +3,8 @@
 //! Entra's certificate credentials:
 //! <https://learn.microsoft.com/entra/identity-platform/certificate-credentials>), federated
 //! credentials (an external issuer's token as the assertion, `oauth::federation`), and public
-//! clients, which must present no credential at all (AADSTS700025).
+//! clients, which must present no credential at all (AADSTS700025). Which of the two a request's
+//! client is, each grant decides ([`ClientType`]).
 
 use std::sync::Arc;
 
@@ -29,6 +30,28 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 pub struct AuthenticatedClient {
     pub app: Arc<Application>,
     pub method: AuthMethod,
+}
+
+impl AuthenticatedClient {
+    /// The client type a grant decided ([`ClientType`]) against the credential presented: a
+    /// public client presents none (AADSTS700025), a confidential one must (AADSTS7000218).
+    pub fn require(&self, client_type: ClientType) -> Result<()> {
+        match (client_type, self.method) {
+            (ClientType::Public, AuthMethod::None) => Ok(()),
+            (ClientType::Public, _) => Err(Error::PublicClientWithSecret),
+            (ClientType::Confidential, AuthMethod::None) => Err(Error::MissingClientCredential),
+            (ClientType::Confidential, _) => Ok(()),
+        }
+    }
+
+    /// The type this request's client authenticated as: what a refresh token of a chain it
+    /// starts carries on.
+    pub fn client_type(&self) -> ClientType {
+        match self.method {
+            AuthMethod::None => ClientType::Public,
+            AuthMethod::Secret | AuthMethod::Certificate => ClientType::Confidential,
+        }
+    }
 }
 
 /// The credential a request presents.
@@ -95,17 +118,21 @@ pub async fn authenticate(
         },
     };
     let app = state.directory().application(tenant, &client_id)?;
-    let method = match (app.client_type, credential) {
-        (ClientType::Public, Credential::None) => AuthMethod::None,
-        (ClientType::Public, _) => return Err(Error::PublicClientWithSecret),
-        (ClientType::Confidential, Credential::None) => return Err(Error::MissingClientCredential),
-        (ClientType::Confidential, Credential::Secret(s)) => {
+    // Whether the client must authenticate depends on the grant (`ClientType`), which checks it
+    // with [`AuthenticatedClient::require`] once it knows the type; here a credential that is
+    // presented must be valid. An app with no credential registered can only act as a public
+    // client: "Client is public so neither 'client_assertion' nor 'client_secret' should be
+    // presented" (AADSTS700025).
+    let method = match credential {
+        Credential::None => AuthMethod::None,
+        _ if !app.has_credentials() => return Err(Error::PublicClientWithSecret),
+        Credential::Secret(s) => {
             check_secret(&app, &s, now)?;
             AuthMethod::Secret
         }
         // An assertion whose issuer is a URL (GitHub's, a Kubernetes cluster's, entra-mock's own
         // `{base}/_mock/federation`) is a federated credential; the client's own names itself.
-        (ClientType::Confidential, Credential::Assertion(a))
+        Credential::Assertion(a)
             if unverified
                 .as_ref()
                 .and_then(|u| u.iss.as_deref())
@@ -122,7 +149,7 @@ pub async fn authenticate(
             .await?;
             AuthMethod::Certificate
         }
-        (ClientType::Confidential, Credential::Assertion(a)) => {
+        Credential::Assertion(a) => {
             if let Some(u) = &unverified {
                 check_identifiers(&app, u)?;
             }

@@ -3,7 +3,9 @@
 //! in discovery as `revocation_endpoint`. Revoking a refresh token revokes its whole grant: under
 //! Entra's reuse policy older tokens of the chain would otherwise still work (RFC 7009 section 2.1).
 //! Unknown tokens, access tokens and tokens of other clients are answered with success
-//! (RFC 7009 section 2.2).
+//! (RFC 7009 section 2.2). A credential presented must be valid; one of the client's own tokens is
+//! revoked only when the client authenticates as its chain did (a confidential chain's with the
+//! app's credential, a public one's without).
 
 use crate::error::Result;
 use crate::oauth::params::ClientRequest;
@@ -18,7 +20,9 @@ pub async fn revoke(state: &AppState, req: RevocationRequest) -> Result<u64> {
     let token = req.params.require("token")?.to_string();
     let (_, client) = token::authenticate(state, &req).await?;
     match state.store.find_refresh(&token).await? {
+        // The client authenticates as the token's chain does (`ClientType`).
         Some(g) if g.client_id == client.app.client_id => {
+            client.require(g.client_type)?;
             Ok(state.store.revoke_family(&g.family_id, req.now).await?)
         }
         _ => Ok(0),

@@ -233,7 +233,7 @@ impl Store {
                 let sql = sql_once!(
                     "INSERT INTO refresh_tokens ({NEW_COLUMNS}, from_code)
                      SELECT {NEW_VALUES}, c.code_sha256 FROM auth_codes c
-                     WHERE c.code_sha256 = ?12 AND c.consumed_at IS NULL"
+                     WHERE c.code_sha256 = ?13 AND c.consumed_at IS NULL"
                 );
                 bind_new(sqlx::query(sql), token, g).bind(code)
             }

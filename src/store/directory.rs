@@ -57,7 +57,7 @@ impl TryFrom<AppRow> for Application {
             name: r.name,
             display_name: r.display_name,
             service_principal_id: r.service_principal_id,
-            client_type: match r.client_type.as_str() {
+            fallback_client_type: match r.client_type.as_str() {
                 "public" => ClientType::Public,
                 "confidential" => ClientType::Confidential,
                 other => return Err(corrupt("client type", &other)),

@@ -13,7 +13,7 @@ use super::directory::{UserRow, USER_COLUMNS};
 use super::{Store, Tx};
 use crate::amr::{amr_json, parse_amr_json, Amr};
 use crate::crypto::sha256;
-use crate::directory::User;
+use crate::directory::{ClientType, User};
 
 /// What kind of chain a refresh token belongs to: Entra gives chains started on a SPA redirect
 /// URI a fixed 24-hour lifetime
@@ -38,6 +38,9 @@ pub struct RefreshGrant {
     pub amr: Vec<Amr>,
     pub auth_time: i64,
     pub kind: ChainKind,
+    /// The type the client authenticated as when the chain started: every refresh of it must
+    /// authenticate the same way ([`ClientType`]).
+    pub client_type: ClientType,
     pub family_created_at: i64,
     pub created_at: i64,
     pub used_at: Option<i64>,
@@ -65,6 +68,7 @@ struct RefreshRow {
     amr_json: String,
     auth_time: i64,
     spa: bool,
+    public_client: bool,
     family_created_at: i64,
     created_at: i64,
     used_at: Option<i64>,
@@ -100,6 +104,11 @@ impl TryFrom<RefreshRow> for RefreshGrant {
             } else {
                 ChainKind::Standard
             },
+            client_type: if r.public_client {
+                ClientType::Public
+            } else {
+                ClientType::Confidential
+            },
             family_created_at: r.family_created_at,
             created_at: r.created_at,
             used_at: r.used_at,
@@ -118,7 +127,7 @@ pub enum Use {
 }
 
 const COLUMNS: &str =
-    "family_id, client_id, user_oid, scope, session_id, amr_json, auth_time, spa, \
+    "family_id, client_id, user_oid, scope, session_id, amr_json, auth_time, spa, public_client, \
     family_created_at, created_at, used_at, revoked_at";
 
 /// A refresh-token family (one grant) as the test-control API lists it.
@@ -300,8 +309,8 @@ impl Store {
         let sql = sql_once!(
             "INSERT INTO refresh_tokens ({NEW_COLUMNS}, rotated_from)
              SELECT {NEW_VALUES}, p.token_sha256 FROM refresh_tokens p
-             WHERE p.token_sha256 = ?12 AND p.revoked_at IS NULL
-               AND (?13 = 0 OR p.used_at IS NULL)"
+             WHERE p.token_sha256 = ?13 AND p.revoked_at IS NULL
+               AND (?14 = 0 OR p.used_at IS NULL)"
         );
         let q = bind_new(sqlx::query(sql), next, g)
             .bind(sha256(token.as_bytes()))
@@ -311,14 +320,15 @@ impl Store {
     }
 }
 
-/// The columns of a new refresh token and their values, `?1` to `?11` bound by [`bind_new`]. It
+/// The columns of a new refresh token and their values, `?1` to `?12` bound by [`bind_new`]. It
 /// is stored already revoked if its family was revoked meanwhile (a replayed code).
 pub(super) const NEW_COLUMNS: &str = "token_sha256, family_id, client_id, user_oid, scope, \
-    session_id, amr_json, auth_time, spa, family_created_at, created_at, used_at, revoked_at";
-pub(super) const NEW_VALUES: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, NULL, \
+    session_id, amr_json, auth_time, spa, public_client, family_created_at, created_at, used_at, \
+    revoked_at";
+pub(super) const NEW_VALUES: &str = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, NULL, \
     (SELECT MAX(revoked_at) FROM code_families WHERE family_id = ?2)";
 
-/// Binds `?1` to `?11` of [`NEW_VALUES`]: the digest of `token` and the grant it carries.
+/// Binds `?1` to `?12` of [`NEW_VALUES`]: the digest of `token` and the grant it carries.
 pub(super) fn bind_new<'q>(
     q: Query<'q, Sqlite, SqliteArguments<'q>>,
     token: &str,
@@ -334,6 +344,7 @@ pub(super) fn bind_new<'q>(
         .bind(amr_json(&g.amr))
         .bind(g.auth_time)
         .bind(g.kind == ChainKind::Spa)
+        .bind(g.client_type == ClientType::Public)
         .bind(g.family_created_at)
         .bind(g.created_at)
 }

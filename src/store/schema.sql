@@ -1,4 +1,4 @@
--- through migration 32
+-- through migration 33
 -- The schema migrations/ make, as SQLite keeps it: written by the test store_schema
 -- (ENTRA_MOCK_WRITE_SCHEMA=1), read by store::create_schema. Do not edit.
 
@@ -195,7 +195,7 @@ CREATE TABLE refresh_tokens (
     created_at        INTEGER NOT NULL,
     used_at           INTEGER,              -- rotated: a newer token replaced it
     revoked_at        INTEGER
-, rotated_from BLOB, from_code BLOB);
+, rotated_from BLOB, from_code BLOB, public_client INTEGER NOT NULL DEFAULT 0);
 
 CREATE TABLE code_families (
     code_sha256 BLOB PRIMARY KEY,

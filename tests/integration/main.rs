@@ -19,6 +19,7 @@ mod assignment_required;
 mod battery;
 mod claims;
 mod client_capabilities;
+mod client_type;
 mod concurrency;
 mod conformance;
 mod consent;

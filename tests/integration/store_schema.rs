@@ -114,3 +114,73 @@ async fn an_empty_store_gets_the_schema_the_migrations_make_one_by_one() {
     // The migrator finds nothing left to do on the store's file, and refuses none of it.
     sqlx::migrate!("./migrations").run(&mut one).await.unwrap();
 }
+
+/// Migration 33 types the refresh tokens stored before it: a chain of a public app (by its
+/// `isFallbackPublicClient`, the rule before) or a SPA chain stays public, the others confidential.
+#[tokio::test]
+async fn refresh_tokens_stored_before_the_client_type_was_kept_get_their_apps_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.sqlite");
+    let mut conn = SqliteConnection::connect(&format!("sqlite:{}?mode=rwc", path.display()))
+        .await
+        .unwrap();
+    let all = sqlx::migrate!("./migrations");
+    let mut before = sqlx::migrate!("./migrations");
+    before.migrations = std::borrow::Cow::Owned(
+        all.iter()
+            .filter(|m| m.version < 33)
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    before.run(&mut conn).await.unwrap();
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    for (id, client_type) in [("web-app", "confidential"), ("public-app", "public")] {
+        sqlx::query(
+            "INSERT INTO applications (client_id, tenant_id, name, display_name,
+                service_principal_id, client_type) VALUES (?, 't', ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(id)
+        .bind(id)
+        .bind(id)
+        .bind(client_type)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    for (token, client, spa) in [
+        ("web", "web-app", false),
+        ("web-spa", "web-app", true),
+        ("public", "public-app", false),
+    ] {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_sha256, family_id, client_id, user_oid, scope,
+                amr_json, auth_time, spa, family_created_at, created_at)
+             VALUES (?, ?, ?, 'u', 'openid', '[]', 0, ?, 0, 0)",
+        )
+        .bind(token.as_bytes())
+        .bind(token)
+        .bind(client)
+        .bind(spa)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    all.run(&mut conn).await.unwrap();
+    let typed: Vec<(String, bool)> =
+        sqlx::query_as("SELECT family_id, public_client FROM refresh_tokens ORDER BY family_id")
+            .fetch_all(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        typed,
+        vec![
+            ("public".to_string(), true),
+            ("web".to_string(), false),
+            ("web-spa".to_string(), true),
+        ]
+    );
+}

@@ -1,9 +1,11 @@
 //! `grant_type=authorization_code` (RFC 6749 section 4.1.3, PKCE RFC 7636 section 4.6, Entra's
 //! <https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow#redeem-a-code-for-an-access-token>).
 //! The code is consumed atomically; a replay fails with AADSTS54005 and revokes the refresh tokens
-//! issued from it (RFC 9700 section 4.5). A code sent to a `spa` redirect URI must be redeemed
-//! cross-origin with PKCE (AADSTS9002327, AADSTS9002325); an `Origin` on any other redirect URI
-//! is refused (AADSTS9002326).
+//! issued from it (RFC 9700 section 4.5). The client type is the platform of the code's redirect
+//! URI: `web` needs the app's credential (AADSTS7000218), `publicClient` and `spa` refuse one
+//! (AADSTS700025), whatever `isFallbackPublicClient` says. A code sent to a `spa` redirect URI
+//! must be redeemed cross-origin with PKCE (AADSTS9002327, AADSTS9002325); an `Origin` on any
+//! other redirect URI is refused (AADSTS9002326).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -71,6 +73,9 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     if c.redirect_uri != req.redirect_uri {
         return Err(Error::RedirectUriDiffers(req.redirect_uri));
     }
+    // The redirect URI's platform tells the client type: a code sent to a `web` one is
+    // redeemed with the app's credential, one sent to a `publicClient` or `spa` one without.
+    env.client.require(c.platform.client_type())?;
     let kind = chain_kind(&c);
     check_origin(kind, env.origin)?;
     check_pkce(&c, req.code_verifier.as_ref(), kind)?;

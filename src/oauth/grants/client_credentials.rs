@@ -6,9 +6,9 @@
 
 use super::TokenResponse;
 use super::{scopes, Env};
+use crate::directory::ClientType;
 use crate::error::{Error, Result};
 use crate::oauth::claims::{self, AccessTokenInput, Subject};
-use crate::oauth::client_auth::AuthMethod;
 use crate::oauth::params::Params;
 
 #[derive(Debug)]
@@ -30,9 +30,7 @@ impl Request {
 pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     let app = &env.client.app;
     // Only a confidential client holds a credential to act as itself.
-    if env.client.method == AuthMethod::None {
-        return Err(Error::MissingClientCredential);
-    }
+    env.client.require(ClientType::Confidential)?;
     let (target, roles) = scopes::app_only(&env.state.directory(), app, &req.scope)?;
     let keys = env.state.keys.snapshot();
     let access = claims::mint_access_token(

@@ -7,8 +7,9 @@
 //! gives `authorization_declined`, an expired code `expired_token` (AADSTS70020; the page says 70019), an unknown one
 //! `bad_verification_code` (AADSTS70018). Once approved, the code is consumed by the poll that
 //! gets the tokens: the user's, as an authorization code would give them, `sid` included.
-//! The client authenticates as for every grant: a confidential app must send its credential
-//! (AADSTS7000218), so only apps that allow public-client flows poll without one.
+//! With no redirect URI, the client type is the app's `isFallbackPublicClient`: a confidential app
+//! must send its credential (AADSTS7000218), so only apps that allow public-client flows poll
+//! without one.
 
 use super::{check_not_revoked, Authentication, Chain, Env, TokenResponse};
 use crate::amr::parse_amr_json;
@@ -48,6 +49,8 @@ fn too_soon(interval: i64, since_last: i64) -> bool {
 }
 
 pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
+    // No redirect URI tells the client type: the app's `isFallbackPublicClient` does.
+    env.client.require(env.client.app.fallback_client_type)?;
     let store = &env.state.store;
     let id = device_code_id(req.device_code.expose());
     let code = store

@@ -305,6 +305,7 @@ pub async fn issue_user_tokens(
         amr: auth.amr.clone(),
         auth_time: auth.auth_time,
         kind: chain.kind,
+        client_type: env.client.client_type(),
         family_created_at: chain.family_created_at,
         created_at: env.now,
         used_at: None,

@@ -15,8 +15,9 @@ use serde::Deserialize;
 
 use super::{Env, TokenResponse};
 use crate::amr::Amr;
+use crate::directory::ClientType;
 use crate::error::{Error, Result};
-use crate::oauth::claims::{issued_at, AuthMethod};
+use crate::oauth::claims::issued_at;
 use crate::oauth::params::{Params, Secret};
 
 #[derive(Debug)]
@@ -59,9 +60,7 @@ struct Incoming {
 
 pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     let app = &env.client.app;
-    if env.client.method == AuthMethod::None {
-        return Err(Error::MissingClientCredential);
-    }
+    env.client.require(ClientType::Confidential)?;
     let keys = env.state.keys.snapshot();
     // Entra validates its own Microsoft Graph tokens too (signed over a hashed `nonce` header).
     let token = req.assertion.expose();

@@ -2,10 +2,11 @@
 //! as Entra speaks it (<https://learn.microsoft.com/entra/identity-platform/v2-oauth-ropc>):
 //! `username`, `password`, `scope`, `client_id` (and the secret of a confidential client). A
 //! client without "Allow public client flows" (`isFallbackPublicClient`) is confidential and must
-//! authenticate (AADSTS7000218 otherwise), as for every grant. An unknown user is AADSTS50034, a wrong password
-//! AADSTS50126, and a user (or app) that needs MFA AADSTS50076, because ROPC cannot prompt. The
-//! tokens are the interactive ones with `amr` `["pwd"]`; no SSO session is made. `/common` is
-//! refused (AADSTS9001023); `/organizations` is not.
+//! authenticate (AADSTS7000218 otherwise); one with it presents no credential (AADSTS700025). An
+//! unknown user is AADSTS50034, a wrong password AADSTS50126, and a user (or app) that needs MFA
+//! AADSTS50076, because ROPC cannot prompt. The tokens are the interactive ones with `amr`
+//! `["pwd"]`; no SSO session is made. `/common` is refused (AADSTS9001023); `/organizations` is
+//! not.
 
 use super::{Env, TokenResponse};
 use crate::directory::{MfaPolicy, TenantScope};
@@ -30,12 +31,14 @@ impl Request {
 }
 
 pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
+    let app = &env.client.app;
+    // No redirect URI tells the client type: the app's `isFallbackPublicClient` does.
+    env.client.require(app.fallback_client_type)?;
     // The tenant "can't be set to common or consumers, but may be set to organizations"
     // (v2-oauth-ropc): AADSTS9001023.
     if env.tenant.scope == TenantScope::Common {
         return Err(Error::GrantNotOnCommon);
     }
-    let app = &env.client.app;
     let tenant = &env.tenant.tenant;
     let user = env
         .state

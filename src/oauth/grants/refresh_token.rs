@@ -69,6 +69,8 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
         // AADSTS700007 (quoted in microsoft/Partner-Center-PowerShell issue 419).
         return Err(Error::GrantOfAnotherClient);
     }
+    // The chain keeps the client type of the grant that started it.
+    env.client.require(g.client_type)?;
     // The cross-origin rules of codes hold for the refresh tokens of their chains.
     check_origin(g.kind, env.origin)?;
     let age = env.now.saturating_sub(g.family_created_at);
