@@ -320,15 +320,17 @@ impl Application {
 
     /// Whether `id` names this API: its client id, or any of its App ID URIs
     /// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>: a v1
-    /// `aud` "can be any appID URI, with or without a trailing slash"). `api://{client id}` is
-    /// accepted even when not registered.
+    /// `aud` "can be any appID URI, with or without a trailing slash"). `api://{client id}` names
+    /// the app only once it is one of its App ID URIs, as the portal's "Expose an API" sets it:
+    /// Entra answers an unregistered one with AADSTS500011, "The resource principal named
+    /// api://{client id} was not found" (e.g. MicrosoftDocs/azure-docs issue 61515,
+    /// Azure-Samples/active-directory-dotnetcore-daemon-v2 issue 105).
     pub fn is_resource_identified_by(&self, id: &str) -> bool {
         id == self.client_id
             || self
                 .identifier_uris
                 .iter()
                 .any(|u| u.trim_end_matches('/') == id.trim_end_matches('/'))
-            || id.strip_prefix("api://") == Some(self.client_id.as_str())
     }
 
     /// The audience of access tokens for this resource when the request did not name it: by its

@@ -518,3 +518,51 @@ async fn an_app_refreshing_or_using_ropc_for_itself_by_its_app_id_uri_gets_aadst
     let a = refresh(by_guid).await;
     assert_eq!(a.status, 200, "{}", a.body);
 }
+
+#[tokio::test]
+async fn api_client_id_names_an_app_only_once_it_is_one_of_its_app_id_uris() {
+    // The BFF exposes no API: its client id names it, `api://{client id}` does not (AADSTS500011,
+    // as Entra answers an App ID URI nobody set).
+    let app = TestApp::spawn().await;
+    let ask = |scope: String| {
+        let app = &app;
+        async move {
+            app.token(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", DAEMON),
+                ("client_secret", DAEMON_SECRET),
+                ("scope", &scope),
+            ])
+            .await
+        }
+    };
+    let by_id = ask(format!("{BFF}/.default")).await;
+    assert_eq!(by_id.status, 200, "{}", by_id.body);
+    let a = ask(format!("api://{BFF}/.default")).await;
+    a.assert_error(400, "invalid_resource", 500011);
+    assert!(
+        a.str("error_description").contains(&format!(
+            "The resource principal named api://{BFF} was not found"
+        )),
+        "{}",
+        a.body
+    );
+    // Registered, it names the app.
+    let (app, _dir) = crate::fixture_builder::Fixture::builtin()
+        .app(
+            "bff",
+            "identifierUris",
+            toml::Value::Array(vec![format!("api://{BFF}").into()]),
+        )
+        .spawn()
+        .await;
+    let a = app
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", DAEMON),
+            ("client_secret", DAEMON_SECRET),
+            ("scope", &format!("api://{BFF}/.default")),
+        ])
+        .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+}
