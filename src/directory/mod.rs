@@ -502,8 +502,9 @@ impl Directory {
     }
 
     /// Whether `user_oid` may sign in to `app`: always, unless the app requires assignment
-    /// (`appRoleAssignmentRequired`); then only a user assigned one of its roles, directly or
-    /// through a group (a group's assignment is stored for each member). "If this option is set
+    /// (`appRoleAssignmentRequired`); then only a user assigned to it (one of its roles, or
+    /// Default Access), directly or through a group (a group's assignment is stored for each
+    /// member). "If this option is set
     /// to yes, then users and other apps or services must first be assigned this application
     /// before being able to access it"
     /// (<https://learn.microsoft.com/entra/identity/enterprise-apps/application-properties#assignment-required>).
@@ -515,12 +516,14 @@ impl Directory {
                 .is_some_and(|v| v.iter().any(|(resource, _)| *resource == app.client_id))
     }
 
+    /// The app roles `user_oid` holds on a resource, for the `roles` claim: Default Access (the
+    /// role '') is an assignment without one.
     pub fn user_roles_for(&self, user_oid: &str, resource_client_id: &str) -> Vec<String> {
         self.user_roles
             .get(user_oid)
             .map(|v| {
                 v.iter()
-                    .filter(|(r, _)| r == resource_client_id)
+                    .filter(|(r, role)| r == resource_client_id && !role.is_empty())
                     .map(|(_, role)| role.clone())
                     .collect()
             })

@@ -209,3 +209,71 @@ async fn client_credentials_for_a_resource_requiring_assignment_need_one_of_its_
         serde_json::json!(["Tasks.ReadWrite.All"])
     );
 }
+
+/// Default Access: an app that declares no app roles for users is assigned to a user or group
+/// with no role (Graph's default app role, the portal's "Default Access"), and its tokens carry
+/// no `roles`.
+#[tokio::test]
+async fn default_access_assigns_a_user_to_an_app_without_roles() {
+    let (app, _dir) = Fixture::builtin()
+        .app("spa", "appRoleAssignmentRequired", true)
+        .push(
+            "users",
+            &format!(
+                r#"{{ id = "e1e1e1e1-0000-4000-8000-000000000005", userPrincipalName = "{ERIN}", displayName = "Erin", password = "{PASSWORD}" }}"#
+            ),
+        )
+        .push(
+            "groups",
+            &format!(
+                r#"{{ id = "9b000000-0000-4000-8000-000000000001", displayName = "Pilot", members = ["{ERIN}"] }}"#
+            ),
+        )
+        .push("appRoleAssignments", r#"{ principal = "Pilot", resource = "spa" }"#)
+        .spawn()
+        .await;
+    let ropc = |user: &'static str| {
+        let app = &app;
+        async move {
+            app.token(&[
+                ("grant_type", "password"),
+                ("client_id", SPA),
+                ("username", user),
+                ("password", PASSWORD),
+                ("scope", "openid profile"),
+            ])
+            .await
+        }
+    };
+    let a = ropc(ERIN).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (_, id) = jwt_parts(a.str("id_token"));
+    assert!(id.get("roles").is_none(), "{id}");
+    ropc(ALICE).await.assert_error(400, "invalid_grant", 50105);
+}
+
+#[tokio::test]
+async fn default_access_is_refused_for_applications_and_for_apps_with_user_roles() {
+    // The BFF declares no roles; the daemon is an application.
+    let e = Fixture::builtin()
+        .push(
+            "appRoleAssignments",
+            r#"{ principal = "daemon", resource = "bff" }"#,
+        )
+        .refused()
+        .await;
+    assert!(
+        e.contains("appRoleAssignments[") && e.contains("field `role`"),
+        "{e}"
+    );
+    assert!(e.contains("Default Access"), "{e}");
+    // The API declares roles for users: an assignment names one.
+    let e = Fixture::builtin()
+        .push(
+            "appRoleAssignments",
+            &format!(r#"{{ principal = "{ALICE}", resource = "api" }}"#),
+        )
+        .refused()
+        .await;
+    assert!(e.contains("'api' declares app roles for users"), "{e}");
+}
