@@ -310,12 +310,21 @@ impl Application {
             && self.federated_credentials.is_empty())
     }
 
-    /// The platform of a registered redirect URI, compared exactly as Entra does.
+    /// The platform of the registered redirect URI `uri` names: compared exactly (case included)
+    /// as Entra does, except the port of a loopback one (`http://localhost`, `http://127.0.0.1`):
+    /// "the port component ... is ignored for the purposes of matching a redirect URI", so that a
+    /// native app may listen on an ephemeral port
+    /// (<https://learn.microsoft.com/entra/identity-platform/reply-url#localhost-exceptions>,
+    /// RFC 8252 section 7.3). An exact match wins over one that differs in its port only.
     pub fn redirect_platform(&self, uri: &str) -> Option<Platform> {
-        self.redirect_uris
-            .iter()
-            .find(|(_, u)| u == uri)
-            .map(|(p, _)| *p)
+        let exact = self.redirect_uris.iter().find(|(_, u)| u == uri);
+        let loopback = || {
+            let asked = loopback_without_port(uri)?;
+            self.redirect_uris
+                .iter()
+                .find(|(_, u)| loopback_without_port(u) == Some(asked))
+        };
+        exact.or_else(loopback).map(|(p, _)| *p)
     }
 
     /// Whether `id` names this API: its client id, or any of its App ID URIs
@@ -528,5 +537,54 @@ impl Directory {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+/// A loopback redirect URI without its port, as (host, path and query): `http://localhost:5001/cb`
+/// gives (`localhost`, `/cb`), and `http://127.0.0.1` (`127.0.0.1`, `/`). `None` for any other
+/// URI, and for a loopback host followed by more than a port (`http://localhost.evil.example`).
+fn loopback_without_port(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix("http://")?;
+    let host = ["localhost", "127.0.0.1"]
+        .into_iter()
+        .find(|h| rest.starts_with(h))?;
+    let mut after = &rest[host.len()..];
+    if let Some(port) = after.strip_prefix(':') {
+        let digits = port.len() - port.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if !(1..=5).contains(&digits) {
+            return None;
+        }
+        after = &port[digits..];
+    }
+    match after {
+        "" => Some((host, "/")),
+        _ if after.starts_with('/') => Some((host, after)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loopback_without_port as parts;
+
+    #[test]
+    fn a_loopback_redirect_uri_is_compared_without_its_port_and_nothing_else_is() {
+        assert_eq!(parts("http://localhost"), Some(("localhost", "/")));
+        assert_eq!(parts("http://localhost:54321"), Some(("localhost", "/")));
+        assert_eq!(
+            parts("http://127.0.0.1:8080/cb?x=1"),
+            Some(("127.0.0.1", "/cb?x=1"))
+        );
+        for other in [
+            "https://localhost:5001/cb",
+            "http://localhost.evil.example/cb",
+            "http://localhost:/cb",
+            "http://localhost:123456/cb",
+            "http://localhost:80@evil.example/",
+            "http://127.0.0.10/cb",
+            "http://LOCALHOST/cb",
+        ] {
+            assert_eq!(parts(other), None, "{other}");
+        }
     }
 }

@@ -69,6 +69,18 @@ allowedMemberTypes = ["User"]"#
         .await
 }
 
+/// `user`'s ROPC request to the SPA for an ID token.
+async fn ropc_to_spa(app: &TestApp, user: &str) -> Answer {
+    app.token(&[
+        ("grant_type", "password"),
+        ("client_id", SPA),
+        ("username", user),
+        ("password", PASSWORD),
+        ("scope", "openid profile"),
+    ])
+    .await
+}
+
 fn not_assigned_text(name: &str, client_id: &str, user: &str) -> String {
     format!(
         "Your administrator has configured the application {name} ('{client_id}') to block users unless they are specifically granted ('assigned') access to the application. The signed in user '{user}' is blocked because they are not a direct member of a group with access, nor had access directly assigned by an administrator. Please contact your administrator to assign access to this application."
@@ -150,19 +162,7 @@ async fn a_session_of_an_unassigned_user_gets_interaction_required_silently_and_
 #[tokio::test]
 async fn ropc_for_an_unassigned_user_gets_invalid_grant_aadsts50105() {
     let (app, _dir) = assignment_app().await;
-    let ropc = |user: &'static str| {
-        let app = &app;
-        async move {
-            app.token(&[
-                ("grant_type", "password"),
-                ("client_id", SPA),
-                ("username", user),
-                ("password", PASSWORD),
-                ("scope", "openid profile"),
-            ])
-            .await
-        }
-    };
+    let ropc = |user: &'static str| ropc_to_spa(&app, user);
     ropc(ALICE).await.assert_error_text(
         400,
         "invalid_grant",
@@ -232,19 +232,7 @@ async fn default_access_assigns_a_user_to_an_app_without_roles() {
         .push("appRoleAssignments", r#"{ principal = "Pilot", resource = "spa" }"#)
         .spawn()
         .await;
-    let ropc = |user: &'static str| {
-        let app = &app;
-        async move {
-            app.token(&[
-                ("grant_type", "password"),
-                ("client_id", SPA),
-                ("username", user),
-                ("password", PASSWORD),
-                ("scope", "openid profile"),
-            ])
-            .await
-        }
-    };
+    let ropc = |user: &'static str| ropc_to_spa(&app, user);
     let a = ropc(ERIN).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let (_, id) = jwt_parts(a.str("id_token"));

@@ -51,6 +51,20 @@ fn refresh_form<'a>(
     form
 }
 
+/// A code of the BFF's `web` redirect URI: refused without the secret (AADSTS7000218, the code
+/// left unused), then redeemed with it.
+async fn redeem_web_code(app: &TestApp) -> Answer {
+    let (code, _) = issue_code(app, &CodeSpec::bff()).await;
+    let mut no_secret = bff_code_form(&code, None);
+    no_secret.retain(|(k, _)| *k != "client_secret");
+    app.token(&no_secret)
+        .await
+        .assert_error(401, "invalid_client", 7000218);
+    let a = app.redeem_bff(&code).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    a
+}
+
 fn native_code() -> CodeSpec {
     CodeSpec {
         redirect_uri: NATIVE_REDIRECT.into(),
@@ -92,14 +106,7 @@ async fn a_code_sent_to_a_public_client_redirect_uri_of_a_confidential_app_is_re
 #[tokio::test]
 async fn the_same_apps_web_redirect_uri_and_its_refresh_tokens_still_need_the_secret() {
     let (app, _dir) = bff_with_a_native_redirect().await;
-    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
-    let mut no_secret = bff_code_form(&code, None);
-    no_secret.retain(|(k, _)| *k != "client_secret");
-    app.token(&no_secret)
-        .await
-        .assert_error(401, "invalid_client", 7000218);
-    let a = app.redeem_bff(&code).await;
-    assert_eq!(a.status, 200, "{}", a.body);
+    let a = redeem_web_code(&app).await;
     let rt = a.str("refresh_token");
     app.token(&refresh_form(BFF, rt, None))
         .await
@@ -180,12 +187,48 @@ async fn an_app_allowing_public_client_flows_may_hold_a_secret_for_its_web_redir
         .await
         .assert_error(401, "invalid_client", 700025);
     // Its web redirect URI stays confidential.
-    let (code, _) = issue_code(&app, &CodeSpec::bff()).await;
-    let mut no_secret = bff_code_form(&code, None);
-    no_secret.retain(|(k, _)| *k != "client_secret");
-    app.token(&no_secret)
-        .await
-        .assert_error(401, "invalid_client", 7000218);
-    let a = app.redeem_bff(&code).await;
+    redeem_web_code(&app).await;
+}
+
+#[tokio::test]
+async fn a_desktop_client_signs_in_on_an_ephemeral_loopback_port_and_redeems_as_a_public_client() {
+    use crate::signin_helpers::{code_of, code_request, location, sign_in, without_query};
+    let (app, _dir) = bff_with_a_native_redirect().await;
+    // MSAL's interactive sign-in listens on a port of its own: `http://localhost` is registered.
+    let redirect = "http://localhost:54321/";
+    let res = sign_in(
+        &app,
+        &app.client(),
+        &code_request(BFF, redirect),
+        ALICE,
+        PASSWORD,
+    )
+    .await;
+    assert_eq!(without_query(&location(&res)), redirect);
+    let code = code_of(&res);
+    let a = app
+        .token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", BFF),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("code_verifier", crate::signin_helpers::VERIFIER),
+        ])
+        .await;
     assert_eq!(a.status, 200, "{}", a.body);
+    // Only the port of a loopback URI may differ: another path or host is not registered.
+    for other in [
+        "http://localhost:54321/other",
+        "http://127.0.0.1:54321/",
+        "http://localhost:5001.evil.example/",
+    ] {
+        let res = crate::signin_helpers::get(
+            &app.client(),
+            &crate::signin_helpers::authorize_url(&app.https, &code_request(BFF, other)),
+        )
+        .await;
+        assert_eq!(res.status(), 400, "{other}");
+        assert!(res.headers().get("location").is_none(), "{other}");
+        assert!(res.text().await.unwrap().contains("AADSTS50011"), "{other}");
+    }
 }
