@@ -155,6 +155,9 @@ pub struct ClaimsConfig {
     /// name it by client id, however the request named it (optional-claims-reference, "Emits the
     /// client ID of the resource (API) in GUID format as the `aud` claim always").
     pub aud_use_guid: bool,
+    /// The `idtyp` optional claim of `accessToken` with `include_user_token`: access tokens of
+    /// users carry `idtyp: user` too, not only app-only ones `idtyp: app`.
+    pub idtyp_user: bool,
 }
 
 impl Default for ClaimsConfig {
@@ -167,6 +170,7 @@ impl Default for ClaimsConfig {
             id_token_groups: GroupsFormat::default(),
             access_token_groups: GroupsFormat::default(),
             aud_use_guid: false,
+            idtyp_user: false,
         }
     }
 }

@@ -149,6 +149,19 @@ async fn optional_claims_are_off_unless_the_registration_asks_for_them() {
     // optional-claims-reference).
     assert!(at.get("idtyp").is_none(), "{at}");
     assert_eq!(at["upn"], BOB);
+
+    // With `include_user_token`, a user's access token says what it is too.
+    let fixture = Fixture::builtin().app(
+        "api",
+        "optionalClaims",
+        toml::Value::Table(
+            r#"accessToken = [{ name = "idtyp", additionalProperties = ["include_user_token"] }]"#
+                .parse()
+                .unwrap(),
+        ),
+    );
+    let (at, _) = bob_tokens(fixture).await;
+    assert_eq!(at["idtyp"], "user", "{at}");
 }
 
 #[tokio::test]

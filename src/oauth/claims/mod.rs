@@ -537,7 +537,10 @@ fn user_claims(
             if !roles.is_empty() && !format.emit_as_roles {
                 c.insert("roles".into(), json!(roles));
             }
-            optional_claims(c, &api.claims.access_token, user, None);
+            // `idtyp` is for app-only tokens unless `include_user_token` asks it for users'
+            // ("By default it's only emitted for app-only tokens", optional-claims-reference).
+            let token_type = api.claims.idtyp_user.then_some("user");
+            optional_claims(c, &api.claims.access_token, user, token_type);
         }
         // Microsoft Graph's tokens carry the user's directory roles.
         None => {
