@@ -45,6 +45,21 @@ def server_implicit_grants(tmp_path_factory):
     stop_server(s)
 
 
+@pytest.fixture(scope="module")
+def server_desktop_redirect(tmp_path_factory):
+    """The built-in tenant with `bff` also registered for a desktop client: `http://localhost`
+    under `publicClient` ("Mobile and desktop applications")."""
+    logout = 'logoutUrl = "http://localhost:5001/auth/frontchannel-logout" }'
+    path = builtin_tenant_with(
+        tmp_path_factory.mktemp("fixtures"),
+        logout,
+        logout + '\npublicClient = { redirectUris = ["http://localhost"] }',
+    )
+    s = start_server("--fixtures", str(path))
+    yield s
+    stop_server(s)
+
+
 def pytest_sessionfinish(session, exitstatus):
     if exitstatus != 0 or session.testscollected == 0:
         return

@@ -158,14 +158,14 @@ def fill(form, user=ALICE, otp=None):
     return data
 
 
-def sign_in(browser, auth_uri, user=ALICE, otp=None):
-    """Drives the sign-in pages until the browser is sent to the redirect URI; returns the
-    authorization response parameters."""
+def sign_in(browser, auth_uri, user=ALICE, otp=None, redirect=BFF_REDIRECT):
+    """Drives the sign-in pages until the browser is sent to the redirect URI (`redirect`);
+    returns the authorization response parameters."""
     res = browser.get(auth_uri, allow_redirects=False)
     for _ in range(20):
         if res.is_redirect:
             target = urljoin(res.url, res.headers["Location"])
-            if target.startswith(BFF_REDIRECT):
+            if target.startswith(redirect):
                 query = parse_qs(urlparse(target).query)
                 return {k: v[0] for k, v in query.items()}
             res = browser.get(target, allow_redirects=False)
@@ -180,7 +180,7 @@ def sign_in(browser, auth_uri, user=ALICE, otp=None):
         )
         action = urljoin(res.url, form["action"] or res.url)
         data = fill(form, user, otp)
-        if action.startswith(BFF_REDIRECT):  # response_mode=form_post
+        if action.startswith(redirect):  # response_mode=form_post
             return data
         if form["method"] == "post":
             res = browser.post(action, data=data, allow_redirects=False)

@@ -189,6 +189,29 @@ def test_auth_code_flow_for_alice_then_forced_silent_refresh(server):
 
 
 
+def test_a_desktop_app_signs_in_on_a_loopback_port_and_refreshes_as_a_public_client(server_desktop_redirect):
+    """MSAL's public client on `http://localhost:{port}`: the app's `http://localhost` under
+    `publicClient` matches any port, and a code sent there is redeemed without the app's secret
+    (the client type is the redirect URI's platform, not the app's)."""
+    server = server_desktop_redirect
+    app = public_app(server, BFF)
+    redirect = "http://localhost:54321"
+    flow = app.initiate_auth_code_flow(scopes=[API_SCOPE], redirect_uri=redirect)
+    auth_response = sign_in(server.http(), flow["auth_uri"], redirect=redirect)
+    result = app.acquire_token_by_auth_code_flow(flow, auth_response)
+    assert "access_token" in result, result
+    assert result["id_token_claims"]["oid"] == ALICE_OID
+    account = app.get_accounts(username=ALICE)[0]
+    refreshed = app.acquire_token_silent([API_SCOPE], account=account, force_refresh=True)
+    assert refreshed and "access_token" in refreshed, refreshed
+    # The same app's web redirect URI still needs the secret.
+    web = public_app(server, BFF)
+    flow = web.initiate_auth_code_flow(scopes=[API_SCOPE], redirect_uri=BFF_REDIRECT)
+    refused = web.acquire_token_by_auth_code_flow(flow, sign_in(server.http(), flow["auth_uri"]))
+    assert refused.get("error") == "invalid_client", refused
+    assert 7000218 in refused.get("error_codes", []), refused
+
+
 def token_requests(server):
     """The ids of bff's requests to the token endpoint in the request log."""
     r = server.http().get(f"{server.url}/_mock/requests", params={"endpoint": "token", "client_id": BFF})
