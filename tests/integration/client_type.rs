@@ -106,6 +106,17 @@ async fn a_code_sent_to_a_public_client_redirect_uri_of_a_confidential_app_is_re
 #[tokio::test]
 async fn the_same_apps_web_redirect_uri_and_its_refresh_tokens_still_need_the_secret() {
     let (app, _dir) = bff_with_a_native_redirect().await;
+    // The request's redirect URI tells the type before the code is read: an unknown code from a
+    // web redirect URI without the secret is the missing credential (AADSTS7000218), from a
+    // native one the unknown code (AADSTS9002313).
+    let mut bogus = bff_code_form("not-a-code", None);
+    bogus.retain(|(k, _)| *k != "client_secret");
+    app.token(&bogus)
+        .await
+        .assert_error(401, "invalid_client", 7000218);
+    app.token(&native_code_form("not-a-code", None))
+        .await
+        .assert_error(400, "invalid_grant", 9002313);
     let a = redeem_web_code(&app).await;
     let rt = a.str("refresh_token");
     app.token(&refresh_form(BFF, rt, None))

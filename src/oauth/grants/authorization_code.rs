@@ -49,6 +49,15 @@ pub fn family_of(code: &str) -> String {
 
 pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     let store = &env.state.store;
+    // Entra tells the client type by the request's redirect URI as registered, before it reads
+    // the code ("How Microsoft Entra ID determines the client type", the support article on
+    // AADSTS7000218): a code sent to a `web` redirect URI is redeemed with the app's
+    // credential, one sent to a `publicClient` or `spa` one without. A redirect URI no longer
+    // registered is typed by the code's platform, once the code is read.
+    let registered = env.client.app.redirect_platform(&req.redirect_uri);
+    if let Some(platform) = registered {
+        env.client.require(platform.client_type())?;
+    }
     let code = req.code.expose();
     let family_id = family_of(code);
     // The usual case in one query; the others (unknown, replayed, user gone) are told apart by
@@ -73,9 +82,9 @@ pub async fn redeem(env: &Env<'_>, req: Request) -> Result<TokenResponse> {
     if c.redirect_uri != req.redirect_uri {
         return Err(Error::RedirectUriDiffers(req.redirect_uri));
     }
-    // The redirect URI's platform tells the client type: a code sent to a `web` one is
-    // redeemed with the app's credential, one sent to a `publicClient` or `spa` one without.
-    env.client.require(c.platform.client_type())?;
+    if registered.is_none() {
+        env.client.require(c.platform.client_type())?;
+    }
     let kind = chain_kind(&c);
     check_origin(kind, env.origin)?;
     check_pkce(&c, req.code_verifier.as_ref(), kind)?;
