@@ -425,10 +425,10 @@ async fn mint_refresh(
         } else {
             ChainKind::Standard
         },
-        client_type: if spa_only || minted_client_auth(app) == AuthMethod::None {
+        client_type: if spa_only {
             ClientType::Public
         } else {
-            ClientType::Confidential
+            minted_client_auth(app).client_type()
         },
         family_created_at: now,
         created_at: now,

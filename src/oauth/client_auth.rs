@@ -36,20 +36,10 @@ impl AuthenticatedClient {
     /// The client type a grant decided ([`ClientType`]) against the credential presented: a
     /// public client presents none (AADSTS700025), a confidential one must (AADSTS7000218).
     pub fn require(&self, client_type: ClientType) -> Result<()> {
-        match (client_type, self.method) {
-            (ClientType::Public, AuthMethod::None) => Ok(()),
-            (ClientType::Public, _) => Err(Error::PublicClientWithSecret),
-            (ClientType::Confidential, AuthMethod::None) => Err(Error::MissingClientCredential),
-            (ClientType::Confidential, _) => Ok(()),
-        }
-    }
-
-    /// The type this request's client authenticated as: what a refresh token of a chain it
-    /// starts carries on.
-    pub fn client_type(&self) -> ClientType {
-        match self.method {
-            AuthMethod::None => ClientType::Public,
-            AuthMethod::Secret | AuthMethod::Certificate => ClientType::Confidential,
+        match (client_type, self.method.client_type()) {
+            (ClientType::Public, ClientType::Confidential) => Err(Error::PublicClientWithSecret),
+            (ClientType::Confidential, ClientType::Public) => Err(Error::MissingClientCredential),
+            _ => Ok(()),
         }
     }
 }

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::amr::Amr;
 use crate::crypto::random_b64;
-use crate::directory::{Application, Directory, OptionalClaim, TokenVersion, User};
+use crate::directory::{Application, ClientType, Directory, OptionalClaim, TokenVersion, User};
 use crate::error::Result;
 use crate::keys::{KeySet, Unsigned};
 use crate::oauth::discovery::{issuer, MetadataVersion};
@@ -40,6 +40,15 @@ impl AuthMethod {
             AuthMethod::None => "0",
             AuthMethod::Secret => "1",
             AuthMethod::Certificate => "2",
+        }
+    }
+
+    /// The client type a request authenticated this way is: public without a credential,
+    /// confidential with one ([`ClientType`]).
+    pub fn client_type(self) -> ClientType {
+        match self {
+            AuthMethod::None => ClientType::Public,
+            AuthMethod::Secret | AuthMethod::Certificate => ClientType::Confidential,
         }
     }
 }

@@ -305,7 +305,8 @@ pub async fn issue_user_tokens(
         amr: auth.amr.clone(),
         auth_time: auth.auth_time,
         kind: chain.kind,
-        client_type: env.client.client_type(),
+        // The type the client authenticated as: every refresh of the chain authenticates alike.
+        client_type: env.client.method.client_type(),
         family_created_at: chain.family_created_at,
         created_at: env.now,
         used_at: None,
