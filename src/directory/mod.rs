@@ -252,6 +252,17 @@ pub struct Application {
     pub graph_permissions: GraphPermissions,
     /// Workload identity federation.
     pub federated_credentials: Vec<FederatedCredential>,
+    /// `requiredResourceAccess`: the delegated permissions the app registers, per resource
+    /// ("API permissions"), what `{resource}/.default` asks consent for.
+    pub required_resource_access: Vec<RequiredResource>,
+}
+
+/// The delegated permissions an app registers on one resource (an entry of its
+/// `requiredResourceAccess`): the resource's client id (Graph's appId for Graph) and scope values.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RequiredResource {
+    pub resource: String,
+    pub scopes: Vec<String>,
 }
 
 /// Microsoft Graph permissions an app holds besides `User.Read`, which every app has: delegated

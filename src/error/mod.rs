@@ -230,6 +230,20 @@ pub enum Error {
         resource: String,
         resource_name: String,
     },
+    /// AADSTS650057: `{resource}/.default` asks consent (nothing of the resource is consented
+    /// yet) for a resource the app's `requiredResourceAccess` does not list. The text and
+    /// `invalid_client` as Entra answers them (quoted in Azure/azure-cli issues 32579 and 33887,
+    /// microsoft/Agents issue 358, ploomber/msal_streamlit_authentication issue 43: a redirect
+    /// with `error=invalid_client`).
+    #[error("Invalid resource. The client has requested access to a resource which is not listed in the requested permissions in the client's application registration. Client app ID: {client_id}({name}). Resource value from request: {resource}. Resource app ID: {resource_id}. List of valid resources from app registration: {valid}.")]
+    ResourceNotRequired {
+        client_id: String,
+        name: String,
+        resource: String,
+        resource_id: String,
+        /// The registered resources' app ids, `, `-separated.
+        valid: String,
+    },
     /// Device code flow (v2-oauth2-device-code, "Expected errors"): the user has not finished.
     #[error("OAuth 2.0 device flow error. Authorization is pending. Continue polling.")]
     AuthorizationPending,
@@ -466,6 +480,7 @@ impl Error {
             UserNotAssigned { .. } => spec("interaction_required", 50105, 400),
             UserNotAssignedGrant { .. } => spec("invalid_grant", 50105, 400),
             AppNotAssigned { .. } => spec("invalid_grant", 501051, 400),
+            ResourceNotRequired { .. } => spec("invalid_client", 650057, 400),
             // Workload identity federation (workload-identity-federation; reference-error-codes
             // 700211-700213 no matching federated identity record, 700024 the assertion's time
             // range, 50166 the issuer's OIDC endpoints).

@@ -130,6 +130,18 @@ fn every_error_has_entras_code_error_and_status() {
             501051,
             400,
         ),
+        (
+            ResourceNotRequired {
+                client_id: "c".into(),
+                name: "n".into(),
+                resource: "r".into(),
+                resource_id: "ri".into(),
+                valid: String::new(),
+            },
+            "invalid_client",
+            650057,
+            400,
+        ),
         (PublicClientWithSecret, "invalid_client", 700025, 401),
         (
             InvalidClientAssertion("x".into()),

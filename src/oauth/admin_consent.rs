@@ -9,15 +9,19 @@
 use crate::directory::{Directory, ResolvedTenant};
 use crate::error::Error;
 use crate::oauth::authorize::{self, AuthorizeRequest, Consent, Rejection};
+use crate::oauth::grants::scopes::required_permissions;
 use crate::oauth::params::Endpoint;
 
 /// Validates an admin-consent request and turns it into the sign-in request that asks for it.
-/// entra-mock needs `scope` at v1 too (Entra's v1 endpoint grants the app's required
-/// permissions, which the fixtures do not model).
+/// v1's endpoint takes no `scope`: it asks for the permissions the app registers
+/// (`requiredResourceAccess`; v2-admin-consent: a static `.default` scope "will function like the
+/// v1.0 admin consent endpoint and request consent for all scopes found in the required
+/// permissions for the app"). An app that registers none still needs `scope` there.
 pub fn request(
     directory: &Directory,
     tenant: &ResolvedTenant,
     params: &[(String, String)],
+    endpoint: Endpoint,
 ) -> Result<AuthorizeRequest, Rejection> {
     let get = |name: &str| {
         params
@@ -33,6 +37,23 @@ pub fn request(
         .into_iter()
         .filter_map(|k| get(k).map(|v| (k.to_string(), v)))
         .collect();
+    if endpoint == Endpoint::V1 && get("scope").is_none() {
+        let app = get("client_id").and_then(|id| {
+            directory
+                .applications
+                .values()
+                .find(|a| a.client_id.eq_ignore_ascii_case(&id))
+        });
+        let required: Vec<String> = app
+            .map(|a| required_permissions(directory, a))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(_, alone)| alone)
+            .collect();
+        if !required.is_empty() {
+            forwarded.push(("scope".into(), required.join(" ")));
+        }
+    }
     forwarded.push(("response_type".into(), "code".into()));
     let mut req = authorize::parse(directory, tenant, &forwarded, Endpoint::V2)?;
     req.consent = Consent::Admin;

@@ -6,6 +6,7 @@ use super::signin_pages::{self, BrowserId};
 use crate::context::RequestContext;
 use crate::oauth::admin_consent;
 use crate::oauth::authorize::Rejection;
+use crate::oauth::params::Endpoint;
 use crate::signin::{self, Outcome};
 use crate::state::AppState;
 
@@ -18,8 +19,12 @@ pub async fn admin_consent(
     let ctx = RequestContext::current();
     let browser = BrowserId::of(&req);
     let directory = state.directory();
+    let endpoint = match req.path().ends_with("/v2.0/adminconsent") {
+        true => Endpoint::V2,
+        false => Endpoint::V1,
+    };
     let outcome = match directory.resolve_tenant(&tenant) {
-        Ok(t) => match admin_consent::request(&directory, &t, &params) {
+        Ok(t) => match admin_consent::request(&directory, &t, &params, endpoint) {
             Ok(request) => {
                 let deps = signin_pages::deps(&state, &ctx, &directory);
                 let sso = super::http::sso_cookie(&req);

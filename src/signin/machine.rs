@@ -14,6 +14,12 @@ use crate::oauth::grants::scopes;
 use crate::oauth::params::Endpoint;
 use crate::store::sessions::SsoSession;
 
+/// Whether the consent decision refused the sign-in with `e` (AADSTS650057, [`Deps::refused`]),
+/// rather than failing.
+pub(super) fn refused_at_consent(e: &Error) -> bool {
+    matches!(e, Error::ResourceNotRequired { .. })
+}
+
 /// `GET|POST /authorize`: validates the request, then answers from the SSO session or starts the
 /// pages. `Err` is for the error page (never redirected).
 pub async fn start(
@@ -138,9 +144,11 @@ pub(super) async fn route(
                     return refuse(&req, e);
                 }
                 _ if lacks_mfa => d.mfa_step(&user).await?,
-                _ => match d.consent_scopes(&req, &user.oid).await? {
+                _ => match d.consent_scopes(&req, &user.oid).await {
+                    Err(e) if refused_at_consent(&e) => return d.refused(&req, e),
+                    Err(e) => return Err(e),
                     // prompt=none cannot show the consent page.
-                    Some(_) if silent => {
+                    Ok(Some(_)) if silent => {
                         return refuse(
                             &req,
                             Error::InteractiveConsentRequired {
@@ -149,14 +157,14 @@ pub(super) async fn route(
                             },
                         )
                     }
-                    Some(scopes) => Step::Consent {
+                    Ok(Some(scopes)) => Step::Consent {
                         user_oid: user.oid.clone(),
                         scopes,
                         next: ConsentNext::Session {
                             session_id: session.id.clone(),
                         },
                     },
-                    None => {
+                    Ok(None) => {
                         let auth = Authenticated::by_session(&user, &session);
                         let mut tx = d.store.write().await?;
                         tx.touch_session(&session.id, d.now).await?;
@@ -428,6 +436,19 @@ impl Deps<'_> {
         })
     }
 
+    /// The answer to an error the consent decision refused the sign-in with
+    /// ([`refused_at_consent`]): redirected to the app as Entra redirects it, or on the error
+    /// page for a device code's sign-in, which has no redirect URI.
+    pub(super) fn refused(&self, req: &AuthorizeRequest, e: Error) -> Result<Outcome, Error> {
+        if req.device.is_some() {
+            return Err(e);
+        }
+        Ok(Outcome::Reply {
+            reply: Reply::error(req.reply.clone(), e),
+            session: None,
+        })
+    }
+
     /// The consent page a signed-in user must see before the reply, if any: the scopes the app
     /// does not hold for the user yet, or all of them with `prompt=consent` or at
     /// `/adminconsent` (<https://learn.microsoft.com/entra/identity-platform/v2-admin-consent>).
@@ -440,16 +461,16 @@ impl Deps<'_> {
             return Ok(None);
         }
         let forced = req.consent.is_admin() || req.prompt == Some(Prompt::Consent);
-        let scopes: Vec<String> = if forced {
-            req.scope.split_whitespace().map(str::to_string).collect()
-        } else {
-            let app = self.app(req)?;
-            scopes::unconsented(self.store, self.directory, &app, user_oid, &req.scope)
-                .await?
-                .into_iter()
-                .map(|(_, alone)| alone)
-                .collect()
-        };
+        let app = self.app(req)?;
+        let scopes = scopes::consent_page(
+            self.store,
+            self.directory,
+            &app,
+            user_oid,
+            &req.scope,
+            forced,
+        )
+        .await?;
         if scopes.is_empty() && !forced {
             return Ok(None);
         }

@@ -36,6 +36,8 @@ pub(super) enum Decision {
 /// What follows a decision.
 enum Next {
     Show(Step, Option<Error>),
+    /// The sign-in ends with an error for the app (`Deps::refused`).
+    Refuse(Error),
     Finish(Finish),
     UseSession(Box<(SsoSession, User)>),
 }
@@ -55,22 +57,22 @@ impl Deps<'_> {
         request: &AuthorizeRequest,
         f: Finish,
     ) -> Result<Next, Error> {
-        Ok(
-            match self.consent_scopes(request, &f.done.user_oid).await? {
-                Some(scopes) => Next::Show(
-                    Step::Consent {
-                        user_oid: f.done.user_oid.clone(),
-                        scopes,
-                        next: ConsentNext::Finish {
-                            done: f.done,
-                            persistence: f.persistence,
-                        },
+        Ok(match self.consent_scopes(request, &f.done.user_oid).await {
+            Err(e) if super::machine::refused_at_consent(&e) => Next::Refuse(e),
+            Err(e) => return Err(e),
+            Ok(Some(scopes)) => Next::Show(
+                Step::Consent {
+                    user_oid: f.done.user_oid.clone(),
+                    scopes,
+                    next: ConsentNext::Finish {
+                        done: f.done,
+                        persistence: f.persistence,
                     },
-                    None,
-                ),
-                None => Next::Finish(f),
-            },
-        )
+                },
+                None,
+            ),
+            Ok(None) => Next::Finish(f),
+        })
     }
 }
 
@@ -147,7 +149,7 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
             // "The KMSI prompt is intentionally not shown ... Sign-in occurs during user or
             // admin consent flow" (how-to-manage-stay-signed-in-prompt).
             let kmsi = app.stay_signed_in_prompt
-                && d.consent_scopes(&request, &done.user_oid).await?.is_none();
+                && matches!(d.consent_scopes(&request, &done.user_oid).await, Ok(None));
             match kmsi {
                 true => Next::Show(Step::StaySignedIn { done }, None),
                 false => {
@@ -211,6 +213,10 @@ pub async fn advance(d: &Deps<'_>, sub: Submission, browser: &str) -> Result<Out
                 d.page(&ctx, &carried.csrf, &carried.flow, &app, error)
                     .await?,
             ))
+        }
+        Next::Refuse(e) => {
+            d.end_flow(flow_id)?;
+            d.refused(&request, e)
         }
         Next::Finish(f) => {
             d.finish(&request, f, flow_id, sub.sso_cookie.as_deref())

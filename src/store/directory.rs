@@ -40,6 +40,7 @@ struct AppRow {
     managed_identity: Option<String>,
     federated_credentials_json: String,
     app_role_assignment_required: bool,
+    required_resource_access_json: String,
 }
 
 /// A stored value that does not parse: an error, never a default.
@@ -122,6 +123,8 @@ impl TryFrom<AppRow> for Application {
                     )
                 },
             )?,
+            required_resource_access: serde_json::from_str(&r.required_resource_access_json)
+                .map_err(|_| corrupt("requiredResourceAccess", &r.required_resource_access_json))?,
         })
     }
 }

@@ -45,6 +45,7 @@ mod signin_hints;
 mod signin_mfa;
 mod signin_sso;
 mod silent_sso;
+mod static_consent;
 mod store_schema;
 mod tokens;
 mod tokens_client_auth;

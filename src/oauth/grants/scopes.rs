@@ -70,8 +70,12 @@ pub async fn delegated_for(
 /// The resource scopes of a request a user could consent to, each with the scope string that
 /// names it alone (`{prefix}/{value}`): `.default`, `User.Read` and the OpenID scopes need none.
 pub fn consentable(directory: &Directory, scope: &str) -> Result<Vec<(Grant, String)>> {
-    let parsed = scope::parse(directory, scope)?;
-    Ok(parsed
+    Ok(consentable_of(scope::parse(directory, scope)?))
+}
+
+/// [`consentable`] of a parsed `scope`.
+fn consentable_of(parsed: scope::Scopes) -> Vec<(Grant, String)> {
+    parsed
         .resource_scopes
         .into_iter()
         .filter(|s| s.value != ".default" && !s.value.eq_ignore_ascii_case(GRAPH_USER_READ))
@@ -86,24 +90,36 @@ pub fn consentable(directory: &Directory, scope: &str) -> Result<Vec<(Grant, Str
             };
             (grant, alone)
         })
-        .collect())
+        .collect()
 }
 
-/// What of `scope` the client does not hold for the user yet: each consentable scope checked on
-/// its own (an authorization request may name several resources), the user's grants read once
-/// and only if the tenant-wide consent leaves a scope uncovered.
-pub async fn unconsented(
+/// The scopes the consent page lists for `scope`, each as the scope string that names it alone;
+/// empty when nothing needs consent. `forced` (`prompt=consent`, `/adminconsent`): every scope
+/// asked, as asked. Otherwise what the client does not hold for the user yet: each consentable
+/// scope checked on its own (an authorization request may name several resources), the user's
+/// grants read once and only if the tenant-wide consent leaves a scope uncovered.
+///
+/// `{resource}/.default` stands for the app's registered permissions (scopes-oidc, "The .default
+/// scope": "if no permission has been granted for the requested resource (or if the
+/// `prompt=consent` parameter has been provided), a consent prompt is shown for all required
+/// permissions configured on the client application registration, for all APIs in the list"):
+/// nothing is asked when something of the resource is consented already (unless forced), and a
+/// resource the registration does not list, with nothing consented, is AADSTS650057.
+pub async fn consent_page(
     store: &Store,
     directory: &Directory,
     client: &Application,
     user_oid: &str,
     scope: &str,
-) -> Result<Vec<(Grant, String)>> {
+    forced: bool,
+) -> Result<Vec<String>> {
     let mut grants: Option<Vec<Grant>> = None;
-    let mut missing = Vec::new();
-    for (g, alone) in consentable(directory, scope)? {
-        match delegated(directory, client, &alone) {
-            Ok(_) => continue,
+    let mut out: Vec<String> = Vec::new();
+    // Whether the client holds `alone` for the user: the directory's consent first, the
+    // store's grants only if that leaves it uncovered.
+    let mut holds = async |alone: &str| -> Result<bool> {
+        match delegated(directory, client, alone) {
+            Ok(_) => return Ok(true),
             Err(Error::ConsentRequired { .. }) => {}
             Err(e) => return Err(e),
         }
@@ -111,13 +127,104 @@ pub async fn unconsented(
             Some(grants) => grants,
             None => grants.insert(store.consent_grants(&client.client_id, user_oid).await?),
         };
-        match delegated_with(directory, client, grants, &alone) {
-            Ok(_) => {}
-            Err(Error::ConsentRequired { .. }) => missing.push((g, alone)),
-            Err(e) => return Err(e),
+        match delegated_with(directory, client, grants, alone) {
+            Ok(_) => Ok(true),
+            Err(Error::ConsentRequired { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    };
+    let parsed = scope::parse(directory, scope)?;
+    for s in parsed
+        .resource_scopes
+        .iter()
+        .filter(|s| s.value == ".default")
+    {
+        let default = format!("{}/.default", s.prefix);
+        let held = holds(&default).await?;
+        let registered = client
+            .required_resource_access
+            .iter()
+            .any(|r| r.resource.eq_ignore_ascii_case(s.resource.id()));
+        if !held && !registered {
+            return Err(not_registered(client, s));
+        }
+        if held && !forced {
+            continue;
+        }
+        for (_, alone) in required_permissions(directory, client) {
+            if !out.contains(&alone) && (forced || !holds(&alone).await?) {
+                out.push(alone);
+            }
         }
     }
-    Ok(missing)
+    if forced {
+        // A `.default` stands for the registered permissions, when there are any.
+        let expanded = !out.is_empty();
+        for word in scope.split_whitespace() {
+            let default = word
+                .rsplit_once('/')
+                .is_some_and(|(p, v)| !p.is_empty() && v == ".default");
+            if (!default || !expanded) && !out.iter().any(|o| o == word) {
+                out.push(word.to_string());
+            }
+        }
+        return Ok(out);
+    }
+    for (_, alone) in consentable_of(parsed) {
+        if !out.contains(&alone) && !holds(&alone).await? {
+            out.push(alone);
+        }
+    }
+    Ok(out)
+}
+
+/// The permissions the client registers (`requiredResourceAccess`), on every resource, each
+/// with the scope string that names it alone (an API by its first App ID URI, else its client
+/// id); Graph's `User.Read`, which every app holds, is left out.
+pub fn required_permissions(directory: &Directory, client: &Application) -> Vec<(Grant, String)> {
+    let mut out = Vec::new();
+    for r in &client.required_resource_access {
+        let prefix = if r.resource == GRAPH_APP_ID {
+            "https://graph.microsoft.com".to_string()
+        } else {
+            match directory.applications.get(&r.resource) {
+                Some(api) => api
+                    .identifier_uris
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| api.client_id.clone()),
+                // Removed through the test-control API since: nothing to ask for.
+                None => continue,
+            }
+        };
+        for v in &r.scopes {
+            if r.resource == GRAPH_APP_ID && v.eq_ignore_ascii_case(GRAPH_USER_READ) {
+                continue;
+            }
+            let grant = Grant {
+                resource_client_id: r.resource.clone(),
+                scope: v.clone(),
+            };
+            out.push((grant, format!("{prefix}/{v}")));
+        }
+    }
+    out
+}
+
+/// AADSTS650057 for `.default` of `s`'s resource.
+fn not_registered(client: &Application, s: &ResourceScope) -> Error {
+    let valid: Vec<&str> = client
+        .required_resource_access
+        .iter()
+        .map(|r| r.resource.as_str())
+        .collect();
+    Error::ResourceNotRequired {
+        client_id: client.client_id.clone(),
+        name: client.display_name.clone(),
+        resource: s.prefix.clone(),
+        resource_id: s.resource.id().to_string(),
+        valid: valid.join(", "),
+    }
 }
 
 /// [`delegated_with`] with the consent the directory holds alone (pre-authorization, the

@@ -1,0 +1,272 @@
+//! Static consent (scopes-oidc, "The .default scope"): an app's `requiredResourceAccess` is what
+//! `{resource}/.default` asks consent for when nothing of the resource is consented yet, for every
+//! API in the list; something consented already means no page; a resource the registration does
+//! not list, with nothing consented, is AADSTS650057 (`invalid_client`, redirected to the app);
+//! `prompt=consent` and v1's `/adminconsent` without `scope` ask for the whole list.
+
+use toml::{Table, Value};
+
+use crate::fixture_builder::Fixture;
+use crate::helpers::*;
+use crate::signin_helpers::*;
+use crate::token_helpers::*;
+
+const GRAPH: &str = "00000003-0000-0000-c000-000000000000";
+const NOTES: &str = "77778888-aaaa-4000-8000-000000000077";
+const NOTES_DEFAULT: &str = "api://notes.contoso/.default";
+const REPORTS_DEFAULT: &str = "api://reports.contoso/.default";
+
+fn toml_value(text: &str) -> Value {
+    format!("x = {text}").parse::<Table>().unwrap()["x"].clone()
+}
+
+/// The built-in tenant with two more APIs, `notes` and `reports`, neither consented for the BFF;
+/// the BFF registers Graph's User.Read and Contacts.Read and the notes API's Notes.Read.
+async fn spawn() -> (TestApp, tempfile::TempDir) {
+    Fixture::builtin()
+        .push(
+            "applications",
+            &format!(
+                r#"{{ name = "notes", appId = "{NOTES}", displayName = "Contoso Notes API", identifierUris = ["api://notes.contoso"], api = {{ oauth2PermissionScopes = [{{ value = "Notes.Read", id = "6e000000-0000-4000-8000-0000000000a1" }}] }} }}"#
+            ),
+        )
+        .push(
+            "applications",
+            r#"{ name = "reports", appId = "88889999-bbbb-4000-8000-000000000088", displayName = "Contoso Reports API", identifierUris = ["api://reports.contoso"], api = { oauth2PermissionScopes = [{ value = "Reports.Read", id = "6e000000-0000-4000-8000-0000000000b1" }] } }"#,
+        )
+        .app(
+            "bff",
+            "requiredResourceAccess",
+            toml_value(
+                r#"[{ resourceAppId = "https://graph.microsoft.com", resourceAccess = [{ id = "User.Read", type = "Scope" }, { id = "Contacts.Read", type = "Scope" }] },
+                    { resourceAppId = "notes", resourceAccess = [{ id = "6e000000-0000-4000-8000-0000000000a1", type = "Scope" }] }]"#,
+            ),
+        )
+        .spawn()
+        .await
+}
+
+fn bff_asking(scope: &str) -> Vec<(String, String)> {
+    with(
+        code_request(BFF, BFF_REDIRECT),
+        "scope",
+        &format!("openid profile offline_access {scope}"),
+    )
+}
+
+fn claim(answer: &Answer, name: &str) -> String {
+    jwt_parts(answer.str("access_token")).1[name]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn default_asks_for_every_registered_permission_once_and_the_token_has_its_resources() {
+    let (app, _dir) = spawn().await;
+    let client = app.client();
+    let consent =
+        page(sign_in(&app, &client, &bff_asking(NOTES_DEFAULT), ALICE, PASSWORD).await).await;
+    assert!(consent.contains("Permissions requested"), "{consent}");
+    // Every API in the list, not only the one asked; User.Read is held by every app.
+    assert!(
+        consent.contains("api://notes.contoso/Notes.Read"),
+        "{consent}"
+    );
+    assert!(
+        consent.contains("https://graph.microsoft.com/Contacts.Read"),
+        "{consent}"
+    );
+    assert!(!consent.contains("User.Read"), "{consent}");
+    assert!(!consent.contains(".default"), "{consent}");
+    let res = submit(&client, &app.https, &consent, &[("action", "Accept")]).await;
+    let tokens = app
+        .redeem_bff_pkce(&code_of(&res), crate::signin_helpers::VERIFIER)
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    // A v1 API (accessTokenAcceptedVersion 1): its App ID URI is the audience.
+    assert_eq!(claim(&tokens, "aud"), "api://notes.contoso");
+    assert_eq!(claim(&tokens, "scp"), "Notes.Read");
+    assert_eq!(
+        tokens.str("scope"),
+        "api://notes.contoso/Notes.Read api://notes.contoso/.default"
+    );
+    // Consented now: no page, in another browser too; Graph's token carries Contacts.Read.
+    let res = sign_in(
+        &app,
+        &app.client(),
+        &bff_asking("https://graph.microsoft.com/.default"),
+        ALICE,
+        PASSWORD,
+    )
+    .await;
+    let tokens = app
+        .redeem_bff_pkce(&code_of(&res), crate::signin_helpers::VERIFIER)
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    assert_eq!(claim(&tokens, "aud"), GRAPH);
+    let scp = claim(&tokens, "scp");
+    assert!(scp.split(' ').any(|s| s == "Contacts.Read"), "{scp}");
+    // prompt=consent: the whole list again, although it is all consented.
+    let forced = with(bff_asking(NOTES_DEFAULT), "prompt", "consent");
+    let again = page(sign_in(&app, &app.client(), &forced, ALICE, PASSWORD).await).await;
+    assert!(
+        again.contains("api://notes.contoso/Notes.Read")
+            && again.contains("https://graph.microsoft.com/Contacts.Read"),
+        "{again}"
+    );
+    // bob consented nothing: his sign-in asks.
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM consent_grants WHERE principal = ? AND client_id = ?",
+    )
+    .bind(BOB_OID)
+    .bind(BFF)
+    .fetch_one(&app.state.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, 0);
+}
+
+#[tokio::test]
+async fn default_of_a_resource_the_app_does_not_register_is_650057_unless_consented() {
+    let (app, _dir) = spawn().await;
+    let client = app.client();
+    let res = sign_in(&app, &client, &bff_asking(REPORTS_DEFAULT), ALICE, PASSWORD).await;
+    let loc = location(&res);
+    assert_eq!(without_query(&loc), BFF_REDIRECT);
+    let reply = reply_params(&loc);
+    assert_eq!(reply["error"], "invalid_client", "{reply:?}");
+    assert_eq!(reply["state"], STATE);
+    let description = &reply["error_description"];
+    assert!(
+        description.starts_with("AADSTS650057: Invalid resource. The client has requested access to a resource which is not listed in the requested permissions in the client's application registration. Client app ID: 00001111-aaaa-2222-bbbb-3333cccc4444(Contoso BFF (web, confidential)). Resource value from request: api://reports.contoso. Resource app ID: 88889999-bbbb-4000-8000-000000000088. List of valid resources from app registration: 00000003-0000-0000-c000-000000000000, 77778888-aaaa-4000-8000-000000000077.\r\n"),
+        "{description}"
+    );
+    assert!(!reply.contains_key("code"));
+    // The same from an SSO session, with no page.
+    let client = app.client();
+    code_of(&sign_in(&app, &client, &bff_asking(""), ALICE, PASSWORD).await);
+    let res = get(
+        &client,
+        &authorize_url(&app.https, &bff_asking(REPORTS_DEFAULT)),
+    )
+    .await;
+    let reply = reply_params(&location(&res));
+    assert_eq!(reply["error"], "invalid_client", "{reply:?}");
+    assert!(reply["error_description"].starts_with("AADSTS650057:"));
+    // The API pre-authorizes the BFF: consented, so `.default` needs no registration.
+    let res = get(
+        &client,
+        &authorize_url(&app.https, &bff_asking(&format!("api://{API}/.default"))),
+    )
+    .await;
+    let tokens = app
+        .redeem_bff_pkce(&code_of(&res), crate::signin_helpers::VERIFIER)
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    assert_eq!(claim(&tokens, "scp"), "access_as_user");
+    // Nothing was stored by the refusals.
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM consent_grants WHERE client_id = ?")
+        .bind(BFF)
+        .fetch_one(&app.state.store.pool)
+        .await
+        .unwrap();
+    let fixture_grants: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM consent_grants WHERE client_id = ? AND source = 'fixture'",
+    )
+    .bind(BFF)
+    .fetch_one(&app.state.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, fixture_grants);
+}
+
+#[tokio::test]
+async fn v1_admin_consent_without_scope_grants_the_registered_permissions_to_everyone() {
+    let (app, _dir) = spawn().await;
+    let client = app.client();
+    let mut url = url::Url::parse(&format!("{}/{TENANT}/adminconsent", app.https)).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", BFF)
+        .append_pair("redirect_uri", BFF_REDIRECT)
+        .append_pair("state", "admin-1");
+    let username = page(get(&client, url.as_str()).await).await;
+    let password = page(submit(&client, &app.https, &username, &[("loginfmt", ALICE)]).await).await;
+    let consent = page(submit(&client, &app.https, &password, &[("passwd", PASSWORD)]).await).await;
+    assert!(
+        consent.contains("everyone in your organization"),
+        "{consent}"
+    );
+    assert!(
+        consent.contains("api://notes.contoso/Notes.Read")
+            && consent.contains("https://graph.microsoft.com/Contacts.Read"),
+        "{consent}"
+    );
+    let res = submit(&client, &app.https, &consent, &[("action", "Accept")]).await;
+    let reply = reply_params(&location(&res));
+    assert_eq!(reply["admin_consent"], "True", "{reply:?}");
+    assert_eq!(reply["state"], "admin-1");
+    // bob now signs in for the notes API with no page (tenant-wide).
+    app.state.clock.advance(30);
+    let bobs = app.client();
+    let totp = page(sign_in(&app, &bobs, &bff_asking(NOTES_DEFAULT), BOB, PASSWORD).await).await;
+    let otc = totp_code(&app, BOB_TOTP_SECRET, 0);
+    let res = submit(&bobs, &app.https, &totp, &[("otc", &otc)]).await;
+    let tokens = app
+        .redeem_bff_pkce(&code_of(&res), crate::signin_helpers::VERIFIER)
+        .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
+    assert_eq!(claim(&tokens, "scp"), "Notes.Read");
+    // An app that registers nothing still needs `scope` at v1.
+    let res = get(
+        &client,
+        &format!(
+            "{}/{TENANT}/adminconsent?client_id={SPA}&redirect_uri={SPA_REDIRECT}",
+            app.https
+        ),
+    )
+    .await;
+    let reply = reply_params(&location(&res));
+    assert_eq!(reply["error"], "invalid_request", "{reply:?}");
+    assert!(
+        reply["error_description"].starts_with("AADSTS900144:"),
+        "{reply:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_loader_checks_required_resource_access() {
+    let refused = |value: &str| {
+        Fixture::builtin()
+            .app("bff", "requiredResourceAccess", toml_value(value))
+            .refused()
+    };
+    let unknown = refused(
+        r#"[{ resourceAppId = "nobody", resourceAccess = [{ id = "x", type = "Scope" }] }]"#,
+    )
+    .await;
+    assert!(
+        unknown.contains("requiredResourceAccess.resourceAppId")
+            && unknown.contains("unknown application 'nobody'"),
+        "{unknown}"
+    );
+    let not_exposed = refused(
+        r#"[{ resourceAppId = "api", resourceAccess = [{ id = "Tasks.Write", type = "Scope" }] }]"#,
+    )
+    .await;
+    assert!(
+        not_exposed.contains("'Tasks.Write' is not a scope of 'api'"),
+        "{not_exposed}"
+    );
+    let role = refused(
+        r#"[{ resourceAppId = "api", resourceAccess = [{ id = "Tasks.ReadWrite.All", type = "Role" }] }]"#,
+    )
+    .await;
+    assert!(role.contains("appRoleAssignments"), "{role}");
+    let twice = refused(
+        r#"[{ resourceAppId = "api", resourceAccess = [{ id = "access_as_user", type = "Scope" }] },
+            { resourceAppId = "22223333-cccc-4444-dddd-5555eeee6666", resourceAccess = [] }]"#,
+    )
+    .await;
+    assert!(twice.contains("listed twice"), "{twice}");
+}
