@@ -15,13 +15,13 @@ const DEVICE_SCOPE: &str =
 
 impl TestApp {
     /// `POST /{TENANT}/oauth2/v2.0/devicecode`.
-    async fn devicecode(&self, form: &[(&str, &str)]) -> Answer {
+    pub async fn devicecode(&self, form: &[(&str, &str)]) -> Answer {
         let url = format!("{}/{TENANT}/oauth2/v2.0/devicecode", self.https);
         answer(self.client().post(url).form(form).send().await.unwrap()).await
     }
 
     /// The device's poll of the token endpoint.
-    async fn poll(&self, client_id: &str, device_code: &str) -> Answer {
+    pub async fn poll(&self, client_id: &str, device_code: &str) -> Answer {
         self.token(&[
             ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
             ("client_id", client_id),
@@ -33,7 +33,7 @@ impl TestApp {
 
 /// The person's browser: enters `user_code` at /devicelogin and confirms; returns the page the
 /// confirmation leads to (the sign-in's first page).
-async fn enter_code(app: &TestApp, client: &reqwest::Client, user_code: &str) -> String {
+pub async fn enter_code(app: &TestApp, client: &reqwest::Client, user_code: &str) -> String {
     let entry = page(get(client, &format!("{}/devicelogin", app.https)).await).await;
     assert!(entry.contains("name=\"otc\""), "{entry}");
     let confirm = page(submit(client, &app.https, &entry, &[("otc", user_code)]).await).await;

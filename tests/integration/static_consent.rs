@@ -270,3 +270,27 @@ async fn the_loader_checks_required_resource_access() {
     .await;
     assert!(twice.contains("listed twice"), "{twice}");
 }
+
+#[tokio::test]
+async fn a_device_code_sign_in_refused_by_650057_shows_the_error_page() {
+    let (app, _dir) = spawn().await;
+    let dc = app
+        .devicecode(&[
+            ("client_id", SPA),
+            ("scope", &format!("openid offline_access {REPORTS_DEFAULT}")),
+        ])
+        .await;
+    assert_eq!(dc.status, 200, "{}", dc.body);
+    let client = app.client();
+    let username = crate::device_code::enter_code(&app, &client, dc.str("user_code")).await;
+    let password = page(submit(&client, &app.https, &username, &[("loginfmt", ALICE)]).await).await;
+    let res = submit(&client, &app.https, &password, &[("passwd", PASSWORD)]).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("location").is_none());
+    let html = res.text().await.unwrap();
+    assert!(html.contains("AADSTS650057"), "{html}");
+    // The device was not given tokens.
+    app.poll(SPA, dc.str("device_code"))
+        .await
+        .assert_error(400, "authorization_pending", 70016);
+}
