@@ -244,6 +244,12 @@ pub enum Error {
         /// The registered resources' app ids, `, `-separated.
         valid: String,
     },
+    /// AADSTS90094, Entra's "Need admin approval": a user cannot consent for an app that requires
+    /// assignment; an admin must (troubleshoot-consent-issues, "Step 4: Verify if user assignment
+    /// is required"; MicrosoftDocs/azure-docs pull request 59963). The text as Entra answers it
+    /// (quoted in microsoftgraph/uwp-csharp-excel-snippets-rest-sample issue 5).
+    #[error("An administrator of {tenant} has set a policy that prevents you from granting {name} the permissions it is requesting. Contact an administrator of {tenant} who can grant permissions to this application on your behalf.")]
+    AdminApprovalRequired { tenant: String, name: String },
     /// Device code flow (v2-oauth2-device-code, "Expected errors"): the user has not finished.
     #[error("OAuth 2.0 device flow error. Authorization is pending. Continue polling.")]
     AuthorizationPending,
@@ -481,6 +487,8 @@ impl Error {
             UserNotAssignedGrant { .. } => spec("invalid_grant", 50105, 400),
             AppNotAssigned { .. } => spec("invalid_grant", 501051, 400),
             ResourceNotRequired { .. } => spec("invalid_client", 650057, 400),
+            // Shown on the error page only (AdminConsentRequired, reference-error-codes).
+            AdminApprovalRequired { .. } => spec("access_denied", 90094, 400),
             // Workload identity federation (workload-identity-federation; reference-error-codes
             // 700211-700213 no matching federated identity record, 700024 the assertion's time
             // range, 50166 the issuer's OIDC endpoints).

@@ -142,6 +142,15 @@ fn every_error_has_entras_code_error_and_status() {
             650057,
             400,
         ),
+        (
+            AdminApprovalRequired {
+                tenant: "t".into(),
+                name: "n".into(),
+            },
+            "access_denied",
+            90094,
+            400,
+        ),
         (PublicClientWithSecret, "invalid_client", 700025, 401),
         (
             InvalidClientAssertion("x".into()),

@@ -14,10 +14,13 @@ use crate::oauth::grants::scopes;
 use crate::oauth::params::Endpoint;
 use crate::store::sessions::SsoSession;
 
-/// Whether the consent decision refused the sign-in with `e` (AADSTS650057, [`Deps::refused`]),
-/// rather than failing.
+/// Whether the consent decision refused the sign-in with `e` (AADSTS650057 or 90094,
+/// [`Deps::refused`]), rather than failing.
 pub(super) fn refused_at_consent(e: &Error) -> bool {
-    matches!(e, Error::ResourceNotRequired { .. })
+    matches!(
+        e,
+        Error::ResourceNotRequired { .. } | Error::AdminApprovalRequired { .. }
+    )
 }
 
 /// `GET|POST /authorize`: validates the request, then answers from the SSO session or starts the
@@ -437,10 +440,11 @@ impl Deps<'_> {
     }
 
     /// The answer to an error the consent decision refused the sign-in with
-    /// ([`refused_at_consent`]): redirected to the app as Entra redirects it, or on the error
-    /// page for a device code's sign-in, which has no redirect URI.
+    /// ([`refused_at_consent`]): redirected to the app as Entra redirects AADSTS650057, or on the
+    /// error page: "Need admin approval" (90094), and anything for a device code's sign-in, which
+    /// has no redirect URI.
     pub(super) fn refused(&self, req: &AuthorizeRequest, e: Error) -> Result<Outcome, Error> {
-        if req.device.is_some() {
+        if req.device.is_some() || matches!(e, Error::AdminApprovalRequired { .. }) {
             return Err(e);
         }
         Ok(Outcome::Reply {
@@ -473,6 +477,18 @@ impl Deps<'_> {
         .await?;
         if scopes.is_empty() && !forced {
             return Ok(None);
+        }
+        // A user cannot consent for an app that requires assignment: "Need admin approval"
+        // (AADSTS90094) instead of the page, unless at /adminconsent. A silent request gets
+        // consent_required as for any missing consent.
+        if app.assignment_required && !req.consent.is_admin() && req.prompt != Some(Prompt::None) {
+            return Err(Error::AdminApprovalRequired {
+                tenant: self
+                    .directory
+                    .tenant(&req.tenant_id)
+                    .map_or_else(|| req.tenant_id.clone(), |t| t.display_name.clone()),
+                name: app.display_name.clone(),
+            });
         }
         Ok(Some(scopes))
     }

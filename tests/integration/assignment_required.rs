@@ -265,3 +265,48 @@ async fn default_access_is_refused_for_applications_and_for_apps_with_user_roles
         .await;
     assert!(e.contains("'api' declares app roles for users"), "{e}");
 }
+
+#[tokio::test]
+async fn a_user_cannot_consent_for_an_app_that_requires_assignment_an_admin_can() {
+    let (app, _dir) = assignment_app().await;
+    let mail = with(
+        code_request(BFF, BFF_REDIRECT),
+        "scope",
+        "openid profile https://graph.microsoft.com/Mail.Read",
+    );
+    // erin is assigned, but cannot consent herself: "Need admin approval", no redirect.
+    let client = app.client();
+    let res = sign_in(&app, &client, &mail, ERIN, PASSWORD).await;
+    assert_eq!(res.status(), 400);
+    assert!(res.headers().get("location").is_none());
+    let html = unescape(&res.text().await.unwrap());
+    assert!(html.contains("AADSTS90094"), "{html}");
+    assert!(
+        html.contains("An administrator of Contoso has set a policy that prevents you from granting Contoso BFF (web, confidential) the permissions it is requesting. Contact an administrator of Contoso who can grant permissions to this application on your behalf."),
+        "{html}"
+    );
+    // A silent request cannot show that page either: consent_required, as for any consent.
+    let plain = sign_in_to_bff(&app, &client, ERIN).await;
+    code_of(&plain);
+    let silent = with(mail.clone(), "prompt", "none");
+    let res = get(&client, &authorize_url(&app.https, &silent)).await;
+    assert_eq!(reply_params(&location(&res))["error"], "consent_required");
+    // Admin consent (frank acting as the admin) grants it for everyone: erin signs in.
+    let mut url = url::Url::parse(&format!("{}/{TENANT}/v2.0/adminconsent", app.https)).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", BFF)
+        .append_pair("redirect_uri", BFF_REDIRECT)
+        .append_pair("scope", "https://graph.microsoft.com/Mail.Read");
+    let admin = app.client();
+    let username = page(get(&admin, url.as_str()).await).await;
+    let password = page(submit(&admin, &app.https, &username, &[("loginfmt", FRANK)]).await).await;
+    let consent = page(submit(&admin, &app.https, &password, &[("passwd", PASSWORD)]).await).await;
+    assert!(
+        consent.contains("everyone in your organization"),
+        "{consent}"
+    );
+    let res = submit(&admin, &app.https, &consent, &[("action", "Accept")]).await;
+    assert_eq!(reply_params(&location(&res))["admin_consent"], "True");
+    let res = get(&client, &authorize_url(&app.https, &mail)).await;
+    code_of(&res);
+}
