@@ -255,6 +255,9 @@ pub struct Application {
     /// `requiredResourceAccess`: the delegated permissions the app registers, per resource
     /// ("API permissions"), what `{resource}/.default` asks consent for.
     pub required_resource_access: Vec<RequiredResource>,
+    /// `api.knownClientApplications`: the client ids whose consent to this API bundles consent
+    /// to this API's own registered permissions.
+    pub known_client_applications: Vec<String>,
 }
 
 /// The delegated permissions an app registers on one resource (an entry of its
@@ -330,10 +333,9 @@ impl Application {
     pub fn redirect_platform(&self, uri: &str) -> Option<Platform> {
         let exact = self.redirect_uris.iter().find(|(_, u)| u == uri);
         let loopback = || {
-            let asked = loopback_without_port(uri)?;
             self.redirect_uris
                 .iter()
-                .find(|(_, u)| loopback_without_port(u) == Some(asked))
+                .find(|(_, u)| redirect_uri_matches(u, uri))
         };
         exact.or_else(loopback).map(|(p, _)| *p)
     }
@@ -554,6 +556,14 @@ impl Directory {
 /// A loopback redirect URI without its port, as (host, path and query): `http://localhost:5001/cb`
 /// gives (`localhost`, `/cb`), and `http://127.0.0.1` (`127.0.0.1`, `/`). `None` for any other
 /// URI, and for a loopback host followed by more than a port (`http://localhost.evil.example`).
+/// Whether the redirect URI `asked` is the `registered` one: the same string, or for a loopback
+/// URI the same host and path on any port ([`Application::redirect_platform`]).
+pub fn redirect_uri_matches(registered: &str, asked: &str) -> bool {
+    registered == asked
+        || loopback_without_port(asked)
+            .is_some_and(|a| loopback_without_port(registered) == Some(a))
+}
+
 fn loopback_without_port(uri: &str) -> Option<(&str, &str)> {
     let rest = uri.strip_prefix("http://")?;
     let host = ["localhost", "127.0.0.1"]

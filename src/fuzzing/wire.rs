@@ -203,12 +203,13 @@ pub fn check_answer(a: &Answer, base: &str, registered: &[String]) -> Result<(),
         let own = location == base
             || location.starts_with(&format!("{base}/"))
             || (location.starts_with('/') && !location.starts_with("//"));
-        // A registered URI followed by its query or fragment, never a longer path or host.
+        // A registered URI followed by its query or fragment, never a longer path or host; a
+        // loopback one on any port (Entra's localhost exception).
+        let target = location.split(['?', '#']).next().unwrap_or_default();
         let registered = registered.iter().any(|uri| {
-            location == uri
-                || location
-                    .strip_prefix(uri.as_str())
-                    .is_some_and(|rest| rest.starts_with('?') || rest.starts_with('#'))
+            location.strip_prefix(uri.as_str()).is_some_and(|rest| {
+                rest.is_empty() || rest.starts_with('?') || rest.starts_with('#')
+            }) || crate::directory::redirect_uri_matches(uri, target)
         });
         if !own && !registered {
             return Err(format!("Location off the registered URIs: {location}"));
