@@ -460,7 +460,7 @@ impl Deps<'_> {
         &self,
         req: &AuthorizeRequest,
         user_oid: &str,
-    ) -> Result<Option<Vec<String>>, Error> {
+    ) -> Result<Option<scopes::ConsentList>, Error> {
         if req.consent.given() {
             return Ok(None);
         }

@@ -102,7 +102,7 @@ pub enum Step {
     /// what follows an accept.
     Consent {
         user_oid: String,
-        scopes: Vec<String>,
+        scopes: crate::oauth::grants::scopes::ConsentList,
         next: ConsentNext,
     },
 }

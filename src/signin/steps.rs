@@ -15,6 +15,7 @@ use super::*;
 use crate::directory::{Application, User};
 use crate::error::Error;
 use crate::oauth::authorize::{AuthorizeRequest, Reply, ReplyBody};
+use crate::oauth::grants::scopes::{consentable, ConsentList, Grant};
 use crate::store::sessions::SsoSession;
 
 /// What a step decided.
@@ -429,24 +430,30 @@ async fn enrol_passkey(
 async fn consent(
     cx: &Ctx<'_>,
     user_oid: String,
-    scopes: Vec<String>,
+    scopes: ConsentList,
     next: ConsentNext,
 ) -> Result<Decision, Error> {
     match cx.sub.action {
         Some(Action::Yes) => {
-            let mut grants = Vec::new();
-            for s in &scopes {
-                for (g, _) in crate::oauth::grants::scopes::consentable(cx.d.directory, s)? {
-                    grants.push(g);
-                }
-            }
             let principal = match cx.request.consent.is_admin() {
                 true => crate::store::consents::ALL_PRINCIPALS,
                 false => user_oid.as_str(),
             };
+            let mut own: Vec<Grant> = Vec::new();
+            for s in &scopes.own {
+                own.extend(consentable(cx.d.directory, s)?.into_iter().map(|(g, _)| g));
+            }
             let mut tx = cx.d.store.write().await?;
-            tx.grant_consent(&cx.app.client_id, principal, &grants, cx.d.now)
+            tx.grant_consent(&cx.app.client_id, principal, &own, cx.d.now)
                 .await?;
+            // Bundled consent: each API's own permissions, granted to the API.
+            for (api, s) in &scopes.bundled {
+                let grants: Vec<Grant> = consentable(cx.d.directory, s)?
+                    .into_iter()
+                    .map(|(g, _)| g)
+                    .collect();
+                tx.grant_consent(api, principal, &grants, cx.d.now).await?;
+            }
             tx.commit().await?;
             Ok(Decision::Consented(next))
         }

@@ -145,7 +145,7 @@ impl Deps<'_> {
                 user_oid, scopes, ..
             } => View::Consent {
                 upn: upn(user_oid).await?,
-                scopes: scopes.clone(),
+                scopes: scopes.shown(),
                 admin: flow.request.consent.is_admin(),
             },
         };

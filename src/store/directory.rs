@@ -41,6 +41,7 @@ struct AppRow {
     federated_credentials_json: String,
     app_role_assignment_required: bool,
     required_resource_access_json: String,
+    known_client_applications_json: String,
 }
 
 /// A stored value that does not parse: an error, never a default.
@@ -125,6 +126,10 @@ impl TryFrom<AppRow> for Application {
             )?,
             required_resource_access: serde_json::from_str(&r.required_resource_access_json)
                 .map_err(|_| corrupt("requiredResourceAccess", &r.required_resource_access_json))?,
+            known_client_applications: serde_json::from_str(&r.known_client_applications_json)
+                .map_err(|_| {
+                    corrupt("knownClientApplications", &r.known_client_applications_json)
+                })?,
         })
     }
 }

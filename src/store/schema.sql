@@ -1,4 +1,4 @@
--- through migration 34
+-- through migration 35
 -- The schema migrations/ make, as SQLite keeps it: written by the test store_schema
 -- (ENTRA_MOCK_WRITE_SCHEMA=1), read by store::create_schema. Do not edit.
 
@@ -40,7 +40,7 @@ CREATE TABLE applications (
 , client_assertion_reuse TEXT NOT NULL DEFAULT 'reject'
     CHECK (client_assertion_reuse IN ('reject', 'allow')), claims_json TEXT NOT NULL DEFAULT '{}', sign_in_audience TEXT NOT NULL DEFAULT 'AzureADMyOrg', graph_permissions_json TEXT NOT NULL DEFAULT '{}', refresh_reuse_grace_secs INTEGER NOT NULL DEFAULT 0
     CHECK (refresh_reuse_grace_secs BETWEEN 0 AND 300), managed_identity TEXT
-    CHECK (managed_identity IN ('systemAssigned', 'userAssigned')), federated_credentials_json TEXT NOT NULL DEFAULT '[]', identifier_uris_json TEXT NOT NULL DEFAULT '[]', app_role_assignment_required INTEGER NOT NULL DEFAULT 0, required_resource_access_json TEXT NOT NULL DEFAULT '[]');
+    CHECK (managed_identity IN ('systemAssigned', 'userAssigned')), federated_credentials_json TEXT NOT NULL DEFAULT '[]', identifier_uris_json TEXT NOT NULL DEFAULT '[]', app_role_assignment_required INTEGER NOT NULL DEFAULT 0, required_resource_access_json TEXT NOT NULL DEFAULT '[]', known_client_applications_json TEXT NOT NULL DEFAULT '[]');
 
 CREATE TABLE redirect_uris (
     client_id TEXT NOT NULL REFERENCES applications(client_id) ON DELETE CASCADE,

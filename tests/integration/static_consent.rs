@@ -2,7 +2,9 @@
 //! `{resource}/.default` asks consent for when nothing of the resource is consented yet, for every
 //! API in the list; something consented already means no page; a resource the registration does
 //! not list, with nothing consented, is AADSTS650057 (`invalid_client`, redirected to the app);
-//! `prompt=consent` and v1's `/adminconsent` without `scope` ask for the whole list.
+//! `prompt=consent` and v1's `/adminconsent` without `scope` ask for the whole list; an API that
+//! lists the app among its `knownClientApplications` has its own registered permissions asked on
+//! the same page (bundled consent).
 
 use toml::{Table, Value};
 
@@ -269,6 +271,19 @@ async fn the_loader_checks_required_resource_access() {
     )
     .await;
     assert!(twice.contains("listed twice"), "{twice}");
+    let stranger = Fixture::builtin()
+        .app(
+            "api",
+            "api.knownClientApplications",
+            toml_value(r#"["nobody"]"#),
+        )
+        .refused()
+        .await;
+    assert!(
+        stranger.contains("api.knownClientApplications")
+            && stranger.contains("'nobody' is not an application of this tenant"),
+        "{stranger}"
+    );
 }
 
 #[tokio::test]
@@ -293,4 +308,87 @@ async fn a_device_code_sign_in_refused_by_650057_shows_the_error_page() {
     app.poll(SPA, dc.str("device_code"))
         .await
         .assert_error(400, "authorization_pending", 70016);
+}
+
+#[tokio::test]
+async fn a_v1_resource_is_its_default_scope_for_consent_too() {
+    let (app, _dir) = spawn().await;
+    // v1's `resource` stands for `{resource}/.default` (scopes-oidc): unregistered, 650057.
+    let client = app.client();
+    let url = crate::v1::v1_authorize_url(&app, "api://reports.contoso");
+    let username = page(get(&client, &url).await).await;
+    let password = page(submit(&client, &app.https, &username, &[("loginfmt", ALICE)]).await).await;
+    let res = submit(&client, &app.https, &password, &[("passwd", PASSWORD)]).await;
+    let reply = reply_params(&location(&res));
+    assert_eq!(reply["error"], "invalid_client", "{reply:?}");
+    assert!(
+        reply["error_description"].starts_with("AADSTS650057:"),
+        "{reply:?}"
+    );
+    // Registered: the consent page for the registered permissions, then a code.
+    let client = app.client();
+    let url = crate::v1::v1_authorize_url(&app, "api://notes.contoso");
+    let username = page(get(&client, &url).await).await;
+    let password = page(submit(&client, &app.https, &username, &[("loginfmt", ALICE)]).await).await;
+    let consent = page(submit(&client, &app.https, &password, &[("passwd", PASSWORD)]).await).await;
+    assert!(
+        consent.contains("api://notes.contoso/Notes.Read"),
+        "{consent}"
+    );
+    code_of(&submit(&client, &app.https, &consent, &[("action", "Accept")]).await);
+}
+
+#[tokio::test]
+async fn an_api_that_knows_the_client_bundles_its_own_permissions_into_the_clients_consent() {
+    // The API lists the BFF among its knownClientApplications and registers Graph's Mail.Read
+    // (for on-behalf-of); the BFF registers the API's access_as_user (the built-in tenant).
+    let (app, _dir) = Fixture::builtin()
+        .app("api", "api.knownClientApplications", toml_value(r#"["bff"]"#))
+        .app(
+            "api",
+            "requiredResourceAccess",
+            toml_value(
+                r#"[{ resourceAppId = "https://graph.microsoft.com", resourceAccess = [{ id = "Mail.Read", type = "Scope" }] }]"#,
+            ),
+        )
+        .spawn()
+        .await;
+    let api_default = format!("api://{API}/.default");
+    let mail = "https://graph.microsoft.com/Mail.Read";
+    // alice's token for the API through the BFF (pre-authorized: no page); the API holds no
+    // Mail.Read for her yet, so on-behalf-of is refused.
+    let client = app.client();
+    let res = sign_in(&app, &client, &bff_asking(&api_default), ALICE, PASSWORD).await;
+    let incoming = app
+        .redeem_bff_pkce(&code_of(&res), crate::signin_helpers::VERIFIER)
+        .await;
+    crate::tokens_obo::obo(&app, incoming.str("access_token"), mail)
+        .await
+        .assert_error(400, "invalid_grant", 65001);
+    // The BFF's `.default` with prompt=consent asks for the API's registered permissions too.
+    let forced = with(bff_asking(&api_default), "prompt", "consent");
+    let consent = page(get(&client, &authorize_url(&app.https, &forced)).await).await;
+    assert!(consent.contains(API_SCOPE), "{consent}");
+    assert!(consent.contains(mail), "{consent}");
+    let res = submit(&client, &app.https, &consent, &[("action", "Accept")]).await;
+    let fresh = app
+        .redeem_bff_pkce(&code_of(&res), crate::signin_helpers::VERIFIER)
+        .await;
+    assert_eq!(fresh.status, 200, "{}", fresh.body);
+    let a = crate::tokens_obo::obo(&app, fresh.str("access_token"), mail).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let scp = jwt_parts(a.str("access_token")).1["scp"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(scp.split(' ').any(|s| s == "Mail.Read"), "{scp}");
+    // Granted to the API for alice, not to the BFF.
+    let holders: Vec<String> = sqlx::query_scalar(
+        "SELECT client_id FROM consent_grants WHERE scope = 'Mail.Read' AND principal = ?",
+    )
+    .bind(ALICE_OID)
+    .fetch_all(&app.state.store.pool)
+    .await
+    .unwrap();
+    assert_eq!(holders, vec![API.to_string()]);
 }

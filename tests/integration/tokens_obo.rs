@@ -27,7 +27,7 @@ async fn alice_token_for_api(app: &TestApp) -> String {
     a.str("access_token").to_string()
 }
 
-async fn obo(app: &TestApp, assertion: &str, scope: &str) -> Answer {
+pub async fn obo(app: &TestApp, assertion: &str, scope: &str) -> Answer {
     app.token(&[
         ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
         ("requested_token_use", "on_behalf_of"),

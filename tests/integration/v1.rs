@@ -10,7 +10,7 @@ use crate::token_helpers::*;
 
 const API_URI: &str = "api://22223333-cccc-4444-dddd-5555eeee6666";
 
-fn v1_authorize_url(app: &TestApp, resource: &str) -> String {
+pub fn v1_authorize_url(app: &TestApp, resource: &str) -> String {
     let mut url = url::Url::parse(&format!("{}/{TENANT}/oauth2/authorize", app.https)).unwrap();
     url.query_pairs_mut()
         .append_pair("client_id", BFF)

@@ -60,6 +60,39 @@ def server_desktop_redirect(tmp_path_factory):
     stop_server(s)
 
 
+@pytest.fixture(scope="module")
+def server_static_consent(tmp_path_factory):
+    """The built-in tenant with two more APIs nobody consented to: `notes`, which `bff` registers
+    among its API permissions (`requiredResourceAccess`), and `reports`, which it does not."""
+    registered = '  { resourceAppId = "api", resourceAccess = [{ id = "access_as_user", type = "Scope" }] },\n'
+    notes = (
+        registered
+        + '  { resourceAppId = "notes", resourceAccess = [{ id = "Notes.Read", type = "Scope" }] },\n'
+    )
+    apis = "".join(
+        f"""
+[[tenants.applications]]
+name = "{name}"
+appId = "{app_id}"
+displayName = "Contoso {name}"
+identifierUris = ["api://{name}.contoso"]
+api = {{ oauth2PermissionScopes = [{{ value = "{scope}", id = "{scope_id}" }}] }}
+"""
+        for name, app_id, scope, scope_id in [
+            ("notes", "77778888-aaaa-4000-8000-000000000077", "Notes.Read", "6e000000-0000-4000-8000-0000000000a1"),
+            ("reports", "88889999-bbbb-4000-8000-000000000088", "Reports.Read", "6e000000-0000-4000-8000-0000000000b1"),
+        ]
+    )
+    users = "# --- Users"
+    path = builtin_tenant_with(tmp_path_factory.mktemp("fixtures"), registered, notes)
+    text = path.read_text()
+    assert text.count(users) == 1
+    path.write_text(text.replace(users, apis + "\n" + users))
+    s = start_server("--fixtures", str(path))
+    yield s
+    stop_server(s)
+
+
 def pytest_sessionfinish(session, exitstatus):
     if exitstatus != 0 or session.testscollected == 0:
         return

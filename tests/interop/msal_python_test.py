@@ -212,6 +212,24 @@ def test_a_desktop_app_signs_in_on_a_loopback_port_and_refreshes_as_a_public_cli
     assert 7000218 in refused.get("error_codes", []), refused
 
 
+def test_a_default_scope_asks_the_registered_permissions_and_an_unregistered_api_is_650057(server_static_consent):
+    """`{resource}/.default` with nothing consented: the consent page asks for the app's API
+    permissions (`requiredResourceAccess`) and MSAL gets the token; for an API the app does not
+    register, Entra's AADSTS650057 comes back to the redirect URI and MSAL hands it over."""
+    server = server_static_consent
+    app = confidential_app(server, BFF, BFF_SECRET)
+    flow = app.initiate_auth_code_flow(scopes=["api://notes.contoso/.default"], redirect_uri=BFF_REDIRECT)
+    result = app.acquire_token_by_auth_code_flow(flow, sign_in(server.http(), flow["auth_uri"]))
+    assert "access_token" in result, result
+    claims = claims_of(result["access_token"])
+    assert claims["aud"] == "api://notes.contoso", claims
+    assert claims["scp"] == "Notes.Read", claims
+    flow = app.initiate_auth_code_flow(scopes=["api://reports.contoso/.default"], redirect_uri=BFF_REDIRECT)
+    refused = app.acquire_token_by_auth_code_flow(flow, sign_in(server.http(), flow["auth_uri"]))
+    assert refused.get("error") == "invalid_client", refused
+    assert refused["error_description"].startswith("AADSTS650057: Invalid resource."), refused
+
+
 def token_requests(server):
     """The ids of bff's requests to the token endpoint in the request log."""
     r = server.http().get(f"{server.url}/_mock/requests", params={"endpoint": "token", "client_id": BFF})

@@ -93,6 +93,36 @@ fn consentable_of(parsed: scope::Scopes) -> Vec<(Grant, String)> {
         .collect()
 }
 
+/// What a consent page asks for: the app's own scopes, and bundled ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConsentList {
+    /// For the app asking, each as the scope string that names it alone (`{resource}/{value}`).
+    pub own: Vec<String>,
+    /// Bundled consent: (the API's client id, scope string) for each registered permission of
+    /// an API that lists the app among its `knownClientApplications`
+    /// (<https://learn.microsoft.com/graph/api/resources/apiapplication>: "consenting to the
+    /// client means implicitly consenting to the web API").
+    #[serde(default)]
+    pub bundled: Vec<(String, String)>,
+}
+
+impl ConsentList {
+    pub fn is_empty(&self) -> bool {
+        self.own.is_empty() && self.bundled.is_empty()
+    }
+
+    /// What the page lists: each scope once.
+    pub fn shown(&self) -> Vec<String> {
+        let mut out = self.own.clone();
+        for (_, s) in &self.bundled {
+            if !out.contains(s) {
+                out.push(s.clone());
+            }
+        }
+        out
+    }
+}
+
 /// The scopes the consent page lists for `scope`, each as the scope string that names it alone;
 /// empty when nothing needs consent. `forced` (`prompt=consent`, `/adminconsent`): every scope
 /// asked, as asked. Otherwise what the client does not hold for the user yet: each consentable
@@ -104,7 +134,9 @@ fn consentable_of(parsed: scope::Scopes) -> Vec<(Grant, String)> {
 /// `prompt=consent` parameter has been provided), a consent prompt is shown for all required
 /// permissions configured on the client application registration, for all APIs in the list"):
 /// nothing is asked when something of the resource is consented already (unless forced), and a
-/// resource the registration does not list, with nothing consented, is AADSTS650057.
+/// resource the registration does not list, with nothing consented, is AADSTS650057. A page
+/// that asks for them also asks for the registered permissions of the APIs in the list that
+/// bundle their consent with the app ([`ConsentList::bundled`]).
 pub async fn consent_page(
     store: &Store,
     directory: &Directory,
@@ -112,9 +144,10 @@ pub async fn consent_page(
     user_oid: &str,
     scope: &str,
     forced: bool,
-) -> Result<Vec<String>> {
+) -> Result<ConsentList> {
     let mut grants: Option<Vec<Grant>> = None;
     let mut out: Vec<String> = Vec::new();
+    let mut static_asked = false;
     // Whether the client holds `alone` for the user: the directory's consent first, the
     // store's grants only if that leaves it uncovered.
     let mut holds = async |alone: &str| -> Result<bool> {
@@ -151,12 +184,17 @@ pub async fn consent_page(
         if held && !forced {
             continue;
         }
+        static_asked = true;
         for (_, alone) in required_permissions(directory, client) {
             if !out.contains(&alone) && (forced || !holds(&alone).await?) {
                 out.push(alone);
             }
         }
     }
+    let bundled = match static_asked {
+        true => bundled(store, directory, client, user_oid, forced).await?,
+        false => Vec::new(),
+    };
     if forced {
         // A `.default` stands for the registered permissions, when there are any.
         let expanded = !out.is_empty();
@@ -168,11 +206,53 @@ pub async fn consent_page(
                 out.push(word.to_string());
             }
         }
-        return Ok(out);
+        return Ok(ConsentList { own: out, bundled });
     }
     for (_, alone) in consentable_of(parsed) {
         if !out.contains(&alone) && !holds(&alone).await? {
             out.push(alone);
+        }
+    }
+    Ok(ConsentList { own: out, bundled })
+}
+
+/// Bundled consent: the registered permissions of each API the client registers that lists the
+/// client among its `knownClientApplications`, those the API does not hold for the user yet (all
+/// of them when `forced`), each with the API's client id.
+async fn bundled(
+    store: &Store,
+    directory: &Directory,
+    client: &Application,
+    user_oid: &str,
+    forced: bool,
+) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for r in &client.required_resource_access {
+        let Some(api) = directory.applications.get(&r.resource) else {
+            continue;
+        };
+        let known = api
+            .known_client_applications
+            .iter()
+            .any(|k| k.eq_ignore_ascii_case(&client.client_id));
+        if !known {
+            continue;
+        }
+        let api_grants = match forced {
+            true => Vec::new(),
+            false => store.consent_grants(&api.client_id, user_oid).await?,
+        };
+        for (_, alone) in required_permissions(directory, api) {
+            let held = !forced
+                && match delegated_with(directory, api, &api_grants, &alone) {
+                    Ok(_) => true,
+                    Err(Error::ConsentRequired { .. }) => false,
+                    Err(e) => return Err(e),
+                };
+            let entry = (api.client_id.clone(), alone);
+            if !held && !out.contains(&entry) {
+                out.push(entry);
+            }
         }
     }
     Ok(out)
