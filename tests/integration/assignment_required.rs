@@ -292,19 +292,13 @@ async fn a_user_cannot_consent_for_an_app_that_requires_assignment_an_admin_can(
     let res = get(&client, &authorize_url(&app.https, &silent)).await;
     assert_eq!(reply_params(&location(&res))["error"], "consent_required");
     // Admin consent (frank acting as the admin) grants it for everyone: erin signs in.
-    let mut url = url::Url::parse(&format!("{}/{TENANT}/v2.0/adminconsent", app.https)).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", BFF)
-        .append_pair("redirect_uri", BFF_REDIRECT)
-        .append_pair("scope", "https://graph.microsoft.com/Mail.Read");
-    let admin = app.client();
-    let username = page(get(&admin, url.as_str()).await).await;
-    let password = page(submit(&admin, &app.https, &username, &[("loginfmt", FRANK)]).await).await;
-    let consent = page(submit(&admin, &app.https, &password, &[("passwd", PASSWORD)]).await).await;
-    assert!(
-        consent.contains("everyone in your organization"),
-        "{consent}"
+    let url = crate::consent::admin_consent_url(
+        &app,
+        true,
+        Some("https://graph.microsoft.com/Mail.Read"),
     );
+    let admin = app.client();
+    let consent = crate::consent::admin_signs_in(&app, &admin, &url, FRANK).await;
     let res = submit(&admin, &app.https, &consent, &[("action", "Accept")]).await;
     assert_eq!(reply_params(&location(&res))["admin_consent"], "True");
     let res = get(&client, &authorize_url(&app.https, &mail)).await;

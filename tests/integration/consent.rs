@@ -147,7 +147,8 @@ async fn a_fixture_grant_needs_no_page() {
         .assert_error(400, "invalid_grant", 65001);
 }
 
-fn admin_consent_url(app: &TestApp, v2: bool, scope: &str) -> String {
+/// The BFF's admin-consent URL (v2's or v1's), with `scope` when given and state `admin-1`.
+pub fn admin_consent_url(app: &TestApp, v2: bool, scope: Option<&str>) -> String {
     let path = if v2 {
         "v2.0/adminconsent"
     } else {
@@ -157,15 +158,20 @@ fn admin_consent_url(app: &TestApp, v2: bool, scope: &str) -> String {
     url.query_pairs_mut()
         .append_pair("client_id", BFF)
         .append_pair("redirect_uri", BFF_REDIRECT)
-        .append_pair("scope", scope)
+        .extend_pairs(scope.map(|s| ("scope", s)))
         .append_pair("state", "admin-1");
     url.to_string()
 }
 
-/// alice, as the admin, signs in at the admin-consent URL; the consent page.
-async fn admin_signs_in(app: &TestApp, client: &reqwest::Client, url: &str) -> String {
+/// `upn`, as the admin, signs in at the admin-consent URL; the consent page.
+pub async fn admin_signs_in(
+    app: &TestApp,
+    client: &reqwest::Client,
+    url: &str,
+    upn: &str,
+) -> String {
     let username = page(get(client, url).await).await;
-    let password = page(submit(client, &app.https, &username, &[("loginfmt", ALICE)]).await).await;
+    let password = page(submit(client, &app.https, &username, &[("loginfmt", upn)]).await).await;
     let consent = page(submit(client, &app.https, &password, &[("passwd", PASSWORD)]).await).await;
     assert!(
         consent.contains("everyone in your organization"),
@@ -194,7 +200,8 @@ async fn admin_consent_grants_for_everyone() {
         .await
         .assert_error(400, "invalid_grant", 65001);
     let client = app.client();
-    let consent = admin_signs_in(&app, &client, &admin_consent_url(&app, true, files)).await;
+    let url = admin_consent_url(&app, true, Some(files));
+    let consent = admin_signs_in(&app, &client, &url, ALICE).await;
     let res = submit(&client, &app.https, &consent, &[("action", "Accept")]).await;
     let loc = location(&res);
     assert_eq!(without_query(&loc), BFF_REDIRECT);
@@ -214,8 +221,12 @@ async fn admin_consent_grants_for_everyone() {
 async fn a_declined_or_malformed_admin_consent_gets_entras_answers() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    let url = admin_consent_url(&app, false, "https://graph.microsoft.com/Sites.Read.All");
-    let consent = admin_signs_in(&app, &client, &url).await;
+    let url = admin_consent_url(
+        &app,
+        false,
+        Some("https://graph.microsoft.com/Sites.Read.All"),
+    );
+    let consent = admin_signs_in(&app, &client, &url, ALICE).await;
     let res = submit(&client, &app.https, &consent, &[("action", "decline")]).await;
     let reply = reply_params(&location(&res));
     assert_eq!(reply["admin_consent"], "True");

@@ -156,6 +156,14 @@ async fn default_of_a_resource_the_app_does_not_register_is_650057_unless_consen
     let reply = reply_params(&location(&res));
     assert_eq!(reply["error"], "invalid_client", "{reply:?}");
     assert!(reply["error_description"].starts_with("AADSTS650057:"));
+    // The app's own `.default` is no other resource: the consent page for what it registers.
+    let own = get(
+        &client,
+        &authorize_url(&app.https, &bff_asking(&format!("{BFF}/.default"))),
+    )
+    .await;
+    let own = page(own).await;
+    assert!(own.contains("api://notes.contoso/Notes.Read"), "{own}");
     // The API pre-authorizes the BFF: consented, so `.default` needs no registration.
     let res = get(
         &client,
@@ -187,18 +195,9 @@ async fn default_of_a_resource_the_app_does_not_register_is_650057_unless_consen
 async fn v1_admin_consent_without_scope_grants_the_registered_permissions_to_everyone() {
     let (app, _dir) = spawn().await;
     let client = app.client();
-    let mut url = url::Url::parse(&format!("{}/{TENANT}/adminconsent", app.https)).unwrap();
-    url.query_pairs_mut()
-        .append_pair("client_id", BFF)
-        .append_pair("redirect_uri", BFF_REDIRECT)
-        .append_pair("state", "admin-1");
-    let username = page(get(&client, url.as_str()).await).await;
-    let password = page(submit(&client, &app.https, &username, &[("loginfmt", ALICE)]).await).await;
-    let consent = page(submit(&client, &app.https, &password, &[("passwd", PASSWORD)]).await).await;
-    assert!(
-        consent.contains("everyone in your organization"),
-        "{consent}"
-    );
+    // v1's endpoint, no `scope`.
+    let url = crate::consent::admin_consent_url(&app, false, None);
+    let consent = crate::consent::admin_signs_in(&app, &client, &url, ALICE).await;
     assert!(
         consent.contains("api://notes.contoso/Notes.Read")
             && consent.contains("https://graph.microsoft.com/Contacts.Read"),

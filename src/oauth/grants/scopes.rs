@@ -174,10 +174,13 @@ pub async fn consent_page(
     {
         let default = format!("{}/.default", s.prefix);
         let held = holds(&default).await?;
-        let registered = client
-            .required_resource_access
-            .iter()
-            .any(|r| r.resource.eq_ignore_ascii_case(s.resource.id()));
+        // The app's own `.default` asks for all its registered permissions (scopes-oidc, "Using
+        // the .default scope with the client").
+        let registered = s.resource.id() == client.client_id
+            || client
+                .required_resource_access
+                .iter()
+                .any(|r| r.resource.eq_ignore_ascii_case(s.resource.id()));
         if !held && !registered {
             return Err(not_registered(client, s));
         }
