@@ -151,20 +151,14 @@ pub async fn consent_page(
     // Whether the client holds `alone` for the user: the directory's consent first, the
     // store's grants only if that leaves it uncovered.
     let mut holds = async |alone: &str| -> Result<bool> {
-        match delegated(directory, client, alone) {
-            Ok(_) => return Ok(true),
-            Err(Error::ConsentRequired { .. }) => {}
-            Err(e) => return Err(e),
+        if consented(delegated(directory, client, alone))? {
+            return Ok(true);
         }
         let grants = match &grants {
             Some(grants) => grants,
             None => grants.insert(store.consent_grants(&client.client_id, user_oid).await?),
         };
-        match delegated_with(directory, client, grants, alone) {
-            Ok(_) => Ok(true),
-            Err(Error::ConsentRequired { .. }) => Ok(false),
-            Err(e) => Err(e),
-        }
+        consented(delegated_with(directory, client, grants, alone))
     };
     let parsed = scope::parse(directory, scope)?;
     for s in parsed
@@ -219,6 +213,15 @@ pub async fn consent_page(
     Ok(ConsentList { own: out, bundled })
 }
 
+/// Whether a resolution found its scopes consented (AADSTS65001 is "no"; other errors stay).
+fn consented(resolved: Result<Delegated>) -> Result<bool> {
+    match resolved {
+        Ok(_) => Ok(true),
+        Err(Error::ConsentRequired { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Bundled consent: the registered permissions of each API the client registers that lists the
 /// client among its `knownClientApplications`, those the API does not hold for the user yet (all
 /// of them when `forced`), each with the API's client id.
@@ -246,12 +249,7 @@ async fn bundled(
             false => store.consent_grants(&api.client_id, user_oid).await?,
         };
         for (_, alone) in required_permissions(directory, api) {
-            let held = !forced
-                && match delegated_with(directory, api, &api_grants, &alone) {
-                    Ok(_) => true,
-                    Err(Error::ConsentRequired { .. }) => false,
-                    Err(e) => return Err(e),
-                };
+            let held = !forced && consented(delegated_with(directory, api, &api_grants, &alone))?;
             let entry = (api.client_id.clone(), alone);
             if !held && !out.contains(&entry) {
                 out.push(entry);
