@@ -48,6 +48,25 @@ pub enum Error {
     RedirectUriDiffers(String),
     #[error("The provided value for the input parameter 'scope' is not valid. The scope '{0}' is not valid.")]
     InvalidScope(String),
+    /// A value the named resource does not expose. The token endpoint answers it as
+    /// [`Error::InvalidScope`]; `/authorize` names the app ([`Error::ScopeNotOnResource`]).
+    #[error("The provided value for the input parameter 'scope' is not valid. The scope '{scope}' is not valid.")]
+    UnexposedScope {
+        /// As asked, `{resource}/{value}`.
+        scope: String,
+        value: String,
+        resource_id: String,
+    },
+    /// AADSTS650053 at `/authorize`: the app asked for a scope its resource does not expose. The
+    /// text and `invalid_client`, redirected to the app, as Entra answers them (quoted in
+    /// MicrosoftDocs/azure-docs issues 37280 and 67211, damienbod/AspNetCoreMicrosoftGraph issue
+    /// 1, Azure-Samples/active-directory-aspnetcore-webapp-openidconnect-v2 issue 554).
+    #[error("The application '{name}' asked for scope '{scope}' that doesn't exist on the resource '{resource_id}'. Contact the app vendor.")]
+    ScopeNotOnResource {
+        name: String,
+        scope: String,
+        resource_id: String,
+    },
     #[error("The provided value for scope {0} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).")]
     ClientCredentialsScope(String),
     #[error("Application '{client_id}'({name}) is requesting a token for itself. This scenario is supported only if resource is specified using the GUID based App Identifier.")]
@@ -349,7 +368,8 @@ impl Error {
             UnknownClient { .. } => spec("unauthorized_client", 700016, 400),
             RedirectUriMismatch { .. } => spec("invalid_request", 50011, 400),
             RedirectUriDiffers(_) => spec("invalid_grant", 500112, 400),
-            InvalidScope(_) => spec("invalid_scope", 70011, 400),
+            InvalidScope(_) | UnexposedScope { .. } => spec("invalid_scope", 70011, 400),
+            ScopeNotOnResource { .. } => spec("invalid_client", 650053, 400),
             ClientCredentialsScope(_) => spec("invalid_scope", 1002012, 400),
             MultipleResources(_) => spec("invalid_scope", 28000, 400),
             // An app asking a token for itself by its App ID URI, as Entra answers it at the

@@ -54,6 +54,26 @@ fn every_error_has_entras_code_error_and_status() {
         (TokenNotEnabled, "unsupported_response_type", 700051, 400),
         (InvalidCodeChallenge, "invalid_request", 501491, 400),
         (InvalidScope("x".into()), "invalid_scope", 70011, 400),
+        (
+            UnexposedScope {
+                scope: "r/x".into(),
+                value: "x".into(),
+                resource_id: "r".into(),
+            },
+            "invalid_scope",
+            70011,
+            400,
+        ),
+        (
+            ScopeNotOnResource {
+                name: "n".into(),
+                scope: "x".into(),
+                resource_id: "r".into(),
+            },
+            "invalid_client",
+            650053,
+            400,
+        ),
         (MultipleResources("x".into()), "invalid_scope", 28000, 400),
         (
             TokenForItselfByUri {

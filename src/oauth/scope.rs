@@ -3,7 +3,7 @@
 //! (`openid`, `profile`, `email`, `offline_access`), then resource scopes `{resource}/{value}`,
 //! where a bare value is a Microsoft Graph scope. Names compare case-insensitively, as Entra
 //! does; a resource no registration exposes is AADSTS500011 and a value the resource does not
-//! expose AADSTS70011. `/authorize` accepts scopes of several resources (consent for all of
+//! expose AADSTS70011 (AADSTS650053 at `/authorize`). `/authorize` accepts scopes of several resources (consent for all of
 //! them); a token is for one resource (the grants' rule, AADSTS28000).
 
 use std::sync::Arc;
@@ -142,7 +142,11 @@ fn resource_scope(directory: &Directory, s: &str) -> Result<ResourceScope> {
             .iter()
             .find(|v| v.eq_ignore_ascii_case(value))
             .cloned()
-            .ok_or_else(|| Error::InvalidScope(s.to_string()))?,
+            .ok_or_else(|| Error::UnexposedScope {
+                scope: s.to_string(),
+                value: value.to_string(),
+                resource_id: api.client_id.clone(),
+            })?,
     };
     Ok(ResourceScope {
         resource,

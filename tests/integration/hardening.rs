@@ -243,7 +243,8 @@ async fn authorize_and_token_parse_scopes_alike_whatever_their_case() {
     let claims = app.validate(a.str("access_token"), true, API).await;
     assert_eq!(claims["scp"], "access_as_user");
 
-    // A value the API does not expose is refused by both, with the same code.
+    // A value the API does not expose is refused by both: /authorize names the app
+    // (AADSTS650053, `invalid_client`), the token endpoint answers AADSTS70011.
     let bad = format!("openid {API}/nope");
     let params = crate::signin_helpers::with(code_request(BFF, BFF_REDIRECT), "scope", &bad);
     let res = crate::signin_helpers::get(
@@ -252,8 +253,12 @@ async fn authorize_and_token_parse_scopes_alike_whatever_their_case() {
     )
     .await;
     let reply = crate::signin_helpers::reply_params(&crate::signin_helpers::location(&res));
+    assert_eq!(reply["error"], "invalid_client", "{reply:?}");
     assert!(
-        reply["error_description"].starts_with("AADSTS70011"),
+        reply["error_description"].starts_with(
+            "AADSTS650053: The application 'Contoso BFF (web, confidential)' asked for scope 'nope' that doesn't \
+             exist on the resource '22223333-cccc-4444-dddd-5555eeee6666'. Contact the app vendor."
+        ),
         "{reply:?}"
     );
     let (code, _) = issue_code(&app, &CodeSpec::bff().scope(&bad)).await;

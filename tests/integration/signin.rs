@@ -316,8 +316,8 @@ async fn request_errors_are_redirected_with_error_description_uri_and_state() {
                 "scope",
                 &format!("openid {API}/nope"),
             ),
-            "invalid_scope",
-            "AADSTS70011",
+            "invalid_client",
+            "AADSTS650053",
         ),
     ];
     for (params, error, code) in cases {

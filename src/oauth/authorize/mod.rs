@@ -324,7 +324,7 @@ pub fn parse(
     let Some(scope) = scope else {
         return refuse(&target, Error::MissingParameter("scope"));
     };
-    if let Err(e) = check_scopes(directory, scope) {
+    if let Err(e) = check_scopes(directory, &app, scope) {
         return refuse(&target, e);
     }
     // An ID token is for `openid` (reference-error-codes, AADSTS70005; v2-oauth2-auth-code-flow,
@@ -482,10 +482,21 @@ pub fn mfa_demand_of(claims: Option<&str>) -> MfaDemand {
 }
 
 /// Scopes are parsed and resolved by the token endpoint's own parser: a resource nobody
-/// registered (AADSTS500011) or a value the resource does not expose (AADSTS70011) is refused
-/// here already. Consent and the one-resource rule are the token endpoint's.
-fn check_scopes(directory: &Directory, scope: &str) -> Result<(), Error> {
-    crate::oauth::scope::parse(directory, scope).map(|_| ())
+/// registered (AADSTS500011) or a value the resource does not expose is refused here already,
+/// the latter as Entra's `/authorize` answers it, AADSTS650053 naming the app (the token
+/// endpoint's AADSTS70011 does not). Consent and the one-resource rule are the token endpoint's.
+fn check_scopes(directory: &Directory, app: &Application, scope: &str) -> Result<(), Error> {
+    match crate::oauth::scope::parse(directory, scope) {
+        Ok(_) => Ok(()),
+        Err(Error::UnexposedScope {
+            value, resource_id, ..
+        }) => Err(Error::ScopeNotOnResource {
+            name: app.display_name.clone(),
+            scope: value,
+            resource_id,
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 /// Whether the app (like a Conditional Access policy) or the request demands MFA.
