@@ -25,7 +25,8 @@
 //! It prints a Markdown table ready for README.md (also written to `target/bench-report.md`)
 //! and PASS/MISS lines for the targets. `BENCH_QUICK=1` runs each phase for about half a
 //! second with one start-up sample (a smoke test for CI); otherwise each phase runs about 3 s.
-//! `BENCH_ONLY=refresh,signin` runs just those entra-mock phases (see [`run_only`]).
+//! `BENCH_ONLY=refresh,signin` runs just those entra-mock phases (see [`run_only`]); `mint` the
+//! in-process cost of a token against its signature ([`measure::minting`]).
 
 // The modules live in benches/server/ (a crate root's modules resolve beside it, hence the paths).
 #[path = "server/flows.rs"]
@@ -49,7 +50,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use load::{Stats, Timing};
-use measure::{measure, measure_peer, signing_rate, Signer};
+use measure::{measure, measure_peer, minting, signing_rate, Signer};
 use servers::{Peer, Pinning};
 
 pub const TENANT: &str = "aaaabbbb-0000-cccc-1111-dddd2222eeee";
@@ -255,6 +256,8 @@ async fn run(cfg: Cfg, pin: Pinning, cores: usize, mut notes: Vec<String>) {
         "RS256 signing in-process: {signing:.0}/s ({}, best of {slices} slices; other processes: {signing_others:.2} core)",
         if signing_pinned { "core 0" } else { "unpinned" }
     );
+    let mint = minting(pin, cfg.timing.measure).await;
+    print_minting(&mint);
 
     // entra-mock on one core: every figure.
     let (proc, target, _) = servers::start_entra(pin, SERVER_CORE, dir.path(), &[]).await;
@@ -456,6 +459,7 @@ async fn run(cfg: Cfg, pin: Pinning, cores: usize, mut notes: Vec<String>) {
     let r = report::Report {
         header,
         signing,
+        minting: mint,
         one,
         two: two_cores.then_some(two),
         peers,
@@ -485,6 +489,12 @@ async fn run_only(cfg: &Cfg, pin: Pinning, only: &str) {
         .into_iter()
         .filter(|k| only.split(',').any(|o| o.trim() == k.short()))
         .collect();
+    if only.split(',').any(|o| o.trim() == "mint") {
+        print_minting(&minting(pin, cfg.timing.measure).await);
+    }
+    if kinds.is_empty() {
+        return;
+    }
     let mut notes = Vec::new();
     let signer = Signer::new().await;
     for (cores, label) in [
@@ -507,6 +517,13 @@ async fn run_only(cfg: &Cfg, pin: Pinning, only: &str) {
     for n in notes {
         println!("{n}");
     }
+}
+
+fn print_minting(m: &measure::Minting) {
+    println!(
+        "tokens minted in-process (core 0, one of each in turn with a signature of the same key, {:.0}/s): `client_credentials` access token {:.0}/s ({:.3} signatures' time), delegated access token {:.0}/s ({:.3})",
+        m.signing, m.app_only.0, m.app_only.1, m.delegated.0, m.delegated.1
+    );
 }
 
 fn date_utc() -> String {

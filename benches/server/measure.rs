@@ -341,3 +341,151 @@ pub(super) fn signing_rate(
     let others = servers::CpuSnap::take(None).others_since(&before, hz);
     (best, pinned, others)
 }
+
+/// What a token costs in-process against its signature alone (the brief's "a token costs about
+/// 1.01 signatures' time"): the server's own claims code and key, minting on core 0 with no
+/// server load, one token of each kind and one signature of the same key in turn, so that the
+/// host's drift falls on all alike.
+pub(super) struct Minting {
+    /// A `client_credentials` access token (the app-only scope resolved from `scope`, then
+    /// minted): tokens/s and its cost in signatures.
+    pub app_only: (f64, f64),
+    /// A delegated access token for alice (the API's `access_as_user`): tokens/s and its cost.
+    pub delegated: (f64, f64),
+    /// Signatures/s of the same key over the same slices.
+    pub signing: f64,
+}
+
+/// Measures [`Minting`] for about `total`.
+pub(super) async fn minting(pin: Pinning, total: Duration) -> Minting {
+    use entra_mock::amr::Amr;
+    use entra_mock::oauth::claims::{
+        self, AccessTokenInput, AuthMethod, Delivery, Subject, Target, UserGrant,
+    };
+    use entra_mock::oauth::grants::scopes;
+
+    let server = entra_mock::testing::TestServer::start()
+        .await
+        .expect("in-process entra-mock");
+    let state = server.state();
+    let directory = state.directory();
+    let keys = state.keys.snapshot();
+    let base_url = server.http_url().to_string();
+    let now = server.now();
+    let daemon = directory
+        .applications
+        .get(super::DAEMON)
+        .expect("the built-in daemon")
+        .clone();
+    let bff = directory
+        .applications
+        .get(super::BFF)
+        .expect("the built-in BFF")
+        .clone();
+    let api_uri = super::API_DEFAULT.trim_end_matches("/.default");
+    let api = directory
+        .resource(api_uri)
+        .expect("the built-in API")
+        .clone();
+    let alice = state
+        .store
+        .user_by_upn(super::TENANT, super::ALICE)
+        .await
+        .expect("store")
+        .expect("alice");
+    let scp = vec!["access_as_user".to_string()];
+    let amr = [Amr::Pwd];
+    let minimal = serde_json::json!({
+        "aud": api.client_id, "iss": format!("{base_url}/{}/v2.0", super::TENANT),
+        "iat": now, "nbf": now, "exp": now + 3600, "oid": alice.oid, "tid": super::TENANT,
+        "scp": "access_as_user", "ver": "2.0",
+    });
+
+    let app_only = || {
+        let (target, roles) =
+            scopes::app_only(&directory, &daemon, super::API_DEFAULT).expect("app-only scope");
+        claims::mint_access_token(
+            &keys,
+            &AccessTokenInput {
+                base_url: &base_url,
+                directory: &directory,
+                tid: &daemon.tenant_id,
+                client: &daemon,
+                client_auth: AuthMethod::Secret,
+                target: &target,
+                subject: Subject::App { roles },
+                delivery: Delivery::TokenResponse,
+                now,
+            },
+        )
+        .expect("app-only token")
+    };
+    let delegated = || {
+        let target = Target::Api {
+            api: api.clone(),
+            named: api_uri.to_string(),
+        };
+        claims::mint_access_token(
+            &keys,
+            &AccessTokenInput {
+                base_url: &base_url,
+                directory: &directory,
+                tid: &alice.tenant_id,
+                client: &bff,
+                client_auth: AuthMethod::Secret,
+                target: &target,
+                subject: Subject::User(UserGrant {
+                    user: &alice,
+                    scp: &scp,
+                    amr: &amr,
+                    session_id: Some("00000000-0000-4000-8000-000000000000"),
+                    acrs: Vec::new(),
+                    client_capabilities: Vec::new(),
+                }),
+                delivery: Delivery::TokenResponse,
+                now,
+            },
+        )
+        .expect("delegated token")
+    };
+    let sign = || keys.active.sign(&minimal, false).expect("sign");
+
+    // [signatures, app-only, delegated]: count and time. One of each in turn, each timed: the
+    // host's speed drifts by a third from one second to the next, and so falls on all three.
+    let mut sums = [(0u32, Duration::ZERO); 3];
+    let pinned = pin.pin_self(SERVER_CORE);
+    let one = |i: usize| match i {
+        0 => std::hint::black_box(sign()).len(),
+        1 => std::hint::black_box(app_only()).token.len(),
+        _ => std::hint::black_box(delegated()).token.len(),
+    };
+    for i in (0..3).cycle().take(15) {
+        one(i);
+    }
+    let started = Instant::now();
+    while started.elapsed() < total {
+        for (i, sum) in sums.iter_mut().enumerate() {
+            let t0 = Instant::now();
+            one(i);
+            sum.0 += 1;
+            sum.1 += t0.elapsed();
+        }
+    }
+    if pinned {
+        assert!(
+            pin.pin_self(LOAD_CORE),
+            "could not move the load generator back to core {LOAD_CORE}"
+        );
+    }
+    let per_sec = |(n, t): (u32, Duration)| f64::from(n) / t.as_secs_f64();
+    let signing = per_sec(sums[0]);
+    let cost = |s| {
+        let r = per_sec(s);
+        (r, signing / r)
+    };
+    Minting {
+        app_only: cost(sums[1]),
+        delegated: cost(sums[2]),
+        signing,
+    }
+}

@@ -10,6 +10,8 @@ pub struct Report {
     pub header: Vec<String>,
     /// Raw RS256 signatures per second on one core, in-process.
     pub signing: f64,
+    /// Tokens minted in-process against signatures of the same key.
+    pub minting: crate::measure::Minting,
     /// entra-mock on one core.
     pub one: Figures,
     /// entra-mock on two cores (token figures).
@@ -158,6 +160,28 @@ impl Report {
             peers: vec![dash(); n_peers],
             ratios: vec![dash(); n_peers],
         });
+        let m = &self.minting;
+        for (what, (per_sec, cost)) in [
+            (
+                "a `client_credentials` access token (its scope resolved, claims, JSON, signature)",
+                m.app_only,
+            ),
+            (
+                "a delegated access token (claims, JSON, signature)",
+                m.delegated,
+            ),
+        ] {
+            rows.push(Row {
+                figure: format!("{what} minted in-process, one core (tokens/s)"),
+                entra: rate(per_sec),
+                limit: format!(
+                    "{cost:.3} signatures' time ({:.0} signatures/s in the same slices)",
+                    m.signing
+                ),
+                peers: vec![dash(); n_peers],
+                ratios: vec![dash(); n_peers],
+            });
+        }
 
         // Load phases, server on one core.
         for kind in Kind::ALL {
