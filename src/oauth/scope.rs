@@ -3,8 +3,9 @@
 //! (`openid`, `profile`, `email`, `offline_access`), then resource scopes `{resource}/{value}`,
 //! where a bare value is a Microsoft Graph scope. Names compare case-insensitively, as Entra
 //! does; a resource no registration exposes is AADSTS500011 and a value the resource does not
-//! expose AADSTS70011 (AADSTS650053 at `/authorize`). `/authorize` accepts scopes of several resources (consent for all of
-//! them); a token is for one resource (the grants' rule, AADSTS28000).
+//! expose AADSTS70011 (AADSTS650053 at `/authorize`). `/authorize` accepts scopes of several
+//! resources (consent for all of them); a token is for one resource (the grants' rule,
+//! AADSTS28000).
 
 use std::sync::Arc;
 
