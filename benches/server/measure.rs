@@ -439,6 +439,7 @@ pub(super) async fn minting(pin: Pinning, total: Duration) -> Minting {
                     scp: &scp,
                     amr: &amr,
                     session_id: Some("00000000-0000-4000-8000-000000000000"),
+                    auth_time: now,
                     acrs: Vec::new(),
                     client_capabilities: Vec::new(),
                 }),

@@ -58,10 +58,15 @@ pub enum OptionalClaim {
     /// The session id: entra-mock puts it in every token of a sign-in session already (ID
     /// tokens and delegated access tokens), so asking for it changes nothing.
     Sid,
+    /// "Time when the user last authenticated" (optional-claims-reference, the v1.0 and v2.0
+    /// set): the sign-in's time, kept by every token refreshed from it, in ID tokens and in a
+    /// user's access tokens (app-only tokens have no user to have authenticated). ID tokens
+    /// also carry it when the request sent `max_age`, asked for or not.
+    AuthTime,
 }
 
 impl OptionalClaim {
-    pub const ALL: [OptionalClaim; 9] = [
+    pub const ALL: [OptionalClaim; 10] = [
         OptionalClaim::Idtyp,
         OptionalClaim::LoginHint,
         OptionalClaim::Email,
@@ -71,6 +76,7 @@ impl OptionalClaim {
         OptionalClaim::Acct,
         OptionalClaim::XmsCc,
         OptionalClaim::Sid,
+        OptionalClaim::AuthTime,
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,6 +90,7 @@ impl OptionalClaim {
             OptionalClaim::Acct => "acct",
             OptionalClaim::XmsCc => "xms_cc",
             OptionalClaim::Sid => "sid",
+            OptionalClaim::AuthTime => "auth_time",
         }
     }
 

@@ -199,6 +199,7 @@ pub async fn mint(state: &AppState, req: MintRequest, base_url: &str, now: i64) 
                         scp: &s.values,
                         amr: &amr,
                         session_id: None,
+                        auth_time: now,
                         acrs: Vec::new(),
                         client_capabilities: Vec::new(),
                     }),

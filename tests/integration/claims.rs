@@ -114,10 +114,11 @@ async fn optional_claims_are_off_unless_the_registration_asks_for_them() {
         .app_without("bff", "optionalClaims")
         .app_without("api", "optionalClaims");
     let (at, id) = bob_tokens(fixture).await;
-    for claim in ["login_hint", "upn", "given_name", "acct"] {
+    for claim in ["login_hint", "upn", "given_name", "acct", "auth_time"] {
         assert!(id.get(claim).is_none(), "{claim} in {id}");
     }
     assert!(at.get("idtyp").is_none(), "{at}");
+    assert!(at.get("auth_time").is_none(), "{at}");
     assert!(
         at.get("upn").is_none(),
         "v2 access tokens carry upn only as an optional claim"
@@ -162,6 +163,50 @@ async fn optional_claims_are_off_unless_the_registration_asks_for_them() {
     );
     let (at, _) = bob_tokens(fixture).await;
     assert_eq!(at["idtyp"], "user", "{at}");
+}
+
+/// `auth_time` (optional-claims-reference, "Time when the user last authenticated"): the time of
+/// the sign-in in the ID token and in the API's access token when each registration asks for it,
+/// and still that time in the tokens refreshed from them an hour later.
+#[tokio::test]
+async fn auth_time_as_an_optional_claim_is_the_sign_in_time_and_stays_so_on_refresh() {
+    let fixture = Fixture::builtin()
+        .app(
+            "bff",
+            "optionalClaims",
+            toml::Value::Table(r#"idToken = [{ name = "auth_time" }]"#.parse().unwrap()),
+        )
+        .app(
+            "api",
+            "optionalClaims",
+            toml::Value::Table(r#"accessToken = [{ name = "auth_time" }]"#.parse().unwrap()),
+        );
+    let (app, _dir) = fixture.spawn().await;
+    let issued_at = app.state.clock.unix();
+    let (code, _) = issue_code(&app, &bob()).await;
+    // `issue_code` records the sign-in 5 seconds before the code.
+    let signed_in = issued_at - 5;
+    let a = app.redeem_bff(&code).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let at = app.validate(a.str("access_token"), true, API).await;
+    let (_, id) = jwt_parts(a.str("id_token"));
+    assert_eq!(id["auth_time"], signed_in, "{id}");
+    assert_eq!(at["auth_time"], signed_in, "{at}");
+
+    app.state.clock.advance(3600);
+    let r = app.refresh_bff(a.str("refresh_token"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let at = app.validate(r.str("access_token"), true, API).await;
+    let (_, id) = jwt_parts(r.str("id_token"));
+    assert_eq!(id["auth_time"], signed_in, "{id}");
+    assert_eq!(at["auth_time"], signed_in, "{at}");
+    assert!(id["iat"].as_i64().unwrap() > signed_in + 3000, "{id}");
+
+    // App-only tokens have no user and no sign-in: no auth_time, asked for or not.
+    let d = app.daemon_token().await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    let (_, app_only) = jwt_parts(d.str("access_token"));
+    assert!(app_only.get("auth_time").is_none(), "{app_only}");
 }
 
 #[tokio::test]
@@ -435,8 +480,8 @@ async fn a_manifest_as_the_portal_writes_it_loads_with_saml2_token_and_groups() 
             "'emit_as_owls' is not an additionalProperties value of 'groups'",
         ),
         (
-            json!({"accessToken": [{"name": "auth_time"}]}),
-            "'auth_time' is not an optional claim entra-mock emits",
+            json!({"accessToken": [{"name": "ctry"}]}),
+            "'ctry' is not an optional claim entra-mock emits",
         ),
     ] {
         let entry = json!({"name": "refused", "appId": "70a7a100-0000-4000-8000-000000000002",

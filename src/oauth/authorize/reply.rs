@@ -180,6 +180,7 @@ impl IdTokens<'_> {
                     scp: &scopes.values,
                     amr: &amr,
                     session_id: Some(&auth.session_id),
+                    auth_time: auth.auth_time,
                     acrs: Vec::new(),
                     client_capabilities: Vec::new(),
                 }),

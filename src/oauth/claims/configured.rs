@@ -89,7 +89,8 @@ pub(super) fn optional_claims(
             OptionalClaim::GivenName => user.given_name.as_ref().map(|g| json!(g)),
             OptionalClaim::FamilyName => user.surname.as_ref().map(|s| json!(s)),
             OptionalClaim::Acct => Some(json!(0)),
-            OptionalClaim::XmsCc | OptionalClaim::Sid => None,
+            // Set by the minters, which know the sign-in's time.
+            OptionalClaim::XmsCc | OptionalClaim::Sid | OptionalClaim::AuthTime => None,
         };
         if let Some(v) = value {
             c.insert(claim.name().into(), v);

@@ -270,7 +270,7 @@ pub fn unsigned_id_token(keys: &KeySet, t: &IdTokenInput<'_>) -> Result<Unsigned
     if !t.app.strict_entra_claims {
         c.insert("amr".into(), json!(t.amr));
     }
-    if t.include_auth_time {
+    if t.include_auth_time || t.app.claims.id_token.contains(&OptionalClaim::AuthTime) {
         c.insert("auth_time".into(), json!(t.auth_time));
     }
     if let Some(code) = t.code {
@@ -367,6 +367,8 @@ pub struct UserGrant<'a> {
     pub scp: &'a [String],
     pub amr: &'a [Amr],
     pub session_id: Option<&'a str>,
+    /// When the user signed in (the optional claim `auth_time`).
+    pub auth_time: i64,
     /// Authentication context classes asked for by the `claims` parameter.
     pub acrs: Vec<String>,
     /// Client capabilities the client declared (`xms_cc`), e.g. `cp1` for CAE.
@@ -550,6 +552,9 @@ fn user_claims(
             // ("By default it's only emitted for app-only tokens", optional-claims-reference).
             let token_type = api.claims.idtyp_user.then_some("user");
             optional_claims(c, &api.claims.access_token, user, token_type);
+            if api.claims.access_token.contains(&OptionalClaim::AuthTime) {
+                c.insert("auth_time".into(), json!(u.auth_time));
+            }
         }
         // Microsoft Graph's tokens carry the user's directory roles.
         None => {

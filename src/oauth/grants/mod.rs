@@ -262,6 +262,7 @@ pub async fn issue_user_tokens(
                 scp: &scopes.values,
                 amr: &auth.amr,
                 session_id: auth.session_id.as_deref(),
+                auth_time: auth.auth_time,
                 acrs: requested_acrs(claims_param),
                 client_capabilities: client_capabilities(auth.claims.as_deref(), env.claims),
             }),
